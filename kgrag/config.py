@@ -1,0 +1,102 @@
+"""Settings: ``KGRAG_*`` environment variables, then a TOML file, then defaults.
+
+The file is ``$KGRAG_CONFIG`` if set, else ``./kgrag.toml`` if present. Keys are the
+field names below (``cache_dir = "/data/kgrag"``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from kgrag.errors import ConfigError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kgrag"
+
+
+def _default_ontologies_dir() -> Path:
+    """The shipped vocabularies: beside the package in a checkout, inside it in a wheel."""
+    for candidate in (_PACKAGE_DIR / "_data" / "ontologies", _PACKAGE_DIR.parent / "ontologies"):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    return _PACKAGE_DIR.parent / "ontologies"
+
+
+def config_file() -> Path | None:
+    explicit = os.environ.get("KGRAG_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"KGRAG_CONFIG points to {path}, which does not exist")
+        return path
+    local = Path("kgrag.toml")
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every tunable of kgrag in one place."""
+
+    model_config = SettingsConfigDict(env_prefix="KGRAG_", extra="forbid")
+
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="compiled concept tables and built knowledge bases live here",
+    )
+    ontologies_dir: Path = Field(
+        default_factory=_default_ontologies_dir,
+        description="the shipped vocabularies and their manifest.json",
+    )
+    verify_checksums: bool = Field(
+        default=True, description="check shipped files against manifest.json on load"
+    )
+    umls_dir: Path | None = Field(
+        default=None,
+        description="a licensed UMLS META directory (MRCONSO.RRF, ...); never shipped",
+    )
+    umls_languages: tuple[str, ...] = ("ENG",)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and config file, with explicit overrides on top."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        raise ConfigError(f"invalid kgrag settings: {e}") from e
+    except (OSError, ValueError) as e:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read kgrag config: {e}") from e
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return load_settings()

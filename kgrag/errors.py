@@ -1,0 +1,89 @@
+"""kgrag's errors: one root, each message saying what to do next.
+
+The tree::
+
+    KgragError
+    ├── ConfigError(ValueError)            bad settings or config file
+    ├── MissingExtraError(ImportError)     an optional dependency is not installed
+    ├── OntologyError
+    │   ├── OntologyFormatError(ValueError)   a source file is malformed (file and line)
+    │   ├── OntologySourceMissing(FileNotFoundError)  a source file is not where expected
+    │   └── ChecksumMismatch               a shipped file differs from its manifest
+    └── ConceptNotFound(KeyError)          no concept has that code or id
+
+Errors that double as builtins can be caught either way
+(``except KeyError`` catches :class:`ConceptNotFound`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class KgragError(Exception):
+    """Root of every error kgrag raises on purpose."""
+
+
+class ConfigError(KgragError, ValueError):
+    """A setting or config file is invalid."""
+
+
+class MissingExtraError(KgragError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs the '{package}' package. Install it with: "
+            f'pip install "kgrag[{extra}]"'
+        )
+
+
+class OntologyError(KgragError):
+    """Base for problems with vocabulary sources."""
+
+
+class OntologyFormatError(OntologyError, ValueError):
+    """A vocabulary file is malformed. Carries the file and the 1-based line number."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class OntologySourceMissing(OntologyError, FileNotFoundError):
+    """A vocabulary source file does not exist."""
+
+    def __init__(self, path: str | Path, hint: str = "") -> None:
+        self.path = str(path)
+        msg = f"vocabulary source not found: {self.path}"
+        super().__init__(f"{msg}. {hint}" if hint else msg)
+
+
+class ChecksumMismatch(OntologyError):
+    """A shipped vocabulary file does not match the checksum in its manifest."""
+
+    def __init__(self, path: str | Path, expected: str, actual: str) -> None:
+        self.path = str(path)
+        super().__init__(
+            f"{self.path}: sha256 {actual[:12]}… does not match the manifest's {expected[:12]}…. "
+            "Restore the file from the repository, or run `python -m kgrag.ontology.manifest "
+            "--update` if you replaced it on purpose."
+        )
+
+
+class ConceptNotFound(KgragError, KeyError):
+    """No unified concept has this id or code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(
+            f"no concept with id or code {code!r}; search names with "
+            f"`kgrag concepts search` or check the prefix (e.g. HP:, DOID:, MESH:, OMIM:)"
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])

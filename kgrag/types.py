@@ -1,0 +1,123 @@
+"""Pydantic models that cross stage, process and wire boundaries.
+
+Inside a stage kgrag uses plain tuples, dataclasses and arrays; these models are what a
+caller, the CLI's ``--json`` output and the sidecar see.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def _repr_markdown_(self) -> str:  # notebooks render this
+        lines = [f"**{type(self).__name__}**", ""]
+        for key, value in self.model_dump(exclude_none=True).items():
+            text = str(value)
+            lines.append(f"- **{key}**: {text if len(text) < 200 else text[:197] + '...'}")
+        return "\n".join(lines)
+
+
+class SemanticKind(StrEnum):
+    """What a concept is, coarse enough to filter on."""
+
+    CATEGORY = "category"  # a grouping class (ICD-10-CM chapter/block, ontology roots)
+    DISEASE = "disease"
+    FINDING = "finding"  # sign, symptom, phenotype, lab finding
+    RISK_FACTOR = "risk_factor"  # antecedent / exposure / history item
+    MODIFIER = "modifier"  # onset, frequency, inheritance, severity qualifiers
+    OTHER = "other"
+
+
+class SynonymScope(StrEnum):
+    PREFERRED = "preferred"
+    EXACT = "exact"
+    RELATED = "related"
+    BROAD = "broad"
+    NARROW = "narrow"
+
+
+class Synonym(_Model):
+    text: str
+    scope: SynonymScope = SynonymScope.EXACT
+    type: str | None = Field(
+        default=None, description="e.g. abbreviation, layperson, entry_term, inclusion_term"
+    )
+    source: str = Field(description="the vocabulary that gives this synonym, e.g. HP")
+
+
+class SourceInfo(_Model):
+    """Where a vocabulary came from: recorded on every compiled table and artifact."""
+
+    name: str
+    version: str
+    license: str
+    files: tuple[str, ...] = ()
+    sha256: tuple[str, ...] = ()
+    attribution: str | None = None
+
+
+class Concept(_Model):
+    """A unified, UMLS-style concept.
+
+    ``id`` is stable: the UMLS CUI (``UMLS:C0011860``) where a source gives exactly one,
+    otherwise the highest-priority member code (MONDO > DOID > HP > MESH > ...).
+    ``codes`` holds every source id that was unified into this concept; ``xrefs`` holds
+    related codes that a source lists but that do not declare equality.
+    """
+
+    id: str
+    name: str
+    kind: SemanticKind
+    definition: str | None = None
+    synonyms: tuple[Synonym, ...] = ()
+    codes: tuple[str, ...] = ()
+    xrefs: tuple[str, ...] = ()
+    parents: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+class ConceptMatch(_Model):
+    """A concept found by a name search, with how it matched."""
+
+    concept_id: str
+    name: str
+    kind: SemanticKind
+    codes: tuple[str, ...]
+    matched: str = Field(description="the synonym or name that matched")
+    match: str = Field(description="exact | fuzzy | code")
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class MergeConflict(_Model):
+    """Two sources declared a code equal to two different unified concepts.
+
+    kgrag keeps them apart and reports the refused merge here.
+    """
+
+    left: str
+    right: str
+    evidence: str = Field(description="the source whose equivalence was refused")
+    reason: str
+
+
+class VocabularyCount(_Model):
+    source: str
+    concepts: int
+    synonyms: int
+    is_a_edges: int
+    xrefs: int
+
+
+class ConceptTableStats(_Model):
+    concepts: int
+    synonyms: int
+    codes: int
+    is_a_edges: int
+    conflicts: int
+    per_source: tuple[VocabularyCount, ...]
+    warnings: dict[str, int] = Field(default_factory=dict)
