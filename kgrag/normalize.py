@@ -21,6 +21,7 @@ def strip_accents(text: str) -> str:
 
 def normalize(text: str) -> str:
     """The comparison key of a name: equal keys mean the same surface term."""
-    folded = strip_accents(unicodedata.normalize("NFKC", text)).casefold()
-    folded = _POSSESSIVE.sub("", folded)
+    if not text.isascii():
+        text = strip_accents(unicodedata.normalize("NFKC", text))
+    folded = _POSSESSIVE.sub("", text.casefold())
     return _NON_ALNUM.sub(" ", folded).strip()

@@ -10,8 +10,12 @@ from kgrag.errors import OntologyFormatError
 Edges = Mapping[str, Iterable[tuple[str, int]]]  # child -> (parent, line that declares it)
 
 
-def check_acyclic(edges: Edges, path: str | Path) -> None:
-    """Raise :class:`OntologyFormatError` naming an is_a edge that closes a cycle."""
+def back_edges(edges: Edges) -> list[tuple[str, str, int, list[str]]]:
+    """The is_a edges whose removal leaves the hierarchy acyclic (depth-first back edges).
+
+    Each is ``(child, parent, line, cycle)`` with the cycle the edge closes.
+    """
+    found: list[tuple[str, str, int, list[str]]] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     for root in edges:
         if root in state:
@@ -27,13 +31,22 @@ def check_acyclic(edges: Edges, path: str | Path) -> None:
             parent, line = todo.pop()
             mark = state.get(parent)
             if mark == 1:
-                cycle = [n for n, _ in stack[[n for n, _ in stack].index(parent):]] + [parent]
-                raise OntologyFormatError(
-                    path, line or None, f"is_a cycle: {' -> '.join(cycle)}; remove one of these edges"
-                )
-            if mark is None:
+                path = [n for n, _ in stack]
+                found.append((node, parent, line, [*path[path.index(parent):], parent]))
+            elif mark is None:
                 state[parent] = 1
                 stack.append((parent, list(edges.get(parent, ()))))
+    return found
+
+
+def check_acyclic(edges: Edges, path: str | Path) -> None:
+    """Raise :class:`OntologyFormatError` naming an is_a edge that closes a cycle."""
+    cycles = back_edges(edges)
+    if cycles:
+        _child, _parent, line, cycle = cycles[0]
+        raise OntologyFormatError(
+            path, line or None, f"is_a cycle: {' -> '.join(cycle)}; remove one of these edges"
+        )
 
 
 def descendants(children: Mapping[str, Iterable[str]], root: str) -> set[str]:

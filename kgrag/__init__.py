@@ -1,0 +1,58 @@
+"""kgrag: knowledge-graph RAG for clinical text.
+
+``import kgrag`` is cheap: heavy modules (torch, faiss, neo4j, spacy) and even the
+concept layer load on first use through module ``__getattr__``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kgrag._version import __version__
+
+__all__ = [
+    "Concept",
+    "ConceptMatch",
+    "ConceptNotFound",
+    "ConceptTable",
+    "KgragError",
+    "SemanticKind",
+    "Settings",
+    "__version__",
+    "get_settings",
+    "load_concepts",
+]
+
+_LAZY = {
+    "Concept": "kgrag.types",
+    "ConceptMatch": "kgrag.types",
+    "SemanticKind": "kgrag.types",
+    "ConceptNotFound": "kgrag.errors",
+    "KgragError": "kgrag.errors",
+    "Settings": "kgrag.config",
+    "get_settings": "kgrag.config",
+    "ConceptTable": "kgrag.ontology.table",
+    "load_concepts": "kgrag.ontology.compiled",
+}
+
+if TYPE_CHECKING:
+    from kgrag.config import Settings, get_settings
+    from kgrag.errors import ConceptNotFound, KgragError
+    from kgrag.ontology.compiled import load_concepts
+    from kgrag.ontology.table import ConceptTable
+    from kgrag.types import Concept, ConceptMatch, SemanticKind
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kgrag' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

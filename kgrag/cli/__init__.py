@@ -1,0 +1,28 @@
+"""The ``kgrag`` command line: a Typer app with one module per command."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from kgrag.cli import concepts, info
+
+app = typer.Typer(
+    name="kgrag",
+    help="Knowledge-graph RAG for clinical text: concepts, graph, retrieval, diagnosis.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.command("info")(info.info)
+app.add_typer(concepts.app, name="concepts")
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""``kgrag info``: versions, vocabulary sources and counts."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from kgrag import __version__
+from kgrag.cli._output import cli_errors, console, emit_json, progress_printer
+from kgrag.config import get_settings
+from kgrag.ontology.compiled import compiled_path, load_concepts
+
+
+def info(
+    json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    rebuild: bool = typer.Option(False, "--rebuild", help="recompile the concept table"),
+) -> None:
+    """Show kgrag's version, its vocabularies (version, license) and concept counts."""
+    with cli_errors():
+        settings = get_settings()
+        table = load_concepts(settings, rebuild=rebuild, progress=progress_printer(json))
+        stats = table.stats()
+        payload = {
+            "kgrag": __version__,
+            "ontologies_dir": str(settings.ontologies_dir),
+            "compiled_table": str(compiled_path(settings)),
+            "sources": [s.model_dump(exclude={"files", "sha256"}) for s in table.sources],
+            "concepts": stats,
+        }
+        if json:
+            emit_json(payload)
+            return
+        console.print(f"[bold]kgrag {__version__}[/bold]  concept table: {payload['compiled_table']}")
+        sources = Table(title="Vocabularies", show_lines=False)
+        for col in ("source", "version", "license", "concepts", "synonyms", "is_a", "xrefs"):
+            sources.add_column(col, overflow="fold")
+        per = {c.source: c for c in stats.per_source}
+        for s in table.sources:
+            c = per.get(s.name)
+            sources.add_row(s.name, s.version, s.license.split(":")[0].split(";")[0],
+                            *(f"{v:,}" for v in ((c.concepts, c.synonyms, c.is_a_edges, c.xrefs)
+                                                 if c else (0, 0, 0, 0))))
+        console.print(sources)
+        console.print(
+            f"unified: [bold]{stats.concepts:,}[/bold] concepts, {stats.synonyms:,} synonyms, "
+            f"{stats.codes:,} codes, {stats.is_a_edges:,} is_a edges, "
+            f"{stats.conflicts:,} refused merges (conflicts)"
+        )
+        for s in table.sources:
+            if s.attribution:
+                console.print(f"[dim]{s.attribution}[/dim]", highlight=False)

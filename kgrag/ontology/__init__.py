@@ -1,0 +1,1 @@
+"""Vocabulary loaders, unification and the compiled concept table."""

@@ -1,0 +1,71 @@
+"""``ontologies/manifest.json``: what the embedded default ships, with versions, licenses
+and checksums."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kgrag.errors import ChecksumMismatch, OntologyFormatError, OntologySourceMissing
+from kgrag.ontology.sourcefile import sha256_file
+
+
+class ManifestFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str
+    sha256: str
+    bytes: int
+
+
+class ManifestSource(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    version: str
+    license: str
+    attribution: str
+    origin: str
+    files: tuple[ManifestFile, ...]
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: int
+    sources: tuple[ManifestSource, ...]
+
+    def source(self, name: str) -> ManifestSource:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise OntologySourceMissing(f"manifest source {name}")
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / "manifest.json"
+    if not path.is_file():
+        raise OntologySourceMissing(
+            path, "set KGRAG_ONTOLOGIES_DIR to the ontologies/ folder of a kgrag checkout"
+        )
+    try:
+        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, ValidationError) as e:
+        raise OntologyFormatError(path, None, f"invalid manifest: {e}") from e
+
+
+def file_checksums(directory: Path, manifest: Manifest, *, strict: bool) -> dict[str, str]:
+    """sha256 of every shipped file, as found on disk.
+
+    With ``strict``, a file that differs from the manifest raises :class:`ChecksumMismatch`.
+    """
+    out: dict[str, str] = {}
+    for source in manifest.sources:
+        for f in source.files:
+            path = directory / f.path
+            if not path.is_file():
+                raise OntologySourceMissing(path, "the shipped vocabularies are incomplete")
+            actual = sha256_file(path)
+            if strict and actual != f.sha256:
+                raise ChecksumMismatch(path, f.sha256, actual)
+            out[f.path] = actual
+    return out
