@@ -1,0 +1,69 @@
+"""The package surface: cheap import, curated public names, error tree, settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kgrag
+from kgrag.config import load_settings
+from kgrag.errors import (
+    ConceptNotFound,
+    ConfigError,
+    KgragError,
+    MissingExtraError,
+    OntologyFormatError,
+)
+
+HEAVY = ("torch", "faiss", "neo4j", "spacy", "sentence_transformers", "rapidfuzz",
+         "kgrag.ontology")
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, kgrag; heavy = [m for m in sys.modules if m.split('.')[0] in "
+        f"{HEAVY!r} or m in {HEAVY!r}]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"import kgrag pulled in: {out.stdout}"
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(kgrag.__all__) == [
+        "Concept", "ConceptMatch", "ConceptNotFound", "ConceptTable", "KgragError",
+        "SemanticKind", "Settings", "__version__", "get_settings", "load_concepts",
+    ]
+    for name in kgrag.__all__:
+        assert getattr(kgrag, name) is not None
+    with pytest.raises(AttributeError):
+        _ = kgrag.not_a_name  # type: ignore[attr-defined]
+
+
+def test_errors_double_as_builtins() -> None:
+    err = ConceptNotFound("MESH:D0")
+    assert isinstance(err, KeyError) and isinstance(err, KgragError)
+    assert "MESH:D0" in str(err) and "kgrag concepts search" in str(err)
+    fmt = OntologyFormatError("x.obo", 7, "bad")
+    assert isinstance(fmt, ValueError) and str(fmt) == "x.obo:7: bad"
+    extra = MissingExtraError("faiss-cpu", "faiss", "Vector search")
+    assert isinstance(extra, ImportError) and 'pip install "kgrag[faiss]"' in str(extra)
+
+
+def test_settings_from_env_and_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KGRAG_CACHE_DIR", str(tmp_path / "from-env"))
+    assert load_settings().cache_dir == tmp_path / "from-env"
+    monkeypatch.delenv("KGRAG_CACHE_DIR")
+    toml = tmp_path / "k.toml"
+    toml.write_text(f'cache_dir = "{tmp_path / "from-toml"}"\nverify_checksums = false\n')
+    monkeypatch.setenv("KGRAG_CONFIG", str(toml))
+    s = load_settings()
+    assert s.cache_dir == tmp_path / "from-toml" and s.verify_checksums is False
+    toml.write_text("no_such_setting = 1\n")
+    with pytest.raises(ConfigError, match="no_such_setting"):
+        load_settings()
+    monkeypatch.setenv("KGRAG_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings()
