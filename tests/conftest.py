@@ -22,8 +22,7 @@ def fixtures() -> Path:
 @pytest.fixture(scope="session")
 def default_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings with a private cache, so the test run compiles its own table once."""
-    return load_settings(cache_dir=tmp_path_factory.mktemp("kgrag-cache"),
-                         ontologies_dir=ONTOLOGIES)
+    return load_settings(cache_dir=tmp_path_factory.mktemp("kgrag-cache"), ontologies_dir=ONTOLOGIES)
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +33,10 @@ def table(default_settings: Settings) -> ConceptTable:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory,
-                  ) -> None:
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """No test reads a user's kgrag.toml or writes to the user's cache."""
     for var in ("KGRAG_CONFIG", "KGRAG_CACHE_DIR", "KGRAG_ONTOLOGIES_DIR", "KGRAG_UMLS_DIR"):
         monkeypatch.delenv(var, raising=False)

@@ -27,8 +27,17 @@ def test_counts_and_sources(table: ConceptTable) -> None:
 
 
 def test_type_2_diabetes_is_one_concept(table: ConceptTable) -> None:
-    ids = {table.resolve(c) for c in ("MESH:D003924", "DOID:9352", "MONDO:0005148",
-                                      "MIM:125853", "ICD10CM:E11", "UMLS_CUI:C0011860")}
+    ids = {
+        table.resolve(c)
+        for c in (
+            "MESH:D003924",
+            "DOID:9352",
+            "MONDO:0005148",
+            "MIM:125853",
+            "ICD10CM:E11",
+            "UMLS_CUI:C0011860",
+        )
+    }
     assert ids == {"UMLS:C0011860"}
     t2d = table.get("DOID:9352")
     assert t2d.kind is SemanticKind.DISEASE
@@ -51,7 +60,8 @@ def test_lookup_by_name_and_search(table: ConceptTable) -> None:
 def test_hierarchy_and_errors(table: ConceptTable) -> None:
     ancestors = {c.id for c in table.ancestors("ICD10CM:E11.9")}
     assert {"ICD10CM:E08-E13", "ICD10CM:CH04"} <= {
-        code for a in ancestors for code in table.get(a).codes}
+        code for a in ancestors for code in table.get(a).codes
+    }
     assert table.resolve("HP:0000057") is not None  # obsolete HPO id, replaced
     assert table.get("DDX:sle").parents == (table.resolve("ICD10CM:M32"),)
     with pytest.raises(ConceptNotFound):
@@ -72,12 +82,12 @@ def test_shipped_files_match_manifest() -> None:
     assert any(p.endswith("hp.obo.gz") for p in sums)
 
 
-def test_changed_source_rebuilds_and_corrupt_cache_recovers(tmp_path: Path,
-                                                            default_settings: Settings) -> None:
+def test_changed_source_rebuilds_and_corrupt_cache_recovers(
+    tmp_path: Path, default_settings: Settings
+) -> None:
     copy = tmp_path / "ontologies"
     shutil.copytree(default_settings.ontologies_dir, copy)
-    settings = load_settings(cache_dir=tmp_path / "cache", ontologies_dir=copy,
-                             verify_checksums=False)
+    settings = load_settings(cache_dir=tmp_path / "cache", ontologies_dir=copy, verify_checksums=False)
     before = compiled_path(settings)
     corrections = copy / "ddxplus/icd10_corrections.json"
     corrections.write_text("{}")  # drop the SLE correction
@@ -88,5 +98,5 @@ def test_changed_source_rebuilds_and_corrupt_cache_recovers(tmp_path: Path,
     after.write_bytes(b"garbage")
     assert len(load_concepts(settings)) == len(table)  # corrupt cache: rebuilt, not fatal
     strict = load_settings(cache_dir=tmp_path / "cache2", ontologies_dir=copy)
-    with pytest.raises(ChecksumMismatch, match="icd10_corrections.json"):
+    with pytest.raises(ChecksumMismatch, match=r"icd10_corrections\.json"):
         load_concepts(strict)

@@ -25,7 +25,8 @@ def by_id(result):  # type: ignore[no-untyped-def]
 def test_hpo_terms_kinds_aliases(fixtures: Path) -> None:
     r = load_hpo(fixtures / "hpo/hp_mini.obo")
     c = by_id(r)
-    assert r.info.version == "2025-01-16" and "Human Phenotype Ontology" in (r.info.attribution or "")
+    assert r.info.version == "2025-01-16"
+    assert "Human Phenotype Ontology" in (r.info.attribution or "")
     seizure = c["HP:0001250"]
     assert seizure.name == "Seizure" and seizure.kind is SemanticKind.FINDING
     assert seizure.parents == ["HP:0012638"]
@@ -53,8 +54,10 @@ def test_hpoa_annotations_and_frequencies(fixtures: Path) -> None:
 
 def test_disease_ontology_reports(fixtures: Path) -> None:
     d = fixtures / "do"
-    r = load_disease_ontology(DoFiles(d / "HumanDO.tsv", d / "allXREFinDO.tsv",
-                                      disease_symptom=d / "disease-symptom.tsv"), "test")
+    r = load_disease_ontology(
+        DoFiles(d / "HumanDO.tsv", d / "allXREFinDO.tsv", disease_symptom=d / "disease-symptom.tsv"),
+        "test",
+    )
     c = by_id(r)
     t2d = c["DOID:9352"]
     assert t2d.name == "type 2 diabetes mellitus" and t2d.parents == ["DOID:9351"]
@@ -82,8 +85,9 @@ def test_sssom_exact_matches(fixtures: Path) -> None:
 
 def test_mesh_descriptors_trees_and_terms(fixtures: Path) -> None:
     m = fixtures / "mesh"
-    r = load_mesh(MeshFiles(m / "mesh_desc_C_F03.tsv", m / "mesh_scr_disease.tsv",
-                            m / "mesh2022_terms.tsv"))
+    r = load_mesh(
+        MeshFiles(m / "mesh_desc_C_F03.tsv", m / "mesh_scr_disease.tsv", m / "mesh2022_terms.tsv")
+    )
     c = by_id(r)
     t2d = c["MESH:D003924"]
     assert t2d.name == "Diabetes Mellitus, Type 2" and "MESH:D003920" in t2d.parents
@@ -112,8 +116,9 @@ def test_icd10cm_hierarchy() -> None:
 
 def test_ddxplus_with_sle_correction(tmp_path: Path) -> None:
     d = ONTOLOGIES / "ddxplus"
-    r = load_ddxplus(d / "release_conditions.json.gz", d / "release_evidences.json.gz",
-                     d / "icd10_corrections.json")
+    r = load_ddxplus(
+        d / "release_conditions.json.gz", d / "release_evidences.json.gz", d / "icd10_corrections.json"
+    )
     c = by_id(r)
     assert c["DDX:sle"].xrefs == ["ICD10CM:M32"]  # corrected from M34
     assert c["DDX:pneumonia"].xrefs == ["ICD10CM:J17", "ICD10CM:J18"]
@@ -138,6 +143,9 @@ def test_umls_rrf_synthetic_fixture(fixtures: Path) -> None:
     assert t2.parents == ["UMLS:C9999002"]
     assert c["UMLS:C9999003"].kind is SemanticKind.FINDING
     eqs = {(e.left, e.right) for e in r.equivalences}
-    assert {("UMLS:C9999001", "MESH:D003924"), ("UMLS:C9999001", "HP:0005978"),
-            ("UMLS:C9999001", "OMIM:125853")} <= eqs
+    assert {
+        ("UMLS:C9999001", "MESH:D003924"),
+        ("UMLS:C9999001", "HP:0005978"),
+        ("UMLS:C9999001", "OMIM:125853"),
+    } <= eqs
     assert "Suppressed synthetic name" not in {s[0] for s in c["UMLS:C9999002"].synonyms}

@@ -18,8 +18,7 @@ from kgrag.errors import (
     OntologyFormatError,
 )
 
-HEAVY = ("torch", "faiss", "neo4j", "spacy", "sentence_transformers", "rapidfuzz",
-         "kgrag.ontology")
+HEAVY = ("torch", "faiss", "neo4j", "spacy", "sentence_transformers", "rapidfuzz", "kgrag.ontology")
 
 
 def test_import_is_light() -> None:
@@ -33,8 +32,16 @@ def test_import_is_light() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert sorted(kgrag.__all__) == [
-        "Concept", "ConceptMatch", "ConceptNotFound", "ConceptTable", "KgragError",
-        "SemanticKind", "Settings", "__version__", "get_settings", "load_concepts",
+        "Concept",
+        "ConceptMatch",
+        "ConceptNotFound",
+        "ConceptTable",
+        "KgragError",
+        "SemanticKind",
+        "Settings",
+        "__version__",
+        "get_settings",
+        "load_concepts",
     ]
     for name in kgrag.__all__:
         assert getattr(kgrag, name) is not None

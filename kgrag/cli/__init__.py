@@ -20,8 +20,9 @@ app.add_typer(concepts.app, name="concepts")
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress")) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def main() -> None:

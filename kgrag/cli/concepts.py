@@ -9,8 +9,7 @@ from kgrag.cli._output import cli_errors, console, emit_json, progress_printer
 from kgrag.ontology.compiled import load_concepts
 from kgrag.types import SemanticKind
 
-app = typer.Typer(help="Look up unified concepts by code or search their names.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Look up unified concepts by code or search their names.", no_args_is_help=True)
 
 
 @app.command("get")
@@ -32,8 +31,10 @@ def get(
             console.print(f"parents: {', '.join(concept.parents)}")
         syns = [s.text for s in concept.synonyms if s.scope.value != "preferred"]
         if syns:
-            console.print(f"synonyms ({len(syns)}): {'; '.join(syns[:15])}"
-                          + (" …" if len(syns) > 15 else ""), highlight=False)
+            console.print(
+                f"synonyms ({len(syns)}): {'; '.join(syns[:15])}" + (" …" if len(syns) > 15 else ""),
+                highlight=False,
+            )
 
 
 @app.command("search")
@@ -49,7 +50,8 @@ def search(
             console.print("[red]error:[/red] the query is empty")
             raise typer.Exit(2)
         matches = load_concepts(progress=progress_printer(json)).search(
-            query, limit=limit, kinds=kind or None)
+            query, limit=limit, kinds=kind or None
+        )
         if json:
             emit_json(matches)
             return
@@ -60,7 +62,12 @@ def search(
         for col in ("score", "id", "name", "kind", "matched", "codes"):
             out.add_column(col, overflow="fold")
         for m in matches:
-            out.add_row(f"{m.score:.2f}", m.concept_id, m.name, m.kind.value,
-                        f"{m.matched} ({m.match})", ", ".join(m.codes[:6])
-                        + (" …" if len(m.codes) > 6 else ""))
+            out.add_row(
+                f"{m.score:.2f}",
+                m.concept_id,
+                m.name,
+                m.kind.value,
+                f"{m.matched} ({m.match})",
+                ", ".join(m.codes[:3]) + (f" +{len(m.codes) - 3}" if len(m.codes) > 3 else ""),
+            )
         console.print(out)

@@ -37,9 +37,15 @@ def info(
         per = {c.source: c for c in stats.per_source}
         for s in table.sources:
             c = per.get(s.name)
-            sources.add_row(s.name, s.version, s.license.split(":")[0].split(";")[0],
-                            *(f"{v:,}" for v in ((c.concepts, c.synonyms, c.is_a_edges, c.xrefs)
-                                                 if c else (0, 0, 0, 0))))
+            sources.add_row(
+                s.name,
+                s.version,
+                s.license.split(":")[0].split(";")[0],
+                *(
+                    f"{v:,}"
+                    for v in ((c.concepts, c.synonyms, c.is_a_edges, c.xrefs) if c else (0, 0, 0, 0))
+                ),
+            )
         console.print(sources)
         console.print(
             f"unified: [bold]{stats.concepts:,}[/bold] concepts, {stats.synonyms:,} synonyms, "

@@ -60,8 +60,7 @@ def fingerprint(settings: Settings) -> str:
     return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:20]
 
 
-def compile_sources(settings: Settings,
-                    progress: Callable[[str], None] | None = None) -> UnifiedData:
+def compile_sources(settings: Settings, progress: Callable[[str], None] | None = None) -> UnifiedData:
     directory = settings.ontologies_dir
     manifest = read_manifest(directory)
     file_checksums(directory, manifest, strict=settings.verify_checksums)
@@ -85,12 +84,19 @@ def to_bytes(data: UnifiedData) -> bytes:
     payload = {
         "format": FORMAT_VERSION,
         "sources": [s.model_dump() for s in data.sources],
-        "ids": data.ids, "names": data.names, "kinds": data.kinds,
-        "definitions": data.definitions, "codes": data.codes, "xrefs": data.xrefs,
-        "synonyms": data.synonyms, "parents": data.parents, "aliases": data.aliases,
+        "ids": data.ids,
+        "names": data.names,
+        "kinds": data.kinds,
+        "definitions": data.definitions,
+        "codes": data.codes,
+        "xrefs": data.xrefs,
+        "synonyms": data.synonyms,
+        "parents": data.parents,
+        "aliases": data.aliases,
         "name_index": data.name_index,
         "conflicts": [c.model_dump() for c in data.conflicts],
-        "warnings": data.warnings, "per_source": data.per_source,
+        "warnings": data.warnings,
+        "per_source": data.per_source,
     }
     return zstandard.ZstdCompressor(level=3).compress(orjson.dumps(payload))
 
@@ -101,18 +107,26 @@ def from_bytes(blob: bytes, origin: str = "<bytes>") -> UnifiedData:
     try:
         raw = orjson.loads(zstandard.ZstdDecompressor().decompress(blob))
     except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
-        raise OntologyFormatError(origin, None, f"compiled table is corrupt ({e}); it will be "
-                                  "rebuilt if you delete it") from e
+        raise OntologyFormatError(
+            origin, None, f"compiled table is corrupt ({e}); it will be rebuilt if you delete it"
+        ) from e
     if raw.get("format") != FORMAT_VERSION:
         raise OntologyFormatError(origin, None, "compiled table has another format version")
     return UnifiedData(
         sources=[SourceInfo.model_validate(s) for s in raw["sources"]],
-        ids=raw["ids"], names=raw["names"], kinds=raw["kinds"],
-        definitions=raw["definitions"], codes=raw["codes"], xrefs=raw["xrefs"],
-        synonyms=raw["synonyms"], parents=raw["parents"], aliases=raw["aliases"],
+        ids=raw["ids"],
+        names=raw["names"],
+        kinds=raw["kinds"],
+        definitions=raw["definitions"],
+        codes=raw["codes"],
+        xrefs=raw["xrefs"],
+        synonyms=raw["synonyms"],
+        parents=raw["parents"],
+        aliases=raw["aliases"],
         name_index=raw["name_index"],
         conflicts=[MergeConflict.model_validate(c) for c in raw["conflicts"]],
-        warnings=raw["warnings"], per_source=raw["per_source"],
+        warnings=raw["warnings"],
+        per_source=raw["per_source"],
     )
 
 
@@ -148,8 +162,9 @@ def load_concepts(
         try:
             with paused_gc():
                 table = ConceptTable(from_bytes(path.read_bytes(), str(path)))
-            logger.info("loaded %d concepts from %s in %.2fs", len(table), path,
-                        time.perf_counter() - started)
+            logger.info(
+                "loaded %d concepts from %s in %.2fs", len(table), path, time.perf_counter() - started
+            )
             return table
         except OntologyFormatError as e:
             logger.warning("%s; rebuilding", e)
@@ -159,7 +174,8 @@ def load_concepts(
     for stale in settings.cache_dir.glob(f"{_PREFIX}*{_SUFFIX}"):
         if stale != path:
             stale.unlink(missing_ok=True)
-    logger.info("compiled %d concepts to %s in %.1fs", len(data.ids), path,
-                time.perf_counter() - started)
+    logger.info(
+        "compiled %d concepts to %s in %.1fs", len(data.ids), path, time.perf_counter() - started
+    )
     with paused_gc():
         return ConceptTable(data)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kgrag.errors import OntologyFormatError
 from kgrag.normalize import normalize
-from kgrag.ontology.records import LoadResult, SourceConcept, Warnings
+from kgrag.ontology.records import LoadResult, SourceConcept, SynonymRow, Warnings
 from kgrag.ontology.sourcefile import iter_lines
 from kgrag.types import SemanticKind, SourceInfo, SynonymScope
 
@@ -100,16 +100,27 @@ def load_ddxplus(
         if not question:
             raise OntologyFormatError(evidences_path, None, f"evidence {key} has no question_en")
         meanings = ev.get("value_meaning") or {}
-        values = {str(v): str(m.get("en", "")) for v, m in meanings.items()} if isinstance(
-            meanings, dict) else {}
-        evidence = DdxEvidence(id=f"DDXE:{key}", question=question,
-                               is_antecedent=bool(ev.get("is_antecedent")),
-                               data_type=str(ev.get("data_type", "B")), values=values)
+        values = (
+            {str(v): str(m.get("en", "")) for v, m in meanings.items()}
+            if isinstance(meanings, dict)
+            else {}
+        )
+        evidence = DdxEvidence(
+            id=f"DDXE:{key}",
+            question=question,
+            is_antecedent=bool(ev.get("is_antecedent")),
+            data_type=str(ev.get("data_type", "B")),
+            values=values,
+        )
         evidences[key] = evidence
-        concepts.append(SourceConcept(
-            id=evidence.id, name=question, source="DDXE",
-            kind=SemanticKind.RISK_FACTOR if evidence.is_antecedent else SemanticKind.FINDING,
-        ))
+        concepts.append(
+            SourceConcept(
+                id=evidence.id,
+                name=question,
+                source="DDXE",
+                kind=SemanticKind.RISK_FACTOR if evidence.is_antecedent else SemanticKind.FINDING,
+            )
+        )
 
     conditions: list[DdxCondition] = []
     for key, cond in conditions_raw.items():
@@ -126,7 +137,8 @@ def load_ddxplus(
         linked: dict[str, tuple[str, ...]] = {}
         for part in ("symptoms", "antecedents"):
             ids = []
-            for ev_key in cond.get(part) or {}:
+            listed = cond.get(part) or {}
+            for ev_key in listed if isinstance(listed, dict) else ():
                 if ev_key in evidences:
                     ids.append(evidences[ev_key].id)
                 else:
@@ -134,18 +146,32 @@ def load_ddxplus(
             linked[part] = tuple(ids)
         name = str(cond.get("cond-name-eng") or cond.get("condition_name") or key)
         condition = DdxCondition(
-            id=condition_id(key), name=name, icd10=tuple(codes),
-            severity=int(str(cond.get("severity", 0))), symptoms=linked["symptoms"],
+            id=condition_id(key),
+            name=name,
+            icd10=tuple(codes),
+            severity=int(str(cond.get("severity", 0))),
+            symptoms=linked["symptoms"],
             antecedents=linked["antecedents"],
         )
         conditions.append(condition)
-        synonyms = [(key, SynonymScope.EXACT, None)] if key != name else []
-        concepts.append(SourceConcept(
-            id=condition.id, name=name, kind=SemanticKind.DISEASE, source="DDX",
-            synonyms=synonyms, parents=[c for c in codes if c.startswith("ICD10CM:")],
-            xrefs=list(codes),
-        ))
-    info = SourceInfo(name="DDX", version=version, license=DDXPLUS_LICENSE,
-                      attribution=DDXPLUS_ATTRIBUTION)
-    return LoadResult(info=info, concepts=concepts, warnings=warnings,
-                      extras={"conditions": conditions, "evidences": list(evidences.values())})
+        synonyms: list[SynonymRow] = [(key, SynonymScope.EXACT, None)] if key != name else []
+        concepts.append(
+            SourceConcept(
+                id=condition.id,
+                name=name,
+                kind=SemanticKind.DISEASE,
+                source="DDX",
+                synonyms=synonyms,
+                parents=[c for c in codes if c.startswith("ICD10CM:")],
+                xrefs=list(codes),
+            )
+        )
+    info = SourceInfo(
+        name="DDX", version=version, license=DDXPLUS_LICENSE, attribution=DDXPLUS_ATTRIBUTION
+    )
+    return LoadResult(
+        info=info,
+        concepts=concepts,
+        warnings=warnings,
+        extras={"conditions": conditions, "evidences": list(evidences.values())},
+    )

@@ -93,16 +93,22 @@ def load_disease_ontology(files: DoFiles, version: str) -> LoadResult:
 
     concepts = [
         SourceConcept(
-            id=doid, name=label, source="DOID",
+            id=doid,
+            name=label,
+            source="DOID",
             kind=SemanticKind.CATEGORY if doid == DO_ROOT else SemanticKind.DISEASE,
-            synonyms=synonyms.get(doid, []), definition=definitions.get(doid),
-            parents=[p for p, _ in edges.get(doid, [])], xrefs=xrefs.get(doid, []),
+            synonyms=synonyms.get(doid, []),
+            definition=definitions.get(doid),
+            parents=[p for p, _ in edges.get(doid, [])],
+            xrefs=xrefs.get(doid, []),
         )
         for doid, label in labels.items()
     ]
     result = LoadResult(
         info=SourceInfo(name="DOID", version=version, license=DO_LICENSE),
-        concepts=concepts, aliases=aliases, warnings=warnings,
+        concepts=concepts,
+        aliases=aliases,
+        warnings=warnings,
         equivalences=one_to_one_equivalences(concepts, _EQUIVALENCE_PREFIXES, "DOID xref (1:1)"),
     )
     if files.disease_symptom is not None:
@@ -110,8 +116,7 @@ def load_disease_ontology(files: DoFiles, version: str) -> LoadResult:
     return result
 
 
-def _add_symptoms(result: LoadResult, path: Path, diseases: dict[str, str],
-                  warnings: Warnings) -> None:
+def _add_symptoms(result: LoadResult, path: Path, diseases: dict[str, str], warnings: Warnings) -> None:
     symptoms: dict[str, str] = {}
     pairs: list[DiseaseSymptom] = []
     for lineno, (doid, _dlabel, symp, slabel) in iter_tsv(path, 4):

@@ -32,7 +32,7 @@ def back_edges(edges: Edges) -> list[tuple[str, str, int, list[str]]]:
             mark = state.get(parent)
             if mark == 1:
                 path = [n for n, _ in stack]
-                found.append((node, parent, line, [*path[path.index(parent):], parent]))
+                found.append((node, parent, line, [*path[path.index(parent) :], parent]))
             elif mark is None:
                 state[parent] = 1
                 stack.append((parent, list(edges.get(parent, ()))))

@@ -58,15 +58,30 @@ def load_hpo(path: str | Path) -> LoadResult:
             kind = SemanticKind.MODIFIER
         else:
             kind = SemanticKind.OTHER
-        concepts.append(SourceConcept(
-            id=t.id, name=t.name, kind=kind, source="HP", synonyms=t.synonyms,
-            definition=t.definition, parents=parents[t.id], xrefs=t.xrefs,
-        ))
+        concepts.append(
+            SourceConcept(
+                id=t.id,
+                name=t.name,
+                kind=kind,
+                source="HP",
+                synonyms=t.synonyms,
+                definition=t.definition,
+                parents=parents[t.id],
+                xrefs=t.xrefs,
+            )
+        )
     version = (doc.data_version or "unknown").rsplit("/", 1)[-1]
-    info = SourceInfo(name="HP", version=version, license=HPO_LICENSE,
-                      attribution=HPO_ATTRIBUTION.format(version=version))
+    info = SourceInfo(
+        name="HP",
+        version=version,
+        license=HPO_LICENSE,
+        attribution=HPO_ATTRIBUTION.format(version=version),
+    )
     return LoadResult(
-        info=info, concepts=concepts, aliases=doc.aliases(), warnings=warnings,
+        info=info,
+        concepts=concepts,
+        aliases=doc.aliases(),
+        warnings=warnings,
         equivalences=one_to_one_equivalences(concepts, ("UMLS", "MESH"), "HP xref (1:1)"),
     )
 
@@ -94,8 +109,20 @@ class HpoaResult:
     annotations: list[DiseasePhenotype]
 
 
-_HPOA_COLUMNS = ("database_id", "disease_name", "qualifier", "hpo_id", "reference", "evidence",
-                 "onset", "frequency", "sex", "modifier", "aspect", "biocuration")
+_HPOA_COLUMNS = (
+    "database_id",
+    "disease_name",
+    "qualifier",
+    "hpo_id",
+    "reference",
+    "evidence",
+    "onset",
+    "frequency",
+    "sex",
+    "modifier",
+    "aspect",
+    "biocuration",
+)
 
 
 def parse_frequency(raw: str) -> float | None:
@@ -144,17 +171,38 @@ def load_hpoa(path: str | Path) -> HpoaResult:
         frequency = parse_frequency(f[7])
         if f[7] and frequency is None:
             warnings.add("unparseable frequency", f"line {lineno}: {f[7]}")
-        annotations.append(DiseasePhenotype(
-            disease_id=disease, phenotype_id=f[3], negated=f[2].upper() == "NOT",
-            frequency=frequency, frequency_raw=f[7], onset=f[6] or None, evidence=f[5],
-            reference=f[4], aspect=f[10], sex=f[8] or None,
-        ))
+        annotations.append(
+            DiseasePhenotype(
+                disease_id=disease,
+                phenotype_id=f[3],
+                negated=f[2].upper() == "NOT",
+                frequency=frequency,
+                frequency_raw=f[7],
+                onset=f[6] or None,
+                evidence=f[5],
+                reference=f[4],
+                aspect=f[10],
+                sex=f[8] or None,
+            )
+        )
     concepts = [
-        SourceConcept(id=d, name=n, kind=SemanticKind.DISEASE, source=d.partition(":")[0],
-                      synonyms=[(n, SynonymScope.PREFERRED, None)])
+        SourceConcept(
+            id=d,
+            name=n,
+            kind=SemanticKind.DISEASE,
+            source=d.partition(":")[0],
+            synonyms=[(n, SynonymScope.PREFERRED, None)],
+        )
         for d, n in names.items()
     ]
-    info = SourceInfo(name="HPOA", version=version, license=HPO_LICENSE,
-                      attribution=HPO_ATTRIBUTION.format(version=version))
-    return HpoaResult(version=version, annotations=annotations,
-                      diseases=LoadResult(info=info, concepts=concepts, warnings=warnings))
+    info = SourceInfo(
+        name="HPOA",
+        version=version,
+        license=HPO_LICENSE,
+        attribution=HPO_ATTRIBUTION.format(version=version),
+    )
+    return HpoaResult(
+        version=version,
+        annotations=annotations,
+        diseases=LoadResult(info=info, concepts=concepts, warnings=warnings),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from kgrag.errors import MissingExtraError
 from kgrag.ontology.records import LoadResult, SourceConcept, SynonymRow
@@ -22,7 +23,7 @@ def chapter_id(chapter: str) -> str:
     return f"ICD10CM:CH{int(chapter):02d}"
 
 
-def _module():  # type: ignore[no-untyped-def]
+def _module() -> Any:
     try:
         import simple_icd_10_cm
     except ImportError as e:  # a core dependency, but say what to do if it is absent
@@ -61,14 +62,26 @@ def load_icd10cm() -> LoadResult:
                 kind = SemanticKind.DISEASE
             curie = f"ICD10CM:{code}"
         parent = cm.get_parent(code)
-        parents = [] if not parent else [
-            chapter_id(parent) if cm.is_chapter(parent) else f"ICD10CM:{parent}"
-        ]
+        parents = (
+            [] if not parent else [chapter_id(parent) if cm.is_chapter(parent) else f"ICD10CM:{parent}"]
+        )
         synonyms: list[SynonymRow] = [
             (t, SynonymScope.NARROW, "inclusion_term") for t in cm.get_inclusion_term(code)
         ]
-        concepts.append(SourceConcept(id=curie, name=cm.get_description(code), kind=kind,
-                                      source="ICD10CM", synonyms=synonyms, parents=parents))
-    info = SourceInfo(name="ICD10CM", version=icd10cm_release(), license=ICD10CM_LICENSE,
-                      files=("simple-icd-10-cm package",))
+        concepts.append(
+            SourceConcept(
+                id=curie,
+                name=cm.get_description(code),
+                kind=kind,
+                source="ICD10CM",
+                synonyms=synonyms,
+                parents=parents,
+            )
+        )
+    info = SourceInfo(
+        name="ICD10CM",
+        version=icd10cm_release(),
+        license=ICD10CM_LICENSE,
+        files=("simple-icd-10-cm package",),
+    )
     return LoadResult(info=info, concepts=concepts)

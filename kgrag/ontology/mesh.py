@@ -15,7 +15,9 @@ from kgrag.ontology.sourcefile import iter_tsv
 from kgrag.types import SemanticKind, SourceInfo, SynonymScope
 
 MESH_LICENSE = "NLM MeSH terms and conditions (free use; credit NLM; say when modified)"
-MESH_ATTRIBUTION = "Courtesy of the U.S. National Library of Medicine (MeSH). Filtered to trees C and F03."
+MESH_ATTRIBUTION = (
+    "Courtesy of the U.S. National Library of Medicine (MeSH). Filtered to trees C and F03."
+)
 SIGNS_AND_SYMPTOMS_TREE = "C23.888"
 _DISEASE_TREES = ("C", "F03")
 
@@ -52,12 +54,13 @@ def load_mesh(files: MeshFiles, version: str = "2024") -> LoadResult:
         curie = f"MESH:{ui}"
         trees[curie] = _split(tree_field)
         synonyms: list[SynonymRow] = [(e, SynonymScope.EXACT, "entry_term") for e in _split(entries)]
-        concepts[curie] = SourceConcept(id=curie, name=name, kind=_kind(trees[curie]),
-                                        source="MESH", synonyms=synonyms)
+        concepts[curie] = SourceConcept(
+            id=curie, name=name, kind=_kind(trees[curie]), source="MESH", synonyms=synonyms
+        )
     by_tree = {t: curie for curie, ts in trees.items() for t in ts}
     for curie, ts in trees.items():
-        parents = {by_tree.get(t.rsplit(".", 1)[0]) for t in ts if "." in t}
-        concepts[curie].parents = sorted(p for p in parents if p is not None and p != curie)
+        up = {by_tree.get(t.rsplit(".", 1)[0]) for t in ts if "." in t}
+        concepts[curie].parents = sorted(p for p in up if p is not None and p != curie)
 
     if files.all_concept_terms is not None:
         _add_all_concept_terms(files.all_concept_terms, concepts)
@@ -65,16 +68,18 @@ def load_mesh(files: MeshFiles, version: str = "2024") -> LoadResult:
         _add_2015(files.terms_2015, files.trees_2015, concepts, warnings)
     if files.supplementary is not None:
         for lineno, (ui, name, syns, mapped) in iter_tsv(files.supplementary, 4):
-            parents = [f"MESH:{d}" for d in _split(mapped)]
-            known = [p for p in parents if p in concepts]
+            known = [f"MESH:{d}" for d in _split(mapped) if f"MESH:{d}" in concepts]
             if not known:
                 warnings.add("SCR mapped to no loaded descriptor", f"line {lineno}: {ui}")
             concepts[f"MESH:{ui}"] = SourceConcept(
-                id=f"MESH:{ui}", name=name, kind=SemanticKind.DISEASE, source="MESH",
-                synonyms=[(s, SynonymScope.EXACT, None) for s in _split(syns)], parents=known,
+                id=f"MESH:{ui}",
+                name=name,
+                kind=SemanticKind.DISEASE,
+                source="MESH",
+                synonyms=[(s, SynonymScope.EXACT, None) for s in _split(syns)],
+                parents=known,
             )
-    info = SourceInfo(name="MESH", version=version, license=MESH_LICENSE,
-                      attribution=MESH_ATTRIBUTION)
+    info = SourceInfo(name="MESH", version=version, license=MESH_LICENSE, attribution=MESH_ATTRIBUTION)
     return LoadResult(info=info, concepts=list(concepts.values()), warnings=warnings)
 
 
@@ -90,12 +95,16 @@ def _add_all_concept_terms(path: Path, concepts: dict[str, SourceConcept]) -> No
         if target is None:
             continue
         same = preferred_concept.get(ui) == concept_ui
-        target.synonyms.append((term, SynonymScope.EXACT if same else SynonymScope.NARROW,
-                                "entry_term" if same else "narrower_concept_term"))
+        target.synonyms.append(
+            (
+                term,
+                SynonymScope.EXACT if same else SynonymScope.NARROW,
+                "entry_term" if same else "narrower_concept_term",
+            )
+        )
 
 
-def _add_2015(terms: Path, trees: Path, concepts: dict[str, SourceConcept],
-              warnings: Warnings) -> None:
+def _add_2015(terms: Path, trees: Path, concepts: dict[str, SourceConcept], warnings: Warnings) -> None:
     """Descriptor names of MeSH 2015: older corpora cite ids that later years merged away."""
     disease_ids = {ui for _, (ui, _n, tree) in iter_tsv(trees, 3) if tree.startswith(_DISEASE_TREES)}
     for _, (ui, name) in iter_tsv(terms, 2):
@@ -104,8 +113,9 @@ def _add_2015(terms: Path, trees: Path, concepts: dict[str, SourceConcept],
         curie = f"MESH:{ui}"
         existing = concepts.get(curie)
         if existing is None:
-            concepts[curie] = SourceConcept(id=curie, name=name, kind=SemanticKind.DISEASE,
-                                            source="MESH", synonyms=[])
+            concepts[curie] = SourceConcept(
+                id=curie, name=name, kind=SemanticKind.DISEASE, source="MESH", synonyms=[]
+            )
             warnings.add("descriptor only in MeSH 2015 (kept, no parents)", curie)
         elif name != existing.name:
             existing.synonyms.append((name, SynonymScope.EXACT, "mesh_2015_name"))

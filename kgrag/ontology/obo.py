@@ -129,7 +129,8 @@ def parse_obo(
             term_id = _value(raw)
             if term_id in terms:
                 raise OntologyFormatError(
-                    path, lineno,
+                    path,
+                    lineno,
                     f"duplicate id {term_id} (first defined at line {terms[term_id].line})",
                 )
             current = OboTerm(id=term_id, line=lineno)
@@ -146,8 +147,7 @@ def parse_obo(
     return OboDocument(path=path, data_version=data_version, terms=terms)
 
 
-def _apply_tag(term: OboTerm, tag: str, raw: str, path: Path, lineno: int,
-               warnings: Warnings) -> None:
+def _apply_tag(term: OboTerm, tag: str, raw: str, path: Path, lineno: int, warnings: Warnings) -> None:
     if tag == "name":
         term.name = _unescape(_value(raw))
     elif tag == "def":

@@ -15,7 +15,7 @@ from kgrag.errors import OntologyFormatError, OntologySourceMissing
 
 def _open_binary(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     if path.suffix == ".xz":
         return lzma.open(path, "rb")
     return path.open("rb")
@@ -33,12 +33,13 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     lineno = 0
     try:
         with _open_binary(path) as fh:
-            for lineno, raw in enumerate(fh, start=1):  # noqa: B007 - used after the loop
+            for lineno, raw in enumerate(fh, start=1):
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
                     raise OntologyFormatError(
-                        path, lineno,
+                        path,
+                        lineno,
                         f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
                         "convert the file to UTF-8",
                     ) from e
@@ -83,7 +84,8 @@ def iter_tsv(
         if not low <= len(fields) <= high:
             want = str(low) if low == high else f"{low}-{high}"
             raise OntologyFormatError(
-                path, lineno,
+                path,
+                lineno,
                 f"expected {want} tab-separated columns, found {len(fields)}; "
                 "the file may be truncated or not a TSV",
             )

@@ -68,7 +68,8 @@ def load_sssom(
                 continue
             if len(fields) != len(header):
                 raise OntologyFormatError(
-                    path, lineno,
+                    path,
+                    lineno,
                     f"expected {len(header)} columns, found {len(fields)} (truncated file?)",
                 )
             subj = canonical(fields[columns["subject_id"]])
@@ -90,12 +91,12 @@ def load_sssom(
     if subclass_edges is not None:
         _add_subclass_edges(subclass_edges, concepts, warnings)
     info = SourceInfo(name=name, version=version, license=license)
-    return LoadResult(info=info, concepts=list(concepts.values()), equivalences=equivalences,
-                      warnings=warnings)
+    return LoadResult(
+        info=info, concepts=list(concepts.values()), equivalences=equivalences, warnings=warnings
+    )
 
 
-def _add_subclass_edges(path: Path, concepts: dict[str, SourceConcept],
-                        warnings: Warnings) -> None:
+def _add_subclass_edges(path: Path, concepts: dict[str, SourceConcept], warnings: Warnings) -> None:
     edges: dict[str, list[tuple[str, int]]] = {}
     for lineno, f in iter_tsv(path, 6):
         if f[2] != "biolink:subclass_of":
@@ -110,7 +111,8 @@ def _add_subclass_edges(path: Path, concepts: dict[str, SourceConcept],
         for parent, _ in parents:
             for curie in (child, parent):
                 if curie not in concepts:
-                    concepts[curie] = SourceConcept(id=curie, name="",
-                                                    kind=SemanticKind.DISEASE, source="MONDO")
+                    concepts[curie] = SourceConcept(
+                        id=curie, name="", kind=SemanticKind.DISEASE, source="MONDO"
+                    )
                     warnings.add("MONDO id with no label", curie)
             concepts[child].parents.append(parent)

@@ -72,8 +72,9 @@ class ConceptTable:
             codes=sum(len(c) for c in d.codes),
             is_a_edges=sum(len(p) for p in d.parents),
             conflicts=len(d.conflicts),
-            per_source=tuple(VocabularyCount(source=name, **counts)
-                             for name, counts in d.per_source.items()),
+            per_source=tuple(
+                VocabularyCount(source=name, **counts) for name, counts in d.per_source.items()
+            ),
             warnings=dict(d.warnings),
         )
 
@@ -147,9 +148,14 @@ class ConceptTable:
         """Concepts with a name or synonym equal to ``name`` after normalization."""
         return [self._concept(i) for i in self._d.name_index.get(normalize(name), [])]
 
-    def search(self, query: str, *, limit: int = 10,
-               kinds: Iterable[SemanticKind | str] | None = None,
-               min_score: float = 0.6) -> list[ConceptMatch]:
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        kinds: Iterable[SemanticKind | str] | None = None,
+        min_score: float = 0.6,
+    ) -> list[ConceptMatch]:
         """Codes, exact names, then fuzzy names (rapidfuzz), best first."""
         wanted = {SemanticKind(k) for k in kinds} if kinds else None
         best: dict[int, tuple[float, str, str]] = {}
@@ -171,9 +177,15 @@ class ConceptTable:
                 self._fuzzy(key, limit, min_score, offer)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], self._d.ids[kv[0]]))[:limit]
         return [
-            ConceptMatch(concept_id=self._d.ids[i], name=self._d.names[i],
-                         kind=SemanticKind(self._d.kinds[i]), codes=tuple(self._d.codes[i]),
-                         matched=matched, match=how, score=round(score, 4))
+            ConceptMatch(
+                concept_id=self._d.ids[i],
+                name=self._d.names[i],
+                kind=SemanticKind(self._d.kinds[i]),
+                codes=tuple(self._d.codes[i]),
+                matched=matched,
+                match=how,
+                score=round(score, 4),
+            )
             for i, (score, matched, how) in ranked
         ]
 
@@ -184,16 +196,21 @@ class ConceptTable:
         return 0.95
 
     def _matched_text(self, i: int, key: str) -> str:
-        return next((s[0] for s in self._d.synonyms[i] if normalize(s[0]) == key),
-                    self._d.names[i])
+        return next((s[0] for s in self._d.synonyms[i] if normalize(s[0]) == key), self._d.names[i])
 
     def _fuzzy(self, key: str, limit: int, min_score: float, offer: object) -> None:
         from rapidfuzz import fuzz, process
 
         if self._search_keys is None:
             self._search_keys = list(self._d.name_index)
-        hits = process.extract(key, self._search_keys, scorer=fuzz.WRatio, processor=None,
-                               limit=limit * 5, score_cutoff=min_score * 100)
+        hits = process.extract(
+            key,
+            self._search_keys,
+            scorer=fuzz.WRatio,
+            processor=None,
+            limit=limit * 5,
+            score_cutoff=min_score * 100,
+        )
         for text, score, _ in hits:
             for i in self._d.name_index[text]:
                 offer(i, score / 100 * 0.99, text, "fuzzy")  # type: ignore[operator]
@@ -208,11 +225,16 @@ class ConceptTable:
     def _concept(self, i: int) -> Concept:
         d = self._d
         return Concept(
-            id=d.ids[i], name=d.names[i], kind=SemanticKind(d.kinds[i]),
+            id=d.ids[i],
+            name=d.names[i],
+            kind=SemanticKind(d.kinds[i]),
             definition=d.definitions[i],
-            synonyms=tuple(Synonym(text=t, scope=SynonymScope(s), type=ty, source=src)
-                           for t, s, ty, src in d.synonyms[i]),
-            codes=tuple(d.codes[i]), xrefs=tuple(d.xrefs[i]),
+            synonyms=tuple(
+                Synonym(text=t, scope=SynonymScope(s), type=ty, source=src)
+                for t, s, ty, src in d.synonyms[i]
+            ),
+            codes=tuple(d.codes[i]),
+            xrefs=tuple(d.xrefs[i]),
             parents=tuple(d.ids[j] for j, _ in d.parents[i]),
             sources=tuple(sorted({src for *_, src in d.synonyms[i]})),
         )

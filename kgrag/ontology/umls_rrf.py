@@ -13,7 +13,7 @@ from pathlib import Path
 from kgrag.errors import OntologyFormatError, OntologySourceMissing
 from kgrag.ontology.curie import canonical
 from kgrag.ontology.hierarchy import back_edges
-from kgrag.ontology.records import Equivalence, LoadResult, SourceConcept, Warnings
+from kgrag.ontology.records import Equivalence, LoadResult, SourceConcept, SynonymRow, Warnings
 from kgrag.ontology.sourcefile import iter_lines
 from kgrag.types import SemanticKind, SourceInfo, SynonymScope
 
@@ -23,9 +23,18 @@ _REL_FIELDS = 16
 _STY_FIELDS = 6
 # UMLS source abbreviation -> kgrag CURIE prefix
 SAB_PREFIX = {
-    "MSH": "MESH", "OMIM": "OMIM", "HPO": "HP", "ICD10CM": "ICD10CM", "ICD10": "ICD10WHO",
-    "NCI": "NCIT", "MDR": "MEDDRA", "SNOMEDCT_US": "SNOMEDCT", "ORPHANET": "ORPHA",
-    "MONDO": "MONDO", "DOID": "DOID", "ICD9CM": "ICD9CM",
+    "MSH": "MESH",
+    "OMIM": "OMIM",
+    "HPO": "HP",
+    "ICD10CM": "ICD10CM",
+    "ICD10": "ICD10WHO",
+    "NCI": "NCIT",
+    "MDR": "MEDDRA",
+    "SNOMEDCT_US": "SNOMEDCT",
+    "ORPHANET": "ORPHA",
+    "MONDO": "MONDO",
+    "DOID": "DOID",
+    "ICD9CM": "ICD9CM",
 }
 _DISEASE_TUIS = {"T047", "T191", "T046", "T048", "T019", "T020", "T190", "T037", "T049", "T050"}
 _FINDING_TUIS = {"T184", "T033", "T034"}
@@ -39,7 +48,8 @@ def _rows(path: Path, fields: int) -> list[tuple[int, list[str]]]:
         parts = line.split("|")
         if len(parts) != fields + 1 or parts[-1] != "":
             raise OntologyFormatError(
-                path, lineno,
+                path,
+                lineno,
                 f"expected {fields} '|'-terminated fields, found {len(parts) - 1}; "
                 "is this a truncated or non-RRF file?",
             )
@@ -55,8 +65,9 @@ def _kind(tuis: set[str]) -> SemanticKind:
     return SemanticKind.OTHER
 
 
-def load_umls_rrf(meta_dir: str | Path, *, languages: tuple[str, ...] = ("ENG",),
-                  version: str | None = None) -> LoadResult:
+def load_umls_rrf(
+    meta_dir: str | Path, *, languages: tuple[str, ...] = ("ENG",), version: str | None = None
+) -> LoadResult:
     meta = Path(meta_dir)
     conso = meta / "MRCONSO.RRF"
     if not conso.is_file():
@@ -66,7 +77,16 @@ def load_umls_rrf(meta_dir: str | Path, *, languages: tuple[str, ...] = ("ENG",)
     codes: dict[str, set[str]] = {}
     for lineno, f in _rows(conso, _CONSO_FIELDS):
         cui, lat, ts, stt, ispref, sab, code, text, suppress = (
-            f[0], f[1], f[2], f[4], f[6], f[11], f[13], f[14], f[16])
+            f[0],
+            f[1],
+            f[2],
+            f[4],
+            f[6],
+            f[11],
+            f[13],
+            f[14],
+            f[16],
+        )
         if not cui.startswith("C"):
             raise OntologyFormatError(conso, lineno, f"CUI {cui!r} does not start with C")
         if lat not in languages or suppress not in ("N", ""):
@@ -105,20 +125,30 @@ def load_umls_rrf(meta_dir: str | Path, *, languages: tuple[str, ...] = ("ENG",)
             warnings.add("is_a edge dropped to break a cycle", f"MRREL.RRF:{line} {child}->{parent}")
             edges[child] = [(p, ln) for p, ln in edges[child] if p != parent]
 
-    concepts, equivalences = [], []
+    concepts: list[SourceConcept] = []
+    equivalences: list[Equivalence] = []
     for cui, rows in names.items():
         rows.sort(key=lambda r: r[0])
         curie = f"UMLS:{cui}"
         seen: set[str] = set()
-        synonyms = []
+        synonyms: list[SynonymRow] = []
         for _rank, text, _pref in rows[1:]:
             if text not in seen and text != rows[0][1]:
                 seen.add(text)
                 synonyms.append((text, SynonymScope.EXACT, None))
         parents = sorted({f"UMLS:{p}" for p, _ in edges.get(cui, [])})
-        concepts.append(SourceConcept(id=curie, name=rows[0][1], kind=_kind(tuis.get(cui, set())),
-                                      source="UMLS", synonyms=synonyms, parents=parents))
+        concepts.append(
+            SourceConcept(
+                id=curie,
+                name=rows[0][1],
+                kind=_kind(tuis.get(cui, set())),
+                source="UMLS",
+                synonyms=synonyms,
+                parents=parents,
+            )
+        )
         equivalences.extend(Equivalence(curie, c, "UMLS MRCONSO") for c in sorted(codes.get(cui, ())))
-    info = SourceInfo(name="UMLS", version=version or meta.parent.name or "unknown",
-                      license=UMLS_LICENSE)
+    info = SourceInfo(
+        name="UMLS", version=version or meta.parent.name or "unknown", license=UMLS_LICENSE
+    )
     return LoadResult(info=info, concepts=concepts, equivalences=equivalences, warnings=warnings)

@@ -20,14 +20,53 @@ from kgrag.types import MergeConflict, SemanticKind, SourceInfo, SynonymScope
 logger = logging.getLogger(__name__)
 
 # Which member's id becomes the unified id (after a unique UMLS CUI) and which kind wins.
-ID_PRIORITY = ("MONDO", "DOID", "HP", "MESH", "ORPHA", "OMIM", "OMIMPS", "DECIPHER", "ICD10CM",
-               "NCIT", "DDX", "DDXE", "SYMP", "ICD10WHO", "ICD11", "GARD", "UMLS")
+ID_PRIORITY = (
+    "MONDO",
+    "DOID",
+    "HP",
+    "MESH",
+    "ORPHA",
+    "OMIM",
+    "OMIMPS",
+    "DECIPHER",
+    "ICD10CM",
+    "NCIT",
+    "DDX",
+    "DDXE",
+    "SYMP",
+    "ICD10WHO",
+    "ICD11",
+    "GARD",
+    "UMLS",
+)
 # Which member's name is shown: uninverted names first; phenotype names for findings.
-NAME_PRIORITY = ("HP", "MONDO", "DOID", "ORPHA", "OMIM", "DDX", "DDXE", "SYMP", "DECIPHER",
-                 "MESH", "ICD10CM", "NCIT", "UMLS", "ICD10WHO", "ICD11", "GARD", "OMIMPS")
+NAME_PRIORITY = (
+    "HP",
+    "MONDO",
+    "DOID",
+    "ORPHA",
+    "OMIM",
+    "DDX",
+    "DDXE",
+    "SYMP",
+    "DECIPHER",
+    "MESH",
+    "ICD10CM",
+    "NCIT",
+    "UMLS",
+    "ICD10WHO",
+    "ICD11",
+    "GARD",
+    "OMIMPS",
+)
 DISEASE_NAME_PRIORITY = ("MONDO", "DOID", "ORPHA", "OMIM", "DDX", "HP", *NAME_PRIORITY[6:])
-_SCOPE_RANK = {SynonymScope.PREFERRED: 0, SynonymScope.EXACT: 1, SynonymScope.RELATED: 2,
-               SynonymScope.NARROW: 3, SynonymScope.BROAD: 4}
+_SCOPE_RANK = {
+    SynonymScope.PREFERRED: 0,
+    SynonymScope.EXACT: 1,
+    SynonymScope.RELATED: 2,
+    SynonymScope.NARROW: 3,
+    SynonymScope.BROAD: 4,
+}
 
 
 def _rank(prefix: str, order: Sequence[str]) -> int:
@@ -103,9 +142,15 @@ def _merge_same_id(results: Sequence[LoadResult]) -> dict[str, SourceConcept]:
             have = merged.get(c.id)
             if have is None:
                 merged[c.id] = SourceConcept(
-                    id=c.id, name=c.name, kind=c.kind, source=c.source,
-                    synonyms=list(c.synonyms), definition=c.definition,
-                    parents=list(c.parents), xrefs=list(c.xrefs))
+                    id=c.id,
+                    name=c.name,
+                    kind=c.kind,
+                    source=c.source,
+                    synonyms=list(c.synonyms),
+                    definition=c.definition,
+                    parents=list(c.parents),
+                    xrefs=list(c.xrefs),
+                )
                 continue
             if not have.name:
                 have.name = c.name
@@ -138,10 +183,14 @@ def unify(results: Sequence[LoadResult]) -> UnifiedData:
         uf.add(right)
         clash = uf.union(left, right)
         if clash is not None:
-            conflicts.append(MergeConflict(
-                left=left, right=right, evidence=eq.evidence,
-                reason=f"would unify {clash[0]} and {clash[1]}, two ids of one vocabulary",
-            ))
+            conflicts.append(
+                MergeConflict(
+                    left=left,
+                    right=right,
+                    evidence=eq.evidence,
+                    reason=f"would unify {clash[0]} and {clash[1]}, two ids of one vocabulary",
+                )
+            )
 
     clusters: dict[str, list[str]] = {}
     for code in uf.parent:
@@ -190,10 +239,14 @@ def unify(results: Sequence[LoadResult]) -> UnifiedData:
     data.per_source = _per_source(results)
     for result in results:
         if result.warnings is not None:
-            for kind, n in result.warnings.counts.items():
-                data.warnings[f"{result.info.name}: {kind}"] = n
-    logger.info("unified %d source concepts into %d concepts (%d conflicts)",
-                len(concepts), len(data.ids), len(conflicts))
+            for what, n in result.warnings.counts.items():
+                data.warnings[f"{result.info.name}: {what}"] = n
+    logger.info(
+        "unified %d source concepts into %d concepts (%d conflicts)",
+        len(concepts),
+        len(data.ids),
+        len(conflicts),
+    )
     return data
 
 
@@ -204,8 +257,9 @@ def _kind(named: Sequence[SourceConcept]) -> SemanticKind:
     return SemanticKind.OTHER
 
 
-def _synonyms(display: SourceConcept, named: Sequence[SourceConcept]
-              ) -> list[tuple[str, tuple[str, str, str | None, str]]]:
+def _synonyms(
+    display: SourceConcept, named: Sequence[SourceConcept]
+) -> list[tuple[str, tuple[str, str, str | None, str]]]:
     """Names and synonyms of all members, de-duplicated by normalized text (the key)."""
     best: dict[str, tuple[int, tuple[str, str, str | None, str]]] = {}
 
@@ -230,8 +284,7 @@ def _synonyms(display: SourceConcept, named: Sequence[SourceConcept]
 def _per_source(results: Sequence[LoadResult]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for r in results:
-        entry = out.setdefault(r.info.name, {"concepts": 0, "synonyms": 0, "is_a_edges": 0,
-                                             "xrefs": 0})
+        entry = out.setdefault(r.info.name, {"concepts": 0, "synonyms": 0, "is_a_edges": 0, "xrefs": 0})
         entry["concepts"] += len(r.concepts)
         entry["synonyms"] += sum(len(c.synonyms) for c in r.concepts)
         entry["is_a_edges"] += sum(len(c.parents) for c in r.concepts)
