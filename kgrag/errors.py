@@ -9,6 +9,7 @@ The tree::
     │   ├── OntologyFormatError(ValueError)   a source file is malformed (file and line)
     │   ├── OntologySourceMissing(FileNotFoundError)  a source file is not where expected
     │   └── ChecksumMismatch               a shipped file differs from its manifest
+    ├── CorpusFormatError(ValueError)      a corpus file is malformed (file and line)
     └── ConceptNotFound(KeyError)          no concept has that code or id
 
 Errors that double as builtins can be caught either way
@@ -72,6 +73,16 @@ class ChecksumMismatch(OntologyError):
             "Restore the file from the repository, or run `python -m kgrag.ontology.manifest "
             "--update` if you replaced it on purpose."
         )
+
+
+class CorpusFormatError(KgragError, ValueError):
+    """A corpus file (PubTator, JSONL, ...) is malformed. Carries the file and line."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
 
 
 class ConceptNotFound(KgragError, KeyError):

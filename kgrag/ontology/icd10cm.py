@@ -6,6 +6,7 @@ Hierarchy: chapter > block > category > subcategory > code. Chapters get ids
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,14 @@ def _module() -> Any:
 
 
 def icd10cm_release() -> str:
-    """The release carried by the installed package, e.g. ``April-2026``."""
-    data = Path(_module().__file__).parent / "data"
+    """The release carried by the installed package, e.g. ``April-2026``.
+
+    Found without importing the package: its import parses the whole tabular XML.
+    """
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or spec.origin is None:
+        raise MissingExtraError("simple-icd-10-cm", "core", "ICD-10-CM")
+    data = Path(spec.origin).parent / "data"
     for f in sorted(data.glob("code-list-*.txt")):
         m = re.match(r"code-list-(.+)\.txt", f.name)
         if m:

@@ -1,0 +1,1 @@
+"""Corpus readers: documents with character offsets into their original text."""
