@@ -121,3 +121,40 @@ class ConceptTableStats(_Model):
     conflicts: int
     per_source: tuple[VocabularyCount, ...]
     warnings: dict[str, int] = Field(default_factory=dict)
+
+
+class Assertion(StrEnum):
+    """How a mention is asserted in its context (ConText categories)."""
+
+    PRESENT = "present"
+    ABSENT = "absent"  # negated: "no fever", "denies chest pain"
+    POSSIBLE = "possible"  # "possible pneumonia", "cannot rule out PE"
+    HYPOTHETICAL = "hypothetical"  # "return if fever develops"
+    HISTORICAL = "historical"  # "history of MI"
+    FAMILY = "family"  # experienced by someone else: "mother had breast cancer"
+
+
+class Candidate(_Model):
+    """A concept proposed for a mention, with a calibrated score in [0, 1]."""
+
+    concept_id: str
+    name: str
+    kind: SemanticKind
+    codes: tuple[str, ...]
+    score: float = Field(ge=0.0, le=1.0)
+    method: str = Field(description="exact | abbreviation | fuzzy | dense | training | scispacy")
+    matched: str | None = Field(default=None, description="the dictionary entry that matched")
+
+
+class Mention(_Model):
+    """A span of the input text linked to concepts. ``text == source[start:end]``."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+    assertion: Assertion = Assertion.PRESENT
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None

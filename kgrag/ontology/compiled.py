@@ -39,6 +39,14 @@ _PREFIX = "concepts-"
 _SUFFIX = ".json.zst"
 
 
+def _code_digest() -> str:
+    """The compile code itself: editing a loader or the unifier invalidates old tables."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def fingerprint(settings: Settings) -> str:
     directory = settings.ontologies_dir
     manifest = read_manifest(directory)
@@ -47,6 +55,7 @@ def fingerprint(settings: Settings) -> str:
         "kgrag": __version__,
         "files": file_checksums(directory, manifest, strict=False),
         "icd10cm": icd10cm_release(),
+        "code": _code_digest(),
     }
     if settings.umls_dir is not None:
         stats = {}

@@ -41,7 +41,7 @@ class Warnings:
 
     def log(self) -> None:
         for kind, n in sorted(self.counts.items()):
-            logger.warning("%s: skipped %d x %s (first: %s)", self.source, n, kind, self.examples[kind])
+            logger.info("%s: skipped %d x %s (first: %s)", self.source, n, kind, self.examples[kind])
 
 
 @dataclass(slots=True)

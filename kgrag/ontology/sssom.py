@@ -80,6 +80,9 @@ def load_sssom(
                 continue
             s_label = fields[columns["subject_label"]] if "subject_label" in columns else ""
             o_label = fields[columns["object_label"]] if "object_label" in columns else ""
+            if s_label.startswith("obsolete ") or o_label.startswith("obsolete "):
+                warnings.add("mapping of an obsolete term", f"{path.name}:{lineno} {subj}")
+                continue
             concept(subj, s_label or subj)
             if o_label:
                 concept(obj, o_label)

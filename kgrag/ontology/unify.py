@@ -73,8 +73,34 @@ def _rank(prefix: str, order: Sequence[str]) -> int:
     return order.index(prefix) if prefix in order else len(order)
 
 
+LEXICAL_EVIDENCE = "lexical: equal preferred names"
+_LEXICAL_KINDS = (SemanticKind.DISEASE, SemanticKind.FINDING)
+
+
 def _strength(eq: Equivalence) -> int:
-    return 0 if ("exactMatch" in eq.evidence or "MRCONSO" in eq.evidence) else 1
+    if "exactMatch" in eq.evidence or "MRCONSO" in eq.evidence:
+        return 0
+    return 2 if eq.evidence == LEXICAL_EVIDENCE else 1
+
+
+def lexical_equivalences(concepts: dict[str, SourceConcept]) -> list[Equivalence]:
+    """Weakest evidence: diseases/findings of different vocabularies with the same preferred
+    name (after normalization), where that name is unique inside each vocabulary. Applied
+    last, so curated mappings win and the one-id-per-vocabulary rule still holds."""
+    by_name: dict[str, dict[str, list[str]]] = {}
+    for c in concepts.values():
+        if c.kind in _LEXICAL_KINDS and c.name:
+            key = normalize(c.name)
+            if len(key) > 3:
+                by_name.setdefault(key, {}).setdefault(prefix_of(c.id), []).append(c.id)
+    out: list[Equivalence] = []
+    for per_prefix in by_name.values():
+        if len(per_prefix) < 2 or any(len(ids) > 1 for ids in per_prefix.values()):
+            continue
+        ids = sorted((ids[0] for ids in per_prefix.values()),
+                     key=lambda i: (_rank(prefix_of(i), ID_PRIORITY), i))
+        out.extend(Equivalence(ids[0], other, LEXICAL_EVIDENCE) for other in ids[1:])
+    return out
 
 
 @dataclass(slots=True)
@@ -175,7 +201,8 @@ def unify(results: Sequence[LoadResult]) -> UnifiedData:
     for code in concepts:
         uf.add(code)
     conflicts: list[MergeConflict] = []
-    equivalences = sorted((eq for r in results for eq in r.equivalences), key=_strength)
+    declared = [eq for r in results for eq in r.equivalences]
+    equivalences = sorted(declared + lexical_equivalences(concepts), key=_strength)
     for eq in equivalences:
         left = aliases.get(eq.left, eq.left)
         right = aliases.get(eq.right, eq.right)

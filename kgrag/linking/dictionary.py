@@ -1,0 +1,188 @@
+"""Dictionary matching: every synonym of the concept table, keyed by its token keys, found
+in text by longest-match scanning over a prefix trie (an Aho-Corasick equivalent over
+tokens, so matches always start and end on token boundaries).
+
+Short and abbreviation synonyms ("ALL", "MS", "DIL") are case-sensitive: they match only
+text that is not all lower case. Single common English words are never dictionary entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kgrag.linking.tokens import Token, key_of, tokenize
+from kgrag.linking.variants import bag_key
+from kgrag.ontology.curie import prefix_of
+from kgrag.ontology.table import ConceptTable
+from kgrag.types import SemanticKind
+
+logger = logging.getLogger(__name__)
+
+SCOPE_RANK = {"preferred": 0, "exact": 1, "related": 2, "narrow": 2, "broad": 3}
+TRAINING_RANK = 0  # an annotated mention is as strong as a preferred name
+MAX_TOKENS = 14
+STOPWORDS = frozenset("""
+a an and are as at be been being but by can could did do does for from had has have he her
+his how i if in into is it its may me might more most must my no nor not of on or our out
+over she should so some such than that the their them then there these they this those to
+too under up us very was we were what when where which while who why will with would you
+your all any each few other same only own just also back well even new old one two three
+four five six seven eight nine ten first last long great little right big high low large
+small next early young important able bad best better free full good hard late left less
+major man men woman women case cases patient patients type types left right cell cells
+""".split())
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    concept: int  # index into the concept table
+    rank: int  # 0 = preferred name or training mention, 1 = exact, 2 = related/narrow, 3 = broad
+    text: str  # the synonym as written in its source
+    case_sensitive: bool
+    method: str  # "exact" (vocabulary synonym) or "training" (annotated corpus mention)
+    source: str = ""  # the vocabulary that gives the synonym
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    start_token: int
+    end_token: int  # exclusive
+    start: int
+    end: int
+    key: str
+    entries: tuple[Entry, ...]
+
+
+def _case_sensitive(text: str, kind: str | None) -> bool:
+    stripped = text.strip()
+    return kind == "abbreviation" or len(stripped) <= 3 or (
+        stripped.isupper() and len(stripped) <= 6)
+
+
+def _surface_ok(entry: Entry, surface: str) -> bool:
+    return not entry.case_sensitive or (surface != surface.lower())
+
+
+class DictionaryIndex:
+    """Token-keyed synonyms of (a filtered part of) a concept table."""
+
+    def __init__(
+        self,
+        table: ConceptTable,
+        *,
+        kinds: Iterable[SemanticKind | str] | None = None,
+        prefixes: Sequence[str] | None = None,
+    ) -> None:
+        self.table = table
+        data = table.data
+        wanted_kinds = {SemanticKind(k).value for k in kinds} if kinds else None
+        wanted_prefixes = set(prefixes) if prefixes else None
+        self.target_sources = wanted_prefixes
+        self.allowed: list[bool] = [
+            (wanted_kinds is None or data.kinds[i] in wanted_kinds)
+            and (wanted_prefixes is None or any(prefix_of(c) in wanted_prefixes
+                                                for c in data.codes[i]))
+            for i in range(len(data.ids))
+        ]
+        self.prior = [
+            math.log1p(len(codes)) + (0.5 if data.kinds[i] in ("disease", "finding") else 0.0)
+            for i, codes in enumerate(data.codes)
+        ]
+        self.entries: dict[str, list[Entry]] = {}
+        self.bags: dict[str, list[Entry]] = {}
+        self.prefixes: set[str] = set()
+        for i, synonyms in enumerate(data.synonyms):
+            if not self.allowed[i]:
+                continue
+            for text, scope, kind, source in synonyms:
+                rank = SCOPE_RANK.get(scope, 3)
+                if wanted_prefixes and source not in wanted_prefixes:
+                    rank += 1  # the target vocabulary's own synonyms are stronger evidence
+                self._add(text, Entry(i, rank, text, _case_sensitive(text, kind), "exact",
+                                      source))
+        for bucket in (*self.entries.values(), *self.bags.values()):
+            bucket.sort(key=self._order)
+        logger.info("dictionary: %d keys from %d concepts", len(self.entries),
+                    sum(self.allowed))
+
+    def _order(self, e: Entry) -> tuple[int, float, int]:
+        return (e.rank, -self.prior[e.concept], e.concept)
+
+    def _add(self, text: str, entry: Entry, *, replace: bool = False) -> bool:
+        key = key_of(text)
+        if not key or key.isdigit() or len(key) < 2:
+            return False
+        parts = key.split(" ")
+        if len(parts) > MAX_TOKENS or (len(parts) == 1 and key in STOPWORDS
+                                       and not entry.case_sensitive):
+            return False
+        added = False
+        for index, k in ((self.entries, key), (self.bags, bag_key(key))):
+            if not k:
+                continue
+            bucket = index.setdefault(k, [])
+            have = next((j for j, e in enumerate(bucket) if e.concept == entry.concept), None)
+            if have is None:
+                bucket.append(entry)
+                added = True
+            elif replace and bucket[have].rank > entry.rank:
+                bucket[have] = entry
+                added = True
+        for n in range(1, len(parts)):
+            self.prefixes.add(" ".join(parts[:n]))
+        return added
+
+    def add_training(self, text: str, concept_index: int) -> bool:
+        """Add an annotated mention string (BioSyn/SapBERT training-dictionary protocol).
+
+        A training mention is as strong as a preferred name: where the concept already has
+        the key, its entry is promoted.
+        """
+        if not self.allowed[concept_index]:
+            return False
+        added = self._add(text, Entry(concept_index, TRAINING_RANK, text,
+                                      _case_sensitive(text, None), "training", "training"),
+                          replace=True)
+        if added:
+            key = key_of(text)
+            self.entries[key].sort(key=self._order)
+            self.bags[bag_key(key)].sort(key=self._order)
+        return added
+
+    def lookup(self, text: str) -> list[Entry]:
+        """Entries whose key equals the key of ``text`` (case rules applied)."""
+        return [e for e in self.entries.get(key_of(text), []) if _surface_ok(e, text)]
+
+    def lookup_key(self, key: str, surface: str, *, bag: bool = False) -> list[Entry]:
+        """Entries of a precomputed key (or of its order-insensitive bag key)."""
+        index = self.bags if bag else self.entries
+        k = bag_key(key) if bag else key
+        return [e for e in index.get(k, []) if _surface_ok(e, surface)]
+
+    def scan(self, text: str, tokens: Sequence[Token] | None = None) -> list[Match]:
+        """Leftmost-longest, non-overlapping dictionary matches in ``text``."""
+        tokens = tokenize(text) if tokens is None else tokens
+        out: list[Match] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            best: Match | None = None
+            key = ""
+            for j in range(i, min(n, i + MAX_TOKENS)):
+                key = tokens[j].key if j == i else f"{key} {tokens[j].key}"
+                entries = self.entries.get(key)
+                if entries:
+                    surface = text[tokens[i].start:tokens[j].end]
+                    ok = tuple(e for e in entries if _surface_ok(e, surface))
+                    if ok:
+                        best = Match(i, j + 1, tokens[i].start, tokens[j].end, key, ok)
+                if key not in self.prefixes:
+                    break
+            if best is None:
+                i += 1
+            else:
+                out.append(best)
+                i = best.end_token
+        return out

@@ -1,0 +1,243 @@
+"""ConceptLinker: dictionary detection, abbreviations, fuzzy and dense candidates,
+assertions; one object that is both a :class:`Linker` and a :class:`Normalizer`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from kgrag.errors import KgragError
+from kgrag.linking.abbreviations import find_abbreviations
+from kgrag.linking.assertion import assign_assertions
+from kgrag.linking.calibration import Calibration, load_calibration
+from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
+from kgrag.linking.tokens import key_of, tokenize
+from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
+from kgrag.ontology.table import ConceptTable
+from kgrag.types import Assertion, Candidate, Mention, SemanticKind
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KINDS = (SemanticKind.DISEASE, SemanticKind.FINDING)
+MAX_TEXT_CHARS = 5_000_000
+
+
+class InputTooLarge(KgragError, ValueError):
+    """A text is larger than the linker accepts in one call."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    start: int
+    end: int
+    entries: tuple[Entry, ...]
+    method: str
+    matched: str
+
+
+class ConceptLinker:
+    """Text -> mentions of unified concepts, each with its assertion and ranked candidates.
+
+    ``kinds`` and ``prefixes`` restrict the concepts (``prefixes=("MESH", "OMIM")`` keeps
+    concepts that have a MeSH or OMIM code). ``fuzzy`` and ``dense`` add candidates for
+    mentions that match no dictionary key exactly (normalization mode). Candidates whose
+    calibrated score is below ``nil_threshold`` are dropped: no confident concept.
+    """
+
+    name = "kgrag.ConceptLinker.v1"
+
+    def __init__(
+        self,
+        table: ConceptTable,
+        *,
+        kinds: Iterable[SemanticKind | str] | None = DEFAULT_KINDS,
+        prefixes: Sequence[str] | None = None,
+        fuzzy: bool = True,
+        dense: object | None = None,
+        abbreviations: bool = True,
+        assertions: bool = True,
+        top_k: int = 5,
+        nil_threshold: float = 0.0,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.table = table
+        self.dictionary = DictionaryIndex(table, kinds=kinds, prefixes=prefixes)
+        self._fuzzy_enabled = fuzzy
+        self._fuzzy: object | None = None
+        self.dense = dense
+        self.use_abbreviations = abbreviations
+        self.use_assertions = assertions
+        self.top_k = top_k
+        self.nil_threshold = nil_threshold
+        self.calibration = calibration or load_calibration()
+
+    # -- building blocks -----------------------------------------------------------------
+    @property
+    def fuzzy(self):  # type: ignore[no-untyped-def]
+        if self._fuzzy is None and self._fuzzy_enabled:
+            from kgrag.linking.fuzzy import FuzzyMatcher
+
+            self._fuzzy = FuzzyMatcher(self.dictionary)
+        return self._fuzzy
+
+    def _candidate(self, entry: Entry, method: str, raw: float, matched: str,
+                   n_alternatives: int = 1) -> Candidate:
+        d = self.table.data
+        i = entry.concept
+        score = self.calibration.score(method, raw, entry.rank, n_alternatives)
+        return Candidate(concept_id=d.ids[i], name=d.names[i], kind=SemanticKind(d.kinds[i]),
+                         codes=tuple(d.codes[i]), score=score, method=method, matched=matched)
+
+    def _ranked(self, found: _Found) -> tuple[Candidate, ...]:
+        n = len({e.concept for e in found.entries})
+        out = [self._candidate(e, found.method if e.method == "exact" else e.method, 1.0,
+                               found.matched, n) for e in found.entries[: self.top_k]]
+        return tuple(c for c in out if c.score >= self.nil_threshold)
+
+    # -- Linker --------------------------------------------------------------------------
+    def link(self, text: str) -> list[Mention]:
+        """Mentions in ``text`` (dictionary matches and defined abbreviations)."""
+        if not isinstance(text, str):
+            raise TypeError(f"link() needs str, got {type(text).__name__}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InputTooLarge(f"text of {len(text):,} characters is over the "
+                                f"{MAX_TEXT_CHARS:,} limit; split it into documents")
+        if not text.strip():
+            return []
+        tokens = tokenize(text)
+        matches = self.dictionary.scan(text, tokens)
+        found = [_Found(m.start, m.end, m.entries, "exact", text[m.start:m.end])
+                 for m in matches]
+        if self.use_abbreviations:
+            found = self._with_abbreviations(text, tokens, matches, found)
+        found.sort(key=lambda f: f.start)
+        spans = [(f.start, f.end) for f in found]
+        assertions = (assign_assertions(text, spans) if self.use_assertions
+                      else [Assertion.PRESENT] * len(spans))
+        mentions = []
+        for f, assertion in zip(found, assertions, strict=True):
+            candidates = self._ranked(f)
+            if candidates:
+                mentions.append(Mention(start=f.start, end=f.end, text=text[f.start:f.end],
+                                        assertion=assertion, candidates=candidates))
+        return mentions
+
+    def _with_abbreviations(self, text: str, tokens: Sequence, matches: Sequence[Match],
+                            found: list[_Found]) -> list[_Found]:
+        defined: dict[str, _Found] = {}
+        by_span = {(m.start, m.end): m for m in matches}
+        for abbr in find_abbreviations(text):
+            long_match = by_span.get((abbr.long_start, abbr.long_end))
+            entries = long_match.entries if long_match else tuple(
+                self.dictionary.lookup(abbr.long))
+            if entries:
+                defined[abbr.short] = _Found(0, 0, entries, "abbreviation", abbr.long)
+        if not defined:
+            return found
+        out = []
+        covered = set()
+        for f in found:
+            surface = text[f.start:f.end]
+            if surface in defined:  # the document's own definition wins
+                d = defined[surface]
+                f = _Found(f.start, f.end, d.entries, "abbreviation", d.matched)
+            out.append(f)
+            covered.update(range(f.start, f.end))
+        for short, d in defined.items():
+            start = text.find(short)
+            while start != -1:
+                end = start + len(short)
+                boundary = (start == 0 or not text[start - 1].isalnum()) and (
+                    end == len(text) or not text[end].isalnum())
+                if boundary and start not in covered:
+                    out.append(_Found(start, end, d.entries, "abbreviation", d.matched))
+                    covered.update(range(start, end))
+                start = text.find(short, end)
+        return out
+
+    # -- Normalizer ----------------------------------------------------------------------
+    def normalize(self, mention: str, context: str | None = None, k: int = 5
+                  ) -> list[Candidate]:
+        """Top-``k`` concepts for a mention string, best first.
+
+        Passes, strongest first: exact key (after expanding abbreviations that ``context``
+        defines), order-insensitive key, disorder-word swaps, composite parts, modifier
+        back-off, fuzzy character n-grams, dense embeddings. Later passes only fill up.
+        """
+        text = mention.strip()
+        if not text:
+            return []
+        texts = [text]
+        if context and self.use_abbreviations:
+            expanded = self._expand(text, context)
+            if expanded != text:
+                texts.insert(0, expanded)
+        ranked: dict[str, Candidate] = {}
+
+        def offer(entries: Sequence[Entry], method: str, matched: str, raw: float = 1.0) -> None:
+            n = len({e.concept for e in entries})
+            for e in entries[:k]:
+                how = e.method if (e.method == "training" and method == "exact") else method
+                c = self._candidate(e, how, raw, matched, n)
+                if c.score >= self.nil_threshold and (
+                        c.concept_id not in ranked or c.score > ranked[c.concept_id].score):
+                    ranked[c.concept_id] = c
+
+        d = self.dictionary
+        keys = [(key_of(t), t) for t in texts]
+        for key, t in keys:
+            offer(d.lookup_key(key, t), "abbreviation" if t is not text else "exact", t)
+        if not ranked:
+            for key, t in keys:
+                offer(d.lookup_key(key, t, bag=True), "bag", t)
+        if not ranked:
+            for key, t in keys:
+                for alt in swaps(key) + head_swaps(key):
+                    offer(d.lookup_key(alt, t) or d.lookup_key(alt, t, bag=True), "swap", alt)
+        if not ranked:
+            self._composite(texts[0], offer)
+        if not ranked:
+            for key, t in keys:
+                for alt in backoffs(key):
+                    offer(d.lookup_key(alt, t) or d.lookup_key(alt, t, bag=True), "backoff", alt)
+                    if ranked:
+                        break
+        if len(ranked) < k and self.fuzzy is not None:
+            for entry, sim, key in self.fuzzy.candidates(texts[0], k):
+                offer([entry], "fuzzy", key, sim)
+        if len(ranked) < k and self.dense is not None:
+            for entry, sim, key in self.dense.candidates(texts[0], k):  # type: ignore[attr-defined]
+                offer([entry], "dense", key, sim)
+        return sorted(ranked.values(), key=lambda c: -c.score)[:k]
+
+    def _composite(self, text: str, offer: Callable[..., None]) -> None:
+        d = self.dictionary
+        for part in composite_parts(text):
+            key = key_of(part)
+            entries = d.lookup_key(key, part) or d.lookup_key(key, part, bag=True)
+            if not entries:
+                for alt in swaps(key):
+                    entries = d.lookup_key(alt, part)
+                    if entries:
+                        break
+            if entries:
+                offer(entries, "composite", part)
+
+    def _expand(self, mention: str, context: str) -> str:
+        """Replace short forms defined in ``context`` by their long forms."""
+        defined = {a.short: a.long for a in find_abbreviations(context)}
+        if not defined:
+            return mention
+        if mention in defined:
+            return defined[mention]
+        for short, long_form in defined.items():  # "MEN1" after "(MEN)" was defined
+            if mention.startswith(short) and mention[len(short):].isalnum() and len(
+                    mention) - len(short) <= 2:
+                return f"{long_form} {mention[len(short):]}"
+        out = mention
+        for short, long_form in defined.items():
+            if short in out:
+                tokens = [long_form if w == short else w for w in out.split(" ")]
+                out = " ".join(tokens)
+        return out
