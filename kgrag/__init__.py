@@ -19,8 +19,14 @@ __all__ = [
     "SemanticKind",
     "Settings",
     "__version__",
+    "Assertion",
+    "Candidate",
+    "ConceptLinker",
+    "Mention",
     "get_settings",
+    "link",
     "load_concepts",
+    "normalize",
 ]
 
 _LAZY = {
@@ -33,6 +39,12 @@ _LAZY = {
     "get_settings": "kgrag.config",
     "ConceptTable": "kgrag.ontology.table",
     "load_concepts": "kgrag.ontology.compiled",
+    "Assertion": "kgrag.types",
+    "Candidate": "kgrag.types",
+    "Mention": "kgrag.types",
+    "ConceptLinker": "kgrag.linking.linker",
+    "link": "kgrag.api",
+    "normalize": "kgrag.api",
 }
 
 if TYPE_CHECKING:
@@ -40,7 +52,9 @@ if TYPE_CHECKING:
     from kgrag.errors import ConceptNotFound, KgragError
     from kgrag.ontology.compiled import load_concepts
     from kgrag.ontology.table import ConceptTable
-    from kgrag.types import Concept, ConceptMatch, SemanticKind
+    from kgrag.api import link, normalize
+    from kgrag.linking.linker import ConceptLinker
+    from kgrag.types import Assertion, Candidate, Concept, ConceptMatch, Mention, SemanticKind
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ import logging
 import typer
 
 from kgrag.cli import concepts, info
+from kgrag.cli import link as link_cmd
 
 app = typer.Typer(
     name="kgrag",
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("info")(info.info)
+app.command("link")(link_cmd.link)
 app.add_typer(concepts.app, name="concepts")
 
 

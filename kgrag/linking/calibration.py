@@ -31,7 +31,11 @@ _DEFAULT = {
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """``p = sigmoid(b0 + b1*similarity + b2*rank + b3*log(n_alternatives))`` per method."""
+    """``p = sigmoid(b0 + b1*similarity + b2*rank + b3*log(n_alternatives))`` per method.
+
+    Weights depend on the vocabulary the linker ranks over (a profile): ambiguity means
+    something else among all diseases and findings than among MeSH/OMIM concepts.
+    """
 
     weights: dict[str, list[float]] = field(default_factory=lambda: dict(_DEFAULT))
     source: str = "default"
@@ -42,11 +46,47 @@ class Calibration:
         return round(1.0 / (1.0 + math.exp(-z)), 4)
 
 
-def load_calibration(path: Path | None = None) -> Calibration:
+def profile_name(prefixes: object) -> str:
+    """``None`` -> ``"default"``; ``("MESH", "OMIM")`` -> ``"MESH+OMIM"``."""
+    return "+".join(sorted(prefixes)) if prefixes else "default"  # type: ignore[call-overload]
+
+
+def fit_logistic(features: list[list[float]], labels: list[int], l2: float = 1.0,
+                 steps: int = 200) -> list[float]:
+    """Logistic regression by Newton's method (with an intercept and an L2 penalty)."""
+    import numpy as np
+
+    x = np.hstack([np.ones((len(features), 1)), np.asarray(features, dtype=np.float64)])
+    y = np.asarray(labels, dtype=np.float64)
+    w = np.zeros(x.shape[1])
+    penalty = l2 * np.eye(x.shape[1])
+    penalty[0, 0] = 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        grad = x.T @ (p - y) + penalty @ w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return [round(float(v), 4) for v in w]
+
+
+def save_calibration(profiles: dict[str, dict[str, list[float]]], fitted_on: str,
+                     path: Path | None = None) -> Path:
     path = path or _PATH
-    if not path.is_file():
-        return Calibration()
-    data = json.loads(path.read_text(encoding="utf-8"))
+    payload = {"fitted_on": fitted_on, "profiles": profiles}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def load_calibration(profile: str = "default", path: Path | None = None) -> Calibration:
+    """The fitted weights of ``profile`` (falling back to hand-set ones per method)."""
+    path = path or _PATH
     weights = dict(_DEFAULT)
-    weights.update(data["weights"])
-    return Calibration(weights=weights, source=str(data.get("fitted_on", path.name)))
+    if not path.is_file():
+        return Calibration(weights=weights)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fitted = data.get("profiles", {}).get(profile) or data.get("profiles", {}).get("default", {})
+    weights.update(fitted)
+    return Calibration(weights=weights, source=f"{data.get('fitted_on', path.name)} [{profile}]")

@@ -44,6 +44,7 @@ class Entry:
     case_sensitive: bool
     method: str  # "exact" (vocabulary synonym) or "training" (annotated corpus mention)
     source: str = ""  # the vocabulary that gives the synonym
+    support: int = 1  # how many member vocabularies give this name for the concept
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +98,19 @@ class DictionaryIndex:
         for i, synonyms in enumerate(data.synonyms):
             if not self.allowed[i]:
                 continue
-            for text, scope, kind, source in synonyms:
+            for text, scope, kind, source, support in synonyms:
                 rank = SCOPE_RANK.get(scope, 3)
                 if wanted_prefixes and source not in wanted_prefixes:
                     rank += 1  # the target vocabulary's own synonyms are stronger evidence
                 self._add(text, Entry(i, rank, text, _case_sensitive(text, kind), "exact",
-                                      source))
+                                      source, support))
         for bucket in (*self.entries.values(), *self.bags.values()):
             bucket.sort(key=self._order)
         logger.info("dictionary: %d keys from %d concepts", len(self.entries),
                     sum(self.allowed))
 
-    def _order(self, e: Entry) -> tuple[int, float, int]:
-        return (e.rank, -self.prior[e.concept], e.concept)
+    def _order(self, e: Entry) -> tuple[int, int, float, int]:
+        return (e.rank, -e.support, -self.prior[e.concept], e.concept)
 
     def _add(self, text: str, entry: Entry, *, replace: bool = False) -> bool:
         key = key_of(text)

@@ -52,7 +52,11 @@ class FuzzyMatcher:
         from scipy.sparse import diags
 
         self.matrix = diags(1.0 / norms) @ matrix
-        self.matrix_t = self.matrix.T.tocsr()
+        matrix_t = self.matrix.T.tocsr()  # grams x keys
+        self._indptr = matrix_t.indptr.astype(np.int64)
+        self._indices = matrix_t.indices
+        self._data = matrix_t.data
+        self._common = max(500, n_keys // 50)
         self.vocab = vocab
         self.idf = idf
 
@@ -69,13 +73,24 @@ class FuzzyMatcher:
         cols = np.fromiter(counts.keys(), dtype=np.int64)
         weights = np.fromiter(counts.values(), dtype=np.float32) * self.idf[cols]
         weights /= np.linalg.norm(weights) or 1.0
-        scores = np.asarray(self.matrix_t[cols].T @ weights).ravel()
-        if not scores.any():
+        starts, ends = self._indptr[cols], self._indptr[cols + 1]
+        # the rarest grams carry the signal: skip the most common ones when enough remain
+        sizes = ends - starts
+        order = np.argsort(sizes)
+        rare = int(np.count_nonzero(sizes <= self._common))
+        order = order[: max(rare, min(3, len(order)))]
+        idx = np.concatenate([self._indices[starts[j]:ends[j]] for j in order])
+        val = np.concatenate([self._data[starts[j]:ends[j]] * weights[j] for j in order])
+        if len(idx) == 0:
             return []
-        top = np.argpartition(-scores, min(pool, len(scores) - 1))[:pool]
+        found, inverse = np.unique(idx, return_inverse=True)
+        values = np.bincount(inverse, weights=val)
+        if len(found) > pool:
+            keep = np.argpartition(-values, pool - 1)[:pool]
+            found, values = found[keep], values[keep]
+        top = zip(found.tolist(), values.tolist(), strict=True)
         ranked = []
-        for i in top:
-            cosine = float(scores[i])
+        for i, cosine in top:
             if cosine <= 0:
                 continue
             edit = fuzz.ratio(key, self.keys[i]) / 100.0

@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kgrag.errors import KgragError
 from kgrag.linking.abbreviations import find_abbreviations
 from kgrag.linking.assertion import assign_assertions
-from kgrag.linking.calibration import Calibration, load_calibration
+from kgrag.linking.calibration import Calibration, load_calibration, profile_name
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
 from kgrag.linking.tokens import key_of, tokenize
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
@@ -21,6 +22,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_KINDS = (SemanticKind.DISEASE, SemanticKind.FINDING)
 MAX_TEXT_CHARS = 5_000_000
+
+
+@lru_cache(maxsize=256)
+def _definitions(context: str) -> dict[str, str]:
+    """Abbreviations a document defines (cached: normalization asks once per mention)."""
+    return {a.short: a.long for a in find_abbreviations(context)}
 
 
 class InputTooLarge(KgragError, ValueError):
@@ -58,8 +65,10 @@ class ConceptLinker:
         abbreviations: bool = True,
         assertions: bool = True,
         top_k: int = 5,
+        fill: bool = True,
         nil_threshold: float = 0.0,
         calibration: Calibration | None = None,
+        on_candidate: Callable[[Candidate, tuple[str, float, int, int]], None] | None = None,
     ) -> None:
         self.table = table
         self.dictionary = DictionaryIndex(table, kinds=kinds, prefixes=prefixes)
@@ -69,8 +78,10 @@ class ConceptLinker:
         self.use_abbreviations = abbreviations
         self.use_assertions = assertions
         self.top_k = top_k
+        self.fill = fill  # run fuzzy/dense to fill k candidates even after a sieve hit
         self.nil_threshold = nil_threshold
-        self.calibration = calibration or load_calibration()
+        self.calibration = calibration or load_calibration(profile_name(prefixes))
+        self.on_candidate = on_candidate  # sees (candidate, raw features): calibration fitting
 
     # -- building blocks -----------------------------------------------------------------
     @property
@@ -86,8 +97,12 @@ class ConceptLinker:
         d = self.table.data
         i = entry.concept
         score = self.calibration.score(method, raw, entry.rank, n_alternatives)
-        return Candidate(concept_id=d.ids[i], name=d.names[i], kind=SemanticKind(d.kinds[i]),
-                         codes=tuple(d.codes[i]), score=score, method=method, matched=matched)
+        candidate = Candidate(concept_id=d.ids[i], name=d.names[i],
+                              kind=SemanticKind(d.kinds[i]), codes=tuple(d.codes[i]),
+                              score=score, method=method, matched=matched)
+        if self.on_candidate is not None:
+            self.on_candidate(candidate, (method, raw, entry.rank, n_alternatives))
+        return candidate
 
     def _ranked(self, found: _Found) -> tuple[Candidate, ...]:
         n = len({e.concept for e in found.entries})
@@ -203,6 +218,8 @@ class ConceptLinker:
                     offer(d.lookup_key(alt, t) or d.lookup_key(alt, t, bag=True), "backoff", alt)
                     if ranked:
                         break
+        if not self.fill and ranked:
+            return sorted(ranked.values(), key=lambda c: -c.score)[:k]
         if len(ranked) < k and self.fuzzy is not None:
             for entry, sim, key in self.fuzzy.candidates(texts[0], k):
                 offer([entry], "fuzzy", key, sim)
@@ -226,7 +243,7 @@ class ConceptLinker:
 
     def _expand(self, mention: str, context: str) -> str:
         """Replace short forms defined in ``context`` by their long forms."""
-        defined = {a.short: a.long for a in find_abbreviations(context)}
+        defined = _definitions(context)
         if not defined:
             return mention
         if mention in defined:

@@ -34,7 +34,7 @@ from kgrag.types import MergeConflict, SourceInfo
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = "concepts-"
 _SUFFIX = ".json.zst"
 

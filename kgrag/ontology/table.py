@@ -190,7 +190,7 @@ class ConceptTable:
         ]
 
     def _exact_score(self, i: int, key: str) -> float:
-        for text, scope, _t, _s in self._d.synonyms[i]:
+        for text, scope, *_ in self._d.synonyms[i]:
             if normalize(text) == key:
                 return 1.0 - _SCOPE_BONUS.get(scope, 0.0)
         return 0.95
@@ -231,10 +231,10 @@ class ConceptTable:
             definition=d.definitions[i],
             synonyms=tuple(
                 Synonym(text=t, scope=SynonymScope(s), type=ty, source=src)
-                for t, s, ty, src in d.synonyms[i]
+                for t, s, ty, src, _support in d.synonyms[i]
             ),
             codes=tuple(d.codes[i]),
             xrefs=tuple(d.xrefs[i]),
             parents=tuple(d.ids[j] for j, _ in d.parents[i]),
-            sources=tuple(sorted({src for *_, src in d.synonyms[i]})),
+            sources=tuple(sorted({row[3] for row in d.synonyms[i]})),
         )

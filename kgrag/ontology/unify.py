@@ -114,8 +114,8 @@ class UnifiedData:
     definitions: list[str | None] = field(default_factory=list)
     codes: list[list[str]] = field(default_factory=list)
     xrefs: list[list[str]] = field(default_factory=list)
-    # [text, scope, type, source]
-    synonyms: list[list[tuple[str, str, str | None, str]]] = field(default_factory=list)
+    # [text, scope, type, source, support]
+    synonyms: list[list[tuple[str, str, str | None, str, int]]] = field(default_factory=list)
     parents: list[list[tuple[int, str]]] = field(default_factory=list)  # (index, vocabulary)
     aliases: dict[str, str] = field(default_factory=dict)
     name_index: dict[str, list[int]] = field(default_factory=dict)
@@ -286,14 +286,20 @@ def _kind(named: Sequence[SourceConcept]) -> SemanticKind:
 
 def _synonyms(
     display: SourceConcept, named: Sequence[SourceConcept]
-) -> list[tuple[str, tuple[str, str, str | None, str]]]:
-    """Names and synonyms of all members, de-duplicated by normalized text (the key)."""
+) -> list[tuple[str, tuple[str, str, str | None, str, int]]]:
+    """Names and synonyms of all members, de-duplicated by normalized text (the key).
+
+    Each row is ``(text, scope, type, source, support)``: ``support`` counts the member
+    vocabularies that give this name, a sign of how canonical it is for the concept.
+    """
     best: dict[str, tuple[int, tuple[str, str, str | None, str]]] = {}
+    support: dict[str, set[str]] = {}
 
     def offer(text: str, scope: SynonymScope, kind: str | None, source: str) -> None:
         key = normalize(text)
         if not key:
             return
+        support.setdefault(key, set()).add(source)
         rank = _SCOPE_RANK[scope]
         have = best.get(key)
         if have is None or rank < have[0]:
@@ -305,7 +311,7 @@ def _synonyms(
         for text, scope, kind in c.synonyms:
             offer(text, scope, kind, c.source)
     ranked = sorted(best.items(), key=lambda kv: kv[1][0])
-    return [(key, row) for key, (_, row) in ranked]
+    return [(key, (*row, len(support[key]))) for key, (_, row) in ranked]
 
 
 def _per_source(results: Sequence[LoadResult]) -> dict[str, dict[str, int]]:

@@ -1,0 +1,1 @@
+"""Encoders and vector indexes (one Protocol each, with real in-repo implementations)."""

@@ -1,0 +1,163 @@
+"""Vector indexes: exact numpy search (no dependencies) and faiss (flat or HNSW, moved to
+the GPU when faiss-gpu and a GPU are present). Saved with the encoder's name and
+dimension, which are checked on load."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from kgrag.errors import ConfigError, KgragError, MissingExtraError
+from kgrag.index.base import Vectors
+
+logger = logging.getLogger(__name__)
+
+
+class IndexMismatch(KgragError, ValueError):
+    """An index was built with another encoder or dimension than the one in use."""
+
+
+def _check(vectors: Vectors, dim: int) -> Vectors:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise IndexMismatch(f"expected vectors of shape (n, {dim}), got {vectors.shape}")
+    return vectors
+
+
+def _meta_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def write_meta(path: Path, *, kind: str, dim: int, encoder: str, count: int) -> None:
+    _meta_path(path).write_text(json.dumps(
+        {"kind": kind, "dim": dim, "encoder": encoder, "count": count}))
+
+
+def read_meta(path: Path, encoder: str | None, dim: int | None) -> dict[str, object]:
+    meta_file = _meta_path(path)
+    if not meta_file.is_file():
+        raise IndexMismatch(f"{path} has no {meta_file.name}; rebuild the index")
+    meta: dict[str, object] = json.loads(meta_file.read_text())
+    if encoder is not None and meta["encoder"] != encoder:
+        raise IndexMismatch(f"{path} was built with encoder {meta['encoder']!r}, not "
+                            f"{encoder!r}; rebuild it or load the same encoder")
+    if dim is not None and meta["dim"] != dim:
+        raise IndexMismatch(f"{path} has dimension {meta['dim']}, the encoder gives {dim}")
+    return meta
+
+
+class ExactIndex:
+    """Brute-force inner product in numpy: exact, dependency-free, fine to ~10^5 vectors."""
+
+    kind = "exact"
+
+    def __init__(self, dim: int, encoder: str = "") -> None:
+        self.dim = dim
+        self.encoder = encoder
+        self._data = np.zeros((0, dim), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def add(self, vectors: Vectors) -> None:
+        self._data = np.vstack([self._data, _check(vectors, self.dim)])
+
+    def search(self, queries: Vectors, k: int
+               ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        queries = _check(queries, self.dim)
+        k = min(k, len(self))
+        if k == 0:
+            return (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
+        scores = queries @ self._data.T
+        idx = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part = np.take_along_axis(scores, idx, axis=1)
+        order = np.argsort(-part, axis=1)
+        return (np.take_along_axis(part, order, axis=1).astype(np.float32),
+                np.take_along_axis(idx, order, axis=1).astype(np.int64))
+
+    def save(self, path: Path) -> None:
+        np.save(path.with_suffix(".npy"), self._data)
+        write_meta(path, kind=self.kind, dim=self.dim, encoder=self.encoder, count=len(self))
+
+    @classmethod
+    def load(cls, path: Path, *, encoder: str | None = None, dim: int | None = None
+             ) -> ExactIndex:
+        meta = read_meta(path, encoder, dim)
+        index = cls(int(meta["dim"]), str(meta["encoder"]))  # type: ignore[call-overload]
+        index._data = np.load(path.with_suffix(".npy"))
+        return index
+
+
+class FaissIndex:
+    """faiss inner-product index: ``kind="flat"`` (exact) or ``"hnsw"`` (approximate).
+
+    ``gpu="auto"`` moves a flat index to GPU 0 when faiss was built with CUDA and sees a
+    device; ``gpu=True`` insists (error if impossible); ``False`` stays on the CPU.
+    """
+
+    def __init__(self, dim: int, encoder: str = "", *, kind: str = "flat",
+                 hnsw_m: int = 32, ef_search: int = 128, gpu: bool | str = "auto") -> None:
+        try:
+            import faiss
+        except ImportError as e:
+            raise MissingExtraError("faiss-cpu", "faiss", "Vector search with faiss") from e
+        if kind not in ("flat", "hnsw"):
+            raise ConfigError(f"unknown faiss index kind {kind!r}; use 'flat' or 'hnsw'")
+        self.faiss = faiss
+        self.dim = dim
+        self.encoder = encoder
+        self.kind = kind
+        if kind == "flat":
+            index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efSearch = ef_search
+        self.on_gpu = False
+        self.index = self._maybe_gpu(index, gpu)
+
+    def _maybe_gpu(self, index, gpu: bool | str):  # type: ignore[no-untyped-def]
+        if gpu is False:
+            return index
+        n_gpus = self.faiss.get_num_gpus() if hasattr(self.faiss, "get_num_gpus") else 0
+        if n_gpus == 0 or self.kind != "flat":
+            if gpu is True:
+                raise ConfigError("gpu=True but faiss sees no GPU (install kgrag[gpu] on a "
+                                  "CUDA machine) or the index kind is not 'flat'")
+            return index
+        resources = self.faiss.StandardGpuResources()
+        self._gpu_resources = resources
+        self.on_gpu = True
+        logger.info("faiss index on GPU 0")
+        return self.faiss.index_cpu_to_gpu(resources, 0, index)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, vectors: Vectors) -> None:
+        self.index.add(_check(vectors, self.dim))
+
+    def search(self, queries: Vectors, k: int
+               ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        queries = _check(queries, self.dim)
+        k = min(k, len(self))
+        if k == 0:
+            return (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
+        scores, ids = self.index.search(queries, k)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+    def save(self, path: Path) -> None:
+        index = self.faiss.index_gpu_to_cpu(self.index) if self.on_gpu else self.index
+        self.faiss.write_index(index, str(path))
+        write_meta(path, kind=self.kind, dim=self.dim, encoder=self.encoder, count=len(self))
+
+    @classmethod
+    def load(cls, path: Path, *, encoder: str | None = None, dim: int | None = None,
+             gpu: bool | str = "auto") -> FaissIndex:
+        meta = read_meta(path, encoder, dim)
+        out = cls(int(meta["dim"]), str(meta["encoder"]), kind=str(meta["kind"]), gpu=False)  # type: ignore[call-overload]
+        out.index = out._maybe_gpu(out.faiss.read_index(str(path)), gpu)
+        return out
