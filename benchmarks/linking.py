@@ -58,8 +58,12 @@ def accuracy(normalize, mentions) -> dict[str, float]:  # type: ignore[no-untype
         hit5 += bool(gold & set(ids[:5]))
     secs = time.perf_counter() - started
     n = len(mentions)
-    return {"acc@1": round(100 * hit1 / n, 2), "acc@5": round(100 * hit5 / n, 2),
-            "mentions": n, "mentions_per_s": round(n / secs, 1)}
+    return {
+        "acc@1": round(100 * hit1 / n, 2),
+        "acc@5": round(100 * hit5 / n, 2),
+        "mentions": n,
+        "mentions_per_s": round(n / secs, 1),
+    }
 
 
 def end_to_end(linker: ConceptLinker, docs: list[PubtatorDocument], table) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -78,29 +82,40 @@ def end_to_end(linker: ConceptLinker, docs: list[PubtatorDocument], table) -> di
                     tp += 1
                     continue
             fp += 1
-        fn += sum(1 for span, ids in gold.items()
-                  if not (span in predicted and predicted[span] in ids))
+        fn += sum(1 for span, ids in gold.items() if not (span in predicted and predicted[span] in ids))
     secs = time.perf_counter() - started
     p = tp / max(1, tp + fp)
     r = tp / max(1, tp + fn)
     sp = span_tp / max(1, tp + fp)
-    return {"precision": round(100 * p, 2), "recall": round(100 * r, 2),
-            "f1": round(200 * p * r / max(1e-9, p + r), 2),
-            "span_precision": round(100 * sp, 2),
-            "docs_per_s": round(len(docs) / secs, 1)}
+    return {
+        "precision": round(100 * p, 2),
+        "recall": round(100 * r, 2),
+        "f1": round(200 * p * r / max(1e-9, p + r), 2),
+        "span_precision": round(100 * sp, 2),
+        "docs_per_s": round(len(docs) / secs, 1),
+    }
 
 
-def calibrate(table, train_files: list[Path], prefixes: tuple[str, ...] | None,  # type: ignore[no-untyped-def]
-              kinds: tuple[str, ...] | None) -> dict[str, list[float]]:
+def calibrate(
+    table,
+    train_files: list[Path],
+    prefixes: tuple[str, ...] | None,  # type: ignore[no-untyped-def]
+    kinds: tuple[str, ...] | None,
+) -> dict[str, list[float]]:
     docs = [d for f in train_files for d in read_pubtator(f)]
     halves = (docs[0::2], docs[1::2])
     samples: dict[str, tuple[list[list[float]], list[int]]] = defaultdict(lambda: ([], []))
     for dict_half, eval_half in (halves, halves[::-1]):
         current: list = []
-        linker = ConceptLinker(table, kinds=kinds, prefixes=prefixes,
-                               on_candidate=lambda c, f: current.append((c.concept_id, f)))
-        pairs = [(m.text, m.ids) for d in dict_half for m in d.mentions
-                 if m.ids and m.type != "Chemical"]
+        linker = ConceptLinker(
+            table,
+            kinds=kinds,
+            prefixes=prefixes,
+            on_candidate=lambda c, f, sink=current: sink.append((c.concept_id, f)),
+        )
+        pairs = [
+            (m.text, m.ids) for d in dict_half for m in d.mentions if m.ids and m.type != "Chemical"
+        ]
         add_training_dictionary(linker.dictionary, pairs)
         for text, context, gold in gold_mentions(eval_half, table):
             current.clear()
@@ -108,14 +123,18 @@ def calibrate(table, train_files: list[Path], prefixes: tuple[str, ...] | None, 
             for concept, (method, raw, rank, n) in current:
                 xs, ys = samples[method]
                 import math
+
                 xs.append([raw, rank, math.log(max(1, n))])
                 ys.append(int(concept in gold))
     weights = {}
     for method, (xs, ys) in samples.items():
         if len(set(ys)) == 2 and len(ys) >= 30:
             weights[method] = fit_logistic(xs, ys)
-            print(f"calibration {prefixes} {method}: {len(ys)} samples, {sum(ys)} right -> "
-                  f"{weights[method]}", file=sys.stderr)
+            print(
+                f"calibration {prefixes} {method}: {len(ys)} samples, {sum(ys)} right -> "
+                f"{weights[method]}",
+                file=sys.stderr,
+            )
     return weights
 
 
@@ -130,22 +149,29 @@ def main() -> None:
     args = ap.parse_args()
     s = args.shared
     corpora = {
-        "ncbi_disease": (s / "ncbi_disease/NCBIdevelopset_corpus.txt",
-                         s / "ncbi_disease/NCBItrainset_corpus.txt"),
-        "bc5cdr_disease": (s / "bc5cdr/CDR_DevelopmentSet.PubTator.txt",
-                           s / "bc5cdr/CDR_TrainingSet.PubTator.txt"),
+        "ncbi_disease": (
+            s / "ncbi_disease/NCBIdevelopset_corpus.txt",
+            s / "ncbi_disease/NCBItrainset_corpus.txt",
+        ),
+        "bc5cdr_disease": (
+            s / "bc5cdr/CDR_DevelopmentSet.PubTator.txt",
+            s / "bc5cdr/CDR_TrainingSet.PubTator.txt",
+        ),
     }
     table = kgrag.load_concepts()
     if args.calibrate:
         train_files = [train for _, train in corpora.values()]
-        save_calibration({
-            "MESH+OMIM": calibrate(table, train_files, TARGET, None),
-            "default": calibrate(table, train_files, None, ("disease", "finding")),
-        }, "NCBI-disease + BC5CDR training splits (2-fold)")
+        save_calibration(
+            {
+                "MESH+OMIM": calibrate(table, train_files, TARGET, None),
+                "default": calibrate(table, train_files, None, ("disease", "finding")),
+            },
+            "NCBI-disease + BC5CDR training splits (2-fold)",
+        )
     results: dict[str, object] = {
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "protocol": "gold mentions; right if top-k holds the unified concept of any gold id; "
-                    "vocabulary = unified concepts with a MeSH or OMIM code",
+        "vocabulary = unified concepts with a MeSH or OMIM code",
     }
     encoder = None
     if not args.no_dense:
@@ -167,7 +193,7 @@ def main() -> None:
                 add_training_dictionary(linker.dictionary, pairs)
             build = time.perf_counter() - t0
             rows["dictionary" + suffix] = accuracy(linker.normalize, mentions)
-            linker._fuzzy_enabled = True  # noqa: SLF001
+            linker._fuzzy_enabled = True
             _ = linker.fuzzy  # build before timing
             linker.fill = False
             rows["+ fuzzy, no fill-up" + suffix] = accuracy(linker.normalize, mentions)
@@ -193,10 +219,10 @@ def main() -> None:
                     for text, ids in pairs:
                         targets = {table.resolve(i) for i in ids} - {None}
                         if len(targets) == 1:
-                            extra[table._index(next(iter(targets)))].append(text)  # noqa: SLF001
+                            extra[table._index(next(iter(targets)))].append(text)
                 before = rss_mb()
                 sci = ScispacyLinker(linker.dictionary, extra_aliases=extra)
-                row = accuracy(lambda m, c: sci.normalize(m), mentions)
+                row = accuracy(lambda m, c, s=sci: s.normalize(m), mentions)
                 row["build_s"] = round(sci.build_seconds, 1)
                 row["rss_mb"] = round(rss_mb() - before)
                 row["index"] = sci.index_params

@@ -33,8 +33,9 @@ print(json.dumps({"seconds": round(secs, 3), "concepts": len(table),
 
 
 def timed_load(cache: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(cache)], capture_output=True,
-                         text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(cache)], capture_output=True, text=True, check=True, cwd=REPO
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -93,23 +94,31 @@ def main() -> None:
     stats = table.stats()
     s = args.shared
     result = {
-        "machine": {"python": platform.python_version(), "cpu_count": __import__("os").cpu_count(),
-                    "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": __import__("os").cpu_count(),
+            "platform": platform.platform(),
+        },
         "sources": [src.model_dump(include={"name", "version", "license"}) for src in table.sources],
         "per_source": [c.model_dump() for c in stats.per_source],
         "unified": stats.model_dump(exclude={"per_source", "warnings"}),
         "warnings": stats.warnings,
         "cold_compile": cold,
-        "warm_load": {"seconds_min": min(w["seconds"] for w in warm),
-                      "seconds_max": max(w["seconds"] for w in warm),
-                      "peak_rss_mb": max(w["peak_rss_mb"] for w in warm)},
+        "warm_load": {
+            "seconds_min": min(w["seconds"] for w in warm),
+            "seconds_max": max(w["seconds"] for w in warm),
+            "peak_rss_mb": max(w["peak_rss_mb"] for w in warm),
+        },
         "compiled_size_mb": round(compiled_mb, 1),
-        "coverage": coverage(table, {
-            "ncbi_disease_train": s / "ncbi_disease/NCBItrainset_corpus.txt",
-            "ncbi_disease_dev": s / "ncbi_disease/NCBIdevelopset_corpus.txt",
-            "bc5cdr_disease_train": s / "bc5cdr/CDR_TrainingSet.PubTator.txt",
-            "bc5cdr_disease_dev": s / "bc5cdr/CDR_DevelopmentSet.PubTator.txt",
-        }),
+        "coverage": coverage(
+            table,
+            {
+                "ncbi_disease_train": s / "ncbi_disease/NCBItrainset_corpus.txt",
+                "ncbi_disease_dev": s / "ncbi_disease/NCBIdevelopset_corpus.txt",
+                "bc5cdr_disease_train": s / "bc5cdr/CDR_TrainingSet.PubTator.txt",
+                "bc5cdr_disease_dev": s / "bc5cdr/CDR_DevelopmentSet.PubTator.txt",
+            },
+        ),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

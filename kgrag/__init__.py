@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 from kgrag._version import __version__
 
 __all__ = [
+    "Assertion",
+    "Candidate",
     "Concept",
+    "ConceptLinker",
     "ConceptMatch",
     "ConceptNotFound",
     "ConceptTable",
     "KgragError",
+    "Mention",
     "SemanticKind",
     "Settings",
     "__version__",
-    "Assertion",
-    "Candidate",
-    "ConceptLinker",
-    "Mention",
     "get_settings",
     "link",
     "load_concepts",
@@ -48,12 +48,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from kgrag.api import link, normalize
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, KgragError
+    from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.compiled import load_concepts
     from kgrag.ontology.table import ConceptTable
-    from kgrag.api import link, normalize
-    from kgrag.linking.linker import ConceptLinker
     from kgrag.types import Assertion, Candidate, Concept, ConceptMatch, Mention, SemanticKind
 
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from kgrag.types import Candidate, Mention
+
+if TYPE_CHECKING:
+    from kgrag.linking.linker import ConceptLinker
 
 _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def default_linker():  # type: ignore[no-untyped-def]
+def default_linker() -> ConceptLinker:
     """The shared :class:`~kgrag.linking.linker.ConceptLinker` (built on first use)."""
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.compiled import load_concepts

@@ -66,8 +66,9 @@ def _missing_resources() -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    wanted = {m for item in items for m in ("neo4j", "model", "llm", "gpu")
-              if item.get_closest_marker(m)}
+    wanted = {
+        m for item in items for m in ("neo4j", "model", "llm", "gpu") if item.get_closest_marker(m)
+    }
     if not wanted:
         return
     reasons = _missing_resources()
@@ -75,3 +76,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker in wanted:
             if item.get_closest_marker(marker) and marker in reasons:
                 item.add_marker(pytest.mark.skip(reason=reasons[marker]))
+
+
+@pytest.fixture(scope="session")
+def small_table(fixtures: Path) -> ConceptTable:
+    """A real unified table from the vocabulary excerpts in tests/fixtures (fast to build)."""
+    from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
+    from kgrag.ontology.hpo import load_hpo
+    from kgrag.ontology.mesh import MeshFiles, load_mesh
+    from kgrag.ontology.sssom import load_sssom
+    from kgrag.ontology.unify import unify
+
+    d, m = fixtures / "do", fixtures / "mesh"
+    results = [
+        load_hpo(fixtures / "hpo/hp_mini.obo"),
+        load_disease_ontology(
+            DoFiles(d / "HumanDO.tsv", d / "allXREFinDO.tsv", disease_symptom=d / "disease-symptom.tsv"),
+            "test",
+        ),
+        load_sssom(sorted((fixtures / "mondo").glob("*.sssom.tsv")), version="test"),
+        load_mesh(
+            MeshFiles(m / "mesh_desc_C_F03.tsv", m / "mesh_scr_disease.tsv", m / "mesh2022_terms.tsv")
+        ),
+    ]
+    return ConceptTable(unify(results))

@@ -52,3 +52,35 @@ def test_bad_input_exit_codes(runner: CliRunner) -> None:
     assert out.exit_code == 2
     out = runner.invoke(app, ["concepts", "search", "zzqxqzzqxq", "--kind", "finding"])
     assert out.exit_code == 1 and "no concept matches" in out.output
+
+
+def test_link_text_and_batch(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = runner.invoke(app, ["link", "No fever but crushing chest pain.", "--json"])
+    assert out.exit_code == 0, out.output
+    mentions = json.loads(out.stdout)
+    by_text = {m["text"]: m for m in mentions}
+    assert by_text["fever"]["assertion"] == "absent"
+    assert by_text["chest pain"]["assertion"] == "present"
+    assert "HP:0100749" in by_text["chest pain"]["candidates"][0]["codes"]
+    batch = tmp_path / "in.jsonl"
+    batch.write_bytes(
+        b'{"id": "a", "text": "History of type 2 diabetes."}\n'
+        b'{"id": "b", "mention": "NIDDM"}\n'
+        b"not json\n"
+        b'{"id": "d"}\n'
+        b"\xff\xfe\n"
+        b'{"id": "f", "text": ""}\n'
+    )
+    result = tmp_path / "out.jsonl"
+    out = runner.invoke(app, ["link", "--input", str(batch), "--output", str(result), "-k", "2"])
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in result.read_text().splitlines()]
+    assert len(rows) == 6
+    assert rows[0]["mentions"][0]["assertion"] == "historical"
+    assert "MESH:D003924" in rows[1]["candidates"][0]["codes"]
+    assert len(rows[1]["candidates"]) <= 2
+    assert "error" in rows[2] and "error" in rows[3] and "UTF-8" in rows[4]["error"]
+    assert rows[5] == {"id": "f", "mentions": []}
+    assert "3 with errors" in out.output
+    out = runner.invoke(app, ["link"])
+    assert out.exit_code == 2

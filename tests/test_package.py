@@ -32,16 +32,22 @@ def test_import_is_light() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert sorted(kgrag.__all__) == [
+        "Assertion",
+        "Candidate",
         "Concept",
+        "ConceptLinker",
         "ConceptMatch",
         "ConceptNotFound",
         "ConceptTable",
         "KgragError",
+        "Mention",
         "SemanticKind",
         "Settings",
         "__version__",
         "get_settings",
+        "link",
         "load_concepts",
+        "normalize",
     ]
     for name in kgrag.__all__:
         assert getattr(kgrag, name) is not None

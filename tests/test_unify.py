@@ -79,7 +79,9 @@ def test_weak_link_that_would_join_two_cuis_is_refused() -> None:
     # strong links first; the weak HP~MONDO link is refused: it would join two CUIs
     assert t.get("HP:1").id == "UMLS:C1" and t.get("HP:1").kind is SemanticKind.FINDING
     assert t.get("MONDO:9").id == "UMLS:C2"
-    assert len(t.conflicts) == 1 and "two ids of one vocabulary" in t.conflicts[0].reason
+    # refused twice: the declared link and the lexical one (equal names "Fever"/"fever")
+    assert {c.evidence for c in t.conflicts} == {"y", "lexical: equal preferred names"}
+    assert all("two ids of one vocabulary" in c.reason for c in t.conflicts)
 
 
 def test_umls_rrf_joins_open_vocabularies(fixtures: Path) -> None:

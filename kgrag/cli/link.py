@@ -36,8 +36,11 @@ def _line_result(linker: Any, lineno: int, raw: bytes, k: int) -> dict[str, Any]
             if context is not None and not isinstance(context, str):
                 return {"id": rid, "error": "'context' must be a string"}
             cands = linker.normalize(record["mention"], context, k)
-            return {"id": rid, "mention": record["mention"],
-                    "candidates": [c.model_dump(mode="json") for c in cands]}
+            return {
+                "id": rid,
+                "mention": record["mention"],
+                "candidates": [c.model_dump(mode="json") for c in cands],
+            }
         return {"id": rid, "error": "expected a 'text' or a 'mention' string field"}
     except (ValueError, TypeError) as e:
         return {"id": rid, "error": str(e)}
@@ -45,8 +48,14 @@ def _line_result(linker: Any, lineno: int, raw: bytes, k: int) -> dict[str, Any]
 
 def link(
     text: str | None = typer.Argument(None, help="text to link (or use --input)"),
-    input: Path | None = typer.Option(None, "--input", "-i", help="JSONL: {id, text} or "
-                                      "{id, mention, context}", exists=True, dir_okay=False),
+    input: Path | None = typer.Option(
+        None,
+        "--input",
+        "-i",
+        help="JSONL: {id, text} or {id, mention, context}",
+        exists=True,
+        dir_okay=False,
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="JSONL output (default stdout)"),
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, max=50),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
@@ -72,9 +81,14 @@ def link(
         sink = output.open("wb") if output else sys.stdout.buffer
         errors = 0
         try:
-            with Progress(TextColumn("linking"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=err_console,
-                          disable=not err_console.is_terminal) as bar:
+            with Progress(
+                TextColumn("linking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                disable=not err_console.is_terminal,
+            ) as bar:
                 task = bar.add_task("link", total=len(lines))
                 for lineno, raw in enumerate(lines, start=1):
                     if raw.strip():
@@ -97,6 +111,13 @@ def _print_mentions(mentions: list[Any]) -> None:
         out.add_column(col, overflow="fold")
     for m in mentions:
         best = m.candidates[0]
-        out.add_row(f"{m.start}-{m.end}", m.text, m.assertion.value, best.concept_id,
-                    best.name, f"{best.score:.2f}", best.method)
+        out.add_row(
+            f"{m.start}-{m.end}",
+            m.text,
+            m.assertion.value,
+            best.concept_id,
+            best.name,
+            f"{best.score:.2f}",
+            best.method,
+        )
     console.print(out)

@@ -82,13 +82,16 @@ def read_pubtator(path: str | Path) -> Iterator[PubtatorDocument]:
         if len(fields) > 1 and fields[1] == "CID":  # BC5CDR chemical-induced-disease relation
             continue
         if len(fields) < 5 or doc is None or fields[0] != doc.id:
-            raise CorpusFormatError(path, lineno, "expected PMID<TAB>start<TAB>end<TAB>text"
-                                      "<TAB>type[<TAB>ids], after the document's title line")
+            raise CorpusFormatError(
+                path,
+                lineno,
+                "expected PMID<TAB>start<TAB>end<TAB>text"
+                "<TAB>type[<TAB>ids], after the document's title line",
+            )
         start, end = int(fields[1]), int(fields[2])
         span = doc.text[start:end]
         if span.split() != fields[3].split():  # NCBI-disease has a few whitespace slips
-            raise CorpusFormatError(path, lineno, f"span {start}-{end} is {span!r}, "
-                                    f"not {fields[3]!r}")
+            raise CorpusFormatError(path, lineno, f"span {start}-{end} is {span!r}, not {fields[3]!r}")
         ids = gold_ids(fields[5]) if len(fields) > 5 else ()
         doc.mentions.append(GoldMention(doc.id, start, end, span, fields[4], ids))
     if doc is not None:

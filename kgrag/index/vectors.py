@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,8 +34,9 @@ def _meta_path(path: Path) -> Path:
 
 
 def write_meta(path: Path, *, kind: str, dim: int, encoder: str, count: int) -> None:
-    _meta_path(path).write_text(json.dumps(
-        {"kind": kind, "dim": dim, "encoder": encoder, "count": count}))
+    _meta_path(path).write_text(
+        json.dumps({"kind": kind, "dim": dim, "encoder": encoder, "count": count})
+    )
 
 
 def read_meta(path: Path, encoder: str | None, dim: int | None) -> dict[str, object]:
@@ -43,8 +45,10 @@ def read_meta(path: Path, encoder: str | None, dim: int | None) -> dict[str, obj
         raise IndexMismatch(f"{path} has no {meta_file.name}; rebuild the index")
     meta: dict[str, object] = json.loads(meta_file.read_text())
     if encoder is not None and meta["encoder"] != encoder:
-        raise IndexMismatch(f"{path} was built with encoder {meta['encoder']!r}, not "
-                            f"{encoder!r}; rebuild it or load the same encoder")
+        raise IndexMismatch(
+            f"{path} was built with encoder {meta['encoder']!r}, not "
+            f"{encoder!r}; rebuild it or load the same encoder"
+        )
     if dim is not None and meta["dim"] != dim:
         raise IndexMismatch(f"{path} has dimension {meta['dim']}, the encoder gives {dim}")
     return meta
@@ -66,8 +70,7 @@ class ExactIndex:
     def add(self, vectors: Vectors) -> None:
         self._data = np.vstack([self._data, _check(vectors, self.dim)])
 
-    def search(self, queries: Vectors, k: int
-               ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         queries = _check(queries, self.dim)
         k = min(k, len(self))
         if k == 0:
@@ -76,16 +79,17 @@ class ExactIndex:
         idx = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         part = np.take_along_axis(scores, idx, axis=1)
         order = np.argsort(-part, axis=1)
-        return (np.take_along_axis(part, order, axis=1).astype(np.float32),
-                np.take_along_axis(idx, order, axis=1).astype(np.int64))
+        return (
+            np.take_along_axis(part, order, axis=1).astype(np.float32),
+            np.take_along_axis(idx, order, axis=1).astype(np.int64),
+        )
 
     def save(self, path: Path) -> None:
         np.save(path.with_suffix(".npy"), self._data)
         write_meta(path, kind=self.kind, dim=self.dim, encoder=self.encoder, count=len(self))
 
     @classmethod
-    def load(cls, path: Path, *, encoder: str | None = None, dim: int | None = None
-             ) -> ExactIndex:
+    def load(cls, path: Path, *, encoder: str | None = None, dim: int | None = None) -> ExactIndex:
         meta = read_meta(path, encoder, dim)
         index = cls(int(meta["dim"]), str(meta["encoder"]))  # type: ignore[call-overload]
         index._data = np.load(path.with_suffix(".npy"))
@@ -99,8 +103,16 @@ class FaissIndex:
     device; ``gpu=True`` insists (error if impossible); ``False`` stays on the CPU.
     """
 
-    def __init__(self, dim: int, encoder: str = "", *, kind: str = "flat",
-                 hnsw_m: int = 32, ef_search: int = 128, gpu: bool | str = "auto") -> None:
+    def __init__(
+        self,
+        dim: int,
+        encoder: str = "",
+        *,
+        kind: str = "flat",
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        gpu: bool | str = "auto",
+    ) -> None:
         try:
             import faiss
         except ImportError as e:
@@ -112,7 +124,7 @@ class FaissIndex:
         self.encoder = encoder
         self.kind = kind
         if kind == "flat":
-            index = faiss.IndexFlatIP(dim)
+            index: Any = faiss.IndexFlatIP(dim)
         else:
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efSearch = ef_search
@@ -125,8 +137,10 @@ class FaissIndex:
         n_gpus = self.faiss.get_num_gpus() if hasattr(self.faiss, "get_num_gpus") else 0
         if n_gpus == 0 or self.kind != "flat":
             if gpu is True:
-                raise ConfigError("gpu=True but faiss sees no GPU (install kgrag[gpu] on a "
-                                  "CUDA machine) or the index kind is not 'flat'")
+                raise ConfigError(
+                    "gpu=True but faiss sees no GPU (install kgrag[gpu] on a "
+                    "CUDA machine) or the index kind is not 'flat'"
+                )
             return index
         resources = self.faiss.StandardGpuResources()
         self._gpu_resources = resources
@@ -140,8 +154,7 @@ class FaissIndex:
     def add(self, vectors: Vectors) -> None:
         self.index.add(_check(vectors, self.dim))
 
-    def search(self, queries: Vectors, k: int
-               ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         queries = _check(queries, self.dim)
         k = min(k, len(self))
         if k == 0:
@@ -155,8 +168,9 @@ class FaissIndex:
         write_meta(path, kind=self.kind, dim=self.dim, encoder=self.encoder, count=len(self))
 
     @classmethod
-    def load(cls, path: Path, *, encoder: str | None = None, dim: int | None = None,
-             gpu: bool | str = "auto") -> FaissIndex:
+    def load(
+        cls, path: Path, *, encoder: str | None = None, dim: int | None = None, gpu: bool | str = "auto"
+    ) -> FaissIndex:
         meta = read_meta(path, encoder, dim)
         out = cls(int(meta["dim"]), str(meta["encoder"]), kind=str(meta["kind"]), gpu=False)  # type: ignore[call-overload]
         out.index = out._maybe_gpu(out.faiss.read_index(str(path)), gpu)

@@ -41,8 +41,9 @@ def _best_long_form(short: str, candidate: str) -> int | None:
         if not ch.isalnum():
             s -= 1
             continue
-        while c >= 0 and (candidate[c].lower() != ch or (
-                s == 0 and c > 0 and candidate[c - 1].isalnum())):
+        while c >= 0 and (
+            candidate[c].lower() != ch or (s == 0 and c > 0 and candidate[c - 1].isalnum())
+        ):
             c -= 1
         if c < 0:
             return None
@@ -68,10 +69,16 @@ def find_abbreviations(text: str) -> list[Abbreviation]:
         if start is None:
             continue
         long_form = window[start:].strip(" ,;:")
-        if len(long_form) <= len(short) or " " not in long_form and len(long_form) < 4:
+        if len(long_form) <= len(short) or (" " not in long_form and len(long_form) < 4):
             continue
         offset = window_start + start
-        found.append(Abbreviation(short=short, long=long_form,
-                                  short_start=m.start(1) + m.group(1).index(short),
-                                  long_start=offset, long_end=offset + len(long_form)))
+        found.append(
+            Abbreviation(
+                short=short,
+                long=long_form,
+                short_start=m.start(1) + m.group(1).index(short),
+                long_start=offset,
+                long_end=offset + len(long_form),
+            )
+        )
     return found

@@ -18,56 +18,249 @@ from kgrag.types import Assertion
 
 A = Assertion
 _FORWARD: dict[Assertion, tuple[str, ...]] = {
-    A.ABSENT: ("no", "not", "denies", "denied", "deny", "denying", "without", "negative for",
-               "no evidence of", "no sign of", "no signs of", "no history of", "absence of",
-               "absent", "free of", "ruled out", "rules out", "never had", "never", "neither",
-               "nor", "no complaints of", "fails to reveal", "failed to reveal",
-               "no new", "no further evidence of", "resolution of", "declines"),
-    A.POSSIBLE: ("possible", "possibly", "probable", "probably", "likely", "suspected",
-                 "suspicion of", "suspicious for", "suspect", "concern for", "concerning for",
-                 "question of", "questionable", "rule out", "r/o", "to rule out",
-                 "may have", "might have", "could have", "could be", "may be",
-                 "suggestive of", "suggests", "compatible with", "cannot rule out",
-                 "can not rule out", "presumed", "presumably", "worrisome for",
-                 "evaluate for", "evaluation for", "differential diagnosis", "versus", "vs"),
-    A.HYPOTHETICAL: ("if", "in case of", "should he", "should she", "should the patient",
-                     "return if", "return for", "call if", "as needed for", "in the event of",
-                     "watch for", "monitor for", "at risk for", "risk of", "to prevent",
-                     "prevention of", "prophylaxis", "prophylaxis for", "screening for",
-                     "unless", "whether"),
-    A.HISTORICAL: ("history of", "h/o", "hx of", "past medical history", "pmh",
-                   "past history of", "previous", "previously", "prior", "status post", "s/p",
-                   "in the past", "remote history of", "childhood", "formerly"),
-    A.FAMILY: ("family history of", "family history", "fh of", "fhx", "mother", "father",
-               "sister", "brother", "sibling", "siblings", "aunt", "uncle", "grandmother",
-               "grandfather", "cousin", "son", "daughter", "parents", "maternal", "paternal",
-               "mom", "dad", "relative", "relatives"),
+    A.ABSENT: (
+        "no",
+        "not",
+        "denies",
+        "denied",
+        "deny",
+        "denying",
+        "without",
+        "negative for",
+        "no evidence of",
+        "no sign of",
+        "no signs of",
+        "no history of",
+        "absence of",
+        "absent",
+        "free of",
+        "ruled out",
+        "rules out",
+        "never had",
+        "never",
+        "neither",
+        "nor",
+        "no complaints of",
+        "fails to reveal",
+        "failed to reveal",
+        "no new",
+        "no further evidence of",
+        "resolution of",
+        "declines",
+    ),
+    A.POSSIBLE: (
+        "possible",
+        "possibly",
+        "probable",
+        "probably",
+        "likely",
+        "suspected",
+        "suspicion of",
+        "suspicious for",
+        "suspect",
+        "concern for",
+        "concerning for",
+        "question of",
+        "questionable",
+        "rule out",
+        "r/o",
+        "to rule out",
+        "may have",
+        "might have",
+        "could have",
+        "could be",
+        "may be",
+        "suggestive of",
+        "suggests",
+        "compatible with",
+        "cannot rule out",
+        "can not rule out",
+        "presumed",
+        "presumably",
+        "worrisome for",
+        "evaluate for",
+        "evaluation for",
+        "differential diagnosis",
+        "versus",
+        "vs",
+    ),
+    A.HYPOTHETICAL: (
+        "if",
+        "in case of",
+        "should he",
+        "should she",
+        "should the patient",
+        "return if",
+        "return for",
+        "call if",
+        "as needed for",
+        "in the event of",
+        "watch for",
+        "monitor for",
+        "at risk for",
+        "risk of",
+        "to prevent",
+        "prevention of",
+        "prophylaxis",
+        "prophylaxis for",
+        "screening for",
+        "unless",
+        "whether",
+    ),
+    A.HISTORICAL: (
+        "history of",
+        "h/o",
+        "hx of",
+        "past medical history",
+        "pmh",
+        "past history of",
+        "previous",
+        "previously",
+        "prior",
+        "status post",
+        "s/p",
+        "in the past",
+        "remote history of",
+        "childhood",
+        "formerly",
+    ),
+    A.FAMILY: (
+        "family history of",
+        "family history",
+        "fh of",
+        "fhx",
+        "mother",
+        "father",
+        "sister",
+        "brother",
+        "sibling",
+        "siblings",
+        "aunt",
+        "uncle",
+        "grandmother",
+        "grandfather",
+        "cousin",
+        "son",
+        "daughter",
+        "parents",
+        "maternal",
+        "paternal",
+        "mom",
+        "dad",
+        "relative",
+        "relatives",
+    ),
 }
 _BACKWARD: dict[Assertion, tuple[str, ...]] = {
-    A.ABSENT: ("ruled out", "was ruled out", "is ruled out", "were ruled out",
-               "has been ruled out", "have been ruled out", "was excluded", "were excluded",
-               "is excluded", "was negative", "is negative", "were negative", "are negative",
-               "is absent", "was absent", "were absent", "are absent", "not seen",
-               "not present", "not found", "not detected", "not identified", "free",
-               "resolved", "has resolved"),
-    A.POSSIBLE: ("cannot be excluded", "can not be excluded", "cannot be ruled out",
-                 "not excluded", "not ruled out", "is suspected", "was suspected",
-                 "is likely", "is possible", "is probable", "unlikely", "is questionable",
-                 "versus", "vs"),
+    A.ABSENT: (
+        "ruled out",
+        "was ruled out",
+        "is ruled out",
+        "were ruled out",
+        "has been ruled out",
+        "have been ruled out",
+        "was excluded",
+        "were excluded",
+        "is excluded",
+        "was negative",
+        "is negative",
+        "were negative",
+        "are negative",
+        "is absent",
+        "was absent",
+        "were absent",
+        "are absent",
+        "not seen",
+        "not present",
+        "not found",
+        "not detected",
+        "not identified",
+        "free",
+        "resolved",
+        "has resolved",
+    ),
+    A.POSSIBLE: (
+        "cannot be excluded",
+        "can not be excluded",
+        "cannot be ruled out",
+        "not excluded",
+        "not ruled out",
+        "is suspected",
+        "was suspected",
+        "is likely",
+        "is possible",
+        "is probable",
+        "unlikely",
+        "is questionable",
+        "versus",
+        "vs",
+    ),
     A.HYPOTHETICAL: ("develops", "develop", "recurs", "return", "returns", "occurs"),
 }
-_PSEUDO = ("gram negative", "not only", "no change", "no increase", "no significant change",
-           "not necessarily", "no further", "not certain if", "not certain whether",
-           "without difficulty", "not cause", "not drain", "no suspicious change",
-           "not extend", "not appear", "not be", "without any further", "no interval change")
-_TERMINATORS = ("but", "however", "although", "though", "except", "apart from",
-                "aside from", "yet", "whereas", "nevertheless", "still", "which", "who",
-                "other than", "secondary to", "due to", "cause of", "source of", "etiology of")
+_PSEUDO = (
+    "gram negative",
+    "not only",
+    "no change",
+    "no increase",
+    "no significant change",
+    "not necessarily",
+    "no further",
+    "not certain if",
+    "not certain whether",
+    "without difficulty",
+    "not cause",
+    "not drain",
+    "no suspicious change",
+    "not extend",
+    "not appear",
+    "not be",
+    "without any further",
+    "no interval change",
+)
+_TERMINATORS = (
+    "but",
+    "however",
+    "although",
+    "though",
+    "except",
+    "apart from",
+    "aside from",
+    "yet",
+    "whereas",
+    "nevertheless",
+    "still",
+    "which",
+    "who",
+    "other than",
+    "secondary to",
+    "due to",
+    "cause of",
+    "source of",
+    "etiology of",
+)
 # verbs that assert the following findings, ending a negation or possibility scope
-_AFFIRMING = ("has", "have", "had", "presents with", "presented with", "complains of",
-              "reports", "reported", "shows", "showed", "revealed", "reveals", "developed",
-              "is positive for", "positive for", "notable for", "significant for",
-              "demonstrates", "demonstrated", "with")
+_AFFIRMING = (
+    "has",
+    "have",
+    "had",
+    "presents with",
+    "presented with",
+    "complains of",
+    "reports",
+    "reported",
+    "shows",
+    "showed",
+    "revealed",
+    "reveals",
+    "developed",
+    "is positive for",
+    "positive for",
+    "notable for",
+    "significant for",
+    "demonstrates",
+    "demonstrated",
+    "with",
+)
 _PRIORITY = (A.FAMILY, A.HYPOTHETICAL, A.ABSENT, A.POSSIBLE, A.HISTORICAL)
 FORWARD_WINDOW = 12  # words
 BACKWARD_WINDOW = 6
@@ -84,31 +277,20 @@ class _Hit:
     assertion: Assertion | None
 
 
-def _alternation(phrases: Sequence[str]) -> str:
-    ordered = sorted(set(phrases), key=len, reverse=True)
-    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
-
-
 def _compile() -> tuple[re.Pattern[str], dict[str, tuple[str, Assertion | None]]]:
-    groups: dict[str, tuple[str, Assertion | None]] = {}
-    parts: list[str] = []
-    for i, (kind, table) in enumerate((("forward", _FORWARD), ("backward", _BACKWARD))):
-        for j, (assertion, phrases) in enumerate(table.items()):
-            name = f"g{i}{j}"
-            groups[name] = (kind, assertion)
-            parts.append((name, phrases))  # type: ignore[arg-type]
-    for name, kind, phrases in (("p", "pseudo", _PSEUDO), ("t", "terminator", _TERMINATORS),
-                                ("a", "affirming", _AFFIRMING)):
-        groups[name] = (kind, None)
-        parts.append((name, phrases))  # type: ignore[arg-type]
-    # pseudo-triggers and the longest phrases must win: one alternation ordered by length
-    all_phrases: list[tuple[str, str]] = [(p, name) for name, ps in parts for p in ps]  # type: ignore[misc]
-    all_phrases.sort(key=lambda x: len(x[0]), reverse=True)
-    by_phrase: dict[str, str] = {}
-    for phrase, name in all_phrases:
-        by_phrase.setdefault(phrase, name)
-    pattern = r"(?<![\w/])(" + _alternation(list(by_phrase)) + r")(?![\w/])|(;)"
-    return re.compile(pattern, re.IGNORECASE), {p: groups[n] for p, n in by_phrase.items()}
+    """One case-insensitive alternation of every phrase, longest first, so that
+    "family history of" beats "history of" and pseudo-triggers beat "no"/"not"."""
+    kinds: dict[str, tuple[str, Assertion | None]] = {}
+    for kind, table in (("forward", _FORWARD), ("backward", _BACKWARD)):
+        for assertion, phrases in table.items():
+            for phrase in phrases:
+                kinds.setdefault(phrase, (kind, assertion))
+    for kind, phrases in (("pseudo", _PSEUDO), ("terminator", _TERMINATORS), ("affirming", _AFFIRMING)):
+        for phrase in phrases:
+            kinds[phrase] = (kind, None)  # these override a trigger of the same spelling
+    ordered = sorted(kinds, key=len, reverse=True)
+    alternation = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
+    return re.compile(r"(?<![\w/])(" + alternation + r")(?![\w/])|(;)", re.IGNORECASE), kinds
 
 
 _PATTERN, _PHRASE_KIND = _compile()
@@ -175,8 +357,9 @@ def _blocked(hits: Sequence[_Hit], start: int, end: int, assertion: Assertion) -
     return False
 
 
-def _assert_one(text: str, span: tuple[int, int], hits: Sequence[_Hit],
-                spans: Sequence[tuple[int, int]]) -> Assertion:
+def _assert_one(
+    text: str, span: tuple[int, int], hits: Sequence[_Hit], spans: Sequence[tuple[int, int]]
+) -> Assertion:
     found: set[Assertion] = set()
     m_start, m_end = span
     for h in hits:
@@ -185,13 +368,13 @@ def _assert_one(text: str, span: tuple[int, int], hits: Sequence[_Hit],
         if h.start < m_end and h.end > m_start:
             continue  # the trigger is inside the mention itself
         if h.kind == "forward" and h.end <= m_start:
-            if _words_between(text, h.end, m_start) <= FORWARD_WINDOW and not _blocked(
-                    hits, h.end, m_start, h.assertion):
-                found.add(h.assertion)
+            gap, window = (h.end, m_start), FORWARD_WINDOW
         elif h.kind == "backward" and h.start >= m_end:
-            if _words_between(text, m_end, h.start) <= BACKWARD_WINDOW and not _blocked(
-                    hits, m_end, h.start, h.assertion):
-                found.add(h.assertion)
+            gap, window = (m_end, h.start), BACKWARD_WINDOW
+        else:
+            continue
+        if _words_between(text, *gap) <= window and not _blocked(hits, *gap, h.assertion):
+            found.add(h.assertion)
     for assertion in _PRIORITY:
         if assertion in found:
             return assertion

@@ -22,5 +22,4 @@ class Normalizer(Protocol):
 
     name: str
 
-    def normalize(self, mention: str, context: str | None = None, k: int = 5
-                  ) -> list[Candidate]: ...
+    def normalize(self, mention: str, context: str | None = None, k: int = 5) -> list[Candidate]: ...

@@ -51,8 +51,9 @@ def profile_name(prefixes: object) -> str:
     return "+".join(sorted(prefixes)) if prefixes else "default"  # type: ignore[call-overload]
 
 
-def fit_logistic(features: list[list[float]], labels: list[int], l2: float = 1.0,
-                 steps: int = 200) -> list[float]:
+def fit_logistic(
+    features: list[list[float]], labels: list[int], l2: float = 1.0, steps: int = 200
+) -> list[float]:
     """Logistic regression by Newton's method (with an intercept and an L2 penalty)."""
     import numpy as np
 
@@ -72,8 +73,9 @@ def fit_logistic(features: list[list[float]], labels: list[int], l2: float = 1.0
     return [round(float(v), 4) for v in w]
 
 
-def save_calibration(profiles: dict[str, dict[str, list[float]]], fitted_on: str,
-                     path: Path | None = None) -> Path:
+def save_calibration(
+    profiles: dict[str, dict[str, list[float]]], fitted_on: str, path: Path | None = None
+) -> Path:
     path = path or _PATH
     payload = {"fitted_on": fitted_on, "profiles": profiles}
     path.write_text(json.dumps(payload, indent=2) + "\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgrag.index.base import Encoder, VectorIndex
+from kgrag.index.base import Encoder, VectorIndex, Vectors
 from kgrag.index.vectors import ExactIndex
 from kgrag.linking.dictionary import DictionaryIndex, Entry
 
@@ -35,28 +35,33 @@ class DenseMatcher:
     ) -> None:
         self.dictionary = dictionary
         self.encoder = encoder
-        self.keys = [k for k, entries in dictionary.entries.items()
-                     if any(e.rank <= max_rank for e in entries)]
+        self.keys = [
+            k for k, entries in dictionary.entries.items() if any(e.rank <= max_rank for e in entries)
+        ]
         texts = [dictionary.entries[k][0].text for k in self.keys]
         vectors = self._cached(texts, cache_dir, batch)
         factory = index_factory or (lambda dim, name: ExactIndex(dim, name))
         self.index = factory(encoder.dim, encoder.name)
         self.index.add(vectors)
 
-    def _cached(self, texts: list[str], cache_dir: Path | None, batch: int) -> np.ndarray:
+    def _cached(self, texts: list[str], cache_dir: Path | None, batch: int) -> Vectors:
         digest = hashlib.sha256(self.encoder.name.encode())
         for t in texts:
             digest.update(t.encode())
             digest.update(b"\0")
         path = cache_dir / f"dense-{digest.hexdigest()[:20]}.npy" if cache_dir else None
         if path is not None and path.is_file():
-            return np.load(path)
+            return np.asarray(np.load(path), dtype=np.float32)
         started = time.perf_counter()
         parts = []
         for i in range(0, len(texts), batch):
-            parts.append(self.encoder.encode_documents(texts[i:i + batch]))
-            logger.info("dense: embedded %d/%d names (%.0f/s)", min(i + batch, len(texts)),
-                        len(texts), (i + batch) / max(1e-9, time.perf_counter() - started))
+            parts.append(self.encoder.encode_documents(texts[i : i + batch]))
+            logger.info(
+                "dense: embedded %d/%d names (%.0f/s)",
+                min(i + batch, len(texts)),
+                len(texts),
+                (i + batch) / max(1e-9, time.perf_counter() - started),
+            )
         vectors = np.vstack(parts) if parts else np.zeros((0, self.encoder.dim), np.float32)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 SCOPE_RANK = {"preferred": 0, "exact": 1, "related": 2, "narrow": 2, "broad": 3}
 TRAINING_RANK = 0  # an annotated mention is as strong as a preferred name
 MAX_TOKENS = 14
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an and are as at be been being but by can could did do does for from had has have he her
 his how i if in into is it its may me might more most must my no nor not of on or our out
 over she should so some such than that the their them then there these they this those to
@@ -33,7 +34,8 @@ your all any each few other same only own just also back well even new old one t
 four five six seven eight nine ten first last long great little right big high low large
 small next early young important able bad best better free full good hard late left less
 major man men woman women case cases patient patients type types left right cell cells
-""".split())
+""".split()  # noqa: SIM905 - a word list reads better as text
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +61,7 @@ class Match:
 
 def _case_sensitive(text: str, kind: str | None) -> bool:
     stripped = text.strip()
-    return kind == "abbreviation" or len(stripped) <= 3 or (
-        stripped.isupper() and len(stripped) <= 6)
+    return kind == "abbreviation" or len(stripped) <= 3 or (stripped.isupper() and len(stripped) <= 6)
 
 
 def _surface_ok(entry: Entry, surface: str) -> bool:
@@ -84,8 +85,7 @@ class DictionaryIndex:
         self.target_sources = wanted_prefixes
         self.allowed: list[bool] = [
             (wanted_kinds is None or data.kinds[i] in wanted_kinds)
-            and (wanted_prefixes is None or any(prefix_of(c) in wanted_prefixes
-                                                for c in data.codes[i]))
+            and (wanted_prefixes is None or any(prefix_of(c) in wanted_prefixes for c in data.codes[i]))
             for i in range(len(data.ids))
         ]
         self.prior = [
@@ -102,12 +102,12 @@ class DictionaryIndex:
                 rank = SCOPE_RANK.get(scope, 3)
                 if wanted_prefixes and source not in wanted_prefixes:
                     rank += 1  # the target vocabulary's own synonyms are stronger evidence
-                self._add(text, Entry(i, rank, text, _case_sensitive(text, kind), "exact",
-                                      source, support))
+                self._add(
+                    text, Entry(i, rank, text, _case_sensitive(text, kind), "exact", source, support)
+                )
         for bucket in (*self.entries.values(), *self.bags.values()):
             bucket.sort(key=self._order)
-        logger.info("dictionary: %d keys from %d concepts", len(self.entries),
-                    sum(self.allowed))
+        logger.info("dictionary: %d keys from %d concepts", len(self.entries), sum(self.allowed))
 
     def _order(self, e: Entry) -> tuple[int, int, float, int]:
         return (e.rank, -e.support, -self.prior[e.concept], e.concept)
@@ -117,8 +117,9 @@ class DictionaryIndex:
         if not key or key.isdigit() or len(key) < 2:
             return False
         parts = key.split(" ")
-        if len(parts) > MAX_TOKENS or (len(parts) == 1 and key in STOPWORDS
-                                       and not entry.case_sensitive):
+        if len(parts) > MAX_TOKENS or (
+            len(parts) == 1 and key in STOPWORDS and not entry.case_sensitive
+        ):
             return False
         added = False
         for index, k in ((self.entries, key), (self.bags, bag_key(key))):
@@ -144,9 +145,13 @@ class DictionaryIndex:
         """
         if not self.allowed[concept_index]:
             return False
-        added = self._add(text, Entry(concept_index, TRAINING_RANK, text,
-                                      _case_sensitive(text, None), "training", "training"),
-                          replace=True)
+        added = self._add(
+            text,
+            Entry(
+                concept_index, TRAINING_RANK, text, _case_sensitive(text, None), "training", "training"
+            ),
+            replace=True,
+        )
         if added:
             key = key_of(text)
             self.entries[key].sort(key=self._order)
@@ -175,7 +180,7 @@ class DictionaryIndex:
                 key = tokens[j].key if j == i else f"{key} {tokens[j].key}"
                 entries = self.entries.get(key)
                 if entries:
-                    surface = text[tokens[i].start:tokens[j].end]
+                    surface = text[tokens[i].start : tokens[j].end]
                     ok = tuple(e for e in entries if _surface_ok(e, surface))
                     if ok:
                         best = Match(i, j + 1, tokens[i].start, tokens[j].end, key, ok)

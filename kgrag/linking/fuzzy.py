@@ -16,7 +16,7 @@ from kgrag.linking.tokens import key_of
 
 def _grams(key: str) -> list[str]:
     padded = f" {key} "
-    return [padded[i:i + 3] for i in range(len(padded) - 2)]
+    return [padded[i : i + 3] for i in range(len(padded) - 2)]
 
 
 class FuzzyMatcher:
@@ -79,8 +79,8 @@ class FuzzyMatcher:
         order = np.argsort(sizes)
         rare = int(np.count_nonzero(sizes <= self._common))
         order = order[: max(rare, min(3, len(order)))]
-        idx = np.concatenate([self._indices[starts[j]:ends[j]] for j in order])
-        val = np.concatenate([self._data[starts[j]:ends[j]] * weights[j] for j in order])
+        idx = np.concatenate([self._indices[starts[j] : ends[j]] for j in order])
+        val = np.concatenate([self._data[starts[j] : ends[j]] * weights[j] for j in order])
         if len(idx) == 0:
             return []
         found, inverse = np.unique(idx, return_inverse=True)
@@ -110,6 +110,7 @@ class FuzzyMatcher:
         return out[:k]
 
 
-def batch_nearest(matcher: FuzzyMatcher, texts: Sequence[str], k: int = 10
-                  ) -> list[list[tuple[str, float]]]:
+def batch_nearest(
+    matcher: FuzzyMatcher, texts: Sequence[str], k: int = 10
+) -> list[list[tuple[str, float]]]:
     return [matcher.nearest_keys(t, k) for t in texts]

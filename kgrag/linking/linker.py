@@ -13,7 +13,7 @@ from kgrag.linking.abbreviations import find_abbreviations
 from kgrag.linking.assertion import assign_assertions
 from kgrag.linking.calibration import Calibration, load_calibration, profile_name
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
-from kgrag.linking.tokens import key_of, tokenize
+from kgrag.linking.tokens import Token, key_of, tokenize
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
 from kgrag.ontology.table import ConceptTable
 from kgrag.types import Assertion, Candidate, Mention, SemanticKind
@@ -92,22 +92,31 @@ class ConceptLinker:
             self._fuzzy = FuzzyMatcher(self.dictionary)
         return self._fuzzy
 
-    def _candidate(self, entry: Entry, method: str, raw: float, matched: str,
-                   n_alternatives: int = 1) -> Candidate:
+    def _candidate(
+        self, entry: Entry, method: str, raw: float, matched: str, n_alternatives: int = 1
+    ) -> Candidate:
         d = self.table.data
         i = entry.concept
         score = self.calibration.score(method, raw, entry.rank, n_alternatives)
-        candidate = Candidate(concept_id=d.ids[i], name=d.names[i],
-                              kind=SemanticKind(d.kinds[i]), codes=tuple(d.codes[i]),
-                              score=score, method=method, matched=matched)
+        candidate = Candidate(
+            concept_id=d.ids[i],
+            name=d.names[i],
+            kind=SemanticKind(d.kinds[i]),
+            codes=tuple(d.codes[i]),
+            score=score,
+            method=method,
+            matched=matched,
+        )
         if self.on_candidate is not None:
             self.on_candidate(candidate, (method, raw, entry.rank, n_alternatives))
         return candidate
 
     def _ranked(self, found: _Found) -> tuple[Candidate, ...]:
         n = len({e.concept for e in found.entries})
-        out = [self._candidate(e, found.method if e.method == "exact" else e.method, 1.0,
-                               found.matched, n) for e in found.entries[: self.top_k]]
+        out = [
+            self._candidate(e, found.method if e.method == "exact" else e.method, 1.0, found.matched, n)
+            for e in found.entries[: self.top_k]
+        ]
         return tuple(c for c in out if c.score >= self.nil_threshold)
 
     # -- Linker --------------------------------------------------------------------------
@@ -116,44 +125,60 @@ class ConceptLinker:
         if not isinstance(text, str):
             raise TypeError(f"link() needs str, got {type(text).__name__}")
         if len(text) > MAX_TEXT_CHARS:
-            raise InputTooLarge(f"text of {len(text):,} characters is over the "
-                                f"{MAX_TEXT_CHARS:,} limit; split it into documents")
+            raise InputTooLarge(
+                f"text of {len(text):,} characters is over the "
+                f"{MAX_TEXT_CHARS:,} limit; split it into documents"
+            )
         if not text.strip():
             return []
         tokens = tokenize(text)
         matches = self.dictionary.scan(text, tokens)
-        found = [_Found(m.start, m.end, m.entries, "exact", text[m.start:m.end])
-                 for m in matches]
+        found = [_Found(m.start, m.end, m.entries, "exact", text[m.start : m.end]) for m in matches]
         if self.use_abbreviations:
             found = self._with_abbreviations(text, tokens, matches, found)
         found.sort(key=lambda f: f.start)
         spans = [(f.start, f.end) for f in found]
-        assertions = (assign_assertions(text, spans) if self.use_assertions
-                      else [Assertion.PRESENT] * len(spans))
+        assertions = (
+            assign_assertions(text, spans) if self.use_assertions else [Assertion.PRESENT] * len(spans)
+        )
         mentions = []
         for f, assertion in zip(found, assertions, strict=True):
             candidates = self._ranked(f)
             if candidates:
-                mentions.append(Mention(start=f.start, end=f.end, text=text[f.start:f.end],
-                                        assertion=assertion, candidates=candidates))
+                mentions.append(
+                    Mention(
+                        start=f.start,
+                        end=f.end,
+                        text=text[f.start : f.end],
+                        assertion=assertion,
+                        candidates=candidates,
+                    )
+                )
         return mentions
 
-    def _with_abbreviations(self, text: str, tokens: Sequence, matches: Sequence[Match],
-                            found: list[_Found]) -> list[_Found]:
+    def _with_abbreviations(
+        self, text: str, tokens: Sequence[Token], matches: Sequence[Match], found: list[_Found]
+    ) -> list[_Found]:
         defined: dict[str, _Found] = {}
         by_span = {(m.start, m.end): m for m in matches}
         for abbr in find_abbreviations(text):
-            long_match = by_span.get((abbr.long_start, abbr.long_end))
-            entries = long_match.entries if long_match else tuple(
-                self.dictionary.lookup(abbr.long))
+            long_match = by_span.get((abbr.long_start, abbr.long_end)) or next(
+                (
+                    m
+                    for m in matches  # else the head of the long form ("... heart disease")
+                    if m.end == abbr.long_end and m.start >= abbr.long_start
+                ),
+                None,
+            )
+            entries = long_match.entries if long_match else tuple(self.dictionary.lookup(abbr.long))
             if entries:
                 defined[abbr.short] = _Found(0, 0, entries, "abbreviation", abbr.long)
         if not defined:
             return found
         out = []
-        covered = set()
+        covered: set[int] = set()
         for f in found:
-            surface = text[f.start:f.end]
+            surface = text[f.start : f.end]
             if surface in defined:  # the document's own definition wins
                 d = defined[surface]
                 f = _Found(f.start, f.end, d.entries, "abbreviation", d.matched)
@@ -164,7 +189,8 @@ class ConceptLinker:
             while start != -1:
                 end = start + len(short)
                 boundary = (start == 0 or not text[start - 1].isalnum()) and (
-                    end == len(text) or not text[end].isalnum())
+                    end == len(text) or not text[end].isalnum()
+                )
                 if boundary and start not in covered:
                     out.append(_Found(start, end, d.entries, "abbreviation", d.matched))
                     covered.update(range(start, end))
@@ -172,8 +198,7 @@ class ConceptLinker:
         return out
 
     # -- Normalizer ----------------------------------------------------------------------
-    def normalize(self, mention: str, context: str | None = None, k: int = 5
-                  ) -> list[Candidate]:
+    def normalize(self, mention: str, context: str | None = None, k: int = 5) -> list[Candidate]:
         """Top-``k`` concepts for a mention string, best first.
 
         Passes, strongest first: exact key (after expanding abbreviations that ``context``
@@ -196,7 +221,8 @@ class ConceptLinker:
                 how = e.method if (e.method == "training" and method == "exact") else method
                 c = self._candidate(e, how, raw, matched, n)
                 if c.score >= self.nil_threshold and (
-                        c.concept_id not in ranked or c.score > ranked[c.concept_id].score):
+                    c.concept_id not in ranked or c.score > ranked[c.concept_id].score
+                ):
                     ranked[c.concept_id] = c
 
         d = self.dictionary
@@ -249,9 +275,12 @@ class ConceptLinker:
         if mention in defined:
             return defined[mention]
         for short, long_form in defined.items():  # "MEN1" after "(MEN)" was defined
-            if mention.startswith(short) and mention[len(short):].isalnum() and len(
-                    mention) - len(short) <= 2:
-                return f"{long_form} {mention[len(short):]}"
+            if (
+                mention.startswith(short)
+                and mention[len(short) :].isalnum()
+                and len(mention) - len(short) <= 2
+            ):
+                return f"{long_form} {mention[len(short) :]}"
         out = mention
         for short, long_form in defined.items():
             if short in out:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from kgrag.errors import ConfigError, MissingExtraError
 from kgrag.linking.assertion import assign_assertions
@@ -59,64 +60,85 @@ class ScispacyLinker:
             if allowed:
                 names = {s[0] for s in data.synonyms[i]} | set((extra_aliases or {}).get(i, ()))
                 aliases = sorted(names - {data.names[i]})
-                entities.append(Entity(concept_id=data.ids[i], canonical_name=data.names[i],
-                                       aliases=aliases, types=[data.kinds[i]]))
+                entities.append(
+                    Entity(
+                        concept_id=data.ids[i],
+                        canonical_name=data.names[i],
+                        aliases=aliases,
+                        types=[data.kinds[i]],
+                    )
+                )
         kb = KnowledgeBase(entities)
         aliases = list(kb.alias_to_cuis.keys())
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=min_df,
-                                     dtype=numpy.float32)
+        vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 3), min_df=min_df, dtype=numpy.float32
+        )
         vectors = vectorizer.fit_transform(aliases)
         empty = numpy.where(vectors.sum(axis=1) != 0)[0]
         aliases = [aliases[i] for i in empty]
         vectors = vectors[empty]
-        index = nmslib.init(method="hnsw", space="cosinesimil_sparse",
-                            data_type=nmslib.DataType.SPARSE_VECTOR)
+        index = nmslib.init(
+            method="hnsw", space="cosinesimil_sparse", data_type=nmslib.DataType.SPARSE_VECTOR
+        )
         index.addDataPointBatch(vectors)
-        index.createIndex({"M": m, "indexThreadQty": threads, "efConstruction": ef_construction,
-                           "post": 0}, print_progress=False)
+        index.createIndex(
+            {"M": m, "indexThreadQty": threads, "efConstruction": ef_construction, "post": 0},
+            print_progress=False,
+        )
         index.setQueryTimeParams({"efSearch": ef_search})
-        self.generator = CandidateGenerator(ann_index=index, tfidf_vectorizer=vectorizer,
-                                            ann_concept_aliases_list=aliases, kb=kb)
+        self.generator = CandidateGenerator(
+            ann_index=index, tfidf_vectorizer=vectorizer, ann_concept_aliases_list=aliases, kb=kb
+        )
         self.build_seconds = time.perf_counter() - started
-        self.index_params = {"M": m, "efConstruction": ef_construction, "efSearch": ef_search,
-                             "min_df": min_df, "aliases": len(aliases)}
-        logger.info("scispaCy index over %d aliases built in %.0fs", len(aliases),
-                    self.build_seconds)
+        self.index_params = {
+            "M": m,
+            "efConstruction": ef_construction,
+            "efSearch": ef_search,
+            "min_df": min_df,
+            "aliases": len(aliases),
+        }
+        logger.info("scispaCy index over %d aliases built in %.0fs", len(aliases), self.build_seconds)
         self.threshold = threshold
         self.k = k
         self.max_entities = max_entities
         self._rows = {cid: i for i, cid in enumerate(data.ids)}
-        self._nlp = None
+        self._nlp: Any = None
         self._spacy_model = spacy_model
 
     def normalize_batch(self, mentions: Sequence[str], k: int = 5) -> list[list[Candidate]]:
         data = self.table.data
         out = []
         for candidates in self.generator(list(mentions), self.k):
-            ranked = sorted(((max(c.similarities), c.concept_id) for c in candidates),
-                            reverse=True)
-            row = []
+            ranked = sorted(((max(c.similarities), c.concept_id) for c in candidates), reverse=True)
+            row: list[Candidate] = []
             for sim, cid in ranked:
                 if sim < self.threshold or len(row) >= min(k, self.max_entities):
                     continue
                 i = self._rows[cid]
-                row.append(Candidate(concept_id=cid, name=data.names[i],
-                                     kind=SemanticKind(data.kinds[i]), codes=tuple(data.codes[i]),
-                                     score=round(min(1.0, max(0.0, float(sim))), 4),
-                                     method="scispacy"))
+                row.append(
+                    Candidate(
+                        concept_id=cid,
+                        name=data.names[i],
+                        kind=SemanticKind(data.kinds[i]),
+                        codes=tuple(data.codes[i]),
+                        score=round(min(1.0, max(0.0, float(sim))), 4),
+                        method="scispacy",
+                    )
+                )
             out.append(row)
         return out
 
-    def normalize(self, mention: str, context: str | None = None, k: int = 5
-                  ) -> list[Candidate]:
+    def normalize(self, mention: str, context: str | None = None, k: int = 5) -> list[Candidate]:
         return self.normalize_batch([mention], k)[0] if mention.strip() else []
 
     def link(self, text: str) -> list[Mention]:
         """NER by the configured spaCy model, then this candidate generator."""
         if self._nlp is None:
             if not self._spacy_model:
-                raise ConfigError("ScispacyLinker.link needs spacy_model= (e.g. "
-                                  "'en_core_sci_sm', installed on your machine)")
+                raise ConfigError(
+                    "ScispacyLinker.link needs spacy_model= (e.g. "
+                    "'en_core_sci_sm', installed on your machine)"
+                )
             import spacy
 
             try:
@@ -127,7 +149,8 @@ class ScispacyLinker:
         spans = [(e.start_char, e.end_char) for e in doc.ents]
         ranked = self.normalize_batch([e.text for e in doc.ents])
         assertions = assign_assertions(text, spans)
-        return [Mention(start=s, end=e, text=text[s:e], assertion=a, candidates=tuple(c))
-                for (s, e), a, c in zip(spans, assertions, ranked, strict=True) if c]
-
-
+        return [
+            Mention(start=s, end=e, text=text[s:e], assertion=a, candidates=tuple(c))
+            for (s, e), a, c in zip(spans, assertions, ranked, strict=True)
+            if c
+        ]

@@ -17,8 +17,19 @@ _WORD = re.compile(r"[^\W_]+")
 _ALNUM = re.compile(r"[0-9a-z]+")
 _APOSTROPHES = "'’`"
 _NO_PLURAL = ("ss", "us", "is", "ys", "as", "os")
-_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8",
-          "ix": "9", "x": "10", "xi": "11", "xii": "12"}
+_ROMAN = {
+    "i": "1",
+    "ii": "2",
+    "iii": "3",
+    "iv": "4",
+    "vi": "6",
+    "vii": "7",
+    "viii": "8",
+    "ix": "9",
+    "x": "10",
+    "xi": "11",
+    "xii": "12",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +72,13 @@ def tokenize(text: str) -> list[Token]:
     out: list[Token] = []
     for m in _WORD.finditer(text):
         start, end = m.span()
-        if end - start == 1 and text[start] in "sS" and start >= 2 \
-                and text[start - 1] in _APOSTROPHES and text[start - 2].isalnum():
+        if (
+            end - start == 1
+            and text[start] in "sS"
+            and start >= 2
+            and text[start - 1] in _APOSTROPHES
+            and text[start - 2].isalnum()
+        ):
             continue  # possessive 's
         folded = fold(m.group())
         if folded.isascii() and len(folded) == end - start:

@@ -13,8 +13,9 @@ from kgrag.linking.dictionary import DictionaryIndex
 logger = logging.getLogger(__name__)
 
 
-def pubtator_pairs(paths: Iterable[str | Path], *, skip_types: tuple[str, ...] = ("Chemical",)
-                   ) -> Iterator[tuple[str, tuple[str, ...]]]:
+def pubtator_pairs(
+    paths: Iterable[str | Path], *, skip_types: tuple[str, ...] = ("Chemical",)
+) -> Iterator[tuple[str, tuple[str, ...]]]:
     """``(mention text, gold ids)`` of every annotated mention with ids."""
     for path in paths:
         for doc in read_pubtator(path):
@@ -23,8 +24,9 @@ def pubtator_pairs(paths: Iterable[str | Path], *, skip_types: tuple[str, ...] =
                     yield m.text, m.ids
 
 
-def add_training_dictionary(dictionary: DictionaryIndex,
-                            pairs: Iterable[tuple[str, tuple[str, ...]]]) -> int:
+def add_training_dictionary(
+    dictionary: DictionaryIndex, pairs: Iterable[tuple[str, tuple[str, ...]]]
+) -> int:
     """Add single-concept training mentions to ``dictionary``; returns how many were new.
 
     Composite mentions (several gold ids) are skipped: their string names no single concept.
@@ -32,10 +34,10 @@ def add_training_dictionary(dictionary: DictionaryIndex,
     table = dictionary.table
     added = 0
     for text, ids in pairs:
-        targets = {table.resolve(i) for i in ids} - {None}
+        targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
         if len(targets) != 1:
             continue
-        index = table._index(next(iter(targets)))  # noqa: SLF001 - same package
+        index = table._index(targets.pop())
         if index is not None and dictionary.add_training(text, index):
             added += 1
     logger.info("training dictionary: %d new entries", added)

@@ -6,8 +6,26 @@ from __future__ import annotations
 
 import re
 
-FUNCTION_WORDS = frozenset({"of", "the", "a", "an", "in", "with", "to", "and", "or", "s",
-                            "nos", "for", "by", "on", "due", "type"})
+FUNCTION_WORDS = frozenset(
+    {
+        "of",
+        "the",
+        "a",
+        "an",
+        "in",
+        "with",
+        "to",
+        "and",
+        "or",
+        "s",
+        "nos",
+        "for",
+        "by",
+        "on",
+        "due",
+        "type",
+    }
+)
 # words that vocabularies use interchangeably for the same kind of disorder
 _SWAPS: tuple[tuple[str, ...], ...] = (
     ("cancer", "carcinoma", "neoplasm", "tumor", "malignancy"),
@@ -37,7 +55,7 @@ def swaps(key: str, limit: int = 12) -> list[str]:
     for i, w in enumerate(words):
         for alt in _SWAP_OF.get(w, ()):
             if alt != w:
-                out.append(" ".join([*words[:i], alt, *words[i + 1:]]))
+                out.append(" ".join([*words[:i], alt, *words[i + 1 :]]))
     return out[:limit]
 
 
@@ -55,10 +73,32 @@ def composite_parts(text: str) -> list[str]:
     return [*out, pieces[-1]]
 
 
-GENERIC_HEADS = frozenset({"tumor", "cancer", "carcinoma", "neoplasm", "disease", "disorder",
-                           "syndrome", "lesion", "defect", "failure", "toxicity", "infarct",
-                           "injury", "damage", "dysfunction", "abnormality", "complication",
-                           "deficiency", "symptom", "problem", "involvement", "impairment"})
+GENERIC_HEADS = frozenset(
+    {
+        "tumor",
+        "cancer",
+        "carcinoma",
+        "neoplasm",
+        "disease",
+        "disorder",
+        "syndrome",
+        "lesion",
+        "defect",
+        "failure",
+        "toxicity",
+        "infarct",
+        "injury",
+        "damage",
+        "dysfunction",
+        "abnormality",
+        "complication",
+        "deficiency",
+        "symptom",
+        "problem",
+        "involvement",
+        "impairment",
+    }
+)
 
 
 def head_swaps(key: str) -> list[str]:
@@ -67,8 +107,7 @@ def head_swaps(key: str) -> list[str]:
     if len(words) < 2 or words[-1] not in GENERIC_HEADS:
         return []
     stem = " ".join(words[:-1])
-    return [f"{stem} {h}" for h in ("disease", "syndrome", "disorder") if h != words[-1]] + [
-        stem]
+    return [f"{stem} {h}" for h in ("disease", "syndrome", "disorder") if h != words[-1]] + [stem]
 
 
 def backoffs(key: str, min_chars: int = 4) -> list[str]:

@@ -97,8 +97,9 @@ def lexical_equivalences(concepts: dict[str, SourceConcept]) -> list[Equivalence
     for per_prefix in by_name.values():
         if len(per_prefix) < 2 or any(len(ids) > 1 for ids in per_prefix.values()):
             continue
-        ids = sorted((ids[0] for ids in per_prefix.values()),
-                     key=lambda i: (_rank(prefix_of(i), ID_PRIORITY), i))
+        ids = sorted(
+            (ids[0] for ids in per_prefix.values()), key=lambda i: (_rank(prefix_of(i), ID_PRIORITY), i)
+        )
         out.extend(Equivalence(ids[0], other, LEXICAL_EVIDENCE) for other in ids[1:])
     return out
 

@@ -1,0 +1,139 @@
+"""ConceptLinker on a real (small) unified table: detection, abbreviations, assertions,
+normalization passes, training dictionary, NIL threshold and bad input. Plus one
+Normalizer contract that every implementation passes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kgrag.index.encoders import HashingEncoder
+from kgrag.linking.base import Linker, Normalizer
+from kgrag.linking.dense import DenseMatcher
+from kgrag.linking.linker import ConceptLinker, InputTooLarge
+from kgrag.linking.training import add_training_dictionary
+from kgrag.ontology.table import ConceptTable
+from kgrag.types import Assertion, SemanticKind
+
+
+@pytest.fixture(scope="module")
+def linker(small_table: ConceptTable) -> ConceptLinker:
+    return ConceptLinker(small_table)
+
+
+T2D = "UMLS:C0011860"
+MI = "UMLS:C0027051"
+
+
+def test_protocols(linker: ConceptLinker) -> None:
+    assert isinstance(linker, Linker) and isinstance(linker, Normalizer)
+
+
+def test_link_text(linker: ConceptLinker) -> None:
+    text = (
+        "A 60-year-old with Type 2 Diabetes and congestive heart disease (CHD). "
+        "He denies seizures but had a myocardial infarction. CHD is stable."
+    )
+    mentions = linker.link(text)
+    by_text = {m.text: m for m in mentions}
+    assert by_text["Type 2 Diabetes"].best.concept_id == T2D
+    assert by_text["Type 2 Diabetes"].assertion is Assertion.PRESENT
+    assert by_text["seizures"].assertion is Assertion.ABSENT
+    assert by_text["myocardial infarction"].best.concept_id == MI
+    for m in mentions:
+        assert text[m.start : m.end] == m.text
+        assert all(0.0 <= c.score <= 1.0 for c in m.candidates)
+        assert [c.score for c in m.candidates] == sorted((c.score for c in m.candidates), reverse=True)
+    # "CHD" is defined in the text: each use links like (the head of) its long form
+    chd = [m for m in mentions if m.text == "CHD"]
+    assert len(chd) == 2 and all(m.best.method == "abbreviation" for m in chd)
+    assert {m.best.concept_id for m in chd} == {by_text["heart disease"].best.concept_id}
+
+
+def test_kind_filter(small_table: ConceptTable) -> None:
+    only_findings = ConceptLinker(small_table, kinds=[SemanticKind.FINDING])
+    kinds = {m.best.kind for m in only_findings.link("Seizures and type 2 diabetes.")}
+    assert kinds == {SemanticKind.FINDING}
+
+
+def test_normalize_passes(linker: ConceptLinker) -> None:
+    assert linker.normalize("NIDDM")[0].concept_id == T2D  # exact (case-sensitive short form)
+    assert linker.normalize("niddm") == [] or linker.normalize("niddm")[0].method != "exact"
+    assert linker.normalize("diabetes mellitus, type 2")[0].concept_id == T2D  # exact entry term
+    assert linker.normalize("infarction of myocardium")[0].concept_id in (MI, "MESH:D007238")
+    fuzzy = linker.normalize("diabetis mellitus type two")
+    assert T2D in [c.concept_id for c in fuzzy] and fuzzy[0].method in ("fuzzy", "backoff")
+    context = "Diabetes Mellitus, Type 2 (DMT2) is common."
+    expanded = linker.normalize("DMT2", context)[0]
+    assert expanded.concept_id == T2D and expanded.method == "abbreviation"
+    assert linker.normalize("DMT2 complications", context)  # expanded inside a longer mention
+    assert linker.normalize("   ") == []
+
+
+def test_training_dictionary(small_table: ConceptTable) -> None:
+    fresh = ConceptLinker(small_table, fuzzy=False)
+    assert not fresh.normalize("sugar disease")
+    added = add_training_dictionary(
+        fresh.dictionary,
+        [("sugar disease", ("MESH:D003924",)), ("two ids", ("MESH:D003924", "DOID:5844"))],
+    )
+    assert added == 1  # the composite (two-concept) mention is skipped
+    best = fresh.normalize("Sugar diseases")[0]
+    assert best.concept_id == T2D and best.method == "training"
+
+
+def test_nil_threshold(small_table: ConceptTable) -> None:
+    strict = ConceptLinker(small_table, nil_threshold=0.5)
+    assert all(c.score >= 0.5 for c in strict.normalize("diabetis melitus typ 2"))
+    assert strict.normalize("zzqxq florp") == []
+
+
+def test_bad_input(linker: ConceptLinker) -> None:
+    assert linker.link("") == [] and linker.link("   \n\t") == []
+    weird = "Fever 🤒 \x00\x07 type 2 diabetes\u200b " + "x" * 10_000 + " seizures"
+    for m in linker.link(weird):
+        assert weird[m.start : m.end] == m.text
+    with pytest.raises(TypeError):
+        linker.link(b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(InputTooLarge):
+        linker.link("a" * 6_000_000)
+    big = ("No seizures. Type 2 diabetes with myocardial infarction. " * 20_000)[:1_000_000]
+    started = time.perf_counter()
+    mentions = linker.link(big)
+    assert time.perf_counter() - started < 30 and len(mentions) > 10_000
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=200).map(lambda s: s + " type 2 diabetes")
+)
+def test_spans_always_index_the_text(linker: ConceptLinker, text: str) -> None:
+    for m in linker.link(text):
+        assert text[m.start : m.end] == m.text
+
+
+def normalizers(small_table: ConceptTable) -> list[Normalizer]:
+    base = ConceptLinker(small_table)
+    dense = ConceptLinker(small_table, fuzzy=False)
+    dense.dense = DenseMatcher(dense.dictionary, HashingEncoder())
+    out: list[Normalizer] = [base, dense]
+    try:
+        from kgrag.linking.scispacy_adapter import ScispacyLinker
+
+        out.append(ScispacyLinker(base.dictionary, min_df=1, ef_construction=50, m=8))
+    except ImportError:
+        pass  # the scispacy extra is optional; MissingExtraError is an ImportError
+    return out
+
+
+def test_normalizer_contract(small_table: ConceptTable) -> None:
+    for impl in normalizers(small_table):
+        got = impl.normalize("type 2 diabetes mellitus", None, 3)
+        assert 1 <= len(got) <= 3, impl.name
+        assert got[0].concept_id == T2D, impl.name
+        assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
+        assert all(small_table.resolve(c.concept_id) == c.concept_id for c in got)
+        assert impl.normalize("", None, 3) == [], impl.name
