@@ -36,6 +36,13 @@ TARGET = ("MESH", "OMIM")  # the vocabulary of the gold standard (MEDIC: MeSH + 
 
 
 def rss_mb() -> float:
+    """Current resident memory (Linux /proc), falling back to the peak elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kgrag.linking.tokens import Token, key_of, tokenize
+from kgrag.tokens import Token, key_of, tokenize
 from kgrag.linking.variants import bag_key
 from kgrag.ontology.curie import prefix_of
 from kgrag.ontology.table import ConceptTable
@@ -98,13 +98,13 @@ class DictionaryIndex:
         for i, synonyms in enumerate(data.synonyms):
             if not self.allowed[i]:
                 continue
-            for text, scope, kind, source, support in synonyms:
+            keys = data.link_keys[i] if data.link_keys else [key_of(s[0]) for s in synonyms]
+            for (text, scope, kind, source, support), key in zip(synonyms, keys, strict=True):
                 rank = SCOPE_RANK.get(scope, 3)
                 if wanted_prefixes and source not in wanted_prefixes:
                     rank += 1  # the target vocabulary's own synonyms are stronger evidence
-                self._add(
-                    text, Entry(i, rank, text, _case_sensitive(text, kind), "exact", source, support)
-                )
+                entry = Entry(i, rank, text, _case_sensitive(text, kind), "exact", source, support)
+                self._add(text, entry, key=key)
         for bucket in (*self.entries.values(), *self.bags.values()):
             bucket.sort(key=self._order)
         logger.info("dictionary: %d keys from %d concepts", len(self.entries), sum(self.allowed))
@@ -112,8 +112,9 @@ class DictionaryIndex:
     def _order(self, e: Entry) -> tuple[int, int, float, int]:
         return (e.rank, -e.support, -self.prior[e.concept], e.concept)
 
-    def _add(self, text: str, entry: Entry, *, replace: bool = False) -> bool:
-        key = key_of(text)
+    def _add(self, text: str, entry: Entry, *, replace: bool = False,
+             key: str | None = None) -> bool:
+        key = key_of(text) if key is None else key
         if not key or key.isdigit() or len(key) < 2:
             return False
         parts = key.split(" ")

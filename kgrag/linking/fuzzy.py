@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kgrag.linking.dictionary import DictionaryIndex, Entry
-from kgrag.linking.tokens import key_of
+from kgrag.tokens import key_of
 
 
 def _grams(key: str) -> list[str]:

@@ -34,7 +34,7 @@ from kgrag.types import MergeConflict, SourceInfo
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _PREFIX = "concepts-"
 _SUFFIX = ".json.zst"
 
@@ -103,6 +103,7 @@ def to_bytes(data: UnifiedData) -> bytes:
         "parents": data.parents,
         "aliases": data.aliases,
         "name_index": data.name_index,
+        "link_keys": data.link_keys,
         "conflicts": [c.model_dump() for c in data.conflicts],
         "warnings": data.warnings,
         "per_source": data.per_source,
@@ -133,6 +134,7 @@ def from_bytes(blob: bytes, origin: str = "<bytes>") -> UnifiedData:
         parents=raw["parents"],
         aliases=raw["aliases"],
         name_index=raw["name_index"],
+        link_keys=raw["link_keys"],
         conflicts=[MergeConflict.model_validate(c) for c in raw["conflicts"]],
         warnings=raw["warnings"],
         per_source=raw["per_source"],

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kgrag.normalize import normalize
+from kgrag.tokens import key_of
 from kgrag.ontology.curie import prefix_of
 from kgrag.ontology.records import Equivalence, LoadResult, SourceConcept
 from kgrag.types import MergeConflict, SemanticKind, SourceInfo, SynonymScope
@@ -120,6 +121,8 @@ class UnifiedData:
     parents: list[list[tuple[int, str]]] = field(default_factory=list)  # (index, vocabulary)
     aliases: dict[str, str] = field(default_factory=dict)
     name_index: dict[str, list[int]] = field(default_factory=dict)
+    # per synonym, its token key (kgrag.tokens.key_of): linkers build dictionaries from it
+    link_keys: list[list[str]] = field(default_factory=list)
     conflicts: list[MergeConflict] = field(default_factory=list)
     warnings: dict[str, int] = field(default_factory=dict)
     per_source: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -249,6 +252,7 @@ def unify(results: Sequence[LoadResult]) -> UnifiedData:
         data.xrefs.append(sorted({x for c in named for x in c.xrefs} - member_set))
         keyed = _synonyms(display, named)
         data.synonyms.append([row for _, row in keyed])
+        data.link_keys.append([key_of(row[0]) for _, row in keyed])
         for key, _ in keyed:
             data.name_index.setdefault(key, []).append(len(data.ids) - 1)
         member_lists.append(named)
