@@ -37,6 +37,15 @@ FREQUENCY_TERMS = {
 }
 
 
+def _info(name: str, version: str) -> SourceInfo:
+    return SourceInfo(
+        name=name,
+        version=version,
+        license=HPO_LICENSE,
+        attribution=HPO_ATTRIBUTION.format(version=version),
+    )
+
+
 def load_hpo(path: str | Path) -> LoadResult:
     warnings = Warnings("HP")
     doc = parse_obo(path, warnings, id_filter=lambda i: i.startswith("HP:"))
@@ -71,14 +80,8 @@ def load_hpo(path: str | Path) -> LoadResult:
             )
         )
     version = (doc.data_version or "unknown").rsplit("/", 1)[-1]
-    info = SourceInfo(
-        name="HP",
-        version=version,
-        license=HPO_LICENSE,
-        attribution=HPO_ATTRIBUTION.format(version=version),
-    )
     return LoadResult(
-        info=info,
+        info=_info("HP", version),
         concepts=concepts,
         aliases=doc.aliases(),
         warnings=warnings,
@@ -195,14 +198,8 @@ def load_hpoa(path: str | Path) -> HpoaResult:
         )
         for d, n in names.items()
     ]
-    info = SourceInfo(
-        name="HPOA",
-        version=version,
-        license=HPO_LICENSE,
-        attribution=HPO_ATTRIBUTION.format(version=version),
-    )
     return HpoaResult(
         version=version,
         annotations=annotations,
-        diseases=LoadResult(info=info, concepts=concepts, warnings=warnings),
+        diseases=LoadResult(info=_info("HPOA", version), concepts=concepts, warnings=warnings),
     )
