@@ -10,6 +10,9 @@ The tree::
     │   ├── OntologySourceMissing(FileNotFoundError)  a source file is not where expected
     │   └── ChecksumMismatch               a shipped file differs from its manifest
     ├── CorpusFormatError(ValueError)      a corpus file is malformed (file and line)
+    ├── GraphError                         a graph store failed
+    │   ├── GraphUnavailable(ConnectionError)  server down, wrong credentials, no such store
+    │   └── GraphWriteError                a write failed (disk full, lost connection)
     └── ConceptNotFound(KeyError)          no concept has that code or id
 
 Errors that double as builtins can be caught either way
@@ -83,6 +86,18 @@ class CorpusFormatError(KgragError, ValueError):
         self.line = line
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+class GraphError(KgragError):
+    """Base for graph store failures."""
+
+
+class GraphUnavailable(GraphError, ConnectionError):
+    """The graph store cannot be reached or opened; the message says what to check."""
+
+
+class GraphWriteError(GraphError):
+    """A write to the graph failed part-way; rerunning the build resumes and repairs."""
 
 
 class ConceptNotFound(KgragError, KeyError):

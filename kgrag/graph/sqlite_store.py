@@ -1,0 +1,372 @@
+"""The embedded graph store: SQLite in a directory, no server.
+
+Why SQLite: it ships with Python (nothing to download, on any machine), its WAL journal
+lets readers query while one writer builds and survives a ``kill -9`` without corruption
+(every batch is one transaction), and recursive CTEs walk hierarchies in the database.
+kuzu works offline but its upstream was archived in October 2025; its fork ladybug
+downloads its vector and full-text extensions at run time; networkx holds everything in
+memory and persists nothing. Vectors live beside the graph in a faiss index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from kgrag.errors import GraphUnavailable, GraphWriteError
+from kgrag.graph.base import Direction
+from kgrag.graph.schema import (
+    Claim,
+    Edge,
+    EdgeType,
+    GraphCounts,
+    Label,
+    Node,
+    Path as GraphPath,
+    Subgraph,
+    Tier,
+)
+
+logger = logging.getLogger(__name__)
+
+FILE_NAME = "graph.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    id TEXT PRIMARY KEY, label TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+    tier TEXT, kind TEXT, codes TEXT NOT NULL DEFAULT '[]', props TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS nodes_label ON nodes(label, tier);
+CREATE TABLE IF NOT EXISTS node_sources (
+    node_id TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (node_id, source)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_sources_source ON node_sources(source);
+CREATE TABLE IF NOT EXISTS edges (
+    src TEXT NOT NULL, type TEXT NOT NULL, dst TEXT NOT NULL,
+    props TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (src, type, dst)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst, type);
+CREATE TABLE IF NOT EXISTS claims (
+    src TEXT NOT NULL, type TEXT NOT NULL, dst TEXT NOT NULL, source TEXT NOT NULL,
+    key TEXT NOT NULL, reference TEXT, start INTEGER, "end" INTEGER,
+    props TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (src, type, dst, source, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS claims_source ON claims(source);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _types_clause(types: Sequence[EdgeType] | None, column: str = "type") -> tuple[str, list[str]]:
+    if not types:
+        return "", []
+    return f" AND {column} IN ({','.join('?' * len(types))})", [str(t) for t in types]
+
+
+class SqliteGraphStore:
+    """A :class:`~kgrag.graph.base.GraphStore` in ``directory/graph.sqlite``."""
+
+    name = "kgrag.SqliteGraphStore.v1"
+
+    def __init__(self, directory: str | Path, *, read_only: bool = False,
+                 batch_size: int = 5000) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / FILE_NAME
+        self.read_only = read_only
+        self.batch_size = batch_size
+        try:
+            if read_only:
+                if not self.path.is_file():
+                    raise GraphUnavailable(f"no graph at {self.path}; run `kgrag build` first")
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                            isolation_level=None, check_same_thread=False)
+            else:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self.conn = sqlite3.connect(self.path, isolation_level=None,
+                                            check_same_thread=False)
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            if not read_only:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                self.conn.executescript(_SCHEMA)
+            self.conn.execute("PRAGMA cache_size = -131072")  # 128 MB
+            self.conn.execute("PRAGMA temp_store = MEMORY")
+        except sqlite3.DatabaseError as e:
+            raise GraphUnavailable(f"cannot open the graph at {self.path}: {e}") from e
+
+    # -- writes --------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise GraphWriteError("this store was opened read-only")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            hint = " (free disk space)" if "full" in str(e) else ""
+            raise GraphWriteError(f"graph write failed{hint}: {e}; rerun the build to resume") from e
+
+    def upsert_nodes(self, nodes: Iterable[Node]) -> int:
+        total = 0
+        it = iter(nodes)
+        while batch := list(islice(it, self.batch_size)):
+            with self._transaction() as db:
+                db.executemany(
+                    """INSERT INTO nodes(id, label, name, tier, kind, codes, props)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(id) DO UPDATE SET
+                         name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
+                         tier = coalesce(excluded.tier, tier), kind = coalesce(excluded.kind, kind),
+                         codes = CASE WHEN excluded.codes != '[]' THEN excluded.codes ELSE codes END,
+                         props = json_patch(props, excluded.props)""",
+                    [(n.id, n.label.value, n.name, n.tier.value if n.tier else None, n.kind,
+                      json.dumps(list(n.codes)), json.dumps(n.props)) for n in batch])
+                db.executemany("INSERT OR IGNORE INTO node_sources VALUES (?, ?)",
+                               [(n.id, s) for n in batch for s in n.sources])
+            total += len(batch)
+        return total
+
+    def upsert_edges(self, edges: Iterable[Edge]) -> int:
+        total = 0
+        it = iter(edges)
+        while batch := list(islice(it, self.batch_size)):
+            with self._transaction() as db:
+                db.executemany(
+                    """INSERT INTO edges(src, type, dst, props) VALUES (?, ?, ?, ?)
+                       ON CONFLICT(src, type, dst) DO UPDATE SET
+                         props = json_patch(props, excluded.props)""",
+                    [(e.src, e.type.value, e.dst, json.dumps(e.props)) for e in batch])
+                db.executemany(
+                    """INSERT OR REPLACE INTO claims
+                       (src, type, dst, source, key, reference, start, "end", props)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [(e.src, e.type.value, e.dst, c.source, c.key(), c.reference, c.start,
+                      c.end, json.dumps(c.props)) for e in batch for c in e.claims])
+            total += len(batch)
+        return total
+
+    def refresh_frequencies(self) -> None:
+        """Set each HAS_FINDING edge's ``frequency`` to the mean of its claims' frequencies."""
+        with self._transaction() as db:
+            db.execute("""
+                UPDATE edges SET props = json_set(props, '$.frequency', (
+                    SELECT avg(json_extract(c.props, '$.frequency')) FROM claims c
+                    WHERE c.src = edges.src AND c.type = edges.type AND c.dst = edges.dst))
+                WHERE type = 'HAS_FINDING'""")
+
+    def delete_source(self, source: str) -> dict[str, int]:
+        with self._transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_edges(src, type, dst)")
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_nodes(id)")
+            db.execute("DELETE FROM gone_edges")
+            db.execute("DELETE FROM gone_nodes")
+            db.execute("INSERT INTO gone_edges SELECT DISTINCT src, type, dst FROM claims "
+                       "WHERE source = ?", (source,))
+            claims = db.execute("DELETE FROM claims WHERE source = ?", (source,)).rowcount
+            db.execute("INSERT INTO gone_nodes SELECT node_id FROM node_sources WHERE source = ?",
+                       (source,))
+            db.execute("DELETE FROM node_sources WHERE source = ?", (source,))
+            nodes = db.execute(
+                "DELETE FROM nodes WHERE id IN (SELECT id FROM gone_nodes) AND NOT EXISTS "
+                "(SELECT 1 FROM node_sources s WHERE s.node_id = nodes.id)").rowcount
+            # edges of removed nodes go too, whoever asserted them
+            db.execute("""INSERT INTO gone_edges SELECT src, type, dst FROM edges
+                          WHERE src IN (SELECT id FROM gone_nodes) AND src NOT IN (SELECT id FROM nodes)
+                          UNION SELECT src, type, dst FROM edges
+                          WHERE dst IN (SELECT id FROM gone_nodes) AND dst NOT IN (SELECT id FROM nodes)""")
+            db.execute("""DELETE FROM claims WHERE (src, type, dst) IN (
+                            SELECT src, type, dst FROM gone_edges g
+                            WHERE g.src NOT IN (SELECT id FROM nodes) OR g.dst NOT IN (SELECT id FROM nodes))""")
+            edges = db.execute("""DELETE FROM edges WHERE (src, type, dst) IN
+                                  (SELECT src, type, dst FROM gone_edges) AND NOT EXISTS
+                                  (SELECT 1 FROM claims c WHERE c.src = edges.src
+                                   AND c.type = edges.type AND c.dst = edges.dst)""").rowcount
+        return {"claims": claims, "edges": edges, "nodes": nodes}
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- reads ---------------------------------------------------------------------------
+    @staticmethod
+    def _node(row: Sequence[Any], sources: Sequence[str]) -> Node:
+        return Node(id=row[0], label=Label(row[1]), name=row[2],
+                    tier=Tier(row[3]) if row[3] else None, kind=row[4],
+                    codes=tuple(json.loads(row[5])), props=json.loads(row[6]),
+                    sources=tuple(sources) or ("?",))
+
+    def _nodes(self, ids: Iterable[str]) -> dict[str, Node]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, Node] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            sources: dict[str, list[str]] = {}
+            for nid, src in self.conn.execute(
+                    f"SELECT node_id, source FROM node_sources WHERE node_id IN ({marks})", chunk):
+                sources.setdefault(nid, []).append(src)
+            for row in self.conn.execute(
+                    f"SELECT id, label, name, tier, kind, codes, props FROM nodes WHERE id IN ({marks})",
+                    chunk):
+                out[row[0]] = self._node(row, sources.get(row[0], []))
+        return out
+
+    def _edges(self, keys: Iterable[tuple[str, str, str]]) -> list[Edge]:
+        out = []
+        for src, typ, dst in keys:
+            row = self.conn.execute("SELECT props FROM edges WHERE src=? AND type=? AND dst=?",
+                                    (src, typ, dst)).fetchone()
+            if row is None:
+                continue
+            claims = tuple(
+                Claim(source=s, reference=r, start=a, end=b, props=json.loads(p))
+                for s, r, a, b, p in self.conn.execute(
+                    'SELECT source, reference, start, "end", props FROM claims '
+                    "WHERE src=? AND type=? AND dst=?", (src, typ, dst)))
+            if claims:
+                out.append(Edge(src=src, type=EdgeType(typ), dst=dst, props=json.loads(row[0]),
+                                claims=claims))
+        return out
+
+    def get_node(self, node_id: str) -> Node | None:
+        return self._nodes([node_id]).get(node_id)
+
+    def _adjacent(self, node_ids: Sequence[str], types: Sequence[EdgeType] | None,
+                  direction: Direction, limit: int | None = None) -> list[tuple[str, str, str]]:
+        clause, params = _types_clause(types)
+        out: list[tuple[str, str, str]] = []
+        for i in range(0, len(node_ids), 500):
+            chunk = list(node_ids[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            if direction in ("out", "both"):
+                out += self.conn.execute(f"SELECT src, type, dst FROM edges WHERE src IN ({marks})"
+                                         f"{clause}", [*chunk, *params]).fetchall()
+            if direction in ("in", "both"):
+                out += self.conn.execute(f"SELECT src, type, dst FROM edges WHERE dst IN ({marks})"
+                                         f"{clause}", [*chunk, *params]).fetchall()
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+        return out
+
+    def neighbours(self, node_id: str, *, types: Sequence[EdgeType] | None = None,
+                   direction: Direction = "out", limit: int = 1000) -> list[tuple[Edge, Node]]:
+        keys = self._adjacent([node_id], types, direction, limit)
+        edges = self._edges(keys)
+        others = self._nodes(e.dst if e.src == node_id else e.src for e in edges)
+        return [(e, others[o]) for e in edges
+                if (o := e.dst if e.src == node_id else e.src) in others]
+
+    def _walk_is_a(self, node_id: str, max_depth: int, up: bool) -> list[tuple[Node, int]]:
+        near, far = ("src", "dst") if up else ("dst", "src")
+        rows = self.conn.execute(f"""
+            WITH RECURSIVE walk(id, depth) AS (
+                SELECT ?, 0
+                UNION
+                SELECT e.{far}, walk.depth + 1 FROM edges e JOIN walk ON e.{near} = walk.id
+                WHERE e.type = 'IS_A' AND walk.depth < ?)
+            SELECT id, min(depth) AS d FROM walk WHERE id != ? GROUP BY id ORDER BY d, id""",
+            (node_id, max_depth, node_id)).fetchall()
+        nodes = self._nodes(r[0] for r in rows)
+        return [(nodes[i], d) for i, d in rows if i in nodes]
+
+    def ancestors(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
+        return self._walk_is_a(node_id, max_depth, up=True)
+
+    def descendants(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
+        return self._walk_is_a(node_id, max_depth, up=False)
+
+    def paths(self, starts: Sequence[str], ends: Sequence[str], *, max_hops: int = 3,
+              types: Sequence[EdgeType] | None = None, limit: int = 100,
+              direction: Direction = "out") -> list[GraphPath]:
+        targets = set(ends)
+        parent: dict[str, tuple[str, tuple[str, str, str]] | None] = {s: None for s in starts}
+        frontier = list(dict.fromkeys(starts))
+        found: list[str] = [s for s in frontier if s in targets]
+        for _ in range(max_hops):
+            if not frontier or len(found) >= limit:
+                break
+            here_set = set(frontier)
+            nxt = []
+            for src, typ, dst in self._adjacent(frontier, types, direction):
+                moves = []
+                if direction in ("out", "both") and src in here_set:
+                    moves.append((src, dst))
+                if direction in ("in", "both") and dst in here_set:
+                    moves.append((dst, src))
+                for here, there in moves:
+                    if there not in parent:
+                        parent[there] = (here, (src, typ, dst))
+                        nxt.append(there)
+                        if there in targets:
+                            found.append(there)
+            frontier = nxt
+        out = []
+        for end in found[:limit]:
+            chain: list[tuple[str, str, str]] = []
+            nodes = [end]
+            step = parent[end]
+            while step is not None:
+                prev, key = step
+                chain.append(key)
+                nodes.append(prev)
+                step = parent[prev]
+            chain.reverse()
+            nodes.reverse()
+            out.append(GraphPath(nodes=tuple(nodes), edges=tuple(self._edges(chain))))
+        return out
+
+    def subgraph(self, node_ids: Sequence[str], *, hops: int = 1,
+                 types: Sequence[EdgeType] | None = None) -> Subgraph:
+        seen = set(node_ids)
+        frontier = deque(node_ids)
+        keys: set[tuple[str, str, str]] = set()
+        for _ in range(hops):
+            batch = list(frontier)
+            frontier.clear()
+            for key in self._adjacent(batch, types, "both"):
+                keys.add(key)
+                for n in (key[0], key[2]):
+                    if n not in seen:
+                        seen.add(n)
+                        frontier.append(n)
+        nodes = self._nodes(seen)
+        edges = [e for e in self._edges(sorted(keys)) if e.src in nodes and e.dst in nodes]
+        return Subgraph(nodes=tuple(nodes.values()), edges=tuple(edges))
+
+    def counts(self) -> GraphCounts:
+        nodes = dict(self.conn.execute("SELECT label, count(*) FROM nodes GROUP BY label"))
+        edges = dict(self.conn.execute("SELECT type, count(*) FROM edges GROUP BY type"))
+        tiers = dict(self.conn.execute(
+            "SELECT tier, count(*) FROM nodes WHERE tier IS NOT NULL GROUP BY tier"))
+        sources = self.conn.execute("SELECT count(DISTINCT source) FROM node_sources").fetchone()[0]
+        return GraphCounts(nodes=nodes, edges=edges, tiers=tiers, sources=int(sources))
+
+    def integrity_ok(self) -> bool:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:  # pragma: no cover - closing twice
+            pass
+
+    def __enter__(self) -> SqliteGraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

@@ -1,0 +1,152 @@
+"""One contract for every GraphStore: the embedded SQLite store always, a real Neo4j when
+KGRAG_TEST_NEO4J_URI points at one (see .ci/run)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kgrag.graph.base import GraphStore
+from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
+from kgrag.graph.sqlite_store import SqliteGraphStore
+
+H = EdgeType.HAS_FINDING
+ISA = EdgeType.IS_A
+
+
+def concept(cid: str, tier: Tier, source: str = "vocab") -> Node:
+    return Node(id=cid, label=Label.CONCEPT, name=cid.lower(), tier=tier, sources=(source,),
+                codes=(cid,))
+
+
+def edge(src: str, typ: EdgeType, dst: str, source: str = "vocab", **props: object) -> Edge:
+    return Edge(src=src, type=typ, dst=dst,
+                claims=(Claim(source=source, reference=f"{source}-ref", props=dict(props)),))
+
+
+NODES = [concept("CAT", Tier.CATEGORY), concept("GRP", Tier.GROUP),
+         concept("D1", Tier.DISEASE), concept("D2", Tier.DISEASE),
+         concept("F1", Tier.FINDING), concept("F2", Tier.FINDING), concept("F3", Tier.FINDING)]
+EDGES = [edge("GRP", ISA, "CAT"), edge("D1", ISA, "GRP"), edge("D2", ISA, "GRP"),
+         edge("D1", H, "F1", frequency=0.9), edge("D1", H, "F2", frequency=0.2),
+         edge("D2", H, "F2", frequency=0.8), edge("D2", H, "F3", polarity="excluded")]
+
+
+def _sqlite(tmp_path: Path) -> Iterator[GraphStore]:
+    store = SqliteGraphStore(tmp_path / "kb", batch_size=3)  # small batches: many commits
+    yield store
+    store.close()
+
+
+def _neo4j(tmp_path: Path) -> Iterator[GraphStore]:
+    from kgrag.graph.neo4j_store import Neo4jGraphStore
+
+    store = Neo4jGraphStore(os.environ["KGRAG_TEST_NEO4J_URI"],
+                            auth=(os.environ.get("KGRAG_TEST_NEO4J_USER", "neo4j"),
+                                  os.environ.get("KGRAG_TEST_NEO4J_PASSWORD", "")),
+                            batch_size=3)
+    store.clear()
+    yield store
+    store.clear()
+    store.close()
+
+
+STORES: dict[str, Callable[[Path], Iterator[GraphStore]]] = {"sqlite": _sqlite}
+PARAMS = [pytest.param("sqlite"), pytest.param("neo4j", marks=pytest.mark.neo4j)]
+
+
+@pytest.fixture(params=PARAMS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    factory = _sqlite if request.param == "sqlite" else _neo4j
+    gen = factory(tmp_path)
+    s = next(gen)
+    s.upsert_nodes(NODES)
+    s.upsert_edges(EDGES)
+    yield s
+    next(gen, None)
+
+
+def test_protocol_and_counts(store: GraphStore) -> None:
+    assert isinstance(store, GraphStore)
+    c = store.counts()
+    assert c.nodes == {"Concept": 7}
+    assert c.edges == {"IS_A": 3, "HAS_FINDING": 4}
+    assert c.tiers == {"category": 1, "group": 1, "disease": 2, "finding": 3}
+
+
+def test_upsert_is_idempotent_and_merges(store: GraphStore) -> None:
+    store.upsert_nodes(NODES)
+    store.upsert_edges(EDGES)
+    assert store.counts().edges == {"IS_A": 3, "HAS_FINDING": 4}
+    store.upsert_nodes([concept("D1", Tier.DISEASE, source="other")])
+    store.upsert_edges([edge("D1", H, "F1", source="other", frequency=0.5)])
+    node = store.get_node("D1")
+    assert node is not None and set(node.sources) == {"vocab", "other"}
+    (e, f1), = [(e, n) for e, n in store.neighbours("D1", types=[H]) if n.id == "F1"]
+    assert {c.source for c in e.claims} == {"vocab", "other"}
+    assert f1.tier is Tier.FINDING
+
+
+def test_neighbours(store: GraphStore) -> None:
+    out = {n.id for _, n in store.neighbours("D2", types=[H])}
+    assert out == {"F2", "F3"}
+    excluded = [e for e, n in store.neighbours("D2", types=[H]) if n.id == "F3"][0]
+    assert excluded.claims[0].props["polarity"] == "excluded"
+    into = {n.id for _, n in store.neighbours("F2", types=[H], direction="in")}
+    assert into == {"D1", "D2"}
+    both = {n.id for _, n in store.neighbours("GRP", direction="both")}
+    assert both == {"CAT", "D1", "D2"}
+    assert store.neighbours("nope") == []
+
+
+def test_hierarchy(store: GraphStore) -> None:
+    assert [(n.id, d) for n, d in store.ancestors("D1")] == [("GRP", 1), ("CAT", 2)]
+    assert [n.id for n, _ in store.ancestors("D1", max_depth=1)] == ["GRP"]
+    assert {n.id for n, _ in store.descendants("CAT")} == {"GRP", "D1", "D2"}
+    store.upsert_edges([edge("CAT", ISA, "D1", source="bad")])  # a cycle must not hang
+    assert {n.id for n, _ in store.ancestors("D1", max_depth=10)} == {"GRP", "CAT"}
+
+
+def test_paths_and_subgraph(store: GraphStore) -> None:
+    paths = store.paths(["F1", "F3"], ["CAT"], max_hops=4, direction="both")
+    assert paths and paths[0].nodes[0] in ("F1", "F3") and paths[0].nodes[-1] == "CAT"
+    assert all(len(p.edges) == len(p.nodes) - 1 for p in paths)
+    down = store.paths(["D1"], ["F1", "F2"], types=[H])
+    assert {p.nodes[-1] for p in down} == {"F1", "F2"} and all(len(p.edges) == 1 for p in down)
+    assert store.paths(["F1"], ["CAT"], max_hops=1, direction="both") == []
+    sub = store.subgraph(["D1", "D2"], hops=1, types=[H])
+    assert {n.id for n in sub.nodes} == {"D1", "D2", "F1", "F2", "F3"}
+    assert len(sub.edges) == 4
+
+
+def test_delete_source(store: GraphStore) -> None:
+    store.upsert_nodes([concept("F9", Tier.FINDING, source="doc:1")])
+    store.upsert_edges([edge("D1", H, "F9", source="doc:1"), edge("D1", H, "F1", source="doc:1")])
+    assert store.delete_source("doc:1")["nodes"] == 1
+    assert store.get_node("F9") is None
+    d1 = {n.id for _, n in store.neighbours("D1", types=[H])}
+    assert d1 == {"F1", "F2"}  # F1 is still held by "vocab"
+    store.delete_source("vocab")
+    assert store.counts().nodes == {} and store.counts().edges == {}
+
+
+def test_meta(store: GraphStore) -> None:
+    assert store.get_meta("status") is None
+    store.set_meta("status", "complete")
+    assert store.get_meta("status") == "complete"
+
+
+def test_sqlite_persists_and_reads_concurrently(tmp_path: Path) -> None:
+    with SqliteGraphStore(tmp_path / "kb") as w:
+        w.upsert_nodes(NODES)
+        w.upsert_edges(EDGES)
+        reader = SqliteGraphStore(tmp_path / "kb", read_only=True)
+        w.upsert_nodes([concept("F7", Tier.FINDING)])  # a write while a reader is open
+        assert reader.counts().nodes == {"Concept": 8}
+        reader.close()
+    again = SqliteGraphStore(tmp_path / "kb", read_only=True)
+    assert again.counts().edges == {"IS_A": 3, "HAS_FINDING": 4} and again.integrity_ok()
+    again.close()
