@@ -70,7 +70,7 @@ class ConceptTable:
             concepts=len(d.ids),
             synonyms=sum(len(s) for s in d.synonyms),
             codes=sum(len(c) for c in d.codes),
-            is_a_edges=sum(len(p) for p in d.parents),
+            is_a_edges=sum(len({j for j, _ in p}) for p in d.parents),
             conflicts=len(d.conflicts),
             per_source=tuple(
                 VocabularyCount(source=name, **counts) for name, counts in d.per_source.items()
@@ -112,14 +112,14 @@ class ConceptTable:
     # -- hierarchy -----------------------------------------------------------------------
     def parents(self, code: str) -> list[Concept]:
         i = self._require(code)
-        return [self._concept(j) for j, _ in self._d.parents[i]]
+        return [self._concept(j) for j in self._parent_ids(i)]
 
     def children(self, code: str) -> list[Concept]:
         i = self._require(code)
         if self._children is None:
             kids: list[list[int]] = [[] for _ in self._d.ids]
-            for child, ps in enumerate(self._d.parents):
-                for parent, _ in ps:
+            for child in range(len(self._d.ids)):
+                for parent in self._parent_ids(child):
                     kids[parent].append(child)
             self._children = kids
         return [self._concept(j) for j in self._children[i]]
@@ -135,7 +135,7 @@ class ConceptTable:
             depth += 1
             nxt = []
             for i in frontier:
-                for j, _ in self._d.parents[i]:
+                for j in self._parent_ids(i):
                     if j not in seen:
                         seen.add(j)
                         out.append(j)
@@ -216,6 +216,9 @@ class ConceptTable:
                 offer(i, score / 100 * 0.99, text, "fuzzy")  # type: ignore[operator]
 
     # -- materialization -----------------------------------------------------------------
+    def _parent_ids(self, i: int) -> list[int]:
+        return list(dict.fromkeys(j for j, _ in self._d.parents[i]))
+
     def _require(self, code: str) -> int:
         i = self._index(code)
         if i is None:
@@ -235,6 +238,6 @@ class ConceptTable:
             ),
             codes=tuple(d.codes[i]),
             xrefs=tuple(d.xrefs[i]),
-            parents=tuple(d.ids[j] for j, _ in d.parents[i]),
+            parents=tuple(d.ids[j] for j in self._parent_ids(i)),
             sources=tuple(sorted({row[3] for row in d.synonyms[i]})),
         )

@@ -118,7 +118,8 @@ class UnifiedData:
     xrefs: list[list[str]] = field(default_factory=list)
     # [text, scope, type, source, support]
     synonyms: list[list[tuple[str, str, str | None, str, int]]] = field(default_factory=list)
-    parents: list[list[tuple[int, str]]] = field(default_factory=list)  # (index, vocabulary)
+    # (parent index, vocabulary asserting the edge): one entry per vocabulary
+    parents: list[list[tuple[int, str]]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
     name_index: dict[str, list[int]] = field(default_factory=dict)
     # per synonym, its token key (kgrag.tokens.key_of): linkers build dictionaries from it
@@ -261,13 +262,13 @@ def unify(results: Sequence[LoadResult]) -> UnifiedData:
         if target in index_of:
             data.aliases[alias] = data.ids[index_of[target]]
     for i, named in enumerate(member_lists):
-        seen: dict[int, str] = {}
+        pairs: set[tuple[int, str]] = set()  # one entry per (parent, asserting vocabulary)
         for c in named:
             for p in c.parents:
                 j = index_of.get(aliases.get(p, p))
                 if j is not None and j != i:
-                    seen.setdefault(j, c.source)
-        data.parents.append(sorted(seen.items()))
+                    pairs.add((j, c.source))
+        data.parents.append(sorted(pairs))
     data.per_source = _per_source(results)
     for result in results:
         if result.warnings is not None:

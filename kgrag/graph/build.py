@@ -1,0 +1,221 @@
+"""``kgrag build``: run a recipe (declarative TOML in ``ingest/``) into a graph store.
+
+Each source is built on its own, under its own provenance name, and recorded in the
+store's meta table with a fingerprint of its inputs. A rerun skips sources whose
+fingerprint is unchanged, deletes and rebuilds the others, and resumes a build that was
+killed half-way (the store says ``status = building`` until every source is done, so a
+half-written graph is never marked complete).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kgrag.config import Settings, get_settings
+from kgrag.errors import ConfigError
+from kgrag.graph.base import GraphStore
+from kgrag.graph.schema import Edge, GraphCounts, Node
+from kgrag.ontology.records import Warnings
+from kgrag.ontology.table import ConceptTable
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+SourceKind = Literal["vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "corpus"]
+
+
+class SourceSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: SourceKind
+    name: str | None = Field(default=None, description="provenance name; defaults to kind")
+    path: str | None = Field(default=None, description="corpus folder, relative to the recipe")
+    format: str | None = Field(default=None, description="corpus format: medquad, text, ...")
+    limit: int | None = Field(default=None, description="at most this many documents")
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    sources: list[SourceSpec]
+    linker_kinds: list[str] = ["disease", "finding"]
+    base_dir: Path = Path(".")
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json(exclude={"base_dir"}).encode()).hexdigest()
+
+
+class SourceReport(BaseModel):
+    name: str
+    status: Literal["built", "skipped", "failed"]
+    nodes: int = 0
+    edges: int = 0
+    seconds: float = 0.0
+    warnings: dict[str, int] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class BuildReport(BaseModel):
+    store: str
+    status: str
+    recipe: str
+    seconds: float
+    sources: list[SourceReport]
+    counts: GraphCounts
+
+
+def default_recipe_path() -> Path:
+    for candidate in (Path(__file__).resolve().parents[2] / "ingest" / "default.toml",
+                      Path(__file__).resolve().parents[1] / "_data" / "ingest" / "default.toml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("the default recipe ingest/default.toml is missing; pass a recipe path")
+
+
+def load_recipe(path: str | Path | None = None) -> Recipe:
+    path = Path(path) if path else default_recipe_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Recipe(**data, base_dir=path.parent)
+    except FileNotFoundError as e:
+        raise ConfigError(f"no recipe at {path}") from e
+    except (tomllib.TOMLDecodeError, ValidationError, TypeError) as e:
+        raise ConfigError(f"invalid recipe {path}: {e}") from e
+
+
+def _digest(*parts: object) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(repr(p).encode())
+    return h.hexdigest()[:20]
+
+
+def _code_digest() -> str:
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+class Builder:
+    """Runs one recipe into one store."""
+
+    def __init__(self, recipe: Recipe, store: GraphStore, *, table: ConceptTable | None = None,
+                 settings: Settings | None = None, progress: Progress | None = None) -> None:
+        from kgrag.ontology.compiled import compiled_path, load_concepts
+
+        self.recipe = recipe
+        self.store = store
+        self.settings = settings or get_settings()
+        self.say = progress or (lambda step: logger.info("%s", step))
+        self.table = table or load_concepts(self.settings, progress=self.say)
+        self.table_digest = compiled_path(self.settings).name if table is None else str(len(table))
+        self._tiers: list | None = None  # type: ignore[type-arg]
+
+    def run(self, *, rebuild: bool = False) -> BuildReport:
+        started = time.perf_counter()
+        self.store.set_meta("status", "building")
+        self.store.set_meta("recipe", self.recipe.name)
+        reports: list[SourceReport] = []
+        failed = False
+        vocab_fp = self._fingerprint(self.recipe.sources[0]) if self.recipe.sources else ""
+        for spec in self.recipe.sources:
+            name = spec.name or spec.kind
+            fp = _digest(self._fingerprint(spec), vocab_fp, _code_digest())
+            if not rebuild and self.store.get_meta(f"source:{name}") == fp:
+                reports.append(SourceReport(name=name, status="skipped"))
+                self.say(f"{name}: unchanged, skipped")
+                continue
+            t0 = time.perf_counter()
+            try:
+                self.store.set_meta(f"source:{name}", "building")
+                removed = self.store.delete_source(name)
+                if any(removed.values()):
+                    self.say(f"{name}: removed the previous version {removed}")
+                nodes, edges, warnings = self._build_source(spec, name)
+                self.store.set_meta(f"source:{name}", fp)
+                reports.append(SourceReport(name=name, status="built", nodes=nodes, edges=edges,
+                                            seconds=round(time.perf_counter() - t0, 1),
+                                            warnings=dict(warnings.counts)))
+                self.say(f"{name}: {nodes:,} nodes, {edges:,} edges "
+                         f"in {time.perf_counter() - t0:.1f}s")
+            except Exception as e:  # report it, keep the graph marked incomplete
+                failed = True
+                logger.exception("source %s failed", name)
+                reports.append(SourceReport(name=name, status="failed", error=str(e),
+                                            seconds=round(time.perf_counter() - t0, 1)))
+                if spec.kind == "vocabularies":
+                    break  # everything else hangs off the concept nodes
+        if hasattr(self.store, "refresh_frequencies"):
+            self.store.refresh_frequencies()
+        status = "incomplete" if failed else "complete"
+        self.store.set_meta("status", status)
+        return BuildReport(store=getattr(self.store, "name", "?"), status=status,
+                           recipe=self.recipe.name, sources=reports,
+                           seconds=round(time.perf_counter() - started, 1),
+                           counts=self.store.counts())
+
+    def _fingerprint(self, spec: SourceSpec) -> str:
+        if spec.kind == "corpus" and spec.path:
+            folder = (self.recipe.base_dir / spec.path).resolve()
+            files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+            return _digest(spec, [(str(p.relative_to(folder)), p.stat().st_size,
+                                   p.stat().st_mtime_ns) for p in files])
+        return _digest(spec, self.table_digest)
+
+    def _tiers_of_table(self) -> list:  # type: ignore[type-arg]
+        if self._tiers is None:
+            from kgrag.graph.tiers import assign_tiers
+
+            self._tiers = assign_tiers(self.table)
+        return self._tiers
+
+    def _write(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[int, int]:
+        return self.store.upsert_nodes(nodes), self.store.upsert_edges(edges)
+
+    def _build_source(self, spec: SourceSpec, name: str) -> tuple[int, int, Warnings]:
+        from kgrag.graph import builders
+
+        warnings = Warnings(name)
+        d = self.settings.ontologies_dir
+        if spec.kind == "vocabularies":
+            self.say(f"{name}: {len(self.table):,} concepts and their is_a edges")
+            n, e = self._write(builders.concept_nodes(self.table, self._tiers_of_table(), name),
+                               builders.hierarchy_edges(self.table, name))
+        elif spec.kind == "hpoa":
+            from kgrag.ontology.hpo import load_hpoa
+
+            hpoa = load_hpoa(d / "hpo/phenotype.hpoa.gz")
+            self.say(f"{name}: {len(hpoa.annotations):,} HPO annotations")
+            n, e = self._write([], builders.hpoa_edges(hpoa.annotations, self.table, name,
+                                                       warnings))
+        elif spec.kind == "ddxplus":
+            from kgrag.ontology.ddxplus import load_ddxplus
+
+            r = load_ddxplus(d / "ddxplus/release_conditions.json.gz",
+                             d / "ddxplus/release_evidences.json.gz",
+                             d / "ddxplus/icd10_corrections.json")
+            n, e = self._write([], builders.ddxplus_edges(r.extras["conditions"],  # type: ignore[arg-type]
+                                                          self.table, name))
+        elif spec.kind == "do_disease_symptom":
+            from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
+
+            r = load_disease_ontology(DoFiles(
+                d / "disease_ontology/HumanDO.tsv.gz", d / "disease_ontology/allXREFinDO.tsv.gz",
+                disease_symptom=d / "disease_ontology/disease-symptom.tsv.gz"), "")
+            n, e = self._write([], builders.disease_symptom_edges(
+                r.extras["disease_symptom"], self.table, name))  # type: ignore[arg-type]
+        else:
+            from kgrag.graph.corpus_build import build_corpus
+
+            n, e = build_corpus(self, spec, name, warnings)
+        return n, e, warnings

@@ -1,0 +1,77 @@
+"""Tiers of the diagnostic hierarchy (category > group > disease > finding), derived from
+the vocabularies' own hierarchies:
+
+- findings: HPO phenotypic abnormalities, symptoms, MeSH signs and symptoms, ICD-10-CM
+  chapter 18 (and DDXPlus antecedents as risk factors, tiered with findings);
+- ICD-10-CM chapters are categories and its blocks groups;
+- Disease Ontology: the root and its children are categories, the next level groups;
+- MeSH: top-level tree headings (C04 Neoplasms) are categories, the next level groups;
+- every other disease concept is a disease.
+A concept that several vocabularies place gets the highest tier any of them gives.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from kgrag.graph.schema import Tier
+from kgrag.ontology.curie import prefix_of
+from kgrag.ontology.table import ConceptTable
+
+_RANK = {Tier.CATEGORY: 0, Tier.GROUP: 1, Tier.DISEASE: 2}
+# vocabulary -> (max depth for category, max depth for group)
+_DEPTH_TIERS = {"DOID": (1, 2), "MESH": (0, 1)}
+
+
+def _depths(table: ConceptTable, vocabulary: str) -> dict[int, int]:
+    """Distance from the roots of one vocabulary's own is_a edges (shortest)."""
+    data = table.data
+    children: dict[int, list[int]] = {}
+    has_parent: set[int] = set()
+    members: set[int] = set()
+    for child, parents in enumerate(data.parents):
+        for parent, source in parents:
+            if source == vocabulary:
+                children.setdefault(parent, []).append(child)
+                has_parent.add(child)
+                members.update((parent, child))
+    depth = {i: 0 for i in members - has_parent}
+    queue = deque(depth)
+    while queue:
+        node = queue.popleft()
+        for child in children.get(node, ()):
+            if child not in depth:
+                depth[child] = depth[node] + 1
+                queue.append(child)
+    return depth
+
+
+def assign_tiers(table: ConceptTable) -> list[Tier]:
+    data = table.data
+    depths = {v: _depths(table, v) for v in _DEPTH_TIERS}
+    out: list[Tier] = []
+    for i, kind in enumerate(data.kinds):
+        if kind in ("finding", "risk_factor"):
+            out.append(Tier.FINDING)
+            continue
+        if kind in ("modifier", "other"):
+            out.append(Tier.OTHER)
+            continue
+        tiers = [Tier.CATEGORY if kind == "category" else Tier.DISEASE]
+        for code in data.codes[i]:
+            if prefix_of(code) == "ICD10CM":
+                local = code.partition(":")[2]
+                if local.startswith("CH"):
+                    tiers.append(Tier.CATEGORY)
+                elif "-" in local:
+                    tiers.append(Tier.GROUP)
+        for vocab, (cat_depth, group_depth) in _DEPTH_TIERS.items():
+            d = depths[vocab].get(i)
+            if d is not None and d <= cat_depth:
+                tiers.append(Tier.CATEGORY)
+            elif d is not None and d <= group_depth:
+                tiers.append(Tier.GROUP)
+        if kind == "category" and Tier.GROUP in tiers and Tier.CATEGORY not in tiers[1:]:
+            tiers[0] = Tier.GROUP  # an ICD-10-CM block: kind "category", tier group
+        out.append(min(tiers, key=_RANK.__getitem__))
+    return out
