@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         default_factory=_default_ontologies_dir,
         description="the shipped vocabularies and their manifest.json",
     )
+    kb_dir: Path | None = Field(
+        default=None, description="the embedded knowledge base (default: cache_dir/kb)"
+    )
     verify_checksums: bool = Field(
         default=True, description="check shipped files against manifest.json on load"
     )
@@ -84,6 +87,10 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def kb_dir(settings: Settings) -> Path:
+    return settings.kb_dir or settings.cache_dir / "kb"
 
 
 def load_settings(**overrides: Any) -> Settings:

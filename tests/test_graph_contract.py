@@ -18,21 +18,38 @@ ISA = EdgeType.IS_A
 
 
 def concept(cid: str, tier: Tier, source: str = "vocab") -> Node:
-    return Node(id=cid, label=Label.CONCEPT, name=cid.lower(), tier=tier, sources=(source,),
-                codes=(cid,))
+    return Node(
+        id=cid, label=Label.CONCEPT, name=cid.lower(), tier=tier, sources=(source,), codes=(cid,)
+    )
 
 
 def edge(src: str, typ: EdgeType, dst: str, source: str = "vocab", **props: object) -> Edge:
-    return Edge(src=src, type=typ, dst=dst,
-                claims=(Claim(source=source, reference=f"{source}-ref", props=dict(props)),))
+    return Edge(
+        src=src,
+        type=typ,
+        dst=dst,
+        claims=(Claim(source=source, reference=f"{source}-ref", props=dict(props)),),
+    )
 
 
-NODES = [concept("CAT", Tier.CATEGORY), concept("GRP", Tier.GROUP),
-         concept("D1", Tier.DISEASE), concept("D2", Tier.DISEASE),
-         concept("F1", Tier.FINDING), concept("F2", Tier.FINDING), concept("F3", Tier.FINDING)]
-EDGES = [edge("GRP", ISA, "CAT"), edge("D1", ISA, "GRP"), edge("D2", ISA, "GRP"),
-         edge("D1", H, "F1", frequency=0.9), edge("D1", H, "F2", frequency=0.2),
-         edge("D2", H, "F2", frequency=0.8), edge("D2", H, "F3", polarity="excluded")]
+NODES = [
+    concept("CAT", Tier.CATEGORY),
+    concept("GRP", Tier.GROUP),
+    concept("D1", Tier.DISEASE),
+    concept("D2", Tier.DISEASE),
+    concept("F1", Tier.FINDING),
+    concept("F2", Tier.FINDING),
+    concept("F3", Tier.FINDING),
+]
+EDGES = [
+    edge("GRP", ISA, "CAT"),
+    edge("D1", ISA, "GRP"),
+    edge("D2", ISA, "GRP"),
+    edge("D1", H, "F1", frequency=0.9),
+    edge("D1", H, "F2", frequency=0.2),
+    edge("D2", H, "F2", frequency=0.8),
+    edge("D2", H, "F3", polarity="excluded"),
+]
 
 
 def _sqlite(tmp_path: Path) -> Iterator[GraphStore]:
@@ -44,10 +61,14 @@ def _sqlite(tmp_path: Path) -> Iterator[GraphStore]:
 def _neo4j(tmp_path: Path) -> Iterator[GraphStore]:
     from kgrag.graph.neo4j_store import Neo4jGraphStore
 
-    store = Neo4jGraphStore(os.environ["KGRAG_TEST_NEO4J_URI"],
-                            auth=(os.environ.get("KGRAG_TEST_NEO4J_USER", "neo4j"),
-                                  os.environ.get("KGRAG_TEST_NEO4J_PASSWORD", "")),
-                            batch_size=3)
+    store = Neo4jGraphStore(
+        os.environ["KGRAG_TEST_NEO4J_URI"],
+        auth=(
+            os.environ.get("KGRAG_TEST_NEO4J_USER", "neo4j"),
+            os.environ.get("KGRAG_TEST_NEO4J_PASSWORD", ""),
+        ),
+        batch_size=3,
+    )
     store.clear()
     yield store
     store.clear()
@@ -85,7 +106,7 @@ def test_upsert_is_idempotent_and_merges(store: GraphStore) -> None:
     store.upsert_edges([edge("D1", H, "F1", source="other", frequency=0.5)])
     node = store.get_node("D1")
     assert node is not None and set(node.sources) == {"vocab", "other"}
-    (e, f1), = [(e, n) for e, n in store.neighbours("D1", types=[H]) if n.id == "F1"]
+    ((e, f1),) = [(e, n) for e, n in store.neighbours("D1", types=[H]) if n.id == "F1"]
     assert {c.source for c in e.claims} == {"vocab", "other"}
     assert f1.tier is Tier.FINDING
 

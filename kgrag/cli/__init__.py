@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from kgrag.cli import concepts, info
+from kgrag.cli import build, concepts, info
 from kgrag.cli import link as link_cmd
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("info")(info.info)
+app.command("build")(build.build)
 app.command("link")(link_cmd.link)
 app.add_typer(concepts.app, name="concepts")
 

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from kgrag import __version__
 from kgrag.cli._output import cli_errors, console, emit_json, progress_printer
-from kgrag.config import get_settings
+from kgrag.config import Settings, get_settings
 from kgrag.ontology.compiled import compiled_path, load_concepts
+
+
+def _graph_summary(settings: Settings) -> dict[str, Any] | None:
+    from kgrag.config import kb_dir
+    from kgrag.errors import GraphUnavailable
+    from kgrag.graph.sqlite_store import SqliteGraphStore
+
+    try:
+        store = SqliteGraphStore(kb_dir(settings), read_only=True)
+    except GraphUnavailable:
+        return None
+    try:
+        return {
+            "path": str(store.directory),
+            "status": store.get_meta("status") or "unknown",
+            "counts": store.counts().model_dump(),
+        }
+    finally:
+        store.close()
 
 
 def info(
@@ -20,8 +41,10 @@ def info(
         settings = get_settings()
         table = load_concepts(settings, rebuild=rebuild, progress=progress_printer(json))
         stats = table.stats()
+        graph = _graph_summary(settings)
         payload = {
             "kgrag": __version__,
+            "knowledge_base": graph,
             "ontologies_dir": str(settings.ontologies_dir),
             "compiled_table": str(compiled_path(settings)),
             "sources": [s.model_dump(exclude={"files", "sha256"}) for s in table.sources],
@@ -52,6 +75,14 @@ def info(
             f"{stats.codes:,} codes, {stats.is_a_edges:,} is_a edges, "
             f"{stats.conflicts:,} refused merges (conflicts)"
         )
+        if graph is None:
+            console.print("knowledge base: none yet (run `kgrag build`)")
+        else:
+            console.print(
+                f"knowledge base {graph['path']}: {graph['status']}; nodes "
+                f"{graph['counts']['nodes']}, edges {graph['counts']['edges']}",
+                highlight=False,
+            )
         for s in table.sources:
             if s.attribution:
                 console.print(f"[dim]{s.attribution}[/dim]", highlight=False)

@@ -31,8 +31,14 @@ class GraphStore(Protocol):
 
     def get_node(self, node_id: str) -> Node | None: ...
 
-    def neighbours(self, node_id: str, *, types: Sequence[EdgeType] | None = None,
-                   direction: Direction = "out", limit: int = 1000) -> list[tuple[Edge, Node]]: ...
+    def neighbours(
+        self,
+        node_id: str,
+        *,
+        types: Sequence[EdgeType] | None = None,
+        direction: Direction = "out",
+        limit: int = 1000,
+    ) -> list[tuple[Edge, Node]]: ...
 
     def ancestors(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
         """IS_A ancestors with their depth (1 = parent), nearest first."""
@@ -40,14 +46,22 @@ class GraphStore(Protocol):
 
     def descendants(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]: ...
 
-    def paths(self, starts: Sequence[str], ends: Sequence[str], *, max_hops: int = 3,
-              types: Sequence[EdgeType] | None = None, limit: int = 100,
-              direction: Direction = "out") -> list[Path]:
+    def paths(
+        self,
+        starts: Sequence[str],
+        ends: Sequence[str],
+        *,
+        max_hops: int = 3,
+        types: Sequence[EdgeType] | None = None,
+        limit: int = 100,
+        direction: Direction = "out",
+    ) -> list[Path]:
         """Shortest paths from any start to any end (``direction`` as in neighbours)."""
         ...
 
-    def subgraph(self, node_ids: Sequence[str], *, hops: int = 1,
-                 types: Sequence[EdgeType] | None = None) -> Subgraph: ...
+    def subgraph(
+        self, node_ids: Sequence[str], *, hops: int = 1, types: Sequence[EdgeType] | None = None
+    ) -> Subgraph: ...
 
     def counts(self) -> GraphCounts: ...
 

@@ -74,8 +74,10 @@ class BuildReport(BaseModel):
 
 
 def default_recipe_path() -> Path:
-    for candidate in (Path(__file__).resolve().parents[2] / "ingest" / "default.toml",
-                      Path(__file__).resolve().parents[1] / "_data" / "ingest" / "default.toml"):
+    for candidate in (
+        Path(__file__).resolve().parents[2] / "ingest" / "default.toml",
+        Path(__file__).resolve().parents[1] / "_data" / "ingest" / "default.toml",
+    ):
         if candidate.is_file():
             return candidate
     raise ConfigError("the default recipe ingest/default.toml is missing; pass a recipe path")
@@ -109,8 +111,15 @@ def _code_digest() -> str:
 class Builder:
     """Runs one recipe into one store."""
 
-    def __init__(self, recipe: Recipe, store: GraphStore, *, table: ConceptTable | None = None,
-                 settings: Settings | None = None, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        store: GraphStore,
+        *,
+        table: ConceptTable | None = None,
+        settings: Settings | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         from kgrag.ontology.compiled import compiled_path, load_concepts
 
         self.recipe = recipe
@@ -143,33 +152,51 @@ class Builder:
                     self.say(f"{name}: removed the previous version {removed}")
                 nodes, edges, warnings = self._build_source(spec, name)
                 self.store.set_meta(f"source:{name}", fp)
-                reports.append(SourceReport(name=name, status="built", nodes=nodes, edges=edges,
-                                            seconds=round(time.perf_counter() - t0, 1),
-                                            warnings=dict(warnings.counts)))
-                self.say(f"{name}: {nodes:,} nodes, {edges:,} edges "
-                         f"in {time.perf_counter() - t0:.1f}s")
+                reports.append(
+                    SourceReport(
+                        name=name,
+                        status="built",
+                        nodes=nodes,
+                        edges=edges,
+                        seconds=round(time.perf_counter() - t0, 1),
+                        warnings=dict(warnings.counts),
+                    )
+                )
+                self.say(f"{name}: {nodes:,} nodes, {edges:,} edges in {time.perf_counter() - t0:.1f}s")
             except Exception as e:  # report it, keep the graph marked incomplete
                 failed = True
                 logger.exception("source %s failed", name)
-                reports.append(SourceReport(name=name, status="failed", error=str(e),
-                                            seconds=round(time.perf_counter() - t0, 1)))
+                reports.append(
+                    SourceReport(
+                        name=name,
+                        status="failed",
+                        error=str(e),
+                        seconds=round(time.perf_counter() - t0, 1),
+                    )
+                )
                 if spec.kind == "vocabularies":
                     break  # everything else hangs off the concept nodes
         if hasattr(self.store, "refresh_frequencies"):
             self.store.refresh_frequencies()
         status = "incomplete" if failed else "complete"
         self.store.set_meta("status", status)
-        return BuildReport(store=getattr(self.store, "name", "?"), status=status,
-                           recipe=self.recipe.name, sources=reports,
-                           seconds=round(time.perf_counter() - started, 1),
-                           counts=self.store.counts())
+        return BuildReport(
+            store=getattr(self.store, "name", "?"),
+            status=status,
+            recipe=self.recipe.name,
+            sources=reports,
+            seconds=round(time.perf_counter() - started, 1),
+            counts=self.store.counts(),
+        )
 
     def _fingerprint(self, spec: SourceSpec) -> str:
         if spec.kind == "corpus" and spec.path:
             folder = (self.recipe.base_dir / spec.path).resolve()
             files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-            return _digest(spec, [(str(p.relative_to(folder)), p.stat().st_size,
-                                   p.stat().st_mtime_ns) for p in files])
+            return _digest(
+                spec,
+                [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files],
+            )
         return _digest(spec, self.table_digest)
 
     def _tiers_of_table(self) -> list:  # type: ignore[type-arg]
@@ -189,31 +216,46 @@ class Builder:
         d = self.settings.ontologies_dir
         if spec.kind == "vocabularies":
             self.say(f"{name}: {len(self.table):,} concepts and their is_a edges")
-            n, e = self._write(builders.concept_nodes(self.table, self._tiers_of_table(), name),
-                               builders.hierarchy_edges(self.table, name))
+            n, e = self._write(
+                builders.concept_nodes(self.table, self._tiers_of_table(), name),
+                builders.hierarchy_edges(self.table, name),
+            )
         elif spec.kind == "hpoa":
             from kgrag.ontology.hpo import load_hpoa
 
             hpoa = load_hpoa(d / "hpo/phenotype.hpoa.gz")
             self.say(f"{name}: {len(hpoa.annotations):,} HPO annotations")
-            n, e = self._write([], builders.hpoa_edges(hpoa.annotations, self.table, name,
-                                                       warnings))
+            n, e = self._write([], builders.hpoa_edges(hpoa.annotations, self.table, name, warnings))
         elif spec.kind == "ddxplus":
             from kgrag.ontology.ddxplus import load_ddxplus
 
-            r = load_ddxplus(d / "ddxplus/release_conditions.json.gz",
-                             d / "ddxplus/release_evidences.json.gz",
-                             d / "ddxplus/icd10_corrections.json")
-            n, e = self._write([], builders.ddxplus_edges(r.extras["conditions"],  # type: ignore[arg-type]
-                                                          self.table, name))
+            r = load_ddxplus(
+                d / "ddxplus/release_conditions.json.gz",
+                d / "ddxplus/release_evidences.json.gz",
+                d / "ddxplus/icd10_corrections.json",
+            )
+            n, e = self._write(
+                [],
+                builders.ddxplus_edges(
+                    r.extras["conditions"],  # type: ignore[arg-type]
+                    self.table,
+                    name,
+                ),
+            )
         elif spec.kind == "do_disease_symptom":
             from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
 
-            r = load_disease_ontology(DoFiles(
-                d / "disease_ontology/HumanDO.tsv.gz", d / "disease_ontology/allXREFinDO.tsv.gz",
-                disease_symptom=d / "disease_ontology/disease-symptom.tsv.gz"), "")
-            n, e = self._write([], builders.disease_symptom_edges(
-                r.extras["disease_symptom"], self.table, name))  # type: ignore[arg-type]
+            r = load_disease_ontology(
+                DoFiles(
+                    d / "disease_ontology/HumanDO.tsv.gz",
+                    d / "disease_ontology/allXREFinDO.tsv.gz",
+                    disease_symptom=d / "disease_ontology/disease-symptom.tsv.gz",
+                ),
+                "",
+            )
+            n, e = self._write(
+                [], builders.disease_symptom_edges(r.extras["disease_symptom"], self.table, name)
+            )  # type: ignore[arg-type]
         else:
             from kgrag.graph.corpus_build import build_corpus
 

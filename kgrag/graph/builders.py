@@ -23,8 +23,15 @@ logger = logging.getLogger(__name__)
 def concept_nodes(table: ConceptTable, tiers: Sequence[Tier], source: str) -> Iterator[Node]:
     d = table.data
     for i, uid in enumerate(d.ids):
-        yield Node(id=uid, label=Label.CONCEPT, name=d.names[i], tier=tiers[i], kind=d.kinds[i],
-                   codes=tuple(d.codes[i]), sources=(source,))
+        yield Node(
+            id=uid,
+            label=Label.CONCEPT,
+            name=d.names[i],
+            tier=tiers[i],
+            kind=d.kinds[i],
+            codes=tuple(d.codes[i]),
+            sources=(source,),
+        )
 
 
 def hierarchy_edges(table: ConceptTable, source: str) -> Iterator[Edge]:
@@ -35,55 +42,78 @@ def hierarchy_edges(table: ConceptTable, source: str) -> Iterator[Edge]:
         for j, vocabulary in parents:
             by_parent.setdefault(j, []).append(vocabulary)
         for j, vocabularies in by_parent.items():
-            yield Edge(src=d.ids[i], type=EdgeType.IS_A, dst=d.ids[j],
-                       claims=tuple(Claim(source=source, reference=v) for v in vocabularies))
+            yield Edge(
+                src=d.ids[i],
+                type=EdgeType.IS_A,
+                dst=d.ids[j],
+                claims=tuple(Claim(source=source, reference=v) for v in vocabularies),
+            )
 
 
-def hpoa_edges(annotations: Sequence[DiseasePhenotype], table: ConceptTable, source: str,
-               warnings: Warnings) -> Iterator[Edge]:
+def hpoa_edges(
+    annotations: Sequence[DiseasePhenotype], table: ConceptTable, source: str, warnings: Warnings
+) -> Iterator[Edge]:
     """HAS_FINDING from HPO annotations (aspect P), frequency kept; NOT -> excluded."""
     for a in annotations:
         if a.aspect != "P":
             continue
         disease, finding = table.resolve(a.disease_id), table.resolve(a.phenotype_id)
         if disease is None or finding is None:
-            warnings.add("annotation with an unknown disease or phenotype",
-                         f"{a.disease_id} {a.phenotype_id}")
+            warnings.add(
+                "annotation with an unknown disease or phenotype", f"{a.disease_id} {a.phenotype_id}"
+            )
             continue
-        props: dict[str, object] = {"polarity": "excluded" if a.negated else "present",
-                                    "evidence": a.evidence}
+        props: dict[str, object] = {
+            "polarity": "excluded" if a.negated else "present",
+            "evidence": a.evidence,
+        }
         if a.frequency is not None:
             props["frequency"] = a.frequency
         if a.onset:
             props["onset"] = a.onset
-        yield Edge(src=disease, type=EdgeType.HAS_FINDING, dst=finding,
-                   props={"polarity": props["polarity"]},
-                   claims=(Claim(source=source, reference=a.reference or a.disease_id,
-                                 props=props),))
+        yield Edge(
+            src=disease,
+            type=EdgeType.HAS_FINDING,
+            dst=finding,
+            props={"polarity": props["polarity"]},
+            claims=(Claim(source=source, reference=a.reference or a.disease_id, props=props),),
+        )
 
 
-def ddxplus_edges(conditions: Sequence[DdxCondition], table: ConceptTable, source: str
-                  ) -> Iterator[Edge]:
+def ddxplus_edges(
+    conditions: Sequence[DdxCondition], table: ConceptTable, source: str
+) -> Iterator[Edge]:
     """DDXPlus: condition -> symptoms (HAS_FINDING) and antecedents (HAS_RISK_FACTOR)."""
     for c in conditions:
         disease = table.resolve(c.id)
         if disease is None:
             continue
-        for typ, targets in ((EdgeType.HAS_FINDING, c.symptoms),
-                             (EdgeType.HAS_RISK_FACTOR, c.antecedents)):
+        for typ, targets in (
+            (EdgeType.HAS_FINDING, c.symptoms),
+            (EdgeType.HAS_RISK_FACTOR, c.antecedents),
+        ):
             for t in targets:
                 target = table.resolve(t)
                 if target is not None:
-                    yield Edge(src=disease, type=typ, dst=target, props={"polarity": "present"},
-                               claims=(Claim(source=source, reference=c.id,
-                                             props={"severity": c.severity}),))
+                    yield Edge(
+                        src=disease,
+                        type=typ,
+                        dst=target,
+                        props={"polarity": "present"},
+                        claims=(Claim(source=source, reference=c.id, props={"severity": c.severity}),),
+                    )
 
 
-def disease_symptom_edges(pairs: Sequence[DiseaseSymptom], table: ConceptTable, source: str
-                          ) -> Iterator[Edge]:
+def disease_symptom_edges(
+    pairs: Sequence[DiseaseSymptom], table: ConceptTable, source: str
+) -> Iterator[Edge]:
     for p in pairs:
         disease, symptom = table.resolve(p.disease_id), table.resolve(p.symptom_id)
         if disease is not None and symptom is not None:
-            yield Edge(src=disease, type=EdgeType.HAS_FINDING, dst=symptom,
-                       props={"polarity": "present"},
-                       claims=(Claim(source=source, reference=p.disease_id),))
+            yield Edge(
+                src=disease,
+                type=EdgeType.HAS_FINDING,
+                dst=symptom,
+                props={"polarity": "present"},
+                claims=(Claim(source=source, reference=p.disease_id),),
+            )

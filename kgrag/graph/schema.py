@@ -72,8 +72,10 @@ class Claim(_Frozen):
     props: dict[str, Any] = Field(default_factory=dict)
 
     def key(self) -> str:
-        return f"{self.reference or ''}|{self.start if self.start is not None else ''}|" \
-               f"{self.end if self.end is not None else ''}"
+        return (
+            f"{self.reference or ''}|{self.start if self.start is not None else ''}|"
+            f"{self.end if self.end is not None else ''}"
+        )
 
 
 class Node(_Frozen):

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,11 @@ from kgrag.graph.schema import (
     GraphCounts,
     Label,
     Node,
-    Path as GraphPath,
     Subgraph,
     Tier,
+)
+from kgrag.graph.schema import (
+    Path as GraphPath,
 )
 
 logger = logging.getLogger(__name__)
@@ -73,8 +75,9 @@ class SqliteGraphStore:
 
     name = "kgrag.SqliteGraphStore.v1"
 
-    def __init__(self, directory: str | Path, *, read_only: bool = False,
-                 batch_size: int = 5000) -> None:
+    def __init__(
+        self, directory: str | Path, *, read_only: bool = False, batch_size: int = 5000
+    ) -> None:
         self.directory = Path(directory)
         self.path = self.directory / FILE_NAME
         self.read_only = read_only
@@ -83,12 +86,12 @@ class SqliteGraphStore:
             if read_only:
                 if not self.path.is_file():
                     raise GraphUnavailable(f"no graph at {self.path}; run `kgrag build` first")
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                            isolation_level=None, check_same_thread=False)
+                self.conn = sqlite3.connect(
+                    f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
             else:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                self.conn = sqlite3.connect(self.path, isolation_level=None,
-                                            check_same_thread=False)
+                self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA busy_timeout = 30000")
             if not read_only:
                 self.conn.execute("PRAGMA journal_mode = WAL")
@@ -129,10 +132,23 @@ class SqliteGraphStore:
                          tier = coalesce(excluded.tier, tier), kind = coalesce(excluded.kind, kind),
                          codes = CASE WHEN excluded.codes != '[]' THEN excluded.codes ELSE codes END,
                          props = json_patch(props, excluded.props)""",
-                    [(n.id, n.label.value, n.name, n.tier.value if n.tier else None, n.kind,
-                      json.dumps(list(n.codes)), json.dumps(n.props)) for n in batch])
-                db.executemany("INSERT OR IGNORE INTO node_sources VALUES (?, ?)",
-                               [(n.id, s) for n in batch for s in n.sources])
+                    [
+                        (
+                            n.id,
+                            n.label.value,
+                            n.name,
+                            n.tier.value if n.tier else None,
+                            n.kind,
+                            json.dumps(list(n.codes)),
+                            json.dumps(n.props),
+                        )
+                        for n in batch
+                    ],
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO node_sources VALUES (?, ?)",
+                    [(n.id, s) for n in batch for s in n.sources],
+                )
             total += len(batch)
         return total
 
@@ -145,13 +161,28 @@ class SqliteGraphStore:
                     """INSERT INTO edges(src, type, dst, props) VALUES (?, ?, ?, ?)
                        ON CONFLICT(src, type, dst) DO UPDATE SET
                          props = json_patch(props, excluded.props)""",
-                    [(e.src, e.type.value, e.dst, json.dumps(e.props)) for e in batch])
+                    [(e.src, e.type.value, e.dst, json.dumps(e.props)) for e in batch],
+                )
                 db.executemany(
                     """INSERT OR REPLACE INTO claims
                        (src, type, dst, source, key, reference, start, "end", props)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [(e.src, e.type.value, e.dst, c.source, c.key(), c.reference, c.start,
-                      c.end, json.dumps(c.props)) for e in batch for c in e.claims])
+                    [
+                        (
+                            e.src,
+                            e.type.value,
+                            e.dst,
+                            c.source,
+                            c.key(),
+                            c.reference,
+                            c.start,
+                            c.end,
+                            json.dumps(c.props),
+                        )
+                        for e in batch
+                        for c in e.claims
+                    ],
+                )
             total += len(batch)
         return total
 
@@ -170,23 +201,29 @@ class SqliteGraphStore:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_nodes(id)")
             db.execute("DELETE FROM gone_edges")
             db.execute("DELETE FROM gone_nodes")
-            db.execute("INSERT INTO gone_edges SELECT DISTINCT src, type, dst FROM claims "
-                       "WHERE source = ?", (source,))
+            db.execute(
+                "INSERT INTO gone_edges SELECT DISTINCT src, type, dst FROM claims WHERE source = ?",
+                (source,),
+            )
             claims = db.execute("DELETE FROM claims WHERE source = ?", (source,)).rowcount
-            db.execute("INSERT INTO gone_nodes SELECT node_id FROM node_sources WHERE source = ?",
-                       (source,))
+            db.execute(
+                "INSERT INTO gone_nodes SELECT node_id FROM node_sources WHERE source = ?", (source,)
+            )
             db.execute("DELETE FROM node_sources WHERE source = ?", (source,))
             nodes = db.execute(
                 "DELETE FROM nodes WHERE id IN (SELECT id FROM gone_nodes) AND NOT EXISTS "
-                "(SELECT 1 FROM node_sources s WHERE s.node_id = nodes.id)").rowcount
+                "(SELECT 1 FROM node_sources s WHERE s.node_id = nodes.id)"
+            ).rowcount
             # edges of removed nodes go too, whoever asserted them
-            db.execute("""INSERT INTO gone_edges SELECT src, type, dst FROM edges
-                          WHERE src IN (SELECT id FROM gone_nodes) AND src NOT IN (SELECT id FROM nodes)
-                          UNION SELECT src, type, dst FROM edges
-                          WHERE dst IN (SELECT id FROM gone_nodes) AND dst NOT IN (SELECT id FROM nodes)""")
+            db.execute("DELETE FROM gone_nodes WHERE id IN (SELECT id FROM nodes)")  # survivors
+            db.execute("""INSERT INTO gone_edges
+                          SELECT src, type, dst FROM edges WHERE src IN (SELECT id FROM gone_nodes)
+                          UNION
+                          SELECT src, type, dst FROM edges WHERE dst IN (SELECT id FROM gone_nodes)""")
             db.execute("""DELETE FROM claims WHERE (src, type, dst) IN (
-                            SELECT src, type, dst FROM gone_edges g
-                            WHERE g.src NOT IN (SELECT id FROM nodes) OR g.dst NOT IN (SELECT id FROM nodes))""")
+                            SELECT src, type, dst FROM gone_edges
+                            WHERE src IN (SELECT id FROM gone_nodes)
+                               OR dst IN (SELECT id FROM gone_nodes))""")
             edges = db.execute("""DELETE FROM edges WHERE (src, type, dst) IN
                                   (SELECT src, type, dst FROM gone_edges) AND NOT EXISTS
                                   (SELECT 1 FROM claims c WHERE c.src = edges.src
@@ -204,82 +241,109 @@ class SqliteGraphStore:
     # -- reads ---------------------------------------------------------------------------
     @staticmethod
     def _node(row: Sequence[Any], sources: Sequence[str]) -> Node:
-        return Node(id=row[0], label=Label(row[1]), name=row[2],
-                    tier=Tier(row[3]) if row[3] else None, kind=row[4],
-                    codes=tuple(json.loads(row[5])), props=json.loads(row[6]),
-                    sources=tuple(sources) or ("?",))
+        return Node(
+            id=row[0],
+            label=Label(row[1]),
+            name=row[2],
+            tier=Tier(row[3]) if row[3] else None,
+            kind=row[4],
+            codes=tuple(json.loads(row[5])),
+            props=json.loads(row[6]),
+            sources=tuple(sources) or ("?",),
+        )
 
     def _nodes(self, ids: Iterable[str]) -> dict[str, Node]:
         ids = list(dict.fromkeys(ids))
         out: dict[str, Node] = {}
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
             sources: dict[str, list[str]] = {}
             for nid, src in self.conn.execute(
-                    f"SELECT node_id, source FROM node_sources WHERE node_id IN ({marks})", chunk):
+                f"SELECT node_id, source FROM node_sources WHERE node_id IN ({marks})", chunk
+            ):
                 sources.setdefault(nid, []).append(src)
             for row in self.conn.execute(
-                    f"SELECT id, label, name, tier, kind, codes, props FROM nodes WHERE id IN ({marks})",
-                    chunk):
+                f"SELECT id, label, name, tier, kind, codes, props FROM nodes WHERE id IN ({marks})",
+                chunk,
+            ):
                 out[row[0]] = self._node(row, sources.get(row[0], []))
         return out
 
     def _edges(self, keys: Iterable[tuple[str, str, str]]) -> list[Edge]:
         out = []
         for src, typ, dst in keys:
-            row = self.conn.execute("SELECT props FROM edges WHERE src=? AND type=? AND dst=?",
-                                    (src, typ, dst)).fetchone()
+            row = self.conn.execute(
+                "SELECT props FROM edges WHERE src=? AND type=? AND dst=?", (src, typ, dst)
+            ).fetchone()
             if row is None:
                 continue
             claims = tuple(
                 Claim(source=s, reference=r, start=a, end=b, props=json.loads(p))
                 for s, r, a, b, p in self.conn.execute(
                     'SELECT source, reference, start, "end", props FROM claims '
-                    "WHERE src=? AND type=? AND dst=?", (src, typ, dst)))
+                    "WHERE src=? AND type=? AND dst=?",
+                    (src, typ, dst),
+                )
+            )
             if claims:
-                out.append(Edge(src=src, type=EdgeType(typ), dst=dst, props=json.loads(row[0]),
-                                claims=claims))
+                out.append(
+                    Edge(src=src, type=EdgeType(typ), dst=dst, props=json.loads(row[0]), claims=claims)
+                )
         return out
 
     def get_node(self, node_id: str) -> Node | None:
         return self._nodes([node_id]).get(node_id)
 
-    def _adjacent(self, node_ids: Sequence[str], types: Sequence[EdgeType] | None,
-                  direction: Direction, limit: int | None = None) -> list[tuple[str, str, str]]:
+    def _adjacent(
+        self,
+        node_ids: Sequence[str],
+        types: Sequence[EdgeType] | None,
+        direction: Direction,
+        limit: int | None = None,
+    ) -> list[tuple[str, str, str]]:
         clause, params = _types_clause(types)
         out: list[tuple[str, str, str]] = []
         for i in range(0, len(node_ids), 500):
-            chunk = list(node_ids[i:i + 500])
+            chunk = list(node_ids[i : i + 500])
             marks = ",".join("?" * len(chunk))
             if direction in ("out", "both"):
-                out += self.conn.execute(f"SELECT src, type, dst FROM edges WHERE src IN ({marks})"
-                                         f"{clause}", [*chunk, *params]).fetchall()
+                out += self.conn.execute(
+                    f"SELECT src, type, dst FROM edges WHERE src IN ({marks}){clause}", [*chunk, *params]
+                ).fetchall()
             if direction in ("in", "both"):
-                out += self.conn.execute(f"SELECT src, type, dst FROM edges WHERE dst IN ({marks})"
-                                         f"{clause}", [*chunk, *params]).fetchall()
+                out += self.conn.execute(
+                    f"SELECT src, type, dst FROM edges WHERE dst IN ({marks}){clause}", [*chunk, *params]
+                ).fetchall()
             if limit is not None and len(out) >= limit:
                 return out[:limit]
         return out
 
-    def neighbours(self, node_id: str, *, types: Sequence[EdgeType] | None = None,
-                   direction: Direction = "out", limit: int = 1000) -> list[tuple[Edge, Node]]:
+    def neighbours(
+        self,
+        node_id: str,
+        *,
+        types: Sequence[EdgeType] | None = None,
+        direction: Direction = "out",
+        limit: int = 1000,
+    ) -> list[tuple[Edge, Node]]:
         keys = self._adjacent([node_id], types, direction, limit)
         edges = self._edges(keys)
         others = self._nodes(e.dst if e.src == node_id else e.src for e in edges)
-        return [(e, others[o]) for e in edges
-                if (o := e.dst if e.src == node_id else e.src) in others]
+        return [(e, others[o]) for e in edges if (o := e.dst if e.src == node_id else e.src) in others]
 
     def _walk_is_a(self, node_id: str, max_depth: int, up: bool) -> list[tuple[Node, int]]:
         near, far = ("src", "dst") if up else ("dst", "src")
-        rows = self.conn.execute(f"""
+        rows = self.conn.execute(
+            f"""
             WITH RECURSIVE walk(id, depth) AS (
                 SELECT ?, 0
                 UNION
                 SELECT e.{far}, walk.depth + 1 FROM edges e JOIN walk ON e.{near} = walk.id
                 WHERE e.type = 'IS_A' AND walk.depth < ?)
             SELECT id, min(depth) AS d FROM walk WHERE id != ? GROUP BY id ORDER BY d, id""",
-            (node_id, max_depth, node_id)).fetchall()
+            (node_id, max_depth, node_id),
+        ).fetchall()
         nodes = self._nodes(r[0] for r in rows)
         return [(nodes[i], d) for i, d in rows if i in nodes]
 
@@ -289,9 +353,16 @@ class SqliteGraphStore:
     def descendants(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
         return self._walk_is_a(node_id, max_depth, up=False)
 
-    def paths(self, starts: Sequence[str], ends: Sequence[str], *, max_hops: int = 3,
-              types: Sequence[EdgeType] | None = None, limit: int = 100,
-              direction: Direction = "out") -> list[GraphPath]:
+    def paths(
+        self,
+        starts: Sequence[str],
+        ends: Sequence[str],
+        *,
+        max_hops: int = 3,
+        types: Sequence[EdgeType] | None = None,
+        limit: int = 100,
+        direction: Direction = "out",
+    ) -> list[GraphPath]:
         targets = set(ends)
         parent: dict[str, tuple[str, tuple[str, str, str]] | None] = {s: None for s in starts}
         frontier = list(dict.fromkeys(starts))
@@ -329,8 +400,9 @@ class SqliteGraphStore:
             out.append(GraphPath(nodes=tuple(nodes), edges=tuple(self._edges(chain))))
         return out
 
-    def subgraph(self, node_ids: Sequence[str], *, hops: int = 1,
-                 types: Sequence[EdgeType] | None = None) -> Subgraph:
+    def subgraph(
+        self, node_ids: Sequence[str], *, hops: int = 1, types: Sequence[EdgeType] | None = None
+    ) -> Subgraph:
         seen = set(node_ids)
         frontier = deque(node_ids)
         keys: set[tuple[str, str, str]] = set()
@@ -350,8 +422,9 @@ class SqliteGraphStore:
     def counts(self) -> GraphCounts:
         nodes = dict(self.conn.execute("SELECT label, count(*) FROM nodes GROUP BY label"))
         edges = dict(self.conn.execute("SELECT type, count(*) FROM edges GROUP BY type"))
-        tiers = dict(self.conn.execute(
-            "SELECT tier, count(*) FROM nodes WHERE tier IS NOT NULL GROUP BY tier"))
+        tiers = dict(
+            self.conn.execute("SELECT tier, count(*) FROM nodes WHERE tier IS NOT NULL GROUP BY tier")
+        )
         sources = self.conn.execute("SELECT count(DISTINCT source) FROM node_sources").fetchone()[0]
         return GraphCounts(nodes=nodes, edges=edges, tiers=tiers, sources=int(sources))
 
@@ -359,14 +432,11 @@ class SqliteGraphStore:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     def close(self) -> None:
-        try:
+        with suppress(sqlite3.Error):  # closing twice is fine
             self.conn.close()
-        except sqlite3.Error:  # pragma: no cover - closing twice
-            pass
 
     def __enter__(self) -> SqliteGraphStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -19,12 +19,16 @@ from kgrag.ontology.curie import prefix_of
 from kgrag.ontology.table import ConceptTable
 
 _RANK = {Tier.CATEGORY: 0, Tier.GROUP: 1, Tier.DISEASE: 2}
-# vocabulary -> (max depth for category, max depth for group)
-_DEPTH_TIERS = {"DOID": (1, 2), "MESH": (0, 1)}
+# vocabulary -> (its root code, or None for "every concept without a parent in it";
+#                max depth for category, max depth for group)
+_DEPTH_TIERS: dict[str, tuple[str | None, int, int]] = {
+    "DOID": ("DOID:4", 1, 2),
+    "MESH": (None, 0, 1),  # MeSH tree headings (C04 Neoplasms) have no parent descriptor
+}
 
 
-def _depths(table: ConceptTable, vocabulary: str) -> dict[int, int]:
-    """Distance from the roots of one vocabulary's own is_a edges (shortest)."""
+def _depths(table: ConceptTable, vocabulary: str, root: str | None) -> dict[int, int]:
+    """Shortest distance from the root(s) along one vocabulary's own is_a edges."""
     data = table.data
     children: dict[int, list[int]] = {}
     has_parent: set[int] = set()
@@ -35,7 +39,11 @@ def _depths(table: ConceptTable, vocabulary: str) -> dict[int, int]:
                 children.setdefault(parent, []).append(child)
                 has_parent.add(child)
                 members.update((parent, child))
-    depth = {i: 0 for i in members - has_parent}
+    if root is None:
+        depth = {i: 0 for i in members - has_parent}
+    else:
+        start = table.data.ids.index(table.resolve(root)) if table.resolve(root) else None
+        depth = {} if start is None else {start: 0}
     queue = deque(depth)
     while queue:
         node = queue.popleft()
@@ -48,7 +56,7 @@ def _depths(table: ConceptTable, vocabulary: str) -> dict[int, int]:
 
 def assign_tiers(table: ConceptTable) -> list[Tier]:
     data = table.data
-    depths = {v: _depths(table, v) for v in _DEPTH_TIERS}
+    depths = {v: _depths(table, v, root) for v, (root, _, _) in _DEPTH_TIERS.items()}
     out: list[Tier] = []
     for i, kind in enumerate(data.kinds):
         if kind in ("finding", "risk_factor"):
@@ -65,7 +73,7 @@ def assign_tiers(table: ConceptTable) -> list[Tier]:
                     tiers.append(Tier.CATEGORY)
                 elif "-" in local:
                     tiers.append(Tier.GROUP)
-        for vocab, (cat_depth, group_depth) in _DEPTH_TIERS.items():
+        for vocab, (_root, cat_depth, group_depth) in _DEPTH_TIERS.items():
             d = depths[vocab].get(i)
             if d is not None and d <= cat_depth:
                 tiers.append(Tier.CATEGORY)

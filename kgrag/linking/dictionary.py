@@ -13,10 +13,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kgrag.tokens import Token, key_of, tokenize
 from kgrag.linking.variants import bag_key
 from kgrag.ontology.curie import prefix_of
 from kgrag.ontology.table import ConceptTable
+from kgrag.tokens import Token, key_of, tokenize
 from kgrag.types import SemanticKind
 
 logger = logging.getLogger(__name__)
@@ -112,8 +112,7 @@ class DictionaryIndex:
     def _order(self, e: Entry) -> tuple[int, int, float, int]:
         return (e.rank, -e.support, -self.prior[e.concept], e.concept)
 
-    def _add(self, text: str, entry: Entry, *, replace: bool = False,
-             key: str | None = None) -> bool:
+    def _add(self, text: str, entry: Entry, *, replace: bool = False, key: str | None = None) -> bool:
         key = key_of(text) if key is None else key
         if not key or key.isdigit() or len(key) < 2:
             return False

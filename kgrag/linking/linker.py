@@ -13,9 +13,9 @@ from kgrag.linking.abbreviations import find_abbreviations
 from kgrag.linking.assertion import assign_assertions
 from kgrag.linking.calibration import Calibration, load_calibration, profile_name
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
-from kgrag.tokens import Token, key_of, tokenize
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
 from kgrag.ontology.table import ConceptTable
+from kgrag.tokens import Token, key_of, tokenize
 from kgrag.types import Assertion, Candidate, Mention, SemanticKind
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kgrag.normalize import normalize
-from kgrag.tokens import key_of
 from kgrag.ontology.curie import prefix_of
 from kgrag.ontology.records import Equivalence, LoadResult, SourceConcept
+from kgrag.tokens import key_of
 from kgrag.types import MergeConflict, SemanticKind, SourceInfo, SynonymScope
 
 logger = logging.getLogger(__name__)

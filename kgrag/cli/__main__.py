@@ -1,0 +1,3 @@
+from kgrag.cli import main
+
+main()

@@ -1,0 +1,120 @@
+"""kgrag build: recipes into the embedded store, incremental reruns, failures that leave
+the graph marked incomplete, and a build killed with SIGKILL that a rerun completes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kgrag.config import Settings
+from kgrag.errors import ConfigError
+from kgrag.graph.build import Builder, Recipe, SourceSpec, load_recipe
+from kgrag.graph.schema import EdgeType, Tier
+from kgrag.graph.sqlite_store import SqliteGraphStore
+from kgrag.ontology.table import ConceptTable
+
+SOURCES = [
+    SourceSpec(kind="vocabularies"),
+    SourceSpec(kind="hpoa"),
+    SourceSpec(kind="ddxplus"),
+    SourceSpec(kind="do_disease_symptom"),
+]
+
+
+def test_recipe_loading(tmp_path: Path) -> None:
+    default = load_recipe()
+    assert [s.kind for s in default.sources][:2] == ["vocabularies", "hpoa"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[sources]]\nkind = "nope"\n')
+    with pytest.raises(ConfigError, match="invalid recipe"):
+        load_recipe(bad)
+    with pytest.raises(ConfigError, match="no recipe"):
+        load_recipe(tmp_path / "missing.toml")
+
+
+def test_build_small_and_rerun(
+    small_table: ConceptTable, default_settings: Settings, tmp_path: Path
+) -> None:
+    store = SqliteGraphStore(tmp_path / "kb")
+    recipe = Recipe(name="t", sources=SOURCES)
+    report = Builder(recipe, store, table=small_table, settings=default_settings).run()
+    assert report.status == "complete" and store.get_meta("status") == "complete"
+    built = {s.name: s for s in report.sources}
+    assert built["vocabularies"].nodes == len(small_table)
+    assert built["hpoa"].warnings  # most annotated diseases are outside the excerpt: counted
+    t2d = store.get_node("UMLS:C0011860")
+    assert t2d is not None and t2d.tier is Tier.DISEASE and "MESH:D003924" in t2d.codes
+    parents = {n.id for _, n in store.neighbours("UMLS:C0011860", types=[EdgeType.IS_A])}
+    assert "UMLS:C0011849" in parents  # diabetes mellitus
+    again = Builder(recipe, store, table=small_table, settings=default_settings).run()
+    assert {s.status for s in again.sources} == {"skipped"}
+    assert again.counts == report.counts
+    store.close()
+
+
+def test_failed_source_marks_incomplete_and_rerun_repairs(
+    small_table: ConceptTable, default_settings: Settings, tmp_path: Path
+) -> None:
+    store = SqliteGraphStore(tmp_path / "kb")
+    broken = Recipe(
+        name="t",
+        base_dir=tmp_path,
+        sources=[
+            SourceSpec(kind="vocabularies"),
+            SourceSpec(kind="corpus", name="notes", path="no-such-folder", format="text"),
+        ],
+    )
+    report = Builder(broken, store, table=small_table, settings=default_settings).run()
+    assert report.status == "incomplete" and store.get_meta("status") == "incomplete"
+    failed = [s for s in report.sources if s.status == "failed"]
+    assert failed and failed[0].name == "notes" and failed[0].error
+    fixed = Recipe(name="t", sources=[SourceSpec(kind="vocabularies")])
+    assert Builder(fixed, store, table=small_table, settings=default_settings).run().status == "complete"
+    store.close()
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_mid_build_then_resume(
+    default_settings: Settings, table: ConceptTable, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    env = {**os.environ, "KGRAG_CACHE_DIR": str(default_settings.cache_dir), "KGRAG_KB_DIR": str(kb)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kgrag.cli", "build"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until the build is writing HPO annotations
+        time.sleep(0.5)
+        if kb.joinpath("graph.sqlite").exists():
+            try:
+                with SqliteGraphStore(kb, read_only=True) as peek:
+                    if peek.get_meta("source:vocabularies") not in (None, "building"):
+                        break
+            except Exception:  # noqa: BLE001 - the file may be mid-creation
+                continue
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    with SqliteGraphStore(kb, read_only=True) as after:
+        assert after.integrity_ok()
+        assert after.get_meta("status") == "building"  # never marked complete
+    done = subprocess.run(
+        [sys.executable, "-m", "kgrag.cli", "build", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    with SqliteGraphStore(kb, read_only=True) as final:
+        assert final.get_meta("status") == "complete"
+        assert final.counts().edges["HAS_FINDING"] > 200_000
