@@ -114,7 +114,7 @@ def test_upsert_is_idempotent_and_merges(store: GraphStore) -> None:
 def test_neighbours(store: GraphStore) -> None:
     out = {n.id for _, n in store.neighbours("D2", types=[H])}
     assert out == {"F2", "F3"}
-    excluded = [e for e, n in store.neighbours("D2", types=[H]) if n.id == "F3"][0]
+    excluded = next(e for e, n in store.neighbours("D2", types=[H]) if n.id == "F3")
     assert excluded.claims[0].props["polarity"] == "excluded"
     into = {n.id for _, n in store.neighbours("F2", types=[H], direction="in")}
     assert into == {"D1", "D2"}

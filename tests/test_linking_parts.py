@@ -12,8 +12,8 @@ from kgrag.corpus.pubtator import gold_ids, read_pubtator
 from kgrag.errors import CorpusFormatError
 from kgrag.linking.abbreviations import find_abbreviations
 from kgrag.linking.assertion import assign_assertions
-from kgrag.tokens import key_of, stem, tokenize
 from kgrag.linking.variants import backoffs, bag_key, composite_parts, head_swaps
+from kgrag.tokens import key_of, stem, tokenize
 from kgrag.types import Assertion
 
 

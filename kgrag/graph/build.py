@@ -23,6 +23,7 @@ from kgrag.config import Settings, get_settings
 from kgrag.errors import ConfigError
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, GraphCounts, Node
+from kgrag.ontology.disease_ontology import DiseaseSymptom
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 
