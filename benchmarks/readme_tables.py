@@ -15,52 +15,74 @@ OUT = REPO / "benchmarks" / "out"
 
 
 def ontology(d: dict) -> str:  # type: ignore[type-arg]
-    rows = ["| vocabulary | concepts | synonyms | is_a edges | xrefs |",
-            "|---|---:|---:|---:|---:|"]
+    rows = ["| vocabulary | concepts | synonyms | is_a edges | xrefs |", "|---|---:|---:|---:|---:|"]
     for c in d["per_source"]:
-        rows.append(f"| {c['source']} | {c['concepts']:,} | {c['synonyms']:,} | "
-                    f"{c['is_a_edges']:,} | {c['xrefs']:,} |")
+        rows.append(
+            f"| {c['source']} | {c['concepts']:,} | {c['synonyms']:,} | "
+            f"{c['is_a_edges']:,} | {c['xrefs']:,} |"
+        )
     u = d["unified"]
-    rows.append(f"| **unified** | **{u['concepts']:,}** | **{u['synonyms']:,}** | "
-                f"**{u['is_a_edges']:,}** | {u['codes']:,} codes, {u['conflicts']:,} refused "
-                "merges |")
-    rows += ["", "Source rows count each loader's records before unification (MONDO's include "
-             "the OMIM, Orphanet, NCIt, ... labels its mapping sets carry; HPOA's are the "
-             "annotated diseases).", "",
-             "| load | time | peak RSS | target |", "|---|---:|---:|---|",
-             f"| cold: load 7 vocabularies, unify, write ({d['compiled_size_mb']} MB) | "
-             f"{d['cold_compile']['seconds']:.1f} s | {d['cold_compile']['peak_rss_mb']} MB | |",
-             f"| warm: load the compiled table (3 runs) | {d['warm_load']['seconds_min']:.2f}-"
-             f"{d['warm_load']['seconds_max']:.2f} s | {d['warm_load']['peak_rss_mb']} MB | "
-             "< 2 s, < 1.5 GB |", "",
-             "Coverage of gold ids (MeSH and OMIM; composite ids split) that resolve to a "
-             "unified concept:", "",
-             "| corpus split | unique ids | ids resolved | mentions resolved | unresolved |",
-             "|---|---:|---:|---:|---|"]
+    rows.append(
+        f"| **unified** | **{u['concepts']:,}** | **{u['synonyms']:,}** | "
+        f"**{u['is_a_edges']:,}** | {u['codes']:,} codes, {u['conflicts']:,} refused "
+        "merges |"
+    )
+    rows += [
+        "",
+        "Source rows count each loader's records before unification (MONDO's include "
+        "the OMIM, Orphanet, NCIt, ... labels its mapping sets carry; HPOA's are the "
+        "annotated diseases).",
+        "",
+        "| load | time | peak RSS | target |",
+        "|---|---:|---:|---|",
+        f"| cold: load 7 vocabularies, unify, write ({d['compiled_size_mb']} MB) | "
+        f"{d['cold_compile']['seconds']:.1f} s | {d['cold_compile']['peak_rss_mb']} MB | |",
+        f"| warm: load the compiled table (3 runs) | {d['warm_load']['seconds_min']:.2f}-"
+        f"{d['warm_load']['seconds_max']:.2f} s | {d['warm_load']['peak_rss_mb']} MB | "
+        "< 2 s, < 1.5 GB |",
+        "",
+        "Coverage of gold ids (MeSH and OMIM; composite ids split) that resolve to a unified concept:",
+        "",
+        "| corpus split | unique ids | ids resolved | mentions resolved | unresolved |",
+        "|---|---:|---:|---:|---|",
+    ]
     for k, v in d["coverage"].items():
         ex = ", ".join(v["unresolved_examples"][:4]) + (
-            " …" if len(v["unresolved_examples"]) > 4 else "")
-        rows.append(f"| {k} | {v['unique_ids']} | {100 * v['id_coverage']:.1f}% | "
-                    f"{100 * v['mention_coverage']:.1f}% | {ex} |")
+            " …" if len(v["unresolved_examples"]) > 4 else ""
+        )
+        rows.append(
+            f"| {k} | {v['unique_ids']} | {100 * v['id_coverage']:.1f}% | "
+            f"{100 * v['mention_coverage']:.1f}% | {ex} |"
+        )
     return "\n".join(rows)
 
 
 def linking(d: dict) -> str:  # type: ignore[type-arg]
     corpora = [c for c in ("ncbi_disease", "bc5cdr_disease") if c in d]
     names = [n for n in d[corpora[0]] if not n.startswith("end to end")]
-    rows = ["| normalization (gold mentions) | " + " | ".join(
-        f"{c} Acc@1 | Acc@5 | mentions/s" for c in corpora) + " |",
-        "|---|" + "---:|---:|---:|" * len(corpora)]
+    rows = [
+        "| normalization (gold mentions) | "
+        + " | ".join(f"{c} Acc@1 | Acc@5 | mentions/s" for c in corpora)
+        + " |",
+        "|---|" + "---:|---:|---:|" * len(corpora),
+    ]
     for n in names:
         cells = []
         for c in corpora:
             r = d[c].get(n, {})
-            cells += [f"{r.get('acc@1', '')}", f"{r.get('acc@5', '')}",
-                      f"{r.get('mentions_per_s', ''):,}" if r else ""]
+            cells += [
+                f"{r.get('acc@1', '')}",
+                f"{r.get('acc@5', '')}",
+                f"{r.get('mentions_per_s', ''):,}" if r else "",
+            ]
         rows.append(f"| {n} | " + " | ".join(cells) + " |")
-    rows += ["", "| end to end (detection + linking) | " + " | ".join(
-        f"{c} P | R | F1 | docs/s" for c in corpora) + " |",
-        "|---|" + "---:|---:|---:|---:|" * len(corpora)]
+    rows += [
+        "",
+        "| end to end (detection + linking) | "
+        + " | ".join(f"{c} P | R | F1 | docs/s" for c in corpora)
+        + " |",
+        "|---|" + "---:|---:|---:|---:|" * len(corpora),
+    ]
     for n in [n for n in d[corpora[0]] if n.startswith("end to end")]:
         cells = []
         for c in corpora:

@@ -56,6 +56,14 @@ def chunk_document(doc: SourceDocument, *, max_chars: int = 1200) -> list[Chunk]
             else:
                 merged.append((s, e))
         for s, e in merged:
-            chunks.append(Chunk(id=f"{doc.id}#{s}-{e}", document=doc.id, start=s, end=e,
-                                section=section.label, text=doc.text[s:e]))
+            chunks.append(
+                Chunk(
+                    id=f"{doc.id}#{s}-{e}",
+                    document=doc.id,
+                    start=s,
+                    end=e,
+                    section=section.label,
+                    text=doc.text[s:e],
+                )
+            )
     return chunks

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,25 +72,46 @@ def _decode(path: Path, data: bytes) -> str:
 
 
 def _doc_id(root: Path, path: Path) -> str:
-    rel = path.relative_to(root).as_posix()
-    for suffix in (".gz", ".xml", ".txt", ".md", ".html", ".htm", ".pdf"):
-        rel = rel.removesuffix(suffix)
-    return rel
+    """The file's path under the corpus folder (without ``.gz``): unique and stable."""
+    return path.relative_to(root).as_posix().removesuffix(".gz")
 
 
 def read_text(path: Path, root: Path, source: str) -> SourceDocument:
     data = _read_bytes(path)
     text = _decode(path, data)
     title = next((ln.strip("# ").strip() for ln in text.splitlines() if ln.strip()), path.name)
-    return SourceDocument(id=_doc_id(root, path), title=title[:200], text=text, source=source,
-                          path=str(path), checksum=hashlib.sha256(data).hexdigest(),
-                          sections=(Section(start=0, end=len(text), label="body"),))
+    return SourceDocument(
+        id=_doc_id(root, path),
+        title=title[:200],
+        text=text,
+        source=source,
+        path=str(path),
+        checksum=hashlib.sha256(data).hexdigest(),
+        sections=(Section(start=0, end=len(text), label="body"),),
+    )
 
 
 class _TextExtractor(HTMLParser):
-    _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
-              "article", "ul", "ol", "table", "title"}
-    _SKIP = {"script", "style", "noscript"}
+    _BLOCK: ClassVar[set[str]] = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "table",
+        "title",
+    }
+    _SKIP: ClassVar[set[str]] = {"script", "style", "noscript"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -127,10 +149,15 @@ def read_html(path: Path, root: Path, source: str) -> SourceDocument:
     parser.feed(_decode(path, data))
     text = re.sub(r"[ \t]*\n[ \t\n]*", "\n\n", "".join(parser.parts)).strip()
     text = re.sub(r"[ \t]{2,}", " ", text)
-    return SourceDocument(id=_doc_id(root, path), title=(parser.title.strip() or path.name)[:200],
-                          text=text, source=source, path=str(path),
-                          checksum=hashlib.sha256(data).hexdigest(),
-                          sections=(Section(start=0, end=len(text), label="body"),))
+    return SourceDocument(
+        id=_doc_id(root, path),
+        title=(parser.title.strip() or path.name)[:200],
+        text=text,
+        source=source,
+        path=str(path),
+        checksum=hashlib.sha256(data).hexdigest(),
+        sections=(Section(start=0, end=len(text), label="body"),),
+    )
 
 
 def read_pdf(path: Path, root: Path, source: str) -> SourceDocument:
@@ -147,9 +174,15 @@ def read_pdf(path: Path, root: Path, source: str) -> SourceDocument:
     except (PdfReadError, ValueError, KeyError) as e:
         raise CorpusFormatError(path, None, f"unreadable PDF: {e}") from e
     text = "\n\n".join(pages)
-    return SourceDocument(id=_doc_id(root, path), title=path.stem, text=text, source=source,
-                          path=str(path), checksum=hashlib.sha256(data).hexdigest(),
-                          sections=(Section(start=0, end=len(text), label="body"),))
+    return SourceDocument(
+        id=_doc_id(root, path),
+        title=path.stem,
+        text=text,
+        source=source,
+        path=str(path),
+        checksum=hashlib.sha256(data).hexdigest(),
+        sections=(Section(start=0, end=len(text), label="body"),),
+    )
 
 
 def read_medquad(path: Path, root: Path, source: str) -> SourceDocument:
@@ -169,26 +202,50 @@ def read_medquad(path: Path, root: Path, source: str) -> SourceDocument:
         answer = re.sub(r"[ \t]*\n[ \t]*\n\s*", "\n\n", answer)
         if not answer:
             continue
-        qtype = pair.find("Question").get("qtype", "other") if pair.find("Question") is not None else "other"  # type: ignore[union-attr]
+        question_el = pair.find("Question")
+        qtype = question_el.get("qtype", "other") if question_el is not None else "other"
         block = f"{question}\n{answer}\n\n"
-        sections.append(Section(start=offset + len(question) + 1,
-                                end=offset + len(question) + 1 + len(answer), label=qtype))
+        sections.append(
+            Section(
+                start=offset + len(question) + 1,
+                end=offset + len(question) + 1 + len(answer),
+                label=qtype,
+            )
+        )
         parts.append(block)
         offset += len(block)
     if not sections:
         raise CorpusFormatError(path, None, "MedQuAD document without answers")
     collection = doc.get("source", "")
     return SourceDocument(
-        id=_doc_id(root, path), title=focus or path.stem, text="".join(parts),
-        source=f"{source}/{collection}" if collection else source, path=str(path),
-        version=doc.get("url", ""), checksum=hashlib.sha256(data).hexdigest(),
-        sections=tuple(sections), focus=focus or None, focus_codes=cuis)
+        id=_doc_id(root, path),
+        title=focus or path.stem,
+        text="".join(parts),
+        source=f"{source}/{collection}" if collection else source,
+        path=str(path),
+        version=doc.get("url", ""),
+        checksum=hashlib.sha256(data).hexdigest(),
+        sections=tuple(sections),
+        focus=focus or None,
+        focus_codes=cuis,
+    )
 
 
-READERS = {"text": read_text, "markdown": read_text, "html": read_html, "pdf": read_pdf,
-           "medquad": read_medquad}
-_BY_SUFFIX = {".txt": "text", ".md": "markdown", ".html": "html", ".htm": "html",
-              ".pdf": "pdf", ".xml": "medquad"}
+READERS = {
+    "text": read_text,
+    "markdown": read_text,
+    "html": read_html,
+    "pdf": read_pdf,
+    "medquad": read_medquad,
+}
+_BY_SUFFIX = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".xml": "medquad",
+}
 
 
 def format_of(path: Path, default: str | None = None) -> str | None:
@@ -196,8 +253,9 @@ def format_of(path: Path, default: str | None = None) -> str | None:
     return _BY_SUFFIX.get(suffix.lower(), default)
 
 
-def read_corpus(folder: str | Path, *, format: str | None = None, source: str = "corpus",
-                limit: int | None = None) -> Iterator[SourceDocument | ReadFailure]:
+def read_corpus(
+    folder: str | Path, *, format: str | None = None, source: str = "corpus", limit: int | None = None
+) -> Iterator[SourceDocument | ReadFailure]:
     """Every readable document under ``folder`` (sorted, recursive); unreadable files and
     duplicates come back as :class:`ReadFailure` so the build can report them."""
     root = Path(folder)
@@ -224,5 +282,3 @@ def read_corpus(folder: str | Path, *, format: str | None = None, source: str = 
         count += 1
         if limit is not None and count >= limit:
             return
-
-

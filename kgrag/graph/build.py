@@ -23,7 +23,6 @@ from kgrag.config import Settings, get_settings
 from kgrag.errors import ConfigError
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, GraphCounts, Node
-from kgrag.ontology.disease_ontology import DiseaseSymptom
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 
@@ -238,7 +237,7 @@ class Builder:
             n, e = self._write(
                 [],
                 builders.ddxplus_edges(
-                    r.extras["conditions"],  # type: ignore[arg-type]
+                    r.extras["conditions"],
                     self.table,
                     name,
                 ),
@@ -256,7 +255,7 @@ class Builder:
             )
             n, e = self._write(
                 [], builders.disease_symptom_edges(r.extras["disease_symptom"], self.table, name)
-            )  # type: ignore[arg-type]
+            )
         else:
             from kgrag.graph.corpus_build import build_corpus
 

@@ -45,47 +45,96 @@ def _focus(doc: SourceDocument, linker: ConceptLinker) -> str | None:
     return None
 
 
-def document_records(doc: SourceDocument, linker: ConceptLinker, source: str,
-                     max_chars: int = 1200) -> tuple[list[Node], list[Edge]]:
+def document_records(
+    doc: SourceDocument, linker: ConceptLinker, source: str, max_chars: int = 1200
+) -> tuple[list[Node], list[Edge]]:
     """The nodes and edges one document contributes."""
     doc_node = document_node_id(doc.id)
     focus = _focus(doc, linker)
-    nodes = [Node(id=doc_node, label=Label.DOCUMENT, name=doc.title, sources=(source,),
-                  props={"text": doc.text, "source": doc.source, "version": doc.version,
-                         "path": doc.path, "checksum": doc.checksum, "focus": focus})]
+    nodes = [
+        Node(
+            id=doc_node,
+            label=Label.DOCUMENT,
+            name=doc.title,
+            sources=(source,),
+            props={
+                "text": doc.text,
+                "source": doc.source,
+                "version": doc.version,
+                "path": doc.path,
+                "checksum": doc.checksum,
+                "focus": focus,
+            },
+        )
+    ]
     edges: list[Edge] = []
     for chunk in chunk_document(doc, max_chars=max_chars):
         cid = chunk_node_id(chunk)
-        nodes.append(Node(id=cid, label=Label.CHUNK, name=f"{doc.title} ({chunk.section})",
-                          sources=(source,),
-                          props={"text": chunk.text, "start": chunk.start, "end": chunk.end,
-                                 "section": chunk.section, "document": doc_node}))
-        edges.append(Edge(src=cid, type=EdgeType.IN_DOCUMENT, dst=doc_node,
-                          claims=(Claim(source=source, reference=doc.id),)))
+        nodes.append(
+            Node(
+                id=cid,
+                label=Label.CHUNK,
+                name=f"{doc.title} ({chunk.section})",
+                sources=(source,),
+                props={
+                    "text": chunk.text,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "section": chunk.section,
+                    "document": doc_node,
+                },
+            )
+        )
+        edges.append(
+            Edge(
+                src=cid,
+                type=EdgeType.IN_DOCUMENT,
+                dst=doc_node,
+                claims=(Claim(source=source, reference=doc.id),),
+            )
+        )
         mentions: list[Mention] = linker.link(chunk.text)
         for m in mentions:
             best = m.candidates[0]
             if best.score < MIN_SCORE:
                 continue
             start, end = chunk.start + m.start, chunk.start + m.end
-            claim = Claim(source=source, reference=cid, start=start, end=end,
-                          props={"assertion": m.assertion.value, "text": m.text,
-                                 "score": best.score})
-            edges.append(Edge(src=cid, type=EdgeType.MENTIONS, dst=best.concept_id,
-                              claims=(claim,)))
-            if (focus and chunk.section in SYMPTOM_SECTIONS and best.concept_id != focus
-                    and best.kind is SemanticKind.FINDING
-                    and m.assertion is Assertion.PRESENT):
-                edges.append(Edge(src=focus, type=EdgeType.HAS_FINDING, dst=best.concept_id,
-                                  props={"polarity": "present"},
-                                  claims=(Claim(source=source, reference=cid, start=start,
-                                                end=end, props={"text": m.text,
-                                                                "section": chunk.section}),)))
+            claim = Claim(
+                source=source,
+                reference=cid,
+                start=start,
+                end=end,
+                props={"assertion": m.assertion.value, "text": m.text, "score": best.score},
+            )
+            edges.append(Edge(src=cid, type=EdgeType.MENTIONS, dst=best.concept_id, claims=(claim,)))
+            if (
+                focus
+                and chunk.section in SYMPTOM_SECTIONS
+                and best.concept_id != focus
+                and best.kind is SemanticKind.FINDING
+                and m.assertion is Assertion.PRESENT
+            ):
+                edges.append(
+                    Edge(
+                        src=focus,
+                        type=EdgeType.HAS_FINDING,
+                        dst=best.concept_id,
+                        props={"polarity": "present"},
+                        claims=(
+                            Claim(
+                                source=source,
+                                reference=cid,
+                                start=start,
+                                end=end,
+                                props={"text": m.text, "section": chunk.section},
+                            ),
+                        ),
+                    )
+                )
     return nodes, edges
 
 
-def build_corpus(builder: Builder, spec: SourceSpec, name: str, warnings: Warnings
-                 ) -> tuple[int, int]:
+def build_corpus(builder: Builder, spec: SourceSpec, name: str, warnings: Warnings) -> tuple[int, int]:
     from kgrag.linking.linker import ConceptLinker
 
     if not spec.path:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from itertools import islice
@@ -29,12 +28,9 @@ from kgrag.graph.schema import (
     GraphCounts,
     Label,
     Node,
-    Subgraph,
     Tier,
 )
-from kgrag.graph.schema import (
-    Path as GraphPath,
-)
+from kgrag.graph.traversal import Traversal
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +66,7 @@ def _types_clause(types: Sequence[EdgeType] | None, column: str = "type") -> tup
     return f" AND {column} IN ({','.join('?' * len(types))})", [str(t) for t in types]
 
 
-class SqliteGraphStore:
+class SqliteGraphStore(Traversal):
     """A :class:`~kgrag.graph.base.GraphStore` in ``directory/graph.sqlite``."""
 
     name = "kgrag.SqliteGraphStore.v1"
@@ -319,19 +315,6 @@ class SqliteGraphStore:
                 return out[:limit]
         return out
 
-    def neighbours(
-        self,
-        node_id: str,
-        *,
-        types: Sequence[EdgeType] | None = None,
-        direction: Direction = "out",
-        limit: int = 1000,
-    ) -> list[tuple[Edge, Node]]:
-        keys = self._adjacent([node_id], types, direction, limit)
-        edges = self._edges(keys)
-        others = self._nodes(e.dst if e.src == node_id else e.src for e in edges)
-        return [(e, others[o]) for e in edges if (o := e.dst if e.src == node_id else e.src) in others]
-
     def _walk_is_a(self, node_id: str, max_depth: int, up: bool) -> list[tuple[Node, int]]:
         near, far = ("src", "dst") if up else ("dst", "src")
         rows = self.conn.execute(
@@ -353,72 +336,6 @@ class SqliteGraphStore:
     def descendants(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
         return self._walk_is_a(node_id, max_depth, up=False)
 
-    def paths(
-        self,
-        starts: Sequence[str],
-        ends: Sequence[str],
-        *,
-        max_hops: int = 3,
-        types: Sequence[EdgeType] | None = None,
-        limit: int = 100,
-        direction: Direction = "out",
-    ) -> list[GraphPath]:
-        targets = set(ends)
-        parent: dict[str, tuple[str, tuple[str, str, str]] | None] = {s: None for s in starts}
-        frontier = list(dict.fromkeys(starts))
-        found: list[str] = [s for s in frontier if s in targets]
-        for _ in range(max_hops):
-            if not frontier or len(found) >= limit:
-                break
-            here_set = set(frontier)
-            nxt = []
-            for src, typ, dst in self._adjacent(frontier, types, direction):
-                moves = []
-                if direction in ("out", "both") and src in here_set:
-                    moves.append((src, dst))
-                if direction in ("in", "both") and dst in here_set:
-                    moves.append((dst, src))
-                for here, there in moves:
-                    if there not in parent:
-                        parent[there] = (here, (src, typ, dst))
-                        nxt.append(there)
-                        if there in targets:
-                            found.append(there)
-            frontier = nxt
-        out = []
-        for end in found[:limit]:
-            chain: list[tuple[str, str, str]] = []
-            nodes = [end]
-            step = parent[end]
-            while step is not None:
-                prev, key = step
-                chain.append(key)
-                nodes.append(prev)
-                step = parent[prev]
-            chain.reverse()
-            nodes.reverse()
-            out.append(GraphPath(nodes=tuple(nodes), edges=tuple(self._edges(chain))))
-        return out
-
-    def subgraph(
-        self, node_ids: Sequence[str], *, hops: int = 1, types: Sequence[EdgeType] | None = None
-    ) -> Subgraph:
-        seen = set(node_ids)
-        frontier = deque(node_ids)
-        keys: set[tuple[str, str, str]] = set()
-        for _ in range(hops):
-            batch = list(frontier)
-            frontier.clear()
-            for key in self._adjacent(batch, types, "both"):
-                keys.add(key)
-                for n in (key[0], key[2]):
-                    if n not in seen:
-                        seen.add(n)
-                        frontier.append(n)
-        nodes = self._nodes(seen)
-        edges = [e for e in self._edges(sorted(keys)) if e.src in nodes and e.dst in nodes]
-        return Subgraph(nodes=tuple(nodes.values()), edges=tuple(edges))
-
     def counts(self) -> GraphCounts:
         nodes = dict(self.conn.execute("SELECT label, count(*) FROM nodes GROUP BY label"))
         edges = dict(self.conn.execute("SELECT type, count(*) FROM edges GROUP BY type"))
@@ -429,7 +346,7 @@ class SqliteGraphStore:
         return GraphCounts(nodes=nodes, edges=edges, tiers=tiers, sources=int(sources))
 
     def integrity_ok(self) -> bool:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return bool(self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
     def close(self) -> None:
         with suppress(sqlite3.Error):  # closing twice is fine

@@ -42,8 +42,8 @@ def _depths(table: ConceptTable, vocabulary: str, root: str | None) -> dict[int,
     if root is None:
         depth = {i: 0 for i in members - has_parent}
     else:
-        start = table.data.ids.index(table.resolve(root)) if table.resolve(root) else None
-        depth = {} if start is None else {start: 0}
+        uid = table.resolve(root)
+        depth = {} if uid is None else {table.data.ids.index(uid): 0}
     queue = deque(depth)
     while queue:
         node = queue.popleft()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from kgrag.types import SemanticKind, SourceInfo, SynonymScope
 
@@ -63,4 +64,4 @@ class LoadResult:
     aliases: dict[str, str] = field(default_factory=dict)  # retired/alt id -> current id
     warnings: Warnings | None = None
     # Per-source side tables that later stages consume (e.g. HPO disease annotations).
-    extras: dict[str, object] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,103 @@
+"""Every Cypher statement kgrag sends to Neo4j, in one place for review.
+
+Values always travel as parameters. Relationship types cannot be parameters in Cypher, so
+the per-type statements are generated from the closed ``EdgeType`` enum below, never from
+data.
+"""
+
+from __future__ import annotations
+
+from kgrag.graph.schema import EdgeType
+
+CONSTRAINTS = (
+    "CREATE CONSTRAINT kg_node_id IF NOT EXISTS FOR (n:KgNode) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT kg_meta_key IF NOT EXISTS FOR (m:KgMeta) REQUIRE m.key IS UNIQUE",
+    "CREATE INDEX kg_node_tier IF NOT EXISTS FOR (n:KgNode) ON (n.tier)",
+)
+
+UPSERT_NODES = """
+UNWIND $rows AS row
+MERGE (n:KgNode {id: row.id})
+SET n.label = row.label,
+    n.name = CASE WHEN row.name <> '' THEN row.name ELSE coalesce(n.name, '') END,
+    n.tier = coalesce(row.tier, n.tier),
+    n.kind = coalesce(row.kind, n.kind),
+    n.codes = CASE WHEN size(row.codes) > 0 THEN row.codes ELSE coalesce(n.codes, []) END,
+    n.props = row.props,
+    n.sources = [s IN coalesce(n.sources, []) WHERE NOT s IN row.sources] + row.sources
+FOREACH (_ IN CASE WHEN row.label = 'Concept' THEN [1] ELSE [] END | SET n:Concept)
+FOREACH (_ IN CASE WHEN row.label = 'Document' THEN [1] ELSE [] END | SET n:Document)
+FOREACH (_ IN CASE WHEN row.label = 'Chunk' THEN [1] ELSE [] END | SET n:Chunk)
+"""
+
+# one row per (edge, claim); a claim replaces the edge's claim with the same key
+_UPSERT_EDGE = """
+UNWIND $rows AS row
+MATCH (a:KgNode {id: row.src}), (b:KgNode {id: row.dst})
+MERGE (a)-[r:%s]->(b)
+WITH r, row, coalesce(r.claim_keys, []) AS keys
+WITH r, row, keys, [i IN range(0, size(keys) - 1) WHERE keys[i] <> row.claim_key] AS keep
+SET r.props = row.props,
+    r.claims = [i IN keep | r.claims[i]] + row.claim,
+    r.claim_sources = [i IN keep | r.claim_sources[i]] + row.claim_source,
+    r.claim_keys = [i IN keep | keys[i]] + row.claim_key
+"""
+UPSERT_EDGES = {t: _UPSERT_EDGE % t.value for t in EdgeType}
+
+DELETE_SOURCE_CLAIMS = """
+MATCH ()-[r]->() WHERE $source IN r.claim_sources
+WITH r, [i IN range(0, size(r.claim_keys) - 1) WHERE r.claim_sources[i] <> $source] AS keep
+SET r.claims = [i IN keep | r.claims[i]],
+    r.claim_keys = [i IN keep | r.claim_keys[i]],
+    r.claim_sources = [i IN keep | r.claim_sources[i]]
+WITH r, size(keep) = 0 AS empty, size(r.claim_keys) AS n
+WITH r, empty, count(*) AS touched
+CALL (r, empty) { WITH r, empty WHERE empty DELETE r }
+RETURN sum(touched) AS claims, sum(CASE WHEN empty THEN 1 ELSE 0 END) AS edges
+"""
+
+DELETE_SOURCE_NODES = """
+MATCH (n:KgNode) WHERE $source IN n.sources
+SET n.sources = [s IN n.sources WHERE s <> $source]
+WITH n WHERE size(n.sources) = 0
+DETACH DELETE n
+RETURN count(*) AS nodes
+"""
+
+GET_NODES = """
+UNWIND $ids AS id
+MATCH (n:KgNode {id: id})
+RETURN n.id AS id, n.label AS label, n.name AS name, n.tier AS tier, n.kind AS kind,
+       n.codes AS codes, n.props AS props, n.sources AS sources
+"""
+
+OUT_EDGES = """
+UNWIND $ids AS id
+MATCH (a:KgNode {id: id})-[r]->(b:KgNode)
+WHERE $types IS NULL OR type(r) IN $types
+RETURN a.id AS src, type(r) AS type, b.id AS dst
+"""
+
+IN_EDGES = """
+UNWIND $ids AS id
+MATCH (a:KgNode)-[r]->(b:KgNode {id: id})
+WHERE $types IS NULL OR type(r) IN $types
+RETURN a.id AS src, type(r) AS type, b.id AS dst
+"""
+
+GET_EDGES = """
+UNWIND $keys AS key
+MATCH (a:KgNode {id: key[0]})-[r]->(b:KgNode {id: key[2]})
+WHERE type(r) = key[1]
+RETURN a.id AS src, type(r) AS type, b.id AS dst, r.props AS props, r.claims AS claims
+"""
+
+COUNT_NODES = "MATCH (n:KgNode) RETURN n.label AS key, count(*) AS n"
+COUNT_EDGES = "MATCH (:KgNode)-[r]->(:KgNode) RETURN type(r) AS key, count(*) AS n"
+COUNT_TIERS = "MATCH (n:KgNode) WHERE n.tier IS NOT NULL RETURN n.tier AS key, count(*) AS n"
+COUNT_SOURCES = "MATCH (n:KgNode) UNWIND n.sources AS s RETURN count(DISTINCT s) AS n"
+
+SET_META = "MERGE (m:KgMeta {key: $key}) SET m.value = $value"
+GET_META = "MATCH (m:KgMeta {key: $key}) RETURN m.value AS value"
+
+CLEAR = "MATCH (n) WHERE n:KgNode OR n:KgMeta CALL (n) { DETACH DELETE n } IN TRANSACTIONS"

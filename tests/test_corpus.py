@@ -1,0 +1,136 @@
+"""Corpus readers, offset-exact chunking, and ingestion into the graph."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kgrag.config import Settings
+from kgrag.corpus.chunking import chunk_document
+from kgrag.corpus.documents import ReadFailure, SourceDocument, read_corpus
+from kgrag.graph.build import Builder, Recipe, SourceSpec
+from kgrag.graph.schema import EdgeType, Label
+from kgrag.graph.sqlite_store import SqliteGraphStore
+from kgrag.ontology.table import ConceptTable
+
+
+@pytest.fixture()
+def corpus(fixtures: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(fixtures / "docs", folder, ignore=shutil.ignore_patterns("README.md"))
+    (folder / "z_copy.md").write_bytes((folder / "note.md").read_bytes())  # a duplicate
+    (folder / "latin1.txt").write_bytes("Sj\xf6gren syndrome".encode("latin-1"))
+    (folder / "broken.xml").write_text("<Document><QAPairs>")
+    return folder
+
+
+def test_readers(corpus: Path) -> None:
+    items = list(read_corpus(corpus, source="t"))
+    docs = {d.id: d for d in items if isinstance(d, SourceDocument)}
+    failures = {Path(f.path).name: f.reason for f in items if isinstance(f, ReadFailure)}
+    assert set(docs) == {"acromegaly.xml", "note.md", "note.pdf", "page.html"}
+    assert "duplicate of" in failures["z_copy.md"]
+    assert "UTF-8" in failures["latin1.txt"] and "XML" in failures["broken.xml"]
+    medquad = docs["acromegaly.xml"]
+    assert medquad.focus == "Acromegaly" and medquad.focus_codes == ("UMLS:C0001206",)
+    symptoms = next(s for s in medquad.sections if s.label == "symptoms")
+    assert medquad.text[symptoms.start :].startswith("The name acromegaly comes from")
+    assert "&quot;" not in medquad.text
+    html = docs["page.html"]
+    assert html.title == "Seizures" and "var x" not in html.text and "Fever" in html.text
+    forced = list(read_corpus(corpus, format="pdf", source="t"))  # every file read as PDF
+    pdf = next(d for d in forced if isinstance(d, SourceDocument))
+    assert pdf.id == "note.pdf" and pdf.text == "Fever and chills are common in pneumonia."
+    assert any("unreadable PDF" in f.reason for f in forced if isinstance(f, ReadFailure))
+
+
+@settings(max_examples=40)
+@given(st.lists(st.text(min_size=0, max_size=400), min_size=1, max_size=8))
+def test_chunks_index_the_text(paragraphs: list[str]) -> None:
+    text = "\n\n".join(paragraphs)
+    from kgrag.corpus.documents import Section
+
+    doc = SourceDocument(
+        id="d",
+        title="t",
+        text=text,
+        checksum="x",
+        source="t",
+        sections=(Section(start=0, end=len(text), label="body"),),
+    )
+    for c in chunk_document(doc, max_chars=150):
+        assert doc.text[c.start : c.end] == c.text and c.text.strip()
+        assert c.end - c.start <= 150
+
+
+def test_corpus_into_graph(
+    corpus: Path, small_table: ConceptTable, default_settings: Settings, tmp_path: Path
+) -> None:
+    store = SqliteGraphStore(tmp_path / "kb")
+    recipe = Recipe(
+        name="t",
+        base_dir=corpus.parent,
+        sources=[
+            SourceSpec(kind="vocabularies"),
+            SourceSpec(kind="corpus", name="notes", path="corpus"),
+        ],
+    )
+    report = Builder(recipe, store, table=small_table, settings=default_settings).run()
+    assert report.status == "complete"
+    notes = next(s for s in report.sources if s.name == "notes")
+    assert notes.warnings["file skipped"] == 3
+    counts = store.counts()
+    assert counts.nodes["Document"] == 4 and counts.nodes["Chunk"] >= 4
+    # every MENTIONS claim cites a span of its document's stored text
+    doc = store.get_node("doc:note.md")
+    assert doc is not None and doc.label is Label.DOCUMENT
+    chunks = [
+        n for _, n in store.neighbours("doc:note.md", types=[EdgeType.IN_DOCUMENT], direction="in")
+    ]
+    mentions = [(e, c) for c in chunks for e, _ in store.neighbours(c.id, types=[EdgeType.MENTIONS])]
+    assert mentions
+    for e, _chunk in mentions:
+        for claim in e.claims:
+            assert doc.props["text"][claim.start : claim.end] == claim.props["text"]
+    said = {c.props["text"]: c.props["assertion"] for e, _ in mentions for c in e.claims}
+    assert said == {"seizures": "absent", "type 2 diabetes": "historical"}
+    # removing the corpus removes its documents, chunks and facts, not the vocabulary
+    store.delete_source("notes")
+    assert "Document" not in store.counts().nodes
+    assert store.counts().nodes["Concept"] == len(small_table)
+    store.close()
+
+
+@pytest.mark.slow
+def test_medquad_symptom_facts(
+    table: ConceptTable, default_settings: Settings, fixtures: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mq"
+    folder.mkdir()
+    shutil.copy(fixtures / "docs/acromegaly.xml", folder)
+    store = SqliteGraphStore(tmp_path / "kb")
+    recipe = Recipe(
+        name="t",
+        base_dir=tmp_path,
+        sources=[SourceSpec(kind="vocabularies"), SourceSpec(kind="corpus", name="mq", path="mq")],
+    )
+    assert Builder(recipe, store, table=table, settings=default_settings).run().status == "complete"
+    acromegaly = table.resolve("UMLS:C0001206")
+    assert acromegaly is not None
+    facts = [
+        (e, n)
+        for e, n in store.neighbours(acromegaly, types=[EdgeType.HAS_FINDING])
+        if any(c.source == "mq" for c in e.claims)
+    ]
+    names = {n.name.lower() for _, n in facts}
+    assert {"fatigue", "headache"} & names
+    doc = store.get_node("doc:acromegaly.xml")
+    assert doc is not None
+    for e, _ in facts:
+        for c in e.claims:
+            assert doc.props["text"][c.start : c.end] == c.props["text"]
+    store.close()
