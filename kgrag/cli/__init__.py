@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from kgrag.cli import build, concepts, info
+from kgrag.cli import build, concepts, graph, info
 from kgrag.cli import link as link_cmd
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.command("info")(info.info)
 app.command("build")(build.build)
 app.command("link")(link_cmd.link)
 app.add_typer(concepts.app, name="concepts")
+app.add_typer(graph.app, name="graph")
 
 
 @app.callback()

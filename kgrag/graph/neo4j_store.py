@@ -174,12 +174,13 @@ class Neo4jGraphStore(Traversal):
         return out[:limit] if limit is not None else out
 
     def _edges(self, keys: Iterable[EdgeKey]) -> list[Edge]:
-        keys = [list(k) for k in keys]
-        if not keys:
+        wanted = list(keys)
+        if not wanted:
             return []
-        by_key = {(r["src"], r["type"], r["dst"]): r for r in self._run(q.GET_EDGES, keys=keys)}
+        rows = self._run(q.GET_EDGES, keys=[list(k) for k in wanted])
+        by_key = {(r["src"], r["type"], r["dst"]): r for r in rows}
         out = []
-        for src, typ, dst in keys:
+        for src, typ, dst in wanted:
             r = by_key.get((src, typ, dst))
             if r and r["claims"]:
                 out.append(

@@ -1,0 +1,108 @@
+"""``kgrag graph``: look at the built knowledge graph."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from kgrag.cli._output import cli_errors, console, emit_json, err_console
+
+app = typer.Typer(help="Query the built knowledge graph.", no_args_is_help=True)
+
+
+def _resolve(query: str) -> tuple[str, str]:
+    """A concept id for a code or a name (best disease match)."""
+    from kgrag.errors import ConceptNotFound
+    from kgrag.ontology.compiled import load_concepts
+
+    table = load_concepts()
+    uid = table.resolve(query.strip())
+    if uid is not None:
+        return uid, table.get(uid).name
+    hits = table.search(query, limit=1, kinds=["disease", "category"])
+    if not hits:
+        raise ConceptNotFound(query)
+    return hits[0].concept_id, hits[0].name
+
+
+@app.command("findings")
+def findings(
+    concept: str = typer.Argument(
+        ..., help="a disease name or code, e.g. 'type 2 diabetes mellitus' or OMIM:125853"
+    ),
+    store: str | None = typer.Option(None, "--store", help="knowledge base (default: kb/)"),
+    limit: int = typer.Option(25, "--limit", "-n", min=1),
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The findings the graph links to a disease, most frequent first, with their sources."""
+    from kgrag.graph.schema import EdgeType
+    from kgrag.graph.stores import open_store
+
+    with cli_errors():
+        uid, name = _resolve(concept)
+        graph = open_store(store, read_only=True)
+        try:
+            status = graph.get_meta("status")
+            rows = graph.neighbours(uid, types=[EdgeType.HAS_FINDING], limit=10_000)
+        finally:
+            graph.close()
+        rows.sort(key=lambda en: (-(en[0].props.get("frequency") or 0), en[1].name))
+        if json:
+            emit_json(
+                {
+                    "concept": uid,
+                    "name": name,
+                    "status": status,
+                    "findings": [{"id": n.id, "name": n.name, "edge": e} for e, n in rows[:limit]],
+                }
+            )
+            return
+        if status != "complete":
+            err_console.print(f"[yellow]the knowledge base is {status}[/yellow]")
+        out = Table(title=f"findings of {name} ({uid}): {len(rows)}")
+        for col in ("finding", "id", "frequency", "polarity", "sources"):
+            out.add_column(col, overflow="fold")
+        for e, n in rows[:limit]:
+            freq = e.props.get("frequency")
+            out.add_row(
+                n.name,
+                n.id,
+                f"{freq:.2f}" if isinstance(freq, float) else "",
+                str(e.props.get("polarity", "")),
+                ", ".join(sorted({c.source for c in e.claims})),
+            )
+        console.print(out)
+
+
+@app.command("ancestors")
+def ancestors(
+    concept: str = typer.Argument(..., help="a concept name or code"),
+    store: str | None = typer.Option(None, "--store"),
+    depth: int = typer.Option(5, "--depth", min=1, max=30),
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The IS_A ancestors of a concept with their tier (category > group > disease)."""
+    from kgrag.graph.stores import open_store
+
+    with cli_errors():
+        uid, name = _resolve(concept)
+        graph = open_store(store, read_only=True)
+        try:
+            up = graph.ancestors(uid, max_depth=depth)
+        finally:
+            graph.close()
+        if json:
+            emit_json(
+                {
+                    "concept": uid,
+                    "ancestors": [
+                        {"id": n.id, "name": n.name, "tier": n.tier, "depth": d} for n, d in up
+                    ],
+                }
+            )
+            return
+        console.print(f"[bold]{name}[/bold] ({uid})")
+        for n, d in up:
+            console.print(
+                f"{'  ' * d}↑ {n.name} ({n.id}, {n.tier.value if n.tier else '-'})", highlight=False
+            )
