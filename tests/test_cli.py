@@ -84,3 +84,29 @@ def test_link_text_and_batch(runner: CliRunner, tmp_path) -> None:  # type: igno
     assert "3 with errors" in out.output
     out = runner.invoke(app, ["link"])
     assert out.exit_code == 2
+
+
+def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('name = "small"\n[[sources]]\nkind = "vocabularies"\n'
+                      '[[sources]]\nkind = "ddxplus"\n')
+    kb = str(tmp_path / "kb")
+    out = runner.invoke(app, ["build", str(recipe), "--store", kb, "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert report["status"] == "complete" and report["counts"]["nodes"]["Concept"] > 100_000
+    again = json.loads(runner.invoke(app, ["build", str(recipe), "--store", kb, "--json"]).stdout)
+    assert {s["status"] for s in again["sources"]} == {"skipped"}
+    out = runner.invoke(app, ["graph", "findings", "DDX:pneumonia", "--store", kb, "--json"])
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.stdout)
+    assert found["findings"] and all(
+        c["source"] == "ddxplus" for f in found["findings"] for c in f["edge"]["claims"])
+    out = runner.invoke(app, ["graph", "ancestors", "ICD10CM:E11.9", "--store", kb, "--json"])
+    tiers = {a["id"]: a["tier"] for a in json.loads(out.stdout)["ancestors"]}
+    assert tiers.get("ICD10CM:CH04") == "category"
+    out = runner.invoke(app, ["graph", "findings", "pneumonia", "--store", str(tmp_path / "none")])
+    assert out.exit_code == 1 and "kgrag build" in out.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = 1\n")
+    assert runner.invoke(app, ["build", str(bad), "--store", kb]).exit_code == 2
