@@ -76,10 +76,8 @@ def _doc_id(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix().removesuffix(".gz")
 
 
-def read_text(path: Path, root: Path, source: str) -> SourceDocument:
-    data = _read_bytes(path)
-    text = _decode(path, data)
-    title = next((ln.strip("# ").strip() for ln in text.splitlines() if ln.strip()), path.name)
+def _whole(path: Path, root: Path, source: str, data: bytes, text: str, title: str) -> SourceDocument:
+    """A document that is one ``body`` section."""
     return SourceDocument(
         id=_doc_id(root, path),
         title=title[:200],
@@ -89,6 +87,13 @@ def read_text(path: Path, root: Path, source: str) -> SourceDocument:
         checksum=hashlib.sha256(data).hexdigest(),
         sections=(Section(start=0, end=len(text), label="body"),),
     )
+
+
+def read_text(path: Path, root: Path, source: str) -> SourceDocument:
+    data = _read_bytes(path)
+    text = _decode(path, data)
+    title = next((ln.strip("# ").strip() for ln in text.splitlines() if ln.strip()), path.name)
+    return _whole(path, root, source, data, text, title)
 
 
 class _TextExtractor(HTMLParser):
@@ -149,15 +154,7 @@ def read_html(path: Path, root: Path, source: str) -> SourceDocument:
     parser.feed(_decode(path, data))
     text = re.sub(r"[ \t]*\n[ \t\n]*", "\n\n", "".join(parser.parts)).strip()
     text = re.sub(r"[ \t]{2,}", " ", text)
-    return SourceDocument(
-        id=_doc_id(root, path),
-        title=(parser.title.strip() or path.name)[:200],
-        text=text,
-        source=source,
-        path=str(path),
-        checksum=hashlib.sha256(data).hexdigest(),
-        sections=(Section(start=0, end=len(text), label="body"),),
-    )
+    return _whole(path, root, source, data, text, parser.title.strip() or path.name)
 
 
 def read_pdf(path: Path, root: Path, source: str) -> SourceDocument:
@@ -174,15 +171,7 @@ def read_pdf(path: Path, root: Path, source: str) -> SourceDocument:
     except (PdfReadError, ValueError, KeyError) as e:
         raise CorpusFormatError(path, None, f"unreadable PDF: {e}") from e
     text = "\n\n".join(pages)
-    return SourceDocument(
-        id=_doc_id(root, path),
-        title=path.stem,
-        text=text,
-        source=source,
-        path=str(path),
-        checksum=hashlib.sha256(data).hexdigest(),
-        sections=(Section(start=0, end=len(text), label="body"),),
-    )
+    return _whole(path, root, source, data, text, path.stem)
 
 
 def read_medquad(path: Path, root: Path, source: str) -> SourceDocument:
