@@ -6,7 +6,8 @@ real Neo4j side by side, then time queries on both.
 Start the test Neo4j with ``tools/neo4j-launcher/run`` (Neo4j 5.26 from neo4j-harness).
 Build: wall time, nodes and edges per second, peak memory (this process; Neo4j's own
 JVM heap is separate), size on disk. Queries, 200 each, p50/p99: neighbours of a disease,
-ancestors to depth 5, and the 2-hop disease -> finding subgraph of 20 diseases.
+ancestors to depth 5, and the 2-hop subgraph of 20 diseases (disease -> findings ->
+their IS_A parents, following edge direction).
 """
 
 from __future__ import annotations

@@ -60,8 +60,15 @@ class GraphStore(Protocol):
         ...
 
     def subgraph(
-        self, node_ids: Sequence[str], *, hops: int = 1, types: Sequence[EdgeType] | None = None
-    ) -> Subgraph: ...
+        self,
+        node_ids: Sequence[str],
+        *,
+        hops: int = 1,
+        types: Sequence[EdgeType] | None = None,
+        direction: Direction = "both",
+    ) -> Subgraph:
+        """Nodes within ``hops`` of ``node_ids`` (along ``direction``) and their edges."""
+        ...
 
     def counts(self) -> GraphCounts: ...
 

@@ -267,10 +267,12 @@ class SqliteGraphStore(Traversal):
         return out
 
     def _edges(self, keys: Iterable[tuple[str, str, str]]) -> list[Edge]:
+        """Edges by primary key. One indexed lookup per key is the fastest way SQLite has
+        (a row-value ``IN (VALUES ...)`` scans the table: 0.8 s against 0.5 ms for 300)."""
         out = []
-        for src, typ, dst in keys:
+        for key in dict.fromkeys(keys):
             row = self.conn.execute(
-                "SELECT props FROM edges WHERE src=? AND type=? AND dst=?", (src, typ, dst)
+                "SELECT props FROM edges WHERE src = ? AND type = ? AND dst = ?", key
             ).fetchone()
             if row is None:
                 continue
@@ -278,13 +280,19 @@ class SqliteGraphStore(Traversal):
                 Claim(source=s, reference=r, start=a, end=b, props=json.loads(p))
                 for s, r, a, b, p in self.conn.execute(
                     'SELECT source, reference, start, "end", props FROM claims '
-                    "WHERE src=? AND type=? AND dst=?",
-                    (src, typ, dst),
+                    "WHERE src = ? AND type = ? AND dst = ?",
+                    key,
                 )
             )
             if claims:
                 out.append(
-                    Edge(src=src, type=EdgeType(typ), dst=dst, props=json.loads(row[0]), claims=claims)
+                    Edge(
+                        src=key[0],
+                        type=EdgeType(key[1]),
+                        dst=key[2],
+                        props=json.loads(row[0]),
+                        claims=claims,
+                    )
                 )
         return out
 

@@ -90,15 +90,21 @@ class Traversal:
         return out
 
     def subgraph(
-        self, node_ids: Sequence[str], *, hops: int = 1, types: Sequence[EdgeType] | None = None
+        self,
+        node_ids: Sequence[str],
+        *,
+        hops: int = 1,
+        types: Sequence[EdgeType] | None = None,
+        direction: Direction = "both",
     ) -> Subgraph:
+        """Nodes within ``hops`` of ``node_ids`` and the edges between them."""
         seen = set(node_ids)
         frontier = deque(node_ids)
         keys: set[tuple[str, str, str]] = set()
         for _ in range(hops):
             batch = list(frontier)
             frontier.clear()
-            for key in self._adjacent(batch, types, "both"):
+            for key in self._adjacent(batch, types, direction):
                 keys.add(key)
                 for n in (key[0], key[2]):
                     if n not in seen:
