@@ -94,21 +94,25 @@ def linking(d: dict) -> str:  # type: ignore[type-arg]
 
 def graph(d: dict) -> str:  # type: ignore[type-arg]
     stores = [k for k, v in d.items() if isinstance(v, dict) and "build_s" in v]
-    rows = ["| store | build | nodes | edges | nodes/s | edges/s | on disk | neighbours p50/p99 "
-            "| ancestors (5) p50/p99 | 2-hop subgraph, 20 diseases p50/p99 |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| store | build | nodes | edges | nodes/s | edges/s | on disk | neighbours p50/p99 "
+        "| ancestors (5) p50/p99 | 2-hop subgraph, 20 diseases p50/p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for k in stores:
         v = d[k]
         q = v["queries"]
 
-        def lat(name: str) -> str:
+        def lat(name: str, q: dict = q) -> str:  # type: ignore[type-arg]
             return f"{q[name]['p50_ms']} / {q[name]['p99_ms']} ms"
 
         disk = f"{v['disk_mb']} MB" if "disk_mb" in v else "(server)"
-        rows.append(f"| {k} | {v['build_s']} s | {v['nodes']:,} | {v['edges']:,} | "
-                    f"{v['nodes_per_s']:,} | {v['edges_per_s']:,} | {disk} | "
-                    f"{lat('neighbours')} | {lat('ancestors_depth5')} | "
-                    f"{lat('subgraph_2hop_20_diseases')} |")
+        rows.append(
+            f"| {k} | {v['build_s']} s | {v['nodes']:,} | {v['edges']:,} | "
+            f"{v['nodes_per_s']:,} | {v['edges_per_s']:,} | {disk} | "
+            f"{lat('neighbours')} | {lat('ancestors_depth5')} | "
+            f"{lat('subgraph_2hop_20_diseases')} |"
+        )
     return "\n".join(rows)
 
 

@@ -15,7 +15,7 @@ import pytest
 from kgrag.config import Settings
 from kgrag.errors import ConfigError
 from kgrag.graph.build import Builder, Recipe, SourceSpec, load_recipe
-from kgrag.graph.schema import EdgeType, Tier
+from kgrag.graph.schema import EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.ontology.table import ConceptTable
 
@@ -118,3 +118,37 @@ def test_kill_minus_nine_mid_build_then_resume(
     with SqliteGraphStore(kb, read_only=True) as final:
         assert final.get_meta("status") == "complete"
         assert final.counts().edges["HAS_FINDING"] > 200_000
+
+
+def test_disk_full_mid_build_then_rerun_repairs(
+    small_table: ConceptTable, default_settings: Settings, tmp_path: Path
+) -> None:
+    """SQLite's page limit stands in for a full disk: the same SQLITE_FULL error."""
+    from kgrag.errors import GraphWriteError
+
+    store = SqliteGraphStore(tmp_path / "kb", batch_size=5)
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 3}")
+    recipe = Recipe(name="t", sources=[SourceSpec(kind="vocabularies"), SourceSpec(kind="hpoa")])
+    with pytest.raises(GraphWriteError, match="disk"):
+        store.upsert_nodes(
+            Node(id=f"N{i}", label=Label.CONCEPT, name="x" * 500, sources=("s",)) for i in range(5000)
+        )
+    report = Builder(recipe, store, table=small_table, settings=default_settings).run()
+    assert report.status == "incomplete" and store.get_meta("status") == "incomplete"
+    assert store.integrity_ok()
+    store.conn.execute("PRAGMA max_page_count = 1073741823")  # space again
+    store.delete_source("s")
+    again = Builder(recipe, store, table=small_table, settings=default_settings).run()
+    assert again.status == "complete"
+    assert again.counts.nodes == {"Concept": len(small_table)}
+    store.close()
+
+
+def test_unreachable_neo4j_is_a_clear_error() -> None:
+    pytest.importorskip("neo4j", reason="the neo4j extra is not installed")
+    from kgrag.errors import GraphUnavailable
+    from kgrag.graph.neo4j_store import Neo4jGraphStore
+
+    with pytest.raises(GraphUnavailable, match="Is the server running"):
+        Neo4jGraphStore("bolt://127.0.0.1:1", auth=("neo4j", "x"))

@@ -88,8 +88,9 @@ def test_link_text_and_batch(runner: CliRunner, tmp_path) -> None:  # type: igno
 
 def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
     recipe = tmp_path / "r.toml"
-    recipe.write_text('name = "small"\n[[sources]]\nkind = "vocabularies"\n'
-                      '[[sources]]\nkind = "ddxplus"\n')
+    recipe.write_text(
+        'name = "small"\n[[sources]]\nkind = "vocabularies"\n[[sources]]\nkind = "ddxplus"\n'
+    )
     kb = str(tmp_path / "kb")
     out = runner.invoke(app, ["build", str(recipe), "--store", kb, "--json"])
     assert out.exit_code == 0, out.output
@@ -101,7 +102,8 @@ def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type:
     assert out.exit_code == 0, out.output
     found = json.loads(out.stdout)
     assert found["findings"] and all(
-        c["source"] == "ddxplus" for f in found["findings"] for c in f["edge"]["claims"])
+        c["source"] == "ddxplus" for f in found["findings"] for c in f["edge"]["claims"]
+    )
     out = runner.invoke(app, ["graph", "ancestors", "ICD10CM:E11.9", "--store", kb, "--json"])
     tiers = {a["id"]: a["tier"] for a in json.loads(out.stdout)["ancestors"]}
     assert tiers.get("ICD10CM:CH04") == "category"
