@@ -60,8 +60,12 @@ def queries(store: GraphStore, diseases: list[str], findings: list[str]) -> dict
     return {
         "neighbours": timed(lambda d: store.neighbours(d, types=[EdgeType.HAS_FINDING]), sample),
         "ancestors_depth5": timed(lambda f: store.ancestors(f, max_depth=5), deep),
+        # disease -> its findings -> the findings' parents (what finding-similarity scoring reads)
         "subgraph_2hop_20_diseases": timed(
-            lambda ds: store.subgraph(ds, hops=2, types=[EdgeType.HAS_FINDING]), groups
+            lambda ds: store.subgraph(
+                ds, hops=2, types=[EdgeType.HAS_FINDING, EdgeType.IS_A], direction="out"
+            ),
+            groups,
         ),
     }
 
