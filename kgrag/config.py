@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         description="a licensed UMLS META directory (MRCONSO.RRF, ...); never shipped",
     )
     umls_languages: tuple[str, ...] = ("ENG",)
+    diagnose_method: Literal["graph", "ppr", "fused"] = Field(
+        default="fused", description="graph likelihood ratios, personalized PageRank, or fused"
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        default="rrf", description="how graph and vector candidates are fused"
+    )
+    fusion_graph_weight: float = Field(default=1.0, ge=0)
+    fusion_vector_weight: float = Field(default=0.25, ge=0)
+    rrf_k: float = Field(default=60.0, gt=0, description="reciprocal-rank fusion constant")
+    passages_k: int = Field(default=20, ge=1, description="passages retrieved per query")
 
     @classmethod
     def settings_customise_sources(

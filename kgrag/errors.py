@@ -13,7 +13,10 @@ The tree::
     ├── GraphError                         a graph store failed
     │   ├── GraphUnavailable(ConnectionError)  server down, wrong credentials, no such store
     │   └── GraphWriteError                a write failed (disk full, lost connection)
-    └── ConceptNotFound(KeyError)          no concept has that code or id
+    ├── ConceptNotFound(KeyError)          no concept has that code or id
+    └── RetrievalError                     diagnosis/retrieval cannot answer
+        ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
+        └── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -112,3 +115,15 @@ class ConceptNotFound(KgragError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0])
+
+
+class RetrievalError(KgragError):
+    """Base for problems answering a retrieval or diagnosis request."""
+
+
+class NoUsableFindings(RetrievalError, ValueError):
+    """The input names no finding the knowledge base knows (or only absent ones)."""
+
+
+class RetrievalNotBuilt(RetrievalError):
+    """The knowledge base has no (or stale) retrieval artifacts; ``kgrag build`` makes them."""

@@ -154,6 +154,20 @@ def test_delete_source(store: GraphStore) -> None:
     assert store.counts().nodes == {} and store.counts().edges == {}
 
 
+def test_bulk_reads(store: GraphStore) -> None:
+    concepts = {n.id: n for n in store.iter_nodes(Label.CONCEPT)}
+    assert set(concepts) == {n.id for n in NODES}
+    assert concepts["D1"].sources == ("vocab",) and concepts["D1"].codes == ("D1",)
+    assert list(store.iter_nodes(Label.CHUNK)) == []
+    findings = {(e.src, e.dst): e for e in store.iter_edges([H])}
+    assert set(findings) == {("D1", "F1"), ("D1", "F2"), ("D2", "F2"), ("D2", "F3")}
+    assert findings[("D1", "F1")].claims[0].props["frequency"] == 0.9
+    store.upsert_edges([edge("D1", H, "F1", source="other", frequency=0.5)])
+    claims = next(e for e in store.iter_edges([H]) if (e.src, e.dst) == ("D1", "F1")).claims
+    assert sorted(c.source for c in claims) == ["other", "vocab"]
+    assert len(list(store.iter_edges())) == len(EDGES)
+
+
 def test_meta(store: GraphStore) -> None:
     assert store.get_meta("status") is None
     store.set_meta("status", "complete")

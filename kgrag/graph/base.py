@@ -5,10 +5,10 @@ Every implementation passes ``tests/test_graph_contract.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from kgrag.graph.schema import Edge, EdgeType, GraphCounts, Node, Path, Subgraph
+from kgrag.graph.schema import Edge, EdgeType, GraphCounts, Label, Node, Path, Subgraph
 
 Direction = Literal["out", "in", "both"]
 
@@ -30,6 +30,18 @@ class GraphStore(Protocol):
         ...
 
     def get_node(self, node_id: str) -> Node | None: ...
+
+    def edges(self, keys: Iterable[tuple[str, EdgeType, str]]) -> list[Edge]:
+        """The edges with these ``(src, type, dst)`` keys (missing ones left out)."""
+        ...
+
+    def iter_nodes(self, label: Label | None = None) -> Iterator[Node]:
+        """Every node (of ``label``), streamed: bulk reads for retrieval artifacts."""
+        ...
+
+    def iter_edges(self, types: Sequence[EdgeType] | None = None) -> Iterator[Edge]:
+        """Every edge (of ``types``) with all its claims, streamed."""
+        ...
 
     def neighbours(
         self,

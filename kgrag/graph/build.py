@@ -47,6 +47,10 @@ class Recipe(BaseModel):
     description: str = ""
     sources: list[SourceSpec]
     linker_kinds: list[str] = ["disease", "finding"]
+    encoder: str = Field(
+        default="auto",
+        description="passage encoder: auto (offline MiniLM if installed), hashing, or a model name",
+    )
     base_dir: Path = Path(".")
 
     @property
@@ -71,6 +75,9 @@ class BuildReport(BaseModel):
     seconds: float
     sources: list[SourceReport]
     counts: GraphCounts
+    retrieval: dict[str, int] = Field(
+        default_factory=dict, description="what the retrieval artifacts hold (empty: unchanged)"
+    )
 
 
 def default_recipe_path() -> Path:
@@ -101,9 +108,9 @@ def _digest(*parts: object) -> str:
     return h.hexdigest()[:20]
 
 
-def _code_digest() -> str:
+def _code_digest(folder: Path = Path(__file__).parent) -> str:
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).parent.glob("*.py")):
+    for p in sorted(folder.glob("*.py")):
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
@@ -178,6 +185,14 @@ class Builder:
                     break  # everything else hangs off the concept nodes
         if hasattr(self.store, "refresh_frequencies"):
             self.store.refresh_frequencies()
+        retrieval: dict[str, int] = {}
+        if not failed:
+            try:
+                retrieval = self._retrieval_artifacts(rebuild)
+            except Exception as e:
+                failed = True
+                logger.exception("retrieval artifacts failed")
+                reports.append(SourceReport(name="retrieval", status="failed", error=str(e)))
         status = "incomplete" if failed else "complete"
         self.store.set_meta("status", status)
         return BuildReport(
@@ -187,7 +202,26 @@ class Builder:
             sources=reports,
             seconds=round(time.perf_counter() - started, 1),
             counts=self.store.counts(),
+            retrieval=retrieval,
         )
+
+    def _retrieval_artifacts(self, rebuild: bool) -> dict[str, int]:
+        """The diagnostic model and passage index, remade when any source changed."""
+        from kgrag.retrieve.artifacts import META_KEY, artifacts_dir, build_artifacts
+        from kgrag.retrieve.model import FILE_NAME
+
+        sources = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources]
+        fp = _digest(sources, self.recipe.encoder, _code_digest(Path(__file__).parents[1] / "retrieve"))
+        present = (artifacts_dir(self.store, self.settings) / FILE_NAME).is_file()
+        if not rebuild and present and self.store.get_meta(META_KEY) == fp:
+            self.say("retrieval artifacts: unchanged, skipped")
+            return {}
+        t0 = time.perf_counter()
+        counts = build_artifacts(
+            self.store, fingerprint=fp, encoder=self.recipe.encoder, settings=self.settings, progress=self.say
+        )
+        self.say(f"retrieval artifacts: {counts} in {time.perf_counter() - t0:.1f}s")
+        return counts
 
     def _fingerprint(self, spec: SourceSpec) -> str:
         if spec.kind == "corpus" and spec.path:

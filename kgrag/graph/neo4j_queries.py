@@ -92,6 +92,17 @@ WHERE type(r) = key[1]
 RETURN a.id AS src, type(r) AS type, b.id AS dst, r.props AS props, r.claims AS claims
 """
 
+ALL_NODES = """
+MATCH (n:KgNode) WHERE $label IS NULL OR n.label = $label
+RETURN n.id AS id, n.label AS label, n.name AS name, n.tier AS tier, n.kind AS kind,
+       n.codes AS codes, n.props AS props, n.sources AS sources
+"""
+
+ALL_EDGES = """
+MATCH (a:KgNode)-[r]->(b:KgNode) WHERE $types IS NULL OR type(r) IN $types
+RETURN a.id AS src, type(r) AS type, b.id AS dst, r.props AS props, r.claims AS claims
+"""
+
 COUNT_NODES = "MATCH (n:KgNode) RETURN n.label AS key, count(*) AS n"
 COUNT_EDGES = "MATCH (:KgNode)-[r]->(:KgNode) RETURN type(r) AS key, count(*) AS n"
 COUNT_TIERS = "MATCH (n:KgNode) WHERE n.tier IS NOT NULL RETURN n.tier AS key, count(*) AS n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -18,6 +18,29 @@ from kgrag.graph.schema import Claim, Edge, EdgeType, GraphCounts, Label, Node, 
 from kgrag.graph.traversal import EdgeKey, Traversal
 
 logger = logging.getLogger(__name__)
+
+
+def _node(r: dict[str, Any]) -> Node:
+    return Node(
+        id=r["id"],
+        label=Label(r["label"]),
+        name=r["name"] or "",
+        tier=Tier(r["tier"]) if r["tier"] else None,
+        kind=r["kind"],
+        codes=tuple(r["codes"] or ()),
+        props=json.loads(r["props"] or "{}"),
+        sources=tuple(r["sources"] or ()) or ("?",),
+    )
+
+
+def _edge(r: dict[str, Any]) -> Edge:
+    return Edge(
+        src=r["src"],
+        type=EdgeType(r["type"]),
+        dst=r["dst"],
+        props=json.loads(r["props"] or "{}"),
+        claims=tuple(Claim.model_validate_json(c) for c in r["claims"]),
+    )
 
 
 class Neo4jGraphStore(Traversal):
@@ -138,19 +161,26 @@ class Neo4jGraphStore(Traversal):
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
-        return {
-            r["id"]: Node(
-                id=r["id"],
-                label=Label(r["label"]),
-                name=r["name"] or "",
-                tier=Tier(r["tier"]) if r["tier"] else None,
-                kind=r["kind"],
-                codes=tuple(r["codes"] or ()),
-                props=json.loads(r["props"] or "{}"),
-                sources=tuple(r["sources"] or ()) or ("?",),
-            )
-            for r in self._run(q.GET_NODES, ids=ids)
-        }
+        return {r["id"]: _node(r) for r in self._run(q.GET_NODES, ids=ids)}
+
+    def _stream(self, statement: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Records one by one from an open session (bulk reads do not fit in a list)."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                for record in session.run(statement, params):
+                    yield record.data()
+        except self._nx.ServiceUnavailable as e:
+            raise GraphUnavailable(f"lost the connection to Neo4j at {self.uri}: {e}") from e
+
+    def iter_nodes(self, label: Label | None = None) -> Iterator[Node]:
+        for r in self._stream(q.ALL_NODES, label=label.value if label else None):
+            yield _node(r)
+
+    def iter_edges(self, types: Sequence[EdgeType] | None = None) -> Iterator[Edge]:
+        names = [t.value for t in types] if types else None
+        for r in self._stream(q.ALL_EDGES, types=names):
+            if r["claims"]:
+                yield _edge(r)
 
     def _adjacent(
         self,
@@ -183,15 +213,7 @@ class Neo4jGraphStore(Traversal):
         for src, typ, dst in wanted:
             r = by_key.get((src, typ, dst))
             if r and r["claims"]:
-                out.append(
-                    Edge(
-                        src=src,
-                        type=EdgeType(typ),
-                        dst=dst,
-                        props=json.loads(r["props"] or "{}"),
-                        claims=tuple(Claim.model_validate_json(c) for c in r["claims"]),
-                    )
-                )
+                out.append(_edge(r))
         return out
 
     def get_node(self, node_id: str) -> Node | None:

@@ -300,6 +300,44 @@ class SqliteGraphStore(Traversal):
     def get_node(self, node_id: str) -> Node | None:
         return self._nodes([node_id]).get(node_id)
 
+    def iter_nodes(self, label: Label | None = None) -> Iterator[Node]:
+        where, params = ("WHERE n.label = ?", [label.value]) if label else ("", [])
+        rows = self.conn.execute(
+            f"""SELECT n.id, n.label, n.name, n.tier, n.kind, n.codes, n.props,
+                       (SELECT json_group_array(source) FROM node_sources s WHERE s.node_id = n.id)
+                FROM nodes n {where}""",
+            params,
+        )
+        for row in rows:
+            yield self._node(row, json.loads(row[7]))
+
+    def iter_edges(self, types: Sequence[EdgeType] | None = None) -> Iterator[Edge]:
+        clause, params = _types_clause(types, "e.type")
+        rows = self.conn.execute(
+            f"""SELECT e.src, e.type, e.dst, e.props, c.source, c.reference, c.start, c."end", c.props
+                FROM edges e JOIN claims c ON c.src = e.src AND c.type = e.type AND c.dst = e.dst
+                WHERE 1 = 1{clause} ORDER BY e.src, e.type, e.dst""",
+            params,
+        )
+        key: tuple[str, str, str] | None = None
+        props = "{}"
+        claims: list[Claim] = []
+        for src, typ, dst, eprops, source, ref, start, end, cprops in rows:
+            if (src, typ, dst) != key:
+                if key is not None:
+                    yield Edge(
+                        src=key[0], type=EdgeType(key[1]), dst=key[2], props=json.loads(props),
+                        claims=tuple(claims),
+                    )
+                key, props, claims = (src, typ, dst), eprops, []
+            claims.append(
+                Claim(source=source, reference=ref, start=start, end=end, props=json.loads(cprops))
+            )
+        if key is not None:
+            yield Edge(
+                src=key[0], type=EdgeType(key[1]), dst=key[2], props=json.loads(props), claims=tuple(claims)
+            )
+
     def _adjacent(
         self,
         node_ids: Sequence[str],

@@ -29,6 +29,9 @@ class Traversal:
     def _nodes(self, ids: Iterable[str]) -> dict[str, Node]:
         raise NotImplementedError
 
+    def edges(self, keys: Iterable[tuple[str, EdgeType, str]]) -> list[Edge]:
+        return self._edges((src, str(typ), dst) for src, typ, dst in keys)
+
     def neighbours(
         self,
         node_id: str,

@@ -1,0 +1,55 @@
+"""Retrieval artifacts: the diagnostic model and the passage index, made at build time
+from the graph and kept beside it (``<kb>/retrieval/`` for the embedded store, the cache
+for Neo4j), stamped with the build's fingerprint so a stale copy is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from kgrag.config import Settings, get_settings
+from kgrag.graph.base import GraphStore
+
+logger = logging.getLogger(__name__)
+
+META_KEY = "retrieval"
+Progress = Callable[[str], None]
+
+
+def artifacts_dir(store: GraphStore, settings: Settings | None = None) -> Path:
+    directory = getattr(store, "directory", None)
+    if isinstance(directory, Path):
+        return directory / "retrieval"
+    where = str(getattr(store, "uri", store.name))
+    digest = hashlib.sha256(where.encode()).hexdigest()[:12]
+    return (settings or get_settings()).cache_dir / "retrieval" / digest
+
+
+def build_artifacts(
+    store: GraphStore,
+    *,
+    fingerprint: str,
+    encoder: str = "auto",
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Compile the diagnostic model and embed the passages; record ``fingerprint``."""
+    from kgrag.retrieve.model import FILE_NAME, compile_model
+    from kgrag.retrieve.passages import PassageIndex, encoder_by_name
+
+    directory = artifacts_dir(store, settings)
+    directory.mkdir(parents=True, exist_ok=True)
+    store.set_meta(META_KEY, "building")
+    model = compile_model(store, fingerprint=fingerprint, progress=progress)
+    model.save(directory / FILE_NAME)
+    passages = PassageIndex.build(store, encoder_by_name(encoder), progress=progress)
+    passages.save(directory)
+    store.set_meta(META_KEY, fingerprint)
+    return {
+        "diseases": len(model.diseases),
+        "finding_terms": len(model.terms),
+        "annotations": len(model.annotations),
+        "passages": len(passages),
+    }

@@ -1,0 +1,59 @@
+"""Diagnostic differences: the findings that best separate the top candidates, asked as
+follow-up questions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kgrag.retrieve.model import DiagnosticModel
+from kgrag.retrieve.types import ConceptRef, FollowUp
+
+
+def follow_ups(
+    model: DiagnosticModel,
+    candidates: Sequence[int],
+    weights: Sequence[float],
+    present: Sequence[int],
+    excluded: Sequence[int],
+    n: int = 5,
+) -> list[FollowUp]:
+    """Terms annotated to some candidates and not others, scored by the weighted variance
+    of their frequency across the candidates times their information content. Terms the
+    patient already reported (or their ancestors) are skipped."""
+    if len(candidates) < 2:
+        return []
+    known = {a for t in present for a in model.ancestors[t]} | set(excluded)
+    terms = {
+        a.term
+        for d in candidates
+        for a in model.by_disease[d]
+        if not a.excluded and a.term not in known
+    }
+    if not terms:
+        return []
+    w = np.asarray(weights, float)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
+    cols = sorted(terms)
+    sub = model.F[list(candidates)][:, cols].toarray()  # candidates x terms
+    mean = w @ sub
+    gain = (w @ (sub - mean) ** 2) * model.ic[cols]
+    out: list[FollowUp] = []
+    for j in np.argsort(-gain)[:n]:
+        if gain[j] <= 0:
+            break
+        t = cols[j]
+        f = sub[:, j]
+        top = f.max()
+        name = model.term_names[t]
+        out.append(
+            FollowUp(
+                finding=ConceptRef(id=model.terms[t], name=name, tier="finding"),
+                question=f"Does the patient have {name[:1].lower() + name[1:]}?",
+                supports=[model.diseases[candidates[i]] for i in np.flatnonzero(f >= 0.5 * top)],
+                against=[model.diseases[candidates[i]] for i in np.flatnonzero(f == 0)],
+                gain=round(float(gain[j]), 4),
+            )
+        )
+    return out

@@ -1,0 +1,99 @@
+"""Vector search over the corpus chunks: embedded once at build time, saved beside the
+knowledge base with the encoder's name and dimension (checked on load)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from kgrag.errors import MissingExtraError, RetrievalNotBuilt
+from kgrag.graph.base import GraphStore
+from kgrag.graph.schema import Label
+from kgrag.index.base import Encoder, VectorIndex
+from kgrag.index.encoders import OFFLINE_MINILM, HashingEncoder, SentenceTransformerEncoder
+from kgrag.index.vectors import ExactIndex, FaissIndex, read_meta
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "passages.index"
+IDS_NAME = "passages.ids.json"
+Progress = Callable[[str], None]
+
+
+def encoder_by_name(name: str) -> Encoder:
+    """The encoder an index records: ``auto`` (the offline MiniLM when installed, else the
+    hashing encoder), ``hashing``, a recorded name (``sentence-transformers:MODEL``,
+    ``kgrag.HashingEncoder.v1-256``) or any sentence-transformers model name or path."""
+    if name == "auto":
+        try:
+            return SentenceTransformerEncoder(OFFLINE_MINILM)
+        except MissingExtraError:
+            logger.warning("no sentence-transformers: passages use the lexical hashing encoder")
+            return HashingEncoder()
+    if name == "hashing" or name.startswith("kgrag.HashingEncoder.v1-"):
+        dim = int(name.rsplit("-", 1)[1]) if "-" in name else 256
+        return HashingEncoder(dim)
+    return SentenceTransformerEncoder(name.removeprefix("sentence-transformers:"))
+
+
+def _new_index(dim: int, encoder: str) -> VectorIndex:
+    try:
+        return FaissIndex(dim, encoder, kind="flat")
+    except MissingExtraError:
+        return ExactIndex(dim, encoder)
+
+
+class PassageIndex:
+    def __init__(self, encoder: Encoder, index: VectorIndex, chunk_ids: list[str]) -> None:
+        self.encoder = encoder
+        self.index = index
+        self.chunk_ids = chunk_ids
+
+    @classmethod
+    def build(
+        cls, store: GraphStore, encoder: Encoder, *, batch: int = 256, progress: Progress | None = None
+    ) -> PassageIndex:
+        say = progress or (lambda m: logger.info("%s", m))
+        chunks = [(n.id, str(n.props.get("text", ""))) for n in store.iter_nodes(Label.CHUNK)]
+        index = _new_index(encoder.dim, encoder.name)
+        for i in range(0, len(chunks), batch):
+            index.add(encoder.encode_documents([t for _, t in chunks[i : i + batch]]))
+            say(f"passages: {min(i + batch, len(chunks)):,}/{len(chunks):,} chunks embedded")
+        return cls(encoder, index, [c for c, _ in chunks])
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.index.save(directory / INDEX_NAME)
+        (directory / IDS_NAME).write_text(json.dumps(self.chunk_ids))
+
+    @classmethod
+    def load(cls, directory: Path, encoder: Encoder | None = None) -> PassageIndex:
+        path = directory / INDEX_NAME
+        if not (directory / IDS_NAME).is_file():
+            raise RetrievalNotBuilt(f"no passage index in {directory}; run `kgrag build`")
+        meta = read_meta(path, encoder.name if encoder else None, encoder.dim if encoder else None)
+        encoder = encoder or encoder_by_name(str(meta["encoder"]))
+        index: VectorIndex
+        if meta["kind"] == "exact":
+            index = ExactIndex.load(path, encoder=encoder.name, dim=encoder.dim)
+        else:
+            index = FaissIndex.load(path, encoder=encoder.name, dim=encoder.dim)
+        return cls(encoder, index, json.loads((directory / IDS_NAME).read_text()))
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
+        """``(chunk node id, cosine)`` best first."""
+        if not query.strip() or not self.chunk_ids:
+            return []
+        scores, ids = self.index.search(self.encoder.encode_queries([query]), k)
+        return [
+            (self.chunk_ids[int(i)], float(s))
+            for s, i in zip(scores[0], ids[0], strict=True)
+            if i >= 0 and np.isfinite(s)
+        ]
