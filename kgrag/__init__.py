@@ -18,15 +18,20 @@ __all__ = [
     "ConceptMatch",
     "ConceptNotFound",
     "ConceptTable",
+    "DiagnosisReport",
+    "EvidenceBundle",
+    "FindingInput",
     "KgragError",
     "Mention",
     "SemanticKind",
     "Settings",
     "__version__",
+    "diagnose",
     "get_settings",
     "link",
     "load_concepts",
     "normalize",
+    "retrieve",
 ]
 
 _LAZY = {
@@ -45,15 +50,21 @@ _LAZY = {
     "ConceptLinker": "kgrag.linking.linker",
     "link": "kgrag.api",
     "normalize": "kgrag.api",
+    "diagnose": "kgrag.api",
+    "retrieve": "kgrag.api",
+    "DiagnosisReport": "kgrag.retrieve.types",
+    "EvidenceBundle": "kgrag.retrieve.types",
+    "FindingInput": "kgrag.retrieve.types",
 }
 
 if TYPE_CHECKING:
-    from kgrag.api import link, normalize
+    from kgrag.api import diagnose, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, KgragError
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.compiled import load_concepts
     from kgrag.ontology.table import ConceptTable
+    from kgrag.retrieve.types import DiagnosisReport, EvidenceBundle, FindingInput
     from kgrag.types import Assertion, Candidate, Concept, ConceptMatch, Mention, SemanticKind
 
 

@@ -14,6 +14,8 @@ from kgrag.types import Candidate, Mention
 
 if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
+    from kgrag.retrieve.diagnose import Diagnoser
+    from kgrag.retrieve.types import DiagnosisReport, EvidenceBundle, FindingInput, Method
 
 _lock = threading.Lock()
 
@@ -41,3 +43,41 @@ def link(text: str) -> list[Mention]:
 def normalize(mention: str, context: str | None = None, k: int = 5) -> list[Candidate]:
     """The top-``k`` concepts for a mention string (``context``: its document, optional)."""
     return default_linker().normalize(mention, context, k)
+
+
+@lru_cache(maxsize=1)
+def default_diagnoser() -> Diagnoser:
+    """The shared :class:`~kgrag.retrieve.diagnose.Diagnoser` over the default knowledge
+    base (``kgrag build`` makes it), reusing the default linker."""
+    from kgrag.retrieve.diagnose import Diagnoser
+
+    with _lock:
+        linker = default_linker()
+        return Diagnoser(table=linker.table, linker=linker)
+
+
+def diagnose(
+    text: str | None = None,
+    findings: list[FindingInput | dict[str, object] | str] | None = None,
+    *,
+    top_k: int = 10,
+    method: Method | None = None,
+) -> DiagnosisReport:
+    """A ranked differential diagnosis with its evidence and follow-up questions.
+
+    >>> report = kgrag.diagnose(findings=["HP:0001250", {"id": "HP:0001945", "excluded": True}])
+    ... # doctest: +SKIP
+    >>> report.candidates[0].name, report.candidates[0].findings[0].citations  # doctest: +SKIP
+    """
+    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method)  # type: ignore[arg-type]
+
+
+def retrieve(
+    text: str | None = None,
+    findings: list[FindingInput | dict[str, object] | str] | None = None,
+    *,
+    top_k: int = 10,
+    passages_k: int | None = None,
+) -> EvidenceBundle:
+    """The evidence bundle alone (graph candidates with paths, passages with citations)."""
+    return default_diagnoser().retrieve(text, findings, top_k=top_k, passages_k=passages_k)  # type: ignore[arg-type]

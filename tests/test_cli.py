@@ -89,7 +89,8 @@ def test_link_text_and_batch(runner: CliRunner, tmp_path) -> None:  # type: igno
 def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
     recipe = tmp_path / "r.toml"
     recipe.write_text(
-        'name = "small"\n[[sources]]\nkind = "vocabularies"\n[[sources]]\nkind = "ddxplus"\n'
+        'name = "small"\nencoder = "hashing"\n[[sources]]\nkind = "vocabularies"\n'
+        '[[sources]]\nkind = "ddxplus"\n[[sources]]\nkind = "hpoa"\n'
     )
     kb = str(tmp_path / "kb")
     out = runner.invoke(app, ["build", str(recipe), "--store", kb, "--json"])
@@ -101,7 +102,7 @@ def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type:
     out = runner.invoke(app, ["graph", "findings", "DDX:pneumonia", "--store", kb, "--json"])
     assert out.exit_code == 0, out.output
     found = json.loads(out.stdout)
-    assert found["findings"] and all(
+    assert found["findings"] and any(
         c["source"] == "ddxplus" for f in found["findings"] for c in f["edge"]["claims"]
     )
     out = runner.invoke(app, ["graph", "ancestors", "ICD10CM:E11.9", "--store", kb, "--json"])
@@ -112,3 +113,32 @@ def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type:
     bad = tmp_path / "bad.toml"
     bad.write_text("name = 1\n")
     assert runner.invoke(app, ["build", str(bad), "--store", kb]).exit_code == 2
+    # retrieval over the same knowledge base: built with it, answered from it
+    assert report["retrieval"]["diseases"] > 10
+    out = runner.invoke(
+        app, ["diagnose", "Fever and a productive cough. No chest pain.", "--store", kb, "--json", "-k", "3"]
+    )
+    assert out.exit_code == 0, out.output
+    dx = json.loads(out.stdout)
+    assert {f["name"].lower() for f in dx["query"]["present"]} >= {"fever"}
+    assert len(dx["candidates"]) == 3 and dx["candidates"][0]["codes"]
+    assert all(c["findings"] for c in dx["candidates"])
+    out = runner.invoke(app, ["diagnose", "Fever and cough.", "--store", kb])
+    assert out.exit_code == 0 and "differential" in out.stdout and "evidence" in out.stdout
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        '{"id": "a", "text": "fever and cough"}\nnot json\n{"id": "c", "findings": [{"id": "NOPE:1"}]}\n'
+        '{"id": "d", "findings": "HP:0001945"}\n'
+    )
+    result = tmp_path / "out.jsonl"
+    out = runner.invoke(app, ["diagnose", "--input", str(cases), "--output", str(result), "--store", kb])
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(x) for x in result.read_text().splitlines()]
+    assert lines[0]["id"] == "a" and lines[0]["candidates"]
+    assert "error" in lines[1] and "NOPE:1" in lines[2]["error"] and "list" in lines[3]["error"]
+    out = runner.invoke(app, ["retrieve", "fever and cough", "--store", kb, "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["diseases"]
+    assert runner.invoke(app, ["diagnose", "--store", kb]).exit_code == 2
+    out = runner.invoke(app, ["diagnose", "nothing clinical here", "--store", kb])
+    assert out.exit_code == 2 and "present finding" in out.output

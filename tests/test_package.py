@@ -39,15 +39,20 @@ def test_public_names_are_pinned() -> None:
         "ConceptMatch",
         "ConceptNotFound",
         "ConceptTable",
+        "DiagnosisReport",
+        "EvidenceBundle",
+        "FindingInput",
         "KgragError",
         "Mention",
         "SemanticKind",
         "Settings",
         "__version__",
+        "diagnose",
         "get_settings",
         "link",
         "load_concepts",
         "normalize",
+        "retrieve",
     ]
     for name in kgrag.__all__:
         assert getattr(kgrag, name) is not None

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from kgrag.cli import build, concepts, graph, info
+from kgrag.cli import build, concepts, diagnose, graph, info
 from kgrag.cli import link as link_cmd
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app = typer.Typer(
 app.command("info")(info.info)
 app.command("build")(build.build)
 app.command("link")(link_cmd.link)
+app.command("diagnose")(diagnose.diagnose)
+app.command("retrieve")(diagnose.retrieve)
 app.add_typer(concepts.app, name="concepts")
 app.add_typer(graph.app, name="graph")
 

@@ -2,48 +2,32 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kgrag.cli._output import cli_errors, console, emit_json, err_console
+from kgrag.cli._output import cli_errors, console, emit_json, err_console, jsonl_batch
 
 
-def _line_result(linker: Any, lineno: int, raw: bytes, k: int) -> dict[str, Any]:
-    """One output record for one input line; problems become an ``error`` field."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return {"line": lineno, "error": f"not valid UTF-8 at byte {e.start}"}
-    try:
-        record = orjson.loads(text)
-    except orjson.JSONDecodeError as e:
-        return {"line": lineno, "error": f"not JSON: {e}"}
-    if not isinstance(record, dict):
-        return {"line": lineno, "error": "expected a JSON object"}
+def _line_result(linker: Any, record: dict[str, Any], lineno: int, k: int) -> dict[str, Any]:
+    """One output record for one input object; problems become an ``error`` field."""
     rid = record.get("id", lineno)
-    try:
-        if isinstance(record.get("text"), str):
-            mentions = linker.link(record["text"])
-            return {"id": rid, "mentions": [m.model_dump(mode="json") for m in mentions]}
-        if isinstance(record.get("mention"), str):
-            context = record.get("context")
-            if context is not None and not isinstance(context, str):
-                return {"id": rid, "error": "'context' must be a string"}
-            cands = linker.normalize(record["mention"], context, k)
-            return {
-                "id": rid,
-                "mention": record["mention"],
-                "candidates": [c.model_dump(mode="json") for c in cands],
-            }
-        return {"id": rid, "error": "expected a 'text' or a 'mention' string field"}
-    except (ValueError, TypeError) as e:
-        return {"id": rid, "error": str(e)}
+    if isinstance(record.get("text"), str):
+        mentions = linker.link(record["text"])
+        return {"id": rid, "mentions": [m.model_dump(mode="json") for m in mentions]}
+    if isinstance(record.get("mention"), str):
+        context = record.get("context")
+        if context is not None and not isinstance(context, str):
+            return {"id": rid, "error": "'context' must be a string"}
+        cands = linker.normalize(record["mention"], context, k)
+        return {
+            "id": rid,
+            "mention": record["mention"],
+            "candidates": [c.model_dump(mode="json") for c in cands],
+        }
+    return {"id": rid, "error": "expected a 'text' or a 'mention' string field"}
 
 
 def link(
@@ -77,29 +61,7 @@ def link(
             _print_mentions(mentions)
             return
         assert input is not None
-        lines = input.read_bytes().splitlines()
-        sink = output.open("wb") if output else sys.stdout.buffer
-        errors = 0
-        try:
-            with Progress(
-                TextColumn("linking"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-                disable=not err_console.is_terminal,
-            ) as bar:
-                task = bar.add_task("link", total=len(lines))
-                for lineno, raw in enumerate(lines, start=1):
-                    if raw.strip():
-                        result = _line_result(linker, lineno, raw, top_k)
-                        errors += "error" in result
-                        sink.write(orjson.dumps(result) + b"\n")
-                    bar.advance(task)
-        finally:
-            if output:
-                sink.close()
-        err_console.print(f"{len(lines)} lines, {errors} with errors", highlight=False)
+        jsonl_batch(input, output, "linking", lambda n, r: _line_result(linker, r, n, top_k))
 
 
 def _print_mentions(mentions: list[Any]) -> None:

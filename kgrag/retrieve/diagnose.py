@@ -159,7 +159,7 @@ class Diagnoser:
         if len(items) > MAX_FINDINGS:
             raise ConfigError(f"{len(items)} findings; at most {MAX_FINDINGS} per request")
         for f in items:
-            concept = self.table.resolve(f.id)
+            concept = f.id if f.id in self.model.term_index else self.table.resolve(f.id)
             if concept is None:
                 ignored.append(f"{f.id}: unknown code")
             elif concept not in self.model.term_index:

@@ -20,14 +20,14 @@ def reciprocal_rank_fusion(
 def weighted_fusion(
     scores: Mapping[str, Mapping[str, float]], weights: Mapping[str, float]
 ) -> dict[str, float]:
-    """Min-max normalise each list's scores to 0..1, then ``sum_list weight * score``."""
+    """Min-max normalise each list's scores to 0..1 (a list of equal scores counts 1), then ``sum_list weight * score``."""
     out: dict[str, float] = {}
     for name, items in scores.items():
         if not items:
             continue
         lo, hi = min(items.values()), max(items.values())
-        span = hi - lo or 1.0
         w = weights.get(name, 1.0)
         for item, s in items.items():
-            out[item] = out.get(item, 0.0) + w * (s - lo) / span
+            norm = (s - lo) / (hi - lo) if hi > lo else 1.0  # one score (or all equal): full
+            out[item] = out.get(item, 0.0) + w * norm
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -10,8 +10,8 @@ information content.
 A present finding ``p`` is matched at the most informative term ``a`` among ``p`` and its
 ancestors that ``d`` shows; its likelihood ratio is ``F[d, a] / q[a]``, times ``kappa``
 when ``a`` is only an ancestor of ``p`` (the disease shows something more general than
-the patient's finding), ``eps`` when nothing matches, and ``floor`` when ``d`` is
-annotated as *not* showing ``p``. An excluded finding ``e`` gives
+the patient's finding), ``eps`` when nothing matches, and ``contradicted`` when ``d``
+is annotated as *not* showing ``p``. An excluded finding ``e`` gives
 ``max(1 - F[d, e], floor) / (1 - q[e])``: a disease that expects it is penalized in
 proportion to how often it shows it. A disease's score is the sum of log ratios.
 
@@ -53,7 +53,10 @@ class ScoringParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kappa: float = Field(0.1, gt=0, le=1, description="ratio factor for an ancestor-only match")
     eps: float = Field(0.02, gt=0, description="ratio for a finding the disease shows nothing like")
-    floor: float = Field(0.3, gt=0, le=1, description="lowest ratio for a contradicted finding")
+    floor: float = Field(0.3, gt=0, le=1, description="lowest ratio for an expected, absent finding")
+    contradicted: float = Field(
+        0.01, gt=0, le=1, description="ratio for a finding the disease is annotated as lacking"
+    )
     default_frequency: float = Field(0.5, gt=0, le=1, description="for annotations without one")
 
 
@@ -208,7 +211,7 @@ class DiagnosticModel:
             lr[np.isnan(lr)] = p.eps
             contradicted = self.excluded_by_term.get(t)
             if contradicted:
-                lr[contradicted] = p.floor
+                lr[contradicted] = p.contradicted
             total += np.log(lr)
         for t in dict.fromkeys(excluded):
             col = np.zeros(n)
@@ -251,7 +254,7 @@ class DiagnosticModel:
             if (d, t) in self.excluded_pairs and not (
                 dropped and self._only_dropped(d, t, dropped)
             ):
-                out.append(Match(t, True, None, None, math.log(p.floor)))
+                out.append(Match(t, True, None, None, math.log(p.contradicted)))
                 continue
             for rank, a in enumerate(self.match_order[t]):
                 if a in row:

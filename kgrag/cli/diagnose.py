@@ -1,0 +1,189 @@
+"""``kgrag diagnose`` (a ranked differential with evidence) and ``kgrag retrieve`` (the
+evidence alone, for an LLM sidecar)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from kgrag.cli._output import cli_errors, console, emit_json, err_console, jsonl_batch
+from kgrag.retrieve.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
+
+METHODS = ("graph", "ppr", "fused")
+
+
+def _findings(present: list[str] | None, absent: list[str] | None) -> list[FindingInput]:
+    return [FindingInput(id=f) for f in present or ()] + [
+        FindingInput(id=f, excluded=True) for f in absent or ()
+    ]
+
+
+def _check(text: str | None, findings: list[FindingInput], input: Path | None) -> None:
+    if input is not None and (text or findings):
+        err_console.print("[red]error:[/red] give TEXT/--finding or --input FILE, not both")
+        raise typer.Exit(2)
+    if input is None and not (text or findings):
+        err_console.print("[red]error:[/red] give a TEXT, --finding/--absent codes, or --input FILE")
+        raise typer.Exit(2)
+
+
+def _case(record: dict[str, Any], lineno: int) -> tuple[Any, str | None, list[FindingInput]]:
+    text = record.get("text")
+    raw = record.get("findings") or []
+    if text is not None and not isinstance(text, str):
+        raise ValueError("'text' must be a string")
+    if not isinstance(raw, list):
+        raise ValueError("'findings' must be a list of {id, excluded}")
+    findings = [FindingInput.model_validate(f) if isinstance(f, dict) else FindingInput(id=str(f)) for f in raw]
+    if not text and not findings:
+        raise ValueError("expected a 'text' string and/or a 'findings' list")
+    return record.get("id", lineno), text, findings
+
+
+def diagnose(
+    text: str | None = typer.Argument(None, help="a patient description"),
+    finding: list[str] | None = typer.Option(None, "--finding", "-f", help="a present finding code"),
+    absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an excluded finding code"),
+    input: Path | None = typer.Option(
+        None, "--input", "-i", help="JSONL: {id, text} and/or {id, findings}", exists=True, dir_okay=False
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="JSONL output (default stdout)"),
+    top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
+    method: str | None = typer.Option(None, "--method", help="graph | ppr | fused (default: settings)"),
+    store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
+    json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
+    from kgrag.retrieve.diagnose import Diagnoser
+
+    with cli_errors():
+        findings = _findings(finding, absent)
+        _check(text, findings, input)
+        if method is not None and method not in METHODS:
+            err_console.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}")
+            raise typer.Exit(2)
+        dx = Diagnoser(store)
+        try:
+            if input is None:
+                report = dx.diagnose(text, findings, top_k=top_k, method=method)  # type: ignore[arg-type]
+                emit_json(report) if json else _print_report(report)
+                return
+
+            def handle(lineno: int, record: dict[str, Any]) -> dict[str, Any]:
+                rid, t, f = _case(record, lineno)
+                r = dx.diagnose(t, f, top_k=top_k, method=method)  # type: ignore[arg-type]
+                return {"id": rid, **r.model_dump(mode="json")}
+
+            jsonl_batch(input, output, "diagnosing", handle)
+        finally:
+            dx.close()
+
+
+def retrieve(
+    text: str | None = typer.Argument(None, help="a patient description or question"),
+    finding: list[str] | None = typer.Option(None, "--finding", "-f", help="a present finding code"),
+    absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an excluded finding code"),
+    top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
+    passages: int = typer.Option(10, "--passages", min=1, max=200),
+    store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
+    json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """The evidence bundle alone (graph paths and passages with citations), for an LLM."""
+    from kgrag.retrieve.diagnose import Diagnoser
+
+    with cli_errors():
+        findings = _findings(finding, absent)
+        _check(text, findings, None)
+        dx = Diagnoser(store)
+        try:
+            bundle = dx.retrieve(text, findings, top_k=top_k, passages_k=passages)
+        finally:
+            dx.close()
+        emit_json(bundle) if json else _print_bundle(bundle)
+
+
+def _print_query(report: DiagnosisReport | EvidenceBundle) -> None:
+    q = report.query
+    console.print(
+        "present: " + (", ".join(f.name for f in q.present) or "-")
+        + " | absent: " + (", ".join(f.name for f in q.excluded) or "-"),
+        highlight=False,
+    )
+    for note in q.ignored[:10]:
+        console.print(f"[dim]ignored {note}[/dim]", highlight=False)
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+def _candidates_table(report: DiagnosisReport | EvidenceBundle, title: str) -> Table:
+    rows = report.candidates if isinstance(report, DiagnosisReport) else report.diseases
+    out = Table(title=title)
+    for col in ("#", "disease", "codes", "p", "score", "category"):
+        out.add_column(col, overflow="fold")
+    for c in rows:
+        out.add_row(
+            str(c.rank),
+            f"{c.name}\n[dim]{c.concept_id}[/dim]",
+            ", ".join(c.codes[:4]),
+            f"{c.probability:.3f}",
+            f"{c.score:.4g}",
+            " > ".join(p.name for p in reversed(c.category_path)),
+        )
+    return out
+
+
+def _passage_line(p: Passage) -> str:
+    ok = "verified" if p.citation.verified else "UNVERIFIED"
+    snippet = " ".join(p.text.split())[:160]
+    return f"{p.title} [{p.start}:{p.end}] ({ok}, {p.score:.2f}): [dim]{snippet}[/dim]"
+
+
+def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tree:
+    rows = report.candidates if isinstance(report, DiagnosisReport) else report.diseases
+    tree = Tree("evidence")
+    for c in rows[:top]:
+        node = tree.add(f"[bold]{c.rank}. {c.name}[/bold]")
+        for f in c.findings[:8]:
+            sign = "+" if f.log_lr > 0 else "-"
+            what = "absent " if f.excluded else ""
+            via = f" via {f.annotated.name}" if f.annotated and f.annotated.id != f.finding.id else ""
+            cites = ", ".join(
+                x.reference or f"{x.document}[{x.start}:{x.end}]" for x in f.citations[:3]
+            )
+            node.add(
+                f"{sign} {what}{f.finding.name}{via}  log LR {f.log_lr:+.2f}"
+                + (f"  [dim]{cites}[/dim]" if cites else ""),
+            )
+        for p in c.passages:
+            node.add(_passage_line(p))
+    return tree
+
+
+def _print_report(report: DiagnosisReport) -> None:
+    _print_query(report)
+    console.print(_candidates_table(report, f"differential ({report.method})"))
+    if report.categories:
+        console.print(
+            "categories: "
+            + "; ".join(f"{c.name} {c.probability:.2f}" for c in report.categories[:5]),
+            highlight=False,
+        )
+    console.print(_evidence_tree(report))
+    if report.follow_ups:
+        console.print("[bold]ask next[/bold]")
+        for q in report.follow_ups:
+            console.print(f"  {q.question}  [dim](separates {len(q.supports)} from {len(q.against)})[/dim]")
+
+
+def _print_bundle(bundle: EvidenceBundle) -> None:
+    _print_query(bundle)
+    console.print(_candidates_table(bundle, "graph candidates"))
+    console.print(_evidence_tree(bundle))
+    tree = Tree("passages")
+    for p in bundle.passages:
+        tree.add(_passage_line(p))
+    console.print(tree)

@@ -1,0 +1,242 @@
+"""Retrieval on a small hand-made graph in the real embedded store: the likelihood-ratio
+model (and its term-by-term explanation), PageRank, fusion, follow-up questions, passage
+search with verified citations, and the Diagnoser's answers to bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kgrag.config import Settings
+from kgrag.errors import NoUsableFindings, RetrievalNotBuilt
+from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
+from kgrag.graph.sqlite_store import SqliteGraphStore
+from kgrag.index.encoders import HashingEncoder
+from kgrag.ontology.table import ConceptTable
+from kgrag.index.vectors import IndexMismatch
+from kgrag.retrieve.artifacts import artifacts_dir, build_artifacts
+from kgrag.retrieve.diagnose import Diagnoser
+from kgrag.retrieve.differences import follow_ups
+from kgrag.retrieve.fusion import reciprocal_rank_fusion, weighted_fusion
+from kgrag.retrieve.model import FILE_NAME, DiagnosticModel, ScoringParams, compile_model
+from kgrag.retrieve.passages import PassageIndex
+from kgrag.retrieve.ppr import PersonalizedPageRank
+
+DOC_TEXT = "Dermatitis X\n\nSymptoms: an itchy rash and fever are common.\n"
+RASH_AT = DOC_TEXT.index("rash")
+
+FINDINGS = {  # id: parent
+    "F_ROOT": None,
+    "F_NEURO": "F_ROOT",
+    "F_SEIZ": "F_NEURO",
+    "F_FOCAL": "F_SEIZ",
+    "F_HYPO": "F_NEURO",
+    "F_SKIN": "F_ROOT",
+    "F_RASH": "F_SKIN",
+    "F_FEVER": "F_ROOT",
+}
+DISEASES = {"D_EPI": "G_NEURO", "D_MYO": "G_NEURO", "D_DERM": "G_SKIN"}
+ANNOTATIONS = [  # disease, finding, frequency, reference, polarity
+    ("D_EPI", "F_FOCAL", 0.9, "PMID:1", "present"),
+    ("D_EPI", "F_HYPO", 0.5, "PMID:1", "present"),
+    ("D_MYO", "F_SEIZ", 0.3, "PMID:2", "present"),
+    ("D_MYO", "F_HYPO", 0.9, "PMID:2", "present"),
+    ("D_MYO", "F_FEVER", None, "PMID:2", "excluded"),
+    ("D_DERM", "F_FEVER", 0.8, "PMID:3", "present"),
+]
+
+
+def _node(i: str, tier: Tier, name: str | None = None) -> Node:
+    return Node(id=i, label=Label.CONCEPT, name=name or i.lower(), tier=tier, codes=(i,), sources=("t",))
+
+
+def _isa(child: str, parent: str) -> Edge:
+    return Edge(src=child, type=EdgeType.IS_A, dst=parent, claims=(Claim(source="t"),))
+
+
+def make_store(path: Path) -> SqliteGraphStore:
+    store = SqliteGraphStore(path)
+    nodes = [_node(f, Tier.FINDING) for f in FINDINGS]
+    nodes += [_node(d, Tier.DISEASE) for d in DISEASES]
+    nodes += [_node("G_NEURO", Tier.GROUP), _node("G_SKIN", Tier.GROUP), _node("C_ALL", Tier.CATEGORY)]
+    doc = "doc:derm"
+    nodes += [
+        Node(id=doc, label=Label.DOCUMENT, name="Dermatitis X", sources=("c",),
+             props={"text": DOC_TEXT, "focus": "D_DERM"}),
+        Node(id="chunk:derm/0", label=Label.CHUNK, name="Dermatitis X (symptoms)", sources=("c",),
+             props={"text": DOC_TEXT[14:], "start": 14, "end": len(DOC_TEXT), "document": doc,
+                    "section": "symptoms"}),
+    ]
+    edges = [_isa(f, p) for f, p in FINDINGS.items() if p]
+    edges += [_isa(d, g) for d, g in DISEASES.items()]
+    edges += [_isa("G_NEURO", "C_ALL"), _isa("G_SKIN", "C_ALL")]
+    for d, f, freq, ref, polarity in ANNOTATIONS:
+        props: dict[str, object] = {"polarity": polarity}
+        if freq is not None:
+            props["frequency"] = freq
+        edges.append(Edge(src=d, type=EdgeType.HAS_FINDING, dst=f, props={"polarity": polarity},
+                          claims=(Claim(source="hpoa", reference=ref, props=props),)))
+    span = Claim(source="c", reference="chunk:derm/0", start=RASH_AT, end=RASH_AT + 4)
+    edges.append(Edge(src="D_DERM", type=EdgeType.HAS_FINDING, dst="F_RASH",
+                      props={"polarity": "present"}, claims=(span,)))
+    edges.append(Edge(src="chunk:derm/0", type=EdgeType.MENTIONS, dst="D_DERM",
+                      claims=(Claim(source="c", reference="chunk:derm/0", start=0, end=12,
+                                    props={"assertion": "present"}),)))
+    store.upsert_nodes(nodes)
+    store.upsert_edges(edges)
+    return store
+
+
+@pytest.fixture()
+def kb(tmp_path: Path) -> SqliteGraphStore:
+    store = make_store(tmp_path / "kb")
+    build_artifacts(store, fingerprint="fp1", encoder="hashing")
+    return store
+
+
+@pytest.fixture()
+def model(kb: SqliteGraphStore) -> DiagnosticModel:
+    return DiagnosticModel.load(artifacts_dir(kb) / FILE_NAME)
+
+
+def ranked(model: DiagnosticModel, present: list[str], excluded: list[str] = (), **kw: object) -> list[str]:  # type: ignore[assignment]
+    t = model.term_index
+    scores = model.score([t[p] for p in present], [t[e] for e in excluded], **kw)  # type: ignore[arg-type]
+    return [model.diseases[i] for i in np.argsort(-scores, kind="stable")]
+
+
+def test_compile_propagates_annotations_up_the_hierarchy(model: DiagnosticModel) -> None:
+    assert sorted(model.diseases) == ["D_DERM", "D_EPI", "D_MYO"]
+    d, t = model.disease_index, model.term_index
+    assert model.F[d["D_EPI"], t["F_SEIZ"]] == pytest.approx(0.9)  # from F_FOCAL below it
+    assert model.F[d["D_EPI"], t["F_ROOT"]] == pytest.approx(0.9)
+    assert model.F[d["D_MYO"], t["F_FEVER"]] == 0  # an excluded annotation is not a finding
+    assert model.F[d["D_DERM"], t["F_RASH"]] == pytest.approx(0.5)  # no frequency: the default
+    assert model.ic[t["F_FOCAL"]] > model.ic[t["F_SEIZ"]] > model.ic[t["F_ROOT"]]
+
+
+def test_ranking_semantics(model: DiagnosticModel) -> None:
+    assert ranked(model, ["F_FOCAL", "F_HYPO"])[0] == "D_EPI"
+    assert ranked(model, ["F_RASH"])[0] == "D_DERM"
+    # a seizure that is not focal: the disease that expects focal seizures loses ground
+    assert ranked(model, ["F_SEIZ", "F_HYPO"], ["F_FOCAL"])[0] == "D_MYO"
+    # fever argues against the disease annotated as never showing it
+    order = ranked(model, ["F_HYPO", "F_FEVER"])
+    assert order.index("D_EPI") < order.index("D_MYO")
+    assert ranked(model, ["F_HYPO"]).index("D_MYO") < ranked(model, ["F_HYPO"]).index("D_EPI")
+
+
+def test_dropping_references_removes_their_annotations(model: DiagnosticModel) -> None:
+    with_paper = ranked(model, ["F_FOCAL"])
+    without = ranked(model, ["F_FOCAL"], drop_references=["PMID:1"])
+    assert with_paper[0] == "D_EPI" and without[-1] == "D_EPI"
+    t, d = model.term_index, model.disease_index
+    (match,) = model.explain(d["D_EPI"], [t["F_FOCAL"]], dropped={"PMID:1"})
+    assert match.via is None and match.log_lr == pytest.approx(np.log(model.params.eps))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    present=st.lists(st.sampled_from(list(FINDINGS)), min_size=1, max_size=4),
+    excluded=st.lists(st.sampled_from(list(FINDINGS)), max_size=3),
+    drop=st.lists(st.sampled_from(["PMID:1", "PMID:2", "PMID:3"]), max_size=2),
+)
+def test_explain_sums_to_score(tmp_path_factory: pytest.TempPathFactory, present: list[str],
+                               excluded: list[str], drop: list[str]) -> None:
+    m = _shared_model(tmp_path_factory)
+    p = [m.term_index[x] for x in present]
+    e = [m.term_index[x] for x in excluded]
+    scores = m.score(p, e, drop_references=drop)
+    for d in range(len(m.diseases)):
+        assert sum(x.log_lr for x in m.explain(d, p, e, set(drop))) == pytest.approx(scores[d])
+
+
+_MODEL: list[DiagnosticModel] = []
+
+
+def _shared_model(factory: pytest.TempPathFactory) -> DiagnosticModel:
+    if not _MODEL:
+        store = make_store(factory.mktemp("kb"))
+        _MODEL.append(compile_model(store))
+        store.close()
+    return _MODEL[0]
+
+
+def test_save_load_and_params(model: DiagnosticModel, tmp_path: Path) -> None:
+    model.save(tmp_path / "m.npz")
+    again = DiagnosticModel.load(tmp_path / "m.npz")
+    p = [model.term_index["F_SEIZ"]]
+    assert np.allclose(model.score(p), again.score(p))
+    sharper = model.with_params(ScoringParams(kappa=0.01))
+    derm = model.disease_index["D_DERM"]  # matches a seizure only at the root: kappa applies
+    assert sharper.score(p)[derm] < model.score(p)[derm]
+    with pytest.raises(RetrievalNotBuilt, match="kgrag build"):
+        DiagnosticModel.load(tmp_path / "missing.npz")
+
+
+def test_pagerank_and_fusion(model: DiagnosticModel) -> None:
+    ppr = PersonalizedPageRank(model)
+    scores = ppr.score([model.term_index["F_RASH"]])
+    assert model.diseases[int(np.argmax(scores))] == "D_DERM"
+    fused = reciprocal_rank_fusion({"a": ["x", "y"], "b": ["y", "z"]}, {"a": 1.0, "b": 1.0}, k=1)
+    assert list(fused) == ["y", "x", "z"] and fused["y"] == pytest.approx(1 / 3 + 1 / 2)
+    w = weighted_fusion({"a": {"x": 2.0, "y": 0.0}, "b": {"y": 1.0}}, {"a": 1.0, "b": 2.0})
+    assert list(w) == ["y", "x"]
+
+
+def test_follow_ups_separate_the_candidates(model: DiagnosticModel) -> None:
+    d, t = model.disease_index, model.term_index
+    qs = follow_ups(model, [d["D_EPI"], d["D_MYO"]], [0.5, 0.5], [t["F_HYPO"]], [])
+    assert qs and qs[0].finding.id in {"F_FOCAL", "F_SEIZ"}
+    assert "D_EPI" in qs[0].supports and qs[0].question.startswith("Does the patient have")
+    assert all(q.finding.id not in {"F_HYPO", "F_NEURO", "F_ROOT"} for q in qs)
+
+
+def test_passage_index_checks_its_encoder(kb: SqliteGraphStore) -> None:
+    directory = artifacts_dir(kb)
+    index = PassageIndex.load(directory)
+    assert index.encoder.name == HashingEncoder().name and len(index) == 1
+    assert index.search("itchy rash", 3)[0][0] == "chunk:derm/0"
+    with pytest.raises(IndexMismatch, match="built with encoder"):
+        PassageIndex.load(directory, encoder=HashingEncoder(dim=64))
+
+
+def test_diagnoser_report_with_citations(kb: SqliteGraphStore) -> None:
+    dx = Diagnoser(kb)
+    report = dx.diagnose(findings=["F_RASH", {"id": "F_SEIZ", "excluded": True}], top_k=3)
+    top = report.candidates[0]
+    assert top.concept_id == "D_DERM" and top.rank == 1
+    assert [c.id for c in top.category_path] == ["G_SKIN", "C_ALL"]
+    rash = next(f for f in top.findings if f.finding.id == "F_RASH")
+    cite = rash.citations[0]
+    assert cite.kind == "passage" and cite.verified and cite.quote == "rash"
+    assert DOC_TEXT[cite.start : cite.end] == "rash"  # type: ignore[misc]
+    assert dx.verify(cite.model_copy(update={"quote": "rush"})) is False
+    assert report.method == "fused" and top.passages and top.passages[0].citation.verified
+    assert report.categories[0].id in {"G_SKIN", "C_ALL"}
+    assert sum(c.probability for c in report.candidates) == pytest.approx(1.0, abs=1e-3)
+    bundle = dx.retrieve(findings=["F_RASH"])
+    assert bundle.passages and bundle.diseases[0].concept_id == "D_DERM"
+
+
+def test_diagnoser_bad_input(kb: SqliteGraphStore, small_table: ConceptTable) -> None:
+    dx = Diagnoser(kb, table=small_table)
+    with pytest.raises(NoUsableFindings, match="only absent"):
+        dx.diagnose(findings=[{"id": "F_RASH", "excluded": True}])
+    with pytest.raises(NoUsableFindings, match="no finding"):
+        dx.diagnose(findings=["NOPE:1"])
+    report = dx.diagnose(findings=["F_RASH", "NOPE:1", {"id": "F_HYPO"}, {"id": "F_HYPO", "excluded": True}])
+    assert any("NOPE:1: unknown code" in i for i in report.query.ignored)
+    assert any("both present and absent" in i for i in report.query.ignored)
+    many = dx.diagnose(findings=["F_RASH"] * 1500, top_k=1)  # duplicates collapse
+    assert len(many.query.present) == 1
+
+
+def test_stale_artifacts_are_refused(kb: SqliteGraphStore, default_settings: Settings) -> None:
+    kb.set_meta("retrieval", "another-build")
+    with pytest.raises(RetrievalNotBuilt, match="rerun `kgrag build`"):
+        Diagnoser(kb, settings=default_settings)
