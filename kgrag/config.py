@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     )
     umls_languages: tuple[str, ...] = ("ENG",)
     diagnose_method: Literal["graph", "ppr", "fused"] = Field(
-        default="fused", description="graph likelihood ratios, personalized PageRank, or fused"
+        default="graph",
+        description="graph likelihood ratios, personalized PageRank, or fused with vector hits "
+        "(passages are attached as evidence either way)",
     )
     fusion: Literal["rrf", "weighted"] = Field(
         default="rrf", description="how graph and vector candidates are fused"

@@ -123,7 +123,11 @@ def test_ranking_semantics(model: DiagnosticModel) -> None:
     assert ranked(model, ["F_FOCAL", "F_HYPO"])[0] == "D_EPI"
     assert ranked(model, ["F_RASH"])[0] == "D_DERM"
     # a seizure that is not focal: the disease that expects focal seizures loses ground
-    assert ranked(model, ["F_SEIZ", "F_HYPO"], ["F_FOCAL"])[0] == "D_MYO"
+    full = model.with_params(ScoringParams(absent_weight=1.0))
+    assert ranked(full, ["F_SEIZ", "F_HYPO"], ["F_FOCAL"])[0] == "D_MYO"
+    t, epi = model.term_index, model.disease_index["D_EPI"]
+    seiz = [t["F_SEIZ"], t["F_HYPO"]]
+    assert model.score(seiz, [t["F_FOCAL"]])[epi] < model.score(seiz)[epi]  # softer, still against
     # fever argues against the disease annotated as never showing it
     order = ranked(model, ["F_HYPO", "F_FEVER"])
     assert order.index("D_EPI") < order.index("D_MYO")
@@ -216,7 +220,11 @@ def test_diagnoser_report_with_citations(kb: SqliteGraphStore) -> None:
     assert cite.kind == "passage" and cite.verified and cite.quote == "rash"
     assert DOC_TEXT[cite.start : cite.end] == "rash"  # type: ignore[misc]
     assert dx.verify(cite.model_copy(update={"quote": "rush"})) is False
-    assert report.method == "fused" and top.passages and top.passages[0].citation.verified
+    assert report.method == "graph" and top.passages and top.passages[0].citation.verified
+    fused = dx.diagnose(findings=["F_RASH"], method="fused")
+    assert fused.candidates[0].ranks == {"graph": 1, "vector": 1}
+    ppr = dx.diagnose(findings=["F_RASH"], method="ppr")
+    assert ppr.candidates[0].concept_id == "D_DERM" and "ppr" in ppr.candidates[0].ranks
     assert report.categories[0].id in {"G_SKIN", "C_ALL"}
     assert sum(c.probability for c in report.candidates) == pytest.approx(1.0, abs=1e-3)
     bundle = dx.retrieve(findings=["F_RASH"])

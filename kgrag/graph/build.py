@@ -209,6 +209,7 @@ class Builder:
         """The diagnostic model and passage index, remade when any source changed."""
         from kgrag.retrieve.artifacts import META_KEY, artifacts_dir, build_artifacts
         from kgrag.retrieve.model import FILE_NAME
+        from kgrag.retrieve.passages import PassageIndex
 
         sources = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources]
         fp = _digest(sources, self.recipe.encoder, _code_digest(Path(__file__).parents[1] / "retrieve"))
@@ -217,8 +218,14 @@ class Builder:
             self.say("retrieval artifacts: unchanged, skipped")
             return {}
         t0 = time.perf_counter()
+        corpora = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources if s.kind == "corpus"]
         counts = build_artifacts(
-            self.store, fingerprint=fp, encoder=self.recipe.encoder, settings=self.settings, progress=self.say
+            self.store,
+            fingerprint=fp,
+            passages_fingerprint=_digest(corpora, self.recipe.encoder, PassageIndex.version),
+            encoder=self.recipe.encoder,
+            settings=self.settings,
+            progress=self.say,
         )
         self.say(f"retrieval artifacts: {counts} in {time.perf_counter() - t0:.1f}s")
         return counts

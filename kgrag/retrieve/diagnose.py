@@ -406,8 +406,10 @@ class Diagnoser:
         method: Method | None = None,
         passages_k: int | None = None,
         drop_references: Iterable[str] = (),
+        with_passages: bool = False,
     ) -> Ranking:
-        """Every candidate in rank order, without the evidence (what benchmarks need)."""
+        """Every candidate in rank order, without the evidence (what benchmarks need).
+        Passages are searched for ``fused`` (they rank) or when ``with_passages``."""
         method = method or self.settings.diagnose_method
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -418,7 +420,7 @@ class Diagnoser:
         log_lr = self.model.score(present, excluded, drop_references=drop_references)
         timings["graph"] = (time.perf_counter() - t1) * 1000
         passages: list[Passage] = []
-        if method == "fused":
+        if method == "fused" or with_passages:
             t2 = time.perf_counter()
             query_text = text or "; ".join(r.name for r in query.present)
             passages = self._passage_hits(query_text, passages_k or self.settings.passages_k)
@@ -454,7 +456,12 @@ class Diagnoser:
             raise ConfigError("top_k must be at least 1")
         dropped = set(drop_references)
         r = self.rank(
-            text, findings, method=method, passages_k=passages_k, drop_references=dropped
+            text,
+            findings,
+            method=method,
+            passages_k=passages_k,
+            drop_references=dropped,
+            with_passages=evidence,
         )
         t4 = time.perf_counter()
         top = r.order[:top_k]
