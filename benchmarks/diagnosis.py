@@ -67,7 +67,7 @@ def metrics(ranks: list[float]) -> dict[str, float]:
     if len(r) == 0:
         return {}
     return {
-        "n": int(len(r)),
+        "n": len(r),
         "top1": round(float((r <= 1).mean()) * 100, 1),
         "top3": round(float((r <= 3).mean()) * 100, 1),
         "top10": round(float((r <= 10).mean()) * 100, 1),
@@ -83,7 +83,9 @@ def gold_rank(order: list[str], gold: set[str]) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/diagnosis.json")

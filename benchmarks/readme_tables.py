@@ -116,10 +116,44 @@ def graph(d: dict) -> str:  # type: ignore[type-arg]
     return "\n".join(rows)
 
 
+def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
+    rows = [
+        f"| variant | all {d['cases']:,} cases: top-1 / top-3 / top-10, median rank "
+        f"| {d['covered_cases']:,} cases whose disease the KB annotates: top-1 / top-3 / top-10, "
+        "median rank | top-1 even / odd half |",
+        "|---|---|---|---|",
+    ]
+
+    def cell(m: dict) -> str:  # type: ignore[type-arg]
+        med = m.get("median_rank")
+        return f"{m['top1']} / {m['top3']} / {m['top10']} %, {med if med is not None else 'n/a'}"
+
+    for name, r in d["results"].items():
+        rows.append(
+            f"| {name} | {cell(r['all'])} | {cell(r['covered'])} | "
+            f"{r['even_half_covered']['top1']} / {r['odd_half_covered']['top1']} % |"
+        )
+    lat = d["latency_fused_top10_with_evidence"]
+    rows.append("")
+    rows.append(
+        f"`diagnose` warm, top 10 with evidence and passages: coded findings p50 "
+        f"{lat['coded']['p50_ms']} ms / p99 {lat['coded']['p99_ms']} ms; text p50 "
+        f"{lat['text']['p50_ms']} ms / p99 {lat['text']['p99_ms']} ms "
+        f"({lat['coded']['n']} cases each). Start-up {d['startup_s']} s; peak RSS of the "
+        f"whole benchmark process {d['peak_rss_mb']:,} MB; passages encoder `{d['encoder']}`."
+    )
+    return "\n".join(rows)
+
+
 def main() -> None:
     readme = REPO / "README.md"
     text = readme.read_text()
-    for name, render in (("ontology", ontology), ("linking", linking), ("graph", graph)):
+    for name, render in (
+        ("ontology", ontology),
+        ("linking", linking),
+        ("graph", graph),
+        ("diagnosis", diagnosis),
+    ):
         path = OUT / f"{name}.json"
         if not path.is_file():
             continue

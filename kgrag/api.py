@@ -69,7 +69,7 @@ def diagnose(
     ... # doctest: +SKIP
     >>> report.candidates[0].name, report.candidates[0].findings[0].citations  # doctest: +SKIP
     """
-    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method)  # type: ignore[arg-type]
+    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method)
 
 
 def retrieve(
@@ -80,4 +80,4 @@ def retrieve(
     passages_k: int | None = None,
 ) -> EvidenceBundle:
     """The evidence bundle alone (graph candidates with paths, passages with citations)."""
-    return default_diagnoser().retrieve(text, findings, top_k=top_k, passages_k=passages_k)  # type: ignore[arg-type]
+    return default_diagnoser().retrieve(text, findings, top_k=top_k, passages_k=passages_k)

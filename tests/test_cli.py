@@ -116,7 +116,8 @@ def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type:
     # retrieval over the same knowledge base: built with it, answered from it
     assert report["retrieval"]["diseases"] > 10
     out = runner.invoke(
-        app, ["diagnose", "Fever and a productive cough. No chest pain.", "--store", kb, "--json", "-k", "3"]
+        app,
+        ["diagnose", "Fever and a productive cough. No chest pain.", "--store", kb, "--json", "-k", "3"],
     )
     assert out.exit_code == 0, out.output
     dx = json.loads(out.stdout)

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from kgrag.config import Settings
 from kgrag.errors import NoUsableFindings, RetrievalNotBuilt
+from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.index.encoders import HashingEncoder
-from kgrag.ontology.table import ConceptTable
 from kgrag.index.vectors import IndexMismatch
+from kgrag.ontology.table import ConceptTable
 from kgrag.retrieve.artifacts import artifacts_dir, build_artifacts
 from kgrag.retrieve.diagnose import Diagnoser
 from kgrag.retrieve.differences import follow_ups
@@ -60,16 +61,36 @@ def _isa(child: str, parent: str) -> Edge:
 
 def make_store(path: Path) -> SqliteGraphStore:
     store = SqliteGraphStore(path)
+    fill(store)
+    return store
+
+
+def fill(store: GraphStore) -> None:
     nodes = [_node(f, Tier.FINDING) for f in FINDINGS]
     nodes += [_node(d, Tier.DISEASE) for d in DISEASES]
     nodes += [_node("G_NEURO", Tier.GROUP), _node("G_SKIN", Tier.GROUP), _node("C_ALL", Tier.CATEGORY)]
     doc = "doc:derm"
     nodes += [
-        Node(id=doc, label=Label.DOCUMENT, name="Dermatitis X", sources=("c",),
-             props={"text": DOC_TEXT, "focus": "D_DERM"}),
-        Node(id="chunk:derm/0", label=Label.CHUNK, name="Dermatitis X (symptoms)", sources=("c",),
-             props={"text": DOC_TEXT[14:], "start": 14, "end": len(DOC_TEXT), "document": doc,
-                    "section": "symptoms"}),
+        Node(
+            id=doc,
+            label=Label.DOCUMENT,
+            name="Dermatitis X",
+            sources=("c",),
+            props={"text": DOC_TEXT, "focus": "D_DERM"},
+        ),
+        Node(
+            id="chunk:derm/0",
+            label=Label.CHUNK,
+            name="Dermatitis X (symptoms)",
+            sources=("c",),
+            props={
+                "text": DOC_TEXT[14:],
+                "start": 14,
+                "end": len(DOC_TEXT),
+                "document": doc,
+                "section": "symptoms",
+            },
+        ),
     ]
     edges = [_isa(f, p) for f, p in FINDINGS.items() if p]
     edges += [_isa(d, g) for d, g in DISEASES.items()]
@@ -78,17 +99,39 @@ def make_store(path: Path) -> SqliteGraphStore:
         props: dict[str, object] = {"polarity": polarity}
         if freq is not None:
             props["frequency"] = freq
-        edges.append(Edge(src=d, type=EdgeType.HAS_FINDING, dst=f, props={"polarity": polarity},
-                          claims=(Claim(source="hpoa", reference=ref, props=props),)))
+        edges.append(
+            Edge(
+                src=d,
+                type=EdgeType.HAS_FINDING,
+                dst=f,
+                props={"polarity": polarity},
+                claims=(Claim(source="hpoa", reference=ref, props=props),),
+            )
+        )
     span = Claim(source="c", reference="chunk:derm/0", start=RASH_AT, end=RASH_AT + 4)
-    edges.append(Edge(src="D_DERM", type=EdgeType.HAS_FINDING, dst="F_RASH",
-                      props={"polarity": "present"}, claims=(span,)))
-    edges.append(Edge(src="chunk:derm/0", type=EdgeType.MENTIONS, dst="D_DERM",
-                      claims=(Claim(source="c", reference="chunk:derm/0", start=0, end=12,
-                                    props={"assertion": "present"}),)))
+    edges.append(
+        Edge(
+            src="D_DERM",
+            type=EdgeType.HAS_FINDING,
+            dst="F_RASH",
+            props={"polarity": "present"},
+            claims=(span,),
+        )
+    )
+    edges.append(
+        Edge(
+            src="chunk:derm/0",
+            type=EdgeType.MENTIONS,
+            dst="D_DERM",
+            claims=(
+                Claim(
+                    source="c", reference="chunk:derm/0", start=0, end=12, props={"assertion": "present"}
+                ),
+            ),
+        )
+    )
     store.upsert_nodes(nodes)
     store.upsert_edges(edges)
-    return store
 
 
 @pytest.fixture()
@@ -103,7 +146,9 @@ def model(kb: SqliteGraphStore) -> DiagnosticModel:
     return DiagnosticModel.load(artifacts_dir(kb) / FILE_NAME)
 
 
-def ranked(model: DiagnosticModel, present: list[str], excluded: list[str] = (), **kw: object) -> list[str]:  # type: ignore[assignment]
+def ranked(
+    model: DiagnosticModel, present: list[str], excluded: list[str] = (), **kw: object
+) -> list[str]:  # type: ignore[assignment]
     t = model.term_index
     scores = model.score([t[p] for p in present], [t[e] for e in excluded], **kw)  # type: ignore[arg-type]
     return [model.diseases[i] for i in np.argsort(-scores, kind="stable")]
@@ -149,8 +194,9 @@ def test_dropping_references_removes_their_annotations(model: DiagnosticModel) -
     excluded=st.lists(st.sampled_from(list(FINDINGS)), max_size=3),
     drop=st.lists(st.sampled_from(["PMID:1", "PMID:2", "PMID:3"]), max_size=2),
 )
-def test_explain_sums_to_score(tmp_path_factory: pytest.TempPathFactory, present: list[str],
-                               excluded: list[str], drop: list[str]) -> None:
+def test_explain_sums_to_score(
+    tmp_path_factory: pytest.TempPathFactory, present: list[str], excluded: list[str], drop: list[str]
+) -> None:
     m = _shared_model(tmp_path_factory)
     p = [m.term_index[x] for x in present]
     e = [m.term_index[x] for x in excluded]
@@ -237,7 +283,9 @@ def test_diagnoser_bad_input(kb: SqliteGraphStore, small_table: ConceptTable) ->
         dx.diagnose(findings=[{"id": "F_RASH", "excluded": True}])
     with pytest.raises(NoUsableFindings, match="no finding"):
         dx.diagnose(findings=["NOPE:1"])
-    report = dx.diagnose(findings=["F_RASH", "NOPE:1", {"id": "F_HYPO"}, {"id": "F_HYPO", "excluded": True}])
+    report = dx.diagnose(
+        findings=["F_RASH", "NOPE:1", {"id": "F_HYPO"}, {"id": "F_HYPO", "excluded": True}]
+    )
     assert any("NOPE:1: unknown code" in i for i in report.query.ignored)
     assert any("both present and absent" in i for i in report.query.ignored)
     many = dx.diagnose(findings=["F_RASH"] * 1500, top_k=1)  # duplicates collapse
@@ -248,3 +296,25 @@ def test_stale_artifacts_are_refused(kb: SqliteGraphStore, default_settings: Set
     kb.set_meta("retrieval", "another-build")
     with pytest.raises(RetrievalNotBuilt, match="rerun `kgrag build`"):
         Diagnoser(kb, settings=default_settings)
+
+
+@pytest.mark.neo4j
+def test_retrieval_over_neo4j(default_settings: Settings) -> None:
+    """The same artifacts and answers from a real Neo4j (the contract suite's server)."""
+    import os
+
+    from kgrag.graph.neo4j_store import Neo4jGraphStore
+
+    store = Neo4jGraphStore(os.environ["KGRAG_TEST_NEO4J_URI"])
+    store.clear()
+    try:
+        fill(store)
+        build_artifacts(store, fingerprint="neo", encoder="hashing", settings=default_settings)
+        assert artifacts_dir(store, default_settings).is_relative_to(default_settings.cache_dir)
+        report = Diagnoser(store, settings=default_settings).diagnose(findings=["F_RASH"], top_k=2)
+        top = report.candidates[0]
+        assert top.concept_id == "D_DERM" and [c.id for c in top.category_path] == ["G_SKIN", "C_ALL"]
+        assert top.findings[0].citations[0].verified and top.passages
+    finally:
+        store.clear()
+        store.close()

@@ -38,7 +38,9 @@ def _case(record: dict[str, Any], lineno: int) -> tuple[Any, str | None, list[Fi
         raise ValueError("'text' must be a string")
     if not isinstance(raw, list):
         raise ValueError("'findings' must be a list of {id, excluded}")
-    findings = [FindingInput.model_validate(f) if isinstance(f, dict) else FindingInput(id=str(f)) for f in raw]
+    findings = [
+        FindingInput.model_validate(f) if isinstance(f, dict) else FindingInput(id=str(f)) for f in raw
+    ]
     if not text and not findings:
         raise ValueError("expected a 'text' string and/or a 'findings' list")
     return record.get("id", lineno), text, findings
@@ -49,7 +51,12 @@ def diagnose(
     finding: list[str] | None = typer.Option(None, "--finding", "-f", help="a present finding code"),
     absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an excluded finding code"),
     input: Path | None = typer.Option(
-        None, "--input", "-i", help="JSONL: {id, text} and/or {id, findings}", exists=True, dir_okay=False
+        None,
+        "--input",
+        "-i",
+        help="JSONL: {id, text} and/or {id, findings}",
+        exists=True,
+        dir_okay=False,
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="JSONL output (default stdout)"),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
@@ -109,8 +116,10 @@ def retrieve(
 def _print_query(report: DiagnosisReport | EvidenceBundle) -> None:
     q = report.query
     console.print(
-        "present: " + (", ".join(f.name for f in q.present) or "-")
-        + " | absent: " + (", ".join(f.name for f in q.excluded) or "-"),
+        "present: "
+        + (", ".join(f.name for f in q.present) or "-")
+        + " | absent: "
+        + (", ".join(f.name for f in q.excluded) or "-"),
         highlight=False,
     )
     for note in q.ignored[:10]:
@@ -151,9 +160,7 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
             sign = "+" if f.log_lr > 0 else "-"
             what = "absent " if f.excluded else ""
             via = f" via {f.annotated.name}" if f.annotated and f.annotated.id != f.finding.id else ""
-            cites = ", ".join(
-                x.reference or f"{x.document}[{x.start}:{x.end}]" for x in f.citations[:3]
-            )
+            cites = ", ".join(x.reference or f"{x.document}[{x.start}:{x.end}]" for x in f.citations[:3])
             node.add(
                 f"{sign} {what}{f.finding.name}{via}  log LR {f.log_lr:+.2f}"
                 + (f"  [dim]{cites}[/dim]" if cites else ""),
@@ -168,15 +175,16 @@ def _print_report(report: DiagnosisReport) -> None:
     console.print(_candidates_table(report, f"differential ({report.method})"))
     if report.categories:
         console.print(
-            "categories: "
-            + "; ".join(f"{c.name} {c.probability:.2f}" for c in report.categories[:5]),
+            "categories: " + "; ".join(f"{c.name} {c.probability:.2f}" for c in report.categories[:5]),
             highlight=False,
         )
     console.print(_evidence_tree(report))
     if report.follow_ups:
         console.print("[bold]ask next[/bold]")
         for q in report.follow_ups:
-            console.print(f"  {q.question}  [dim](separates {len(q.supports)} from {len(q.against)})[/dim]")
+            console.print(
+                f"  {q.question}  [dim](separates {len(q.supports)} from {len(q.against)})[/dim]"
+            )
 
 
 def _print_bundle(bundle: EvidenceBundle) -> None:

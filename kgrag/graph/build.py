@@ -218,7 +218,11 @@ class Builder:
             self.say("retrieval artifacts: unchanged, skipped")
             return {}
         t0 = time.perf_counter()
-        corpora = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources if s.kind == "corpus"]
+        corpora = [
+            self.store.get_meta(f"source:{s.name or s.kind}")
+            for s in self.recipe.sources
+            if s.kind == "corpus"
+        ]
         counts = build_artifacts(
             self.store,
             fingerprint=fp,

@@ -326,7 +326,10 @@ class SqliteGraphStore(Traversal):
             if (src, typ, dst) != key:
                 if key is not None:
                     yield Edge(
-                        src=key[0], type=EdgeType(key[1]), dst=key[2], props=json.loads(props),
+                        src=key[0],
+                        type=EdgeType(key[1]),
+                        dst=key[2],
+                        props=json.loads(props),
                         claims=tuple(claims),
                     )
                 key, props, claims = (src, typ, dst), eprops, []
@@ -335,7 +338,11 @@ class SqliteGraphStore(Traversal):
             )
         if key is not None:
             yield Edge(
-                src=key[0], type=EdgeType(key[1]), dst=key[2], props=json.loads(props), claims=tuple(claims)
+                src=key[0],
+                type=EdgeType(key[1]),
+                dst=key[2],
+                props=json.loads(props),
+                claims=tuple(claims),
             )
 
     def _adjacent(

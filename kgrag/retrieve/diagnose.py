@@ -152,8 +152,11 @@ class Diagnoser:
         excluded: dict[int, None] = {}
         ignored: list[str] = []
         items = [
-            f if isinstance(f, FindingInput) else FindingInput(id=f) if isinstance(f, str) else
-            FindingInput.model_validate(f)
+            f
+            if isinstance(f, FindingInput)
+            else FindingInput(id=f)
+            if isinstance(f, str)
+            else FindingInput.model_validate(f)
             for f in findings or ()
         ]
         if len(items) > MAX_FINDINGS:
@@ -220,10 +223,12 @@ class Diagnoser:
             if node is None:
                 continue
             doc = docs.get(str(node.props.get("document")))
-            concepts = list(dict.fromkeys(
-                ([str(doc.props["focus"])] if doc is not None and doc.props.get("focus") else [])
-                + about.get(chunk_id, [])
-            ))
+            concepts = list(
+                dict.fromkeys(
+                    ([str(doc.props["focus"])] if doc is not None and doc.props.get("focus") else [])
+                    + about.get(chunk_id, [])
+                )
+            )
             start, end = int(node.props["start"]), int(node.props["end"])
             out.append(
                 Passage(
@@ -278,7 +283,11 @@ class Diagnoser:
             return True
         if citation.document is None or citation.start is None or citation.end is None:
             return False
-        doc = doc if doc is not None and doc.id == citation.document else self.store.get_node(citation.document)
+        doc = (
+            doc
+            if doc is not None and doc.id == citation.document
+            else self.store.get_node(citation.document)
+        )
         if doc is None or doc.label is not Label.DOCUMENT:
             return False
         text = str(doc.props.get("text", ""))
@@ -289,7 +298,7 @@ class Diagnoser:
     def _rank(
         self,
         method: Method,
-        log_lr: np.ndarray,
+        log_lr: npt.NDArray[np.float64],
         present: list[int],
         excluded: list[int],
         passages: list[Passage],
@@ -316,7 +325,10 @@ class Diagnoser:
         vector_ids = sorted(vector, key=lambda d: -vector[d])
         for r, d in enumerate(vector_ids, start=1):
             ranks.setdefault(d, {})["vector"] = r
-        weights = {"graph": self.settings.fusion_graph_weight, "vector": self.settings.fusion_vector_weight}
+        weights = {
+            "graph": self.settings.fusion_graph_weight,
+            "vector": self.settings.fusion_vector_weight,
+        }
         if self.settings.fusion == "rrf":
             fused = reciprocal_rank_fusion(
                 {"graph": graph_ids, "vector": vector_ids}, weights, self.settings.rrf_k
@@ -344,7 +356,9 @@ class Diagnoser:
             citations = []
             frequency = None
             if edge is not None:
-                freqs = [c.props["frequency"] for c in edge.claims if c.props.get("frequency") is not None]
+                freqs = [
+                    c.props["frequency"] for c in edge.claims if c.props.get("frequency") is not None
+                ]
                 frequency = round(sum(freqs) / len(freqs), 3) if freqs else None
                 for c in edge.claims:
                     if c.start is not None and c.reference and c.reference.startswith("chunk:"):
@@ -433,8 +447,19 @@ class Diagnoser:
         posterior /= posterior.sum()
         timings["rank"] = (time.perf_counter() - t3) * 1000
         return Ranking(
-            method, order, scores, ranks, log_lr, posterior, present, excluded, query, passages,
-            warnings, timings, t0,
+            method,
+            order,
+            scores,
+            ranks,
+            log_lr,
+            posterior,
+            present,
+            excluded,
+            query,
+            passages,
+            warnings,
+            timings,
+            t0,
         )
 
     def diagnose(
@@ -517,7 +542,7 @@ class Diagnoser:
             timings_ms={k: round(v, 2) for k, v in r.timings.items()},
         )
 
-    def _roll_up(self, posterior: np.ndarray) -> list[CategoryScore]:
+    def _roll_up(self, posterior: npt.NDArray[np.float64]) -> list[CategoryScore]:
         totals: dict[str, float] = {}
         names: dict[str, tuple[str, str]] = {}
         for i in np.argsort(-posterior)[:ROLL_UP]:

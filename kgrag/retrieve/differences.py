@@ -26,10 +26,7 @@ def follow_ups(
         return []
     known = {a for t in present for a in model.ancestors[t]} | set(excluded)
     terms = {
-        a.term
-        for d in candidates
-        for a in model.by_disease[d]
-        if not a.excluded and a.term not in known
+        a.term for d in candidates for a in model.by_disease[d] if not a.excluded and a.term not in known
     }
     if not terms:
         return []

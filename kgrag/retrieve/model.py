@@ -16,7 +16,8 @@ is annotated as *not* showing ``p``. An excluded finding ``e`` gives
 penalized in proportion to how often it shows it. ``absent_weight`` < 1 because absent
 findings are not missing at random: a clinician records as absent what the suspected
 disease would show, so a typical feature's absence is weaker evidence than its frequency
-says (on the phenopacket dev cases, counting absences fully costs 4-5 points of top-1). A disease's score is the sum of log ratios.
+says (on the phenopacket dev cases, counting absences fully costs 4-5 points of
+top-1). A disease's score is the sum of log ratios.
 
 The model is compiled once from any :class:`~kgrag.graph.base.GraphStore` (bulk reads)
 and saved beside the knowledge base; ``score`` ranks every disease in a few
@@ -107,15 +108,19 @@ class DiagnosticModel:
         self.term_index = {t: i for i, t in enumerate(terms)}
         self.disease_index = {d: i for i, d in enumerate(diseases)}
         self.ancestors = self._closure()
-        self._anc_ptr = np.concatenate([[0], np.cumsum([len(a) for a in self.ancestors])]).astype(np.int64)
-        self._anc_idx = np.fromiter((x for a in self.ancestors for x in a), np.int64, int(self._anc_ptr[-1]))
+        self._anc_ptr = np.concatenate([[0], np.cumsum([len(a) for a in self.ancestors])]).astype(
+            np.int64
+        )
+        self._anc_idx = np.fromiter(
+            (x for a in self.ancestors for x in a), np.int64, int(self._anc_ptr[-1])
+        )
         self.by_disease: list[list[Annotation]] = [[] for _ in diseases]
         self.by_reference: dict[str, set[int]] = {}
         for a in annotations:
             self.by_disease[a.disease].append(a)
             for r in a.references:
                 self.by_reference.setdefault(r, set()).add(a.disease)
-        self.params = params or ScoringParams()
+        self.params = params or ScoringParams.model_validate({})
         self._propagate()
 
     # -- structure -----------------------------------------------------------------------
@@ -168,8 +173,8 @@ class DiagnosticModel:
         excl = [(a.disease, a.term) for a in self.annotations if a.excluded]
         self.excluded_pairs = set(excl)
         self.excluded_by_term: dict[int, list[int]] = {}
-        for d, t in excl:
-            self.excluded_by_term.setdefault(t, []).append(d)
+        for dis, term in excl:
+            self.excluded_by_term.setdefault(term, []).append(dis)
 
     def with_params(self, params: ScoringParams) -> DiagnosticModel:
         if params == self.params:
@@ -257,9 +262,7 @@ class DiagnosticModel:
         row = self._propagated_row(d, dropped)
         out: list[Match] = []
         for t in dict.fromkeys(present):
-            if (d, t) in self.excluded_pairs and not (
-                dropped and self._only_dropped(d, t, dropped)
-            ):
+            if (d, t) in self.excluded_pairs and not (dropped and self._only_dropped(d, t, dropped)):
                 out.append(Match(t, True, None, None, math.log(p.contradicted)))
                 continue
             for rank, a in enumerate(self.match_order[t]):
@@ -318,11 +321,13 @@ class DiagnosticModel:
             if meta.get("format") != FORMAT_VERSION:
                 raise RetrievalNotBuilt(f"{path} is from another kgrag version; rerun `kgrag build`")
             annotations = [
-                Annotation(
-                    int(d), int(t), None if math.isnan(f) else float(f), bool(x), tuple(refs)
-                )
+                Annotation(int(d), int(t), None if math.isnan(f) else float(f), bool(x), tuple(refs))
                 for d, t, f, x, refs in zip(
-                    z["disease"], z["term"], z["frequency"], z["excluded"], meta["references"],
+                    z["disease"],
+                    z["term"],
+                    z["frequency"],
+                    z["excluded"],
+                    meta["references"],
                     strict=True,
                 )
             ]
@@ -390,4 +395,3 @@ def compile_model(
         annotations,
         fingerprint=fingerprint,
     )
-

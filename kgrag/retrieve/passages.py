@@ -49,6 +49,7 @@ def _new_index(dim: int, encoder: str) -> VectorIndex:
 
 class PassageIndex:
     version = 1  # bump when what is embedded changes
+
     def __init__(self, encoder: Encoder, index: VectorIndex, chunk_ids: list[str]) -> None:
         self.encoder = encoder
         self.index = index

@@ -111,9 +111,7 @@ class FollowUp(_Model):
 class QueryFindings(_Model):
     present: list[ConceptRef] = Field(default_factory=list)
     excluded: list[ConceptRef] = Field(default_factory=list)
-    ignored: list[str] = Field(
-        default_factory=list, description="inputs not used, each with the reason"
-    )
+    ignored: list[str] = Field(default_factory=list, description="inputs not used, each with the reason")
 
 
 class DiagnosisReport(_Model):
