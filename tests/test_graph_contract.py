@@ -159,6 +159,7 @@ def test_bulk_reads(store: GraphStore) -> None:
     assert set(concepts) == {n.id for n in NODES}
     assert concepts["D1"].sources == ("vocab",) and concepts["D1"].codes == ("D1",)
     assert list(store.iter_nodes(Label.CHUNK)) == []
+    assert set(store.get_nodes(["D1", "F3", "NOPE"])) == {"D1", "F3"}
     findings = {(e.src, e.dst): e for e in store.iter_edges([H])}
     assert set(findings) == {("D1", "F1"), ("D1", "F2"), ("D2", "F2"), ("D2", "F3")}
     assert findings[("D1", "F1")].claims[0].props["frequency"] == 0.9

@@ -31,6 +31,10 @@ class GraphStore(Protocol):
 
     def get_node(self, node_id: str) -> Node | None: ...
 
+    def get_nodes(self, node_ids: Iterable[str]) -> dict[str, Node]:
+        """The nodes with these ids, by id (missing ones left out), in one round trip."""
+        ...
+
     def edges(self, keys: Iterable[tuple[str, EdgeType, str]]) -> list[Edge]:
         """The edges with these ``(src, type, dst)`` keys (missing ones left out)."""
         ...

@@ -216,9 +216,6 @@ class Neo4jGraphStore(Traversal):
                 out.append(_edge(r))
         return out
 
-    def get_node(self, node_id: str) -> Node | None:
-        return self._nodes([node_id]).get(node_id)
-
     def _walk(self, node_id: str, max_depth: int, up: bool) -> list[tuple[Node, int]]:
         depth: dict[str, int] = {node_id: 0}
         frontier = [node_id]

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from itertools import islice
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Any
 
@@ -297,9 +297,6 @@ class SqliteGraphStore(Traversal):
                 )
         return out
 
-    def get_node(self, node_id: str) -> Node | None:
-        return self._nodes([node_id]).get(node_id)
-
     def iter_nodes(self, label: Label | None = None) -> Iterator[Node]:
         where, params = ("WHERE n.label = ?", [label.value]) if label else ("", [])
         rows = self.conn.execute(
@@ -319,30 +316,17 @@ class SqliteGraphStore(Traversal):
                 WHERE 1 = 1{clause} ORDER BY e.src, e.type, e.dst""",
             params,
         )
-        key: tuple[str, str, str] | None = None
-        props = "{}"
-        claims: list[Claim] = []
-        for src, typ, dst, eprops, source, ref, start, end, cprops in rows:
-            if (src, typ, dst) != key:
-                if key is not None:
-                    yield Edge(
-                        src=key[0],
-                        type=EdgeType(key[1]),
-                        dst=key[2],
-                        props=json.loads(props),
-                        claims=tuple(claims),
-                    )
-                key, props, claims = (src, typ, dst), eprops, []
-            claims.append(
-                Claim(source=source, reference=ref, start=start, end=end, props=json.loads(cprops))
-            )
-        if key is not None:
+        for (src, typ, dst), group in groupby(rows, key=lambda r: (r[0], r[1], r[2])):
+            claim_rows = list(group)
             yield Edge(
-                src=key[0],
-                type=EdgeType(key[1]),
-                dst=key[2],
-                props=json.loads(props),
-                claims=tuple(claims),
+                src=src,
+                type=EdgeType(typ),
+                dst=dst,
+                props=json.loads(claim_rows[0][3]),
+                claims=tuple(
+                    Claim(source=c[4], reference=c[5], start=c[6], end=c[7], props=json.loads(c[8]))
+                    for c in claim_rows
+                ),
             )
 
     def _adjacent(

@@ -29,6 +29,12 @@ class Traversal:
     def _nodes(self, ids: Iterable[str]) -> dict[str, Node]:
         raise NotImplementedError
 
+    def get_node(self, node_id: str) -> Node | None:
+        return self._nodes([node_id]).get(node_id)
+
+    def get_nodes(self, node_ids: Iterable[str]) -> dict[str, Node]:
+        return self._nodes(node_ids)
+
     def edges(self, keys: Iterable[tuple[str, EdgeType, str]]) -> list[Edge]:
         return self._edges((src, str(typ), dst) for src, typ, dst in keys)
 

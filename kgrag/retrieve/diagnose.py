@@ -214,8 +214,8 @@ class Diagnoser:
         if index is None:
             return []
         hits = index.search(query, k)
-        nodes = self._nodes([c for c, _ in hits])
-        docs = self._nodes({str(n.props.get("document")) for n in nodes.values()})
+        nodes = self.store.get_nodes([c for c, _ in hits])
+        docs = self.store.get_nodes({str(n.props.get("document")) for n in nodes.values()})
         about = self._diseases_mentioned([c for c, _ in hits])
         out: list[Passage] = []
         for chunk_id, score in hits:
@@ -244,14 +244,6 @@ class Diagnoser:
                     citation=self._passage_citation(node, doc, start, end, "vector"),
                 )
             )
-        return out
-
-    def _nodes(self, ids: Iterable[str]) -> dict[str, Node]:
-        out = {}
-        for i in dict.fromkeys(ids):
-            node = self.store.get_node(i)
-            if node is not None:
-                out[i] = node
         return out
 
     def _diseases_mentioned(self, chunk_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -488,9 +480,13 @@ class Diagnoser:
             drop_references=dropped,
             with_passages=evidence,
         )
+        return self._report(r, top_k, evidence, dropped)
+
+    def _report(self, r: Ranking, top_k: int, evidence: bool, dropped: set[str]) -> DiagnosisReport:
+        """The top ``top_k`` of a ranking as a report, with evidence when asked."""
         t4 = time.perf_counter()
         top = r.order[:top_k]
-        nodes = self._nodes(top)
+        nodes = self.store.get_nodes(top)
         candidates = []
         for rank, d in enumerate(top, start=1):
             di = self.model.disease_index.get(d)
@@ -565,12 +561,12 @@ class Diagnoser:
         passages_k: int | None = None,
     ) -> EvidenceBundle:
         """The evidence alone: graph candidates with their paths, and passages."""
-        report = self.diagnose(text, findings, top_k=top_k, method="graph")
-        query_text = text or "; ".join(r.name for r in report.query.present)
-        passages = self._passage_hits(query_text, passages_k or self.settings.passages_k)
-        warnings = report.warnings + ([self._passage_error] if self._passage_error else [])
+        if top_k < 1:
+            raise ConfigError("top_k must be at least 1")
+        r = self.rank(text, findings, method="graph", passages_k=passages_k, with_passages=True)
+        report = self._report(r, top_k, evidence=True, dropped=set())
         return EvidenceBundle(
-            query=report.query, diseases=report.candidates, passages=passages, warnings=warnings
+            query=report.query, diseases=report.candidates, passages=r.passages, warnings=report.warnings
         )
 
     def close(self) -> None:

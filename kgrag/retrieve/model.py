@@ -27,6 +27,7 @@ milliseconds with sparse column reads, ``explain`` recomputes one disease term b
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -120,6 +121,11 @@ class DiagnosticModel:
             self.by_disease[a.disease].append(a)
             for r in a.references:
                 self.by_reference.setdefault(r, set()).add(a.disease)
+        excl = [(a.disease, a.term) for a in annotations if a.excluded]
+        self.excluded_pairs = set(excl)
+        self.excluded_by_term: dict[int, list[int]] = {}
+        for dis, term in excl:
+            self.excluded_by_term.setdefault(term, []).append(dis)
         self.params = params or ScoringParams.model_validate({})
         self._propagate()
 
@@ -170,25 +176,15 @@ class DiagnosticModel:
         self.match_order = [
             (anc[0], *sorted(anc[1:], key=lambda t: -self.ic[t])) for anc in self.ancestors
         ]
-        excl = [(a.disease, a.term) for a in self.annotations if a.excluded]
-        self.excluded_pairs = set(excl)
-        self.excluded_by_term: dict[int, list[int]] = {}
-        for dis, term in excl:
-            self.excluded_by_term.setdefault(term, []).append(dis)
 
     def with_params(self, params: ScoringParams) -> DiagnosticModel:
+        """The same model scored with other constants (the hierarchy is reused)."""
         if params == self.params:
             return self
-        return DiagnosticModel(
-            self.terms,
-            self.term_names,
-            self.parents,
-            self.diseases,
-            self.disease_names,
-            self.annotations,
-            params,
-            self.fingerprint,
-        )
+        other = copy.copy(self)
+        other.params = params
+        other._propagate()
+        return other
 
     # -- scoring -------------------------------------------------------------------------
     def _excluded_ratio(self, f: FloatArray | float, t: int) -> FloatArray | float:
