@@ -154,6 +154,59 @@ def test_delete_source(store: GraphStore) -> None:
     assert store.counts().nodes == {} and store.counts().edges == {}
 
 
+def _document(doc: str, chunks: list[str], source: str = "notes") -> tuple[list[Node], list[Edge]]:
+    nodes = [Node(id=doc, label=Label.DOCUMENT, name=doc, sources=(source,))]
+    edges = []
+    for i, c in enumerate(chunks):
+        nodes.append(Node(id=c, label=Label.CHUNK, name=c, sources=(source,)))
+        edges.append(edge(c, EdgeType.IN_DOCUMENT, doc, source=source))
+        edges.append(
+            Edge(src=c, type=EdgeType.MENTIONS, dst="F1", claims=(Claim(source=source, reference=c),))
+        )
+        # facts cited from the chunk's text that the vocabulary asserts too
+        for d, f in (("D1", "F2"), ("D2", "F3")):
+            span = Claim(source=source, reference=c, start=i, end=i + 4)
+            edges.append(Edge(src=d, type=H, dst=f, claims=(span,)))
+    return nodes, edges
+
+
+def test_delete_documents(store: GraphStore) -> None:
+    for doc, chunks in (("doc:a", ["chunk:a#0", "chunk:a#1"]), ("doc:b", ["chunk:b#0"])):
+        nodes, edges = _document(doc, chunks)
+        store.upsert_nodes(nodes)
+        store.upsert_edges(edges)
+    assert store.counts().nodes["Chunk"] == 3
+    removed = store.delete_documents(["doc:a", "doc:missing"])
+    assert removed["nodes"] == 3  # the document and its two chunks
+    assert store.get_nodes(["doc:a", "chunk:a#0", "chunk:a#1"]) == {}
+    assert store.get_node("chunk:b#0") is not None
+    # D1 -> F2 is asserted by the vocabulary and chunks of both documents: b's claim stays
+    (d1f2,) = store.edges([("D1", H, "F2")])
+    refs = sorted(c.reference or "" for c in d1f2.claims)
+    assert refs == ["chunk:b#0", "vocab-ref"]
+    store.delete_documents(["doc:b"])
+    for key in (("D1", H, "F2"), ("D2", H, "F3")):
+        (fact,) = store.edges([key])
+        assert [c.source for c in fact.claims] == ["vocab"]
+    assert "Chunk" not in store.counts().nodes and "MENTIONS" not in store.counts().edges
+    assert store.delete_documents([]) == {"claims": 0, "edges": 0, "nodes": 0}
+
+
+def test_delete_documents_drops_facts_they_alone_held(store: GraphStore) -> None:
+    nodes, edges = _document("doc:c", ["chunk:c#0"])
+    store.upsert_nodes(nodes)
+    store.upsert_edges(
+        [
+            *edges,
+            Edge(src="D2", type=H, dst="F1", claims=(Claim(source="notes", reference="chunk:c#0"),)),
+        ]
+    )
+    assert store.edges([("D2", H, "F1")])
+    store.delete_documents(["doc:c"])
+    assert store.edges([("D2", H, "F1")]) == []
+    assert store.get_node("F1") is not None  # concepts are the vocabulary's
+
+
 def test_bulk_reads(store: GraphStore) -> None:
     concepts = {n.id: n for n in store.iter_nodes(Label.CONCEPT)}
     assert set(concepts) == {n.id for n in NODES}

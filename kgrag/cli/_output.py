@@ -39,13 +39,54 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(2 if isinstance(e, (KeyError, ValueError)) else 1) from e
 
 
-def progress_printer(json_mode: bool) -> Callable[[str], None]:
-    """A step reporter for long work, on stderr so that --json stdout stays clean."""
+class ProgressReporter:
+    """Step lines and rich progress bars on stderr (so ``--json`` stdout stays clean);
+    silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes) each
+    counted task prints one line when it finishes. Use as a context manager."""
 
-    def report(step: str) -> None:
-        err_console.print(f"[dim]… {step}[/dim]", markup=True, highlight=False)
+    def __init__(self, json_mode: bool = False) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-    return report if not json_mode else (lambda step: None)
+        self.quiet = json_mode
+        self.live = not json_mode and err_console.is_terminal
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=not self.live,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        self.finished: set[str] = set()
+
+    def __enter__(self) -> ProgressReporter:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.stop()
+
+    def __call__(self, step: str) -> None:
+        if not self.quiet:
+            err_console.print(f"[dim]… {step}[/dim]", markup=True, highlight=False)
+
+    def count(self, task: str, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        if task not in self.tasks:
+            self.tasks[task] = self.bars.add_task(task, total=total)
+        self.bars.update(self.tasks[task], completed=done, total=total)
+        if not self.live and total is not None and done >= total and task not in self.finished:
+            self.finished.add(task)
+            self(f"{task}: {done:,}")
 
 
 def _line_record(lineno: int, raw: bytes) -> dict[str, Any]:
@@ -68,21 +109,11 @@ def jsonl_batch(
 ) -> None:
     """Run ``handle(lineno, record)`` over a JSONL file with a progress bar; a bad line
     becomes an ``error`` record for that line and the batch goes on."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     lines = input.read_bytes().splitlines()
     sink = output.open("wb") if output else sys.stdout.buffer
     errors = 0
     try:
-        with Progress(
-            TextColumn(label),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=not err_console.is_terminal,
-        ) as bar:
-            task = bar.add_task(label, total=len(lines))
+        with ProgressReporter() as progress:
             for lineno, raw in enumerate(lines, start=1):
                 if raw.strip():
                     record = _line_record(lineno, raw)
@@ -93,7 +124,7 @@ def jsonl_batch(
                             record = {"id": record.get("id", lineno), "error": str(e)}
                     errors += "error" in record
                     sink.write(orjson.dumps(record) + b"\n")
-                bar.advance(task)
+                progress.count(label, lineno, len(lines))
     finally:
         if output:
             sink.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kgrag.cli._output import cli_errors, console, emit_json, err_console, progress_printer
+from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, err_console
 
 
 def build(
@@ -26,7 +26,8 @@ def build(
         spec = load_recipe(recipe)
         graph = open_store(store)
         try:
-            report = Builder(spec, graph, progress=progress_printer(json)).run(rebuild=rebuild)
+            with ProgressReporter(json) as progress:
+                report = Builder(spec, graph, progress=progress).run(rebuild=rebuild)
         finally:
             graph.close()
         if json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from kgrag.cli._output import cli_errors, console, emit_json, progress_printer
+from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json
 from kgrag.ontology.compiled import load_concepts
 from kgrag.types import SemanticKind
 
@@ -19,7 +19,7 @@ def get(
 ) -> None:
     """Show the unified concept that has CODE among its codes."""
     with cli_errors():
-        concept = load_concepts(progress=progress_printer(json)).get(code)
+        concept = load_concepts(progress=ProgressReporter(json)).get(code)
         if json:
             emit_json(concept)
             return
@@ -49,7 +49,7 @@ def search(
         if not query.strip():
             console.print("[red]error:[/red] the query is empty")
             raise typer.Exit(2)
-        matches = load_concepts(progress=progress_printer(json)).search(
+        matches = load_concepts(progress=ProgressReporter(json)).search(
             query, limit=limit, kinds=kind or None
         )
         if json:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from kgrag import __version__
-from kgrag.cli._output import cli_errors, console, emit_json, progress_printer
+from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json
 from kgrag.config import Settings, get_settings
 from kgrag.ontology.compiled import compiled_path, load_concepts
 
@@ -39,7 +39,7 @@ def info(
     """Show kgrag's version, its vocabularies (version, license) and concept counts."""
     with cli_errors():
         settings = get_settings()
-        table = load_concepts(settings, rebuild=rebuild, progress=progress_printer(json))
+        table = load_concepts(settings, rebuild=rebuild, progress=ProgressReporter(json))
         stats = table.stats()
         graph = _graph_summary(settings)
         payload = {

@@ -29,6 +29,11 @@ class GraphStore(Protocol):
         """Remove a source's claims and node holdings; orphans disappear."""
         ...
 
+    def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
+        """Remove Document nodes, their chunks (``IN_DOCUMENT``) and every claim whose
+        reference is one of those chunks; facts left without a claim disappear."""
+        ...
+
     def get_node(self, node_id: str) -> Node | None: ...
 
     def get_nodes(self, node_ids: Iterable[str]) -> dict[str, Node]:

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -25,10 +25,10 @@ from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, GraphCounts, Node
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
+from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 SourceKind = Literal["vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "corpus"]
 
 

@@ -44,16 +44,42 @@ SET r.props = row.props,
 """
 UPSERT_EDGES = {t: _UPSERT_EDGE % t.value for t in EdgeType}
 
-DELETE_SOURCE_CLAIMS = """
-MATCH ()-[r]->() WHERE $source IN r.claim_sources
-WITH r, [i IN range(0, size(r.claim_keys) - 1) WHERE r.claim_sources[i] <> $source] AS keep
+# claims are kept in parallel lists on the relationship; a claim key is
+# "source|reference|start|end". Drops the claims matched by %(drop)s on the relationships
+# matched by %(edges)s, and relationships left without a claim.
+_DROP_CLAIMS = """
+MATCH ()-[r]->() WHERE %(edges)s
+WITH r, [i IN range(0, size(r.claim_keys) - 1) WHERE NOT (%(drop)s)] AS keep
+WHERE size(keep) < size(r.claim_keys)
 SET r.claims = [i IN keep | r.claims[i]],
     r.claim_keys = [i IN keep | r.claim_keys[i]],
     r.claim_sources = [i IN keep | r.claim_sources[i]]
-WITH r, size(keep) = 0 AS empty, size(r.claim_keys) AS n
+WITH r, size(keep) = 0 AS empty
 WITH r, empty, count(*) AS touched
 CALL (r, empty) { WITH r, empty WHERE empty DELETE r }
 RETURN sum(touched) AS claims, sum(CASE WHEN empty THEN 1 ELSE 0 END) AS edges
+"""
+DELETE_SOURCE_CLAIMS = _DROP_CLAIMS % {
+    "edges": "$source IN r.claim_sources",
+    "drop": "r.claim_sources[i] = $source",
+}
+DELETE_REFERENCED_CLAIMS = _DROP_CLAIMS % {
+    "edges": "any(s IN r.claim_sources WHERE s IN $sources)",
+    "drop": "split(r.claim_keys[i], '|')[1] IN $refs",
+}
+
+DOCUMENT_PARTS = """
+UNWIND $ids AS id
+MATCH (d:KgNode {id: id})
+OPTIONAL MATCH (c:KgNode)-[:IN_DOCUMENT]->(d)
+RETURN d.id AS id, d.sources AS sources, collect(c.id) AS chunks
+"""
+
+DELETE_NODES = """
+UNWIND $ids AS id
+MATCH (n:KgNode {id: id})
+DETACH DELETE n
+RETURN count(*) AS nodes
 """
 
 DELETE_SOURCE_NODES = """

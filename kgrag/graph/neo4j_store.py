@@ -33,6 +33,14 @@ def _node(r: dict[str, Any]) -> Node:
     )
 
 
+def _removed(edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        "claims": int(edges[0]["claims"] or 0) if edges else 0,
+        "edges": int(edges[0]["edges"] or 0) if edges else 0,
+        "nodes": int(nodes[0]["nodes"]) if nodes else 0,
+    }
+
+
 def _edge(r: dict[str, Any]) -> Edge:
     return Edge(
         src=r["src"],
@@ -138,11 +146,17 @@ class Neo4jGraphStore(Traversal):
     def delete_source(self, source: str) -> dict[str, int]:
         edges = self._run(q.DELETE_SOURCE_CLAIMS, source=source)
         nodes = self._run(q.DELETE_SOURCE_NODES, source=source)
-        return {
-            "claims": int(edges[0]["claims"] or 0) if edges else 0,
-            "edges": int(edges[0]["edges"] or 0) if edges else 0,
-            "nodes": int(nodes[0]["nodes"]) if nodes else 0,
-        }
+        return _removed(edges, nodes)
+
+    def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
+        parts = self._run(q.DOCUMENT_PARTS, ids=list(dict.fromkeys(document_ids)))
+        refs = [r["id"] for r in parts] + [c for r in parts for c in r["chunks"]]
+        if not refs:
+            return {"claims": 0, "edges": 0, "nodes": 0}
+        sources = sorted({s for r in parts for s in r["sources"] or []})
+        edges = self._run(q.DELETE_REFERENCED_CLAIMS, sources=sources, refs=refs)
+        nodes = self._run(q.DELETE_NODES, ids=refs)
+        return _removed(edges, nodes)
 
     def set_meta(self, key: str, value: str) -> None:
         self._run(q.SET_META, key=key, value=value)

@@ -194,37 +194,62 @@ class SqliteGraphStore(Traversal):
 
     def delete_source(self, source: str) -> dict[str, int]:
         with self._transaction() as db:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_edges(src, type, dst)")
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_nodes(id)")
-            db.execute("DELETE FROM gone_edges")
-            db.execute("DELETE FROM gone_nodes")
+            return self._delete(db, "source = ?", "source = ?", [source])
+
+    def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(document_ids))
+        with self._transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_docs(id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM gone_docs")
+            db.executemany("INSERT OR IGNORE INTO gone_docs VALUES (?)", [(i,) for i in ids])
             db.execute(
-                "INSERT INTO gone_edges SELECT DISTINCT src, type, dst FROM claims WHERE source = ?",
-                (source,),
+                "INSERT OR IGNORE INTO gone_docs SELECT src FROM edges "
+                "WHERE type = 'IN_DOCUMENT' AND dst IN (SELECT id FROM gone_docs)"
             )
-            claims = db.execute("DELETE FROM claims WHERE source = ?", (source,)).rowcount
-            db.execute(
-                "INSERT INTO gone_nodes SELECT node_id FROM node_sources WHERE source = ?", (source,)
+            return self._delete(
+                db,
+                "reference IN (SELECT id FROM gone_docs)",
+                "node_id IN (SELECT id FROM gone_docs)",
+                [],
             )
-            db.execute("DELETE FROM node_sources WHERE source = ?", (source,))
-            nodes = db.execute(
-                "DELETE FROM nodes WHERE id IN (SELECT id FROM gone_nodes) AND NOT EXISTS "
-                "(SELECT 1 FROM node_sources s WHERE s.node_id = nodes.id)"
-            ).rowcount
-            # edges of removed nodes go too, whoever asserted them
-            db.execute("DELETE FROM gone_nodes WHERE id IN (SELECT id FROM nodes)")  # survivors
-            db.execute("""INSERT INTO gone_edges
-                          SELECT src, type, dst FROM edges WHERE src IN (SELECT id FROM gone_nodes)
-                          UNION
-                          SELECT src, type, dst FROM edges WHERE dst IN (SELECT id FROM gone_nodes)""")
-            db.execute("""DELETE FROM claims WHERE (src, type, dst) IN (
-                            SELECT src, type, dst FROM gone_edges
-                            WHERE src IN (SELECT id FROM gone_nodes)
-                               OR dst IN (SELECT id FROM gone_nodes))""")
-            edges = db.execute("""DELETE FROM edges WHERE (src, type, dst) IN
-                                  (SELECT src, type, dst FROM gone_edges) AND NOT EXISTS
-                                  (SELECT 1 FROM claims c WHERE c.src = edges.src
-                                   AND c.type = edges.type AND c.dst = edges.dst)""").rowcount
+
+    @staticmethod
+    def _delete(
+        db: sqlite3.Connection, claims_where: str, sources_where: str, params: list[str]
+    ) -> dict[str, int]:
+        """Drop the claims and node sources matched, then nodes left without a source (with
+        all their edges) and edges left without a claim."""
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_edges(src, type, dst)")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS gone_nodes(id)")
+        db.execute("DELETE FROM gone_edges")
+        db.execute("DELETE FROM gone_nodes")
+        db.execute(
+            f"INSERT INTO gone_edges SELECT DISTINCT src, type, dst FROM claims WHERE {claims_where}",
+            params,
+        )
+        claims = db.execute(f"DELETE FROM claims WHERE {claims_where}", params).rowcount
+        db.execute(
+            f"INSERT INTO gone_nodes SELECT node_id FROM node_sources WHERE {sources_where}", params
+        )
+        db.execute(f"DELETE FROM node_sources WHERE {sources_where}", params)
+        nodes = db.execute(
+            "DELETE FROM nodes WHERE id IN (SELECT id FROM gone_nodes) AND NOT EXISTS "
+            "(SELECT 1 FROM node_sources s WHERE s.node_id = nodes.id)"
+        ).rowcount
+        # edges of removed nodes go too, whoever asserted them
+        db.execute("DELETE FROM gone_nodes WHERE id IN (SELECT id FROM nodes)")  # survivors
+        db.execute("""INSERT INTO gone_edges
+                      SELECT src, type, dst FROM edges WHERE src IN (SELECT id FROM gone_nodes)
+                      UNION
+                      SELECT src, type, dst FROM edges WHERE dst IN (SELECT id FROM gone_nodes)""")
+        db.execute("""DELETE FROM claims WHERE (src, type, dst) IN (
+                        SELECT src, type, dst FROM gone_edges
+                        WHERE src IN (SELECT id FROM gone_nodes)
+                           OR dst IN (SELECT id FROM gone_nodes))""")
+        edges = db.execute("""DELETE FROM edges WHERE (src, type, dst) IN
+                              (SELECT src, type, dst FROM gone_edges) AND NOT EXISTS
+                              (SELECT 1 FROM claims c WHERE c.src = edges.src
+                               AND c.type = edges.type AND c.dst = edges.dst)""").rowcount
         return {"claims": claims, "edges": edges, "nodes": nodes}
 
     def set_meta(self, key: str, value: str) -> None:

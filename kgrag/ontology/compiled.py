@@ -14,7 +14,6 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from kgrag.ontology.manifest import file_checksums, read_manifest
 from kgrag.ontology.table import ConceptTable
 from kgrag.ontology.umls_rrf import load_umls_rrf
 from kgrag.ontology.unify import UnifiedData, unify
+from kgrag.progress import Progress
 from kgrag.types import MergeConflict, SourceInfo
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def fingerprint(settings: Settings) -> str:
     return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:20]
 
 
-def compile_sources(settings: Settings, progress: Callable[[str], None] | None = None) -> UnifiedData:
+def compile_sources(settings: Settings, progress: Progress | None = None) -> UnifiedData:
     directory = settings.ontologies_dir
     manifest = read_manifest(directory)
     file_checksums(directory, manifest, strict=settings.verify_checksums)
@@ -163,7 +163,7 @@ def load_concepts(
     settings: Settings | None = None,
     *,
     rebuild: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> ConceptTable:
     """The unified concept table of the default vocabularies (compiled on first use)."""
     settings = settings or get_settings()

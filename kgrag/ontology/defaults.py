@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from kgrag.ontology.ddxplus import load_ddxplus
@@ -14,11 +13,10 @@ from kgrag.ontology.manifest import Manifest
 from kgrag.ontology.mesh import MeshFiles, load_mesh
 from kgrag.ontology.records import LoadResult
 from kgrag.ontology.sssom import load_sssom
+from kgrag.progress import Progress
 from kgrag.types import SourceInfo
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 def _with_manifest(result: LoadResult, manifest: Manifest, name: str) -> LoadResult:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from kgrag.config import Settings, get_settings
 from kgrag.graph.base import GraphStore
+from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
 
 META_KEY = "retrieval"
-Progress = Callable[[str], None]
 
 
 def artifacts_dir(store: GraphStore, settings: Settings | None = None) -> Path:

@@ -31,7 +31,7 @@ import copy
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,12 +42,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from kgrag.errors import RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import EdgeType, Label
+from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FILE_NAME = "diagnostic_model.npz"
-Progress = Callable[[str], None]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +15,12 @@ from kgrag.graph.schema import Label
 from kgrag.index.base import Encoder, VectorIndex
 from kgrag.index.encoders import OFFLINE_MINILM, HashingEncoder, SentenceTransformerEncoder
 from kgrag.index.vectors import ExactIndex, FaissIndex, read_meta
+from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "passages.index"
 IDS_NAME = "passages.ids.json"
-Progress = Callable[[str], None]
 
 
 def encoder_by_name(name: str) -> Encoder:
