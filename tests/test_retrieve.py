@@ -16,6 +16,7 @@ from kgrag.errors import NoUsableFindings, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
+from kgrag.index.base import Vectors
 from kgrag.index.encoders import HashingEncoder
 from kgrag.index.vectors import IndexMismatch
 from kgrag.ontology.table import ConceptTable
@@ -253,6 +254,37 @@ def test_passage_index_checks_its_encoder(kb: SqliteGraphStore) -> None:
     assert index.search("itchy rash", 3)[0][0] == "chunk:derm/0"
     with pytest.raises(IndexMismatch, match="built with encoder"):
         PassageIndex.load(directory, encoder=HashingEncoder(dim=64))
+
+
+class CountingEncoder(HashingEncoder):
+    """The real hashing encoder, counting the texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def encode_documents(self, texts: list[str]) -> Vectors:
+        self.embedded += texts
+        return super().encode_documents(texts)
+
+
+def test_passage_embeddings_are_reused(kb: SqliteGraphStore, tmp_path: Path) -> None:
+    """Chunks whose text is unchanged keep their vectors; nothing is embedded twice."""
+    out = tmp_path / "passages"
+    extra = Node(id="chunk:derm/1", label=Label.CHUNK, name="c", sources=("c",), props={"text": "fever"})
+    kb.upsert_nodes([extra])
+    encoder = CountingEncoder()
+    first = PassageIndex.build(kb, encoder, reuse=out)
+    first.save(out)
+    assert len(encoder.embedded) == 2
+    again = PassageIndex.build(kb, encoder, reuse=out)
+    assert len(encoder.embedded) == 2  # nothing re-embedded
+    assert again.search("fever", 1) == first.search("fever", 1)
+    kb.upsert_nodes([extra.model_copy(update={"props": {"text": "a high fever"}})])
+    PassageIndex.build(kb, encoder, reuse=out)
+    assert encoder.embedded[2:] == ["a high fever"]
+    other = PassageIndex.build(kb, HashingEncoder(dim=64), reuse=out)  # other encoder: no reuse
+    assert len(other) == 2 and other.encoder.dim == 64
 
 
 def test_diagnoser_report_with_citations(kb: SqliteGraphStore) -> None:

@@ -25,7 +25,7 @@ from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, GraphCounts, Node
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
-from kgrag.progress import Progress
+from kgrag.progress import Progress, counted
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ class SourceReport(BaseModel):
     edges: int = 0
     seconds: float = 0.0
     warnings: dict[str, int] = Field(default_factory=dict)
+    documents: dict[str, int] = Field(
+        default_factory=dict, description="corpus sources: documents added, changed, unchanged, removed"
+    )
     error: str | None = None
 
 
@@ -146,30 +149,31 @@ class Builder:
         vocab_fp = self._fingerprint(self.recipe.sources[0]) if self.recipe.sources else ""
         for spec in self.recipe.sources:
             name = spec.name or spec.kind
-            fp = _digest(self._fingerprint(spec), vocab_fp, _code_digest())
+            # base: what the source is built with; fp adds the corpus files themselves
+            base = _digest(self._fingerprint(spec), vocab_fp, _code_digest())
+            fp = _digest(base, self._files_digest(spec))
             if not rebuild and self.store.get_meta(f"source:{name}") == fp:
                 reports.append(SourceReport(name=name, status="skipped"))
                 self.say(f"{name}: unchanged, skipped")
                 continue
             t0 = time.perf_counter()
             try:
-                self.store.set_meta(f"source:{name}", "building")
-                removed = self.store.delete_source(name)
-                if any(removed.values()):
-                    self.say(f"{name}: removed the previous version {removed}")
-                nodes, edges, warnings = self._build_source(spec, name)
-                self.store.set_meta(f"source:{name}", fp)
-                reports.append(
-                    SourceReport(
-                        name=name,
-                        status="built",
-                        nodes=nodes,
-                        edges=edges,
-                        seconds=round(time.perf_counter() - t0, 1),
-                        warnings=dict(warnings.counts),
-                    )
+                incremental = (
+                    spec.kind == "corpus"
+                    and not rebuild
+                    and self.store.get_meta(f"source:{name}:base") == base
                 )
-                self.say(f"{name}: {nodes:,} nodes, {edges:,} edges in {time.perf_counter() - t0:.1f}s")
+                self.store.set_meta(f"source:{name}", "building")
+                if not incremental:
+                    removed = self.store.delete_source(name)
+                    if any(removed.values()):
+                        self.say(f"{name}: removed the previous version {removed}")
+                report = self._build_source(spec, name, incremental=incremental)
+                self.store.set_meta(f"source:{name}:base", base)
+                self.store.set_meta(f"source:{name}", fp)
+                report.seconds = round(time.perf_counter() - t0, 1)
+                reports.append(report)
+                self.say(f"{name}: {report.nodes:,} nodes, {report.edges:,} edges in {report.seconds}s")
             except Exception as e:  # report it, keep the graph marked incomplete
                 failed = True
                 logger.exception("source %s failed", name)
@@ -209,7 +213,6 @@ class Builder:
         """The diagnostic model and passage index, remade when any source changed."""
         from kgrag.retrieve.artifacts import META_KEY, artifacts_dir, build_artifacts
         from kgrag.retrieve.model import FILE_NAME
-        from kgrag.retrieve.passages import PassageIndex
 
         sources = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources]
         fp = _digest(sources, self.recipe.encoder, _code_digest(Path(__file__).parents[1] / "retrieve"))
@@ -218,15 +221,9 @@ class Builder:
             self.say("retrieval artifacts: unchanged, skipped")
             return {}
         t0 = time.perf_counter()
-        corpora = [
-            self.store.get_meta(f"source:{s.name or s.kind}")
-            for s in self.recipe.sources
-            if s.kind == "corpus"
-        ]
         counts = build_artifacts(
             self.store,
             fingerprint=fp,
-            passages_fingerprint=_digest(corpora, self.recipe.encoder, PassageIndex.version),
             encoder=self.recipe.encoder,
             settings=self.settings,
             progress=self.say,
@@ -235,14 +232,17 @@ class Builder:
         return counts
 
     def _fingerprint(self, spec: SourceSpec) -> str:
-        if spec.kind == "corpus" and spec.path:
-            folder = (self.recipe.base_dir / spec.path).resolve()
-            files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-            return _digest(
-                spec,
-                [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files],
-            )
         return _digest(spec, self.table_digest)
+
+    def _files_digest(self, spec: SourceSpec) -> str:
+        """Names, sizes and times of a corpus source's files ('' for other sources)."""
+        if spec.kind != "corpus" or not spec.path:
+            return ""
+        folder = (self.recipe.base_dir / spec.path).resolve()
+        files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        return _digest(
+            [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+        )
 
     def _tiers_of_table(self) -> list:  # type: ignore[type-arg]
         if self._tiers is None:
@@ -251,10 +251,22 @@ class Builder:
             self._tiers = assign_tiers(self.table)
         return self._tiers
 
-    def _write(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> tuple[int, int]:
-        return self.store.upsert_nodes(nodes), self.store.upsert_edges(edges)
+    def _write(
+        self,
+        name: str,
+        nodes: Iterable[Node],
+        edges: Iterable[Edge],
+        *,
+        n_nodes: int | None = None,
+        n_edges: int | None = None,
+    ) -> tuple[int, int]:
+        """Upsert, counting on the progress reporter (``n_*``: the expected totals)."""
+        return (
+            self.store.upsert_nodes(counted(nodes, self.say, f"{name}: nodes", n_nodes)) if nodes else 0,
+            self.store.upsert_edges(counted(edges, self.say, f"{name}: edges", n_edges)),
+        )
 
-    def _build_source(self, spec: SourceSpec, name: str) -> tuple[int, int, Warnings]:
+    def _build_source(self, spec: SourceSpec, name: str, *, incremental: bool = False) -> SourceReport:
         from kgrag.graph import builders
 
         warnings = Warnings(name)
@@ -262,15 +274,22 @@ class Builder:
         if spec.kind == "vocabularies":
             self.say(f"{name}: {len(self.table):,} concepts and their is_a edges")
             n, e = self._write(
+                name,
                 builders.concept_nodes(self.table, self._tiers_of_table(), name),
                 builders.hierarchy_edges(self.table, name),
+                n_nodes=len(self.table),
             )
         elif spec.kind == "hpoa":
             from kgrag.ontology.hpo import load_hpoa
 
             hpoa = load_hpoa(d / "hpo/phenotype.hpoa.gz")
             self.say(f"{name}: {len(hpoa.annotations):,} HPO annotations")
-            n, e = self._write([], builders.hpoa_edges(hpoa.annotations, self.table, name, warnings))
+            n, e = self._write(
+                name,
+                [],
+                builders.hpoa_edges(hpoa.annotations, self.table, name, warnings),
+                n_edges=len(hpoa.annotations),
+            )
         elif spec.kind == "ddxplus":
             from kgrag.ontology.ddxplus import load_ddxplus
 
@@ -280,6 +299,7 @@ class Builder:
                 d / "ddxplus/icd10_corrections.json",
             )
             n, e = self._write(
+                name,
                 [],
                 builders.ddxplus_edges(
                     r.extras["conditions"],
@@ -299,10 +319,18 @@ class Builder:
                 "",
             )
             n, e = self._write(
-                [], builders.disease_symptom_edges(r.extras["disease_symptom"], self.table, name)
+                name, [], builders.disease_symptom_edges(r.extras["disease_symptom"], self.table, name)
             )
         else:
             from kgrag.graph.corpus_build import build_corpus
 
-            n, e = build_corpus(self, spec, name, warnings)
-        return n, e, warnings
+            update = build_corpus(self, spec, name, warnings, incremental=incremental)
+            return SourceReport(
+                name=name,
+                status="built",
+                nodes=update.nodes,
+                edges=update.edges,
+                warnings=dict(warnings.counts),
+                documents=update.model_dump(include={"added", "changed", "unchanged", "removed"}),
+            )
+        return SourceReport(name=name, status="built", nodes=n, edges=e, warnings=dict(warnings.counts))

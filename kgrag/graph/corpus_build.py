@@ -7,11 +7,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from kgrag.corpus.chunking import Chunk, chunk_document
 from kgrag.corpus.documents import ReadFailure, SourceDocument, read_corpus
 from kgrag.errors import ConfigError
+from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node
 from kgrag.ontology.records import Warnings
+from kgrag.progress import counted
 from kgrag.types import Assertion, Mention, SemanticKind
 
 if TYPE_CHECKING:
@@ -134,24 +138,73 @@ def document_records(
     return nodes, edges
 
 
-def build_corpus(builder: Builder, spec: SourceSpec, name: str, warnings: Warnings) -> tuple[int, int]:
+class CorpusUpdate(BaseModel):
+    """What one corpus build did, document by document."""
+
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    nodes: int = 0
+    edges: int = 0
+
+
+def _stored_checksums(store: GraphStore, source: str) -> dict[str, str | None]:
+    """Document node id -> checksum of every document of ``source`` in the store (None: a
+    document whose write did not finish)."""
+    return {
+        n.id: (str(n.props["checksum"]) if n.props.get("checksum") else None)
+        for n in store.iter_nodes(Label.DOCUMENT)
+        if source in n.sources
+    }
+
+
+def build_corpus(
+    builder: Builder, spec: SourceSpec, name: str, warnings: Warnings, *, incremental: bool = False
+) -> CorpusUpdate:
+    """Link and write every document of a corpus source. ``incremental``: the store holds
+    an earlier build of this source with the same linker, so documents whose checksum is
+    unchanged are kept, changed ones replaced and vanished ones removed."""
     from kgrag.linking.linker import ConceptLinker
 
     if not spec.path:
         raise ConfigError(f"corpus source {name!r} needs a path")
     folder = (builder.recipe.base_dir / spec.path).resolve()
-    linker = ConceptLinker(builder.table, kinds=builder.recipe.linker_kinds)
-    n_nodes = n_edges = docs = 0
-    for item in read_corpus(folder, format=spec.format, source=name, limit=spec.limit):
+    store = builder.store
+    stored = _stored_checksums(store, name) if incremental else {}
+    linker: ConceptLinker | None = None
+    update = CorpusUpdate()
+    seen: set[str] = set()
+    items = read_corpus(folder, format=spec.format, source=name, limit=spec.limit)
+    for item in counted(items, builder.say, f"{name}: documents", spec.limit):
         if isinstance(item, ReadFailure):
             warnings.add("file skipped", f"{item.path}: {item.reason}")
             continue
+        doc_node = document_node_id(item.id)
+        seen.add(doc_node)
+        if doc_node in stored and stored[doc_node] == item.checksum:
+            update.unchanged += 1
+            continue
+        if doc_node in stored:
+            store.delete_documents([doc_node])
+            update.changed += 1
+        else:
+            update.added += 1
+        linker = linker or ConceptLinker(builder.table, kinds=builder.recipe.linker_kinds)
         nodes, edges = document_records(item, linker, name)
-        n_nodes += builder.store.upsert_nodes(nodes)
-        n_edges += builder.store.upsert_edges(edges)
-        docs += 1
-        if docs % 50 == 0:
-            builder.say(f"{name}: {docs} documents")
-    if docs == 0:
+        # the document node goes last with its checksum, so a document whose write was
+        # cut short is redone on the next build
+        update.nodes += store.upsert_nodes([_pending(nodes[0]), *nodes[1:]])
+        update.edges += store.upsert_edges(edges)
+        store.upsert_nodes(nodes[:1])
+    if not seen:
         raise ConfigError(f"corpus source {name!r}: no readable document under {folder}")
-    return n_nodes, n_edges
+    gone = [d for d in stored if d not in seen]
+    if gone:
+        store.delete_documents(gone)
+        update.removed = len(gone)
+    return update
+
+
+def _pending(node: Node) -> Node:
+    return node.model_copy(update={"props": {**node.props, "checksum": None}})

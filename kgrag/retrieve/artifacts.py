@@ -30,14 +30,12 @@ def build_artifacts(
     store: GraphStore,
     *,
     fingerprint: str,
-    passages_fingerprint: str = "",
     encoder: str = "auto",
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Compile the diagnostic model and embed the passages (unless the chunks and encoder
-    are those of ``passages_fingerprint``, which embedding is slow to redo); record
-    ``fingerprint``."""
+    """Compile the diagnostic model and index the passages (embeddings of chunks whose
+    text is unchanged are taken from the previous index); record ``fingerprint``."""
     from kgrag.retrieve.model import FILE_NAME, compile_model
     from kgrag.retrieve.passages import PassageIndex, encoder_by_name
 
@@ -46,20 +44,12 @@ def build_artifacts(
     store.set_meta(META_KEY, "building")
     model = compile_model(store, fingerprint=fingerprint, progress=progress)
     model.save(directory / FILE_NAME)
-    stamp_file = directory / "passages.stamp"
-    if passages_fingerprint and stamp_file.is_file() and stamp_file.read_text() == passages_fingerprint:
-        n_passages = len(PassageIndex.load(directory))  # same chunks, same encoder: keep
-        (progress or logger.info)("passages: unchanged, kept")
-    else:
-        stamp_file.unlink(missing_ok=True)
-        passages = PassageIndex.build(store, encoder_by_name(encoder), progress=progress)
-        passages.save(directory)
-        stamp_file.write_text(passages_fingerprint)
-        n_passages = len(passages)
+    passages = PassageIndex.build(store, encoder_by_name(encoder), reuse=directory, progress=progress)
+    passages.save(directory)
     store.set_meta(META_KEY, fingerprint)
     return {
         "diseases": len(model.diseases),
         "finding_terms": len(model.terms),
         "annotations": len(model.annotations),
-        "passages": n_passages,
+        "passages": len(passages),
     }

@@ -3,6 +3,7 @@ knowledge base with the encoder's name and dimension (checked on load)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -12,15 +13,17 @@ import numpy as np
 from kgrag.errors import MissingExtraError, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Label
-from kgrag.index.base import Encoder, VectorIndex
+from kgrag.index.base import Encoder, VectorIndex, Vectors
 from kgrag.index.encoders import OFFLINE_MINILM, HashingEncoder, SentenceTransformerEncoder
 from kgrag.index.vectors import ExactIndex, FaissIndex, read_meta
-from kgrag.progress import Progress
+from kgrag.progress import Progress, log_progress, report_count
 
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "passages.index"
 IDS_NAME = "passages.ids.json"
+EMBEDDINGS_NAME = "passages.embeddings.npz"
+KEY_BYTES = 16
 
 
 def encoder_by_name(name: str) -> Encoder:
@@ -39,6 +42,25 @@ def encoder_by_name(name: str) -> Encoder:
     return SentenceTransformerEncoder(name.removeprefix("sentence-transformers:"))
 
 
+def _text_key(encoder: str, text: str) -> bytes:
+    return hashlib.blake2b(f"{encoder}\0{text}".encode(), digest_size=KEY_BYTES).digest()
+
+
+def _saved_embeddings(directory: Path, encoder: Encoder) -> dict[bytes, Vectors]:
+    """Text key -> vector saved by an earlier build with ``encoder`` (empty if none)."""
+    path = directory / EMBEDDINGS_NAME
+    try:
+        with np.load(path) as saved:
+            if str(saved["encoder"]) != encoder.name or saved["vectors"].shape[1:] != (encoder.dim,):
+                return {}
+            keys = [k.tobytes() for k in saved["keys"]]
+            return dict(zip(keys, saved["vectors"], strict=True))
+    except (OSError, KeyError, ValueError) as e:
+        if path.exists():
+            logger.warning("ignoring unreadable saved embeddings %s: %s", path, e)
+        return {}
+
+
 def _new_index(dim: int, encoder: str) -> VectorIndex:
     try:
         return FaissIndex(dim, encoder, kind="flat")
@@ -49,27 +71,59 @@ def _new_index(dim: int, encoder: str) -> VectorIndex:
 class PassageIndex:
     version = 1  # bump when what is embedded changes
 
-    def __init__(self, encoder: Encoder, index: VectorIndex, chunk_ids: list[str]) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        index: VectorIndex,
+        chunk_ids: list[str],
+        embeddings: tuple[list[bytes], Vectors] | None = None,
+    ) -> None:
         self.encoder = encoder
         self.index = index
         self.chunk_ids = chunk_ids
+        self.embeddings = embeddings  # (text keys, vectors) of a fresh build, kept for reuse
 
     @classmethod
     def build(
-        cls, store: GraphStore, encoder: Encoder, *, batch: int = 256, progress: Progress | None = None
+        cls,
+        store: GraphStore,
+        encoder: Encoder,
+        *,
+        batch: int = 256,
+        reuse: Path | None = None,
+        progress: Progress | None = None,
     ) -> PassageIndex:
-        say = progress or (lambda m: logger.info("%s", m))
+        """Embed every chunk in ``store``. Vectors saved in ``reuse`` by an earlier build
+        with the same encoder are taken for chunks whose text is unchanged."""
         chunks = [(n.id, str(n.props.get("text", ""))) for n in store.iter_nodes(Label.CHUNK)]
+        keys = [_text_key(encoder.name, t) for _, t in chunks]
+        vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
+        known = _saved_embeddings(reuse, encoder) if reuse else {}
+        todo = []
+        for i, key in enumerate(keys):
+            if (row := known.get(key)) is not None:
+                vectors[i] = row
+            else:
+                todo.append(i)
+        if known:
+            (progress or log_progress)(f"passages: {len(chunks) - len(todo):,} embeddings reused")
+        for start in range(0, len(todo), batch):
+            rows = todo[start : start + batch]
+            vectors[rows] = encoder.encode_documents([chunks[i][1] for i in rows])
+            report_count(progress, "passages: embedding", start + len(rows), len(todo))
         index = _new_index(encoder.dim, encoder.name)
-        for i in range(0, len(chunks), batch):
-            index.add(encoder.encode_documents([t for _, t in chunks[i : i + batch]]))
-            say(f"passages: {min(i + batch, len(chunks)):,}/{len(chunks):,} chunks embedded")
-        return cls(encoder, index, [c for c, _ in chunks])
+        index.add(vectors)
+        return cls(encoder, index, [c for c, _ in chunks], (keys, vectors))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.index.save(directory / INDEX_NAME)
         (directory / IDS_NAME).write_text(json.dumps(self.chunk_ids))
+        if self.embeddings is not None:
+            keys, vectors = self.embeddings
+            with (directory / EMBEDDINGS_NAME).open("wb") as f:
+                flat = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES)
+                np.savez(f, keys=flat, vectors=vectors, encoder=self.encoder.name)
 
     @classmethod
     def load(cls, directory: Path, encoder: Encoder | None = None) -> PassageIndex:
