@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     fusion_vector_weight: float = Field(default=0.25, ge=0)
     rrf_k: float = Field(default=60.0, gt=0, description="reciprocal-rank fusion constant")
     passages_k: int = Field(default=20, ge=1, description="passages retrieved per query")
+    vector_index: Literal["auto", "flat", "hnsw", "exact", "neo4j"] = Field(
+        default="auto",
+        description="passage index built by `kgrag build`: auto (Neo4j's own vector index when "
+        "the graph is in Neo4j, else faiss flat), faiss flat or hnsw, exact numpy, or neo4j",
+    )
 
     @classmethod
     def settings_customise_sources(

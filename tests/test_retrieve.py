@@ -324,6 +324,58 @@ def test_diagnoser_bad_input(kb: SqliteGraphStore, small_table: ConceptTable) ->
     assert len(many.query.present) == 1
 
 
+@pytest.mark.neo4j
+def test_neo4j_vector_index_agrees_with_exact_search(tmp_path: Path) -> None:
+    import os
+
+    from kgrag.graph.neo4j_store import Neo4jGraphStore
+    from kgrag.index.neo4j_vectors import Neo4jVectorIndex
+    from kgrag.index.vectors import ExactIndex
+
+    store = Neo4jGraphStore(os.environ["KGRAG_TEST_NEO4J_URI"])
+    store.clear()
+    try:
+        words = [
+            "rash",
+            "fever",
+            "cough",
+            "seizure",
+            "headache",
+            "ataxia",
+            "anemia",
+            "edema",
+            "jaundice",
+            "tremor",
+        ]
+        texts = [f"{a} with {b}" for a in words for b in words[:4] if a != b]
+        ids = [f"chunk:t/{i}" for i in range(len(texts))]
+        store.upsert_nodes(Node(id=c, label=Label.CHUNK, sources=("t",)) for c in ids)
+        encoder = HashingEncoder(dim=64)
+        vectors = encoder.encode_documents(texts)
+        exact = ExactIndex(64, encoder.name)
+        exact.add(vectors)
+        neo = Neo4jVectorIndex(store, 64, encoder.name, ids, batch=7)
+        neo.add(vectors[:20])
+        neo.add(vectors[20:])
+        assert len(neo) == len(ids)
+        queries = encoder.encode_queries(["tremor with seizure", "jaundice and fever"])
+        (s_exact, i_exact), (s_neo, i_neo) = exact.search(queries, 5), neo.search(queries, 5)
+        assert i_neo[:, 0].tolist() == i_exact[:, 0].tolist()
+        assert np.allclose(s_neo, s_exact, atol=1e-4)
+        neo.save(tmp_path / "p.index")
+        again = Neo4jVectorIndex.load(tmp_path / "p.index", store, ids, encoder=encoder.name)
+        assert again.search(queries, 1)[1].tolist() == i_exact[:, :1].tolist()
+        with pytest.raises(IndexMismatch):
+            Neo4jVectorIndex.load(tmp_path / "p.index", store, ids, encoder="another")
+        Neo4jVectorIndex(store, 32, "other", ids).add(np.eye(32, dtype=np.float32))
+        with pytest.raises(IndexMismatch, match="rerun `kgrag build"):  # the vectors were replaced
+            Neo4jVectorIndex.load(tmp_path / "p.index", store, ids, encoder=encoder.name)
+    finally:
+        store.cypher("DROP INDEX kg_chunk_embedding IF EXISTS")
+        store.clear()
+        store.close()
+
+
 def test_stale_artifacts_are_refused(kb: SqliteGraphStore, default_settings: Settings) -> None:
     kb.set_meta("retrieval", "another-build")
     with pytest.raises(RetrievalNotBuilt, match="rerun `kgrag build`"):
@@ -342,7 +394,15 @@ def test_retrieval_over_neo4j(default_settings: Settings) -> None:
     try:
         fill(store)
         build_artifacts(store, fingerprint="neo", encoder="hashing", settings=default_settings)
-        assert artifacts_dir(store, default_settings).is_relative_to(default_settings.cache_dir)
+        directory = artifacts_dir(store, default_settings)
+        assert directory.is_relative_to(default_settings.cache_dir)
+        # the passages' vectors live in Neo4j's own vector index
+        passages = PassageIndex.load(directory, store=store)
+        assert passages.index.kind == "neo4j"  # type: ignore[attr-defined]
+        (hit, cosine), *_ = passages.search("itchy rash", 3)
+        assert hit == "chunk:derm/0" and -1.0 <= cosine <= 1.0
+        with pytest.raises(RetrievalNotBuilt, match="live in Neo4j"):
+            PassageIndex.load(directory)
         report = Diagnoser(store, settings=default_settings).diagnose(findings=["F_RASH"], top_k=2)
         top = report.candidates[0]
         assert top.concept_id == "D_DERM" and [c.id for c in top.category_path] == ["G_SKIN", "C_ALL"]

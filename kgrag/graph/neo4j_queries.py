@@ -138,3 +138,27 @@ SET_META = "MERGE (m:KgMeta {key: $key}) SET m.value = $value"
 GET_META = "MATCH (m:KgMeta {key: $key}) RETURN m.value AS value"
 
 CLEAR = "MATCH (n) WHERE n:KgNode OR n:KgMeta CALL (n) { DETACH DELETE n } IN TRANSACTIONS"
+
+# -- the chunk vector index (Neo4j's own HNSW, cosine) -------------------------------------
+VECTOR_INDEX = "kg_chunk_embedding"
+# the dimension is an int from the encoder, formatted with %d; never text from data
+CREATE_VECTOR_INDEX = (
+    f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (n:Chunk) ON (n.embedding) "
+    "OPTIONS {indexConfig: {`vector.dimensions`: %d, `vector.similarity_function`: 'cosine', "
+    "`vector.quantization.enabled`: false}}"
+)
+DROP_VECTOR_INDEX = f"DROP INDEX {VECTOR_INDEX} IF EXISTS"
+VECTOR_INDEX_INFO = """
+SHOW VECTOR INDEXES YIELD name, state, options WHERE name = $name
+RETURN state, options.indexConfig['vector.dimensions'] AS dim
+"""
+AWAIT_VECTOR_INDEX = "CALL db.awaitIndex($name, $seconds)"
+SET_EMBEDDINGS = """
+UNWIND $rows AS row
+MATCH (n:KgNode {id: row.id})
+CALL db.create.setNodeVectorProperty(n, 'embedding', row.vector)
+"""
+QUERY_VECTORS = """
+CALL db.index.vector.queryNodes($name, $k, $vector) YIELD node, score
+RETURN node.id AS id, score
+"""

@@ -92,6 +92,10 @@ class Neo4jGraphStore(Traversal):
             raise GraphWriteError(f"Neo4j refused a statement: {e}") from e
         return [r.data() for r in records]
 
+    def cypher(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one statement from :mod:`kgrag.graph.neo4j_queries`, values as parameters."""
+        return self._run(statement, **params)
+
     def _write_batches(self, statement: str, rows: Iterable[dict[str, Any]]) -> int:
         total = 0
         it = iter(rows)

@@ -22,7 +22,7 @@ class IndexMismatch(KgragError, ValueError):
     """An index was built with another encoder or dimension than the one in use."""
 
 
-def _check(vectors: Vectors, dim: int) -> Vectors:
+def as_vectors(vectors: Vectors, dim: int) -> Vectors:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[1] != dim:
         raise IndexMismatch(f"expected vectors of shape (n, {dim}), got {vectors.shape}")
@@ -68,10 +68,10 @@ class ExactIndex:
         return len(self._data)
 
     def add(self, vectors: Vectors) -> None:
-        self._data = np.vstack([self._data, _check(vectors, self.dim)])
+        self._data = np.vstack([self._data, as_vectors(vectors, self.dim)])
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        queries = _check(queries, self.dim)
+        queries = as_vectors(queries, self.dim)
         k = min(k, len(self))
         if k == 0:
             return (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
@@ -152,10 +152,10 @@ class FaissIndex:
         return int(self.index.ntotal)
 
     def add(self, vectors: Vectors) -> None:
-        self.index.add(_check(vectors, self.dim))
+        self.index.add(as_vectors(vectors, self.dim))
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        queries = _check(queries, self.dim)
+        queries = as_vectors(queries, self.dim)
         k = min(k, len(self))
         if k == 0:
             return (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))

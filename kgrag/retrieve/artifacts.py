@@ -44,7 +44,13 @@ def build_artifacts(
     store.set_meta(META_KEY, "building")
     model = compile_model(store, fingerprint=fingerprint, progress=progress)
     model.save(directory / FILE_NAME)
-    passages = PassageIndex.build(store, encoder_by_name(encoder), reuse=directory, progress=progress)
+    passages = PassageIndex.build(
+        store,
+        encoder_by_name(encoder),
+        reuse=directory,
+        kind=(settings or get_settings()).vector_index,
+        progress=progress,
+    )
     passages.save(directory)
     store.set_meta(META_KEY, fingerprint)
     return {

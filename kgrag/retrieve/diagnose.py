@@ -126,7 +126,7 @@ class Diagnoser:
             from kgrag.retrieve.passages import PassageIndex
 
             try:
-                self._passages = PassageIndex.load(self.directory)
+                self._passages = PassageIndex.load(self.directory, store=self.store)
             except RetrievalError:
                 raise
             except Exception as e:  # e.g. the encoder it was built with is not installed

@@ -7,10 +7,11 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from kgrag.errors import MissingExtraError, RetrievalNotBuilt
+from kgrag.errors import ConfigError, MissingExtraError, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Label
 from kgrag.index.base import Encoder, VectorIndex, Vectors
@@ -61,11 +62,28 @@ def _saved_embeddings(directory: Path, encoder: Encoder) -> dict[bytes, Vectors]
         return {}
 
 
-def _new_index(dim: int, encoder: str) -> VectorIndex:
+IndexKind = Literal["auto", "flat", "hnsw", "exact", "neo4j"]
+
+
+def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[str]) -> VectorIndex:
+    """``auto``: Neo4j's own index when the graph lives in Neo4j, else faiss flat (exact
+    numpy search without faiss)."""
+    from kgrag.graph.neo4j_store import Neo4jGraphStore
+
+    if kind == "neo4j" or (kind == "auto" and isinstance(store, Neo4jGraphStore)):
+        if not isinstance(store, Neo4jGraphStore):
+            raise ConfigError("vector_index = 'neo4j' needs the graph in Neo4j (--store neo4j://...)")
+        from kgrag.index.neo4j_vectors import Neo4jVectorIndex
+
+        return Neo4jVectorIndex(store, encoder.dim, encoder.name, keys)
+    if kind == "exact":
+        return ExactIndex(encoder.dim, encoder.name)
     try:
-        return FaissIndex(dim, encoder, kind="flat")
+        return FaissIndex(encoder.dim, encoder.name, kind="hnsw" if kind == "hnsw" else "flat")
     except MissingExtraError:
-        return ExactIndex(dim, encoder)
+        if kind == "hnsw":
+            raise
+        return ExactIndex(encoder.dim, encoder.name)
 
 
 class PassageIndex:
@@ -91,6 +109,7 @@ class PassageIndex:
         *,
         batch: int = 256,
         reuse: Path | None = None,
+        kind: IndexKind = "auto",
         progress: Progress | None = None,
     ) -> PassageIndex:
         """Embed every chunk in ``store``. Vectors saved in ``reuse`` by an earlier build
@@ -111,9 +130,10 @@ class PassageIndex:
             rows = todo[start : start + batch]
             vectors[rows] = encoder.encode_documents([chunks[i][1] for i in rows])
             report_count(progress, "passages: embedding", start + len(rows), len(todo))
-        index = _new_index(encoder.dim, encoder.name)
+        ids = [c for c, _ in chunks]
+        index = _new_index(kind, encoder, store, ids)
         index.add(vectors)
-        return cls(encoder, index, [c for c, _ in chunks], (keys, vectors))
+        return cls(encoder, index, ids, (keys, vectors))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -126,18 +146,32 @@ class PassageIndex:
                 np.savez(f, keys=flat, vectors=vectors, encoder=self.encoder.name)
 
     @classmethod
-    def load(cls, directory: Path, encoder: Encoder | None = None) -> PassageIndex:
+    def load(
+        cls, directory: Path, encoder: Encoder | None = None, *, store: GraphStore | None = None
+    ) -> PassageIndex:
+        """The index saved in ``directory``; ``store`` is needed when its vectors live in
+        Neo4j."""
         path = directory / INDEX_NAME
         if not (directory / IDS_NAME).is_file():
             raise RetrievalNotBuilt(f"no passage index in {directory}; run `kgrag build`")
         meta = read_meta(path, encoder.name if encoder else None, encoder.dim if encoder else None)
         encoder = encoder or encoder_by_name(str(meta["encoder"]))
+        ids: list[str] = json.loads((directory / IDS_NAME).read_text())
         index: VectorIndex
-        if meta["kind"] == "exact":
+        if meta["kind"] == "neo4j":
+            from kgrag.graph.neo4j_store import Neo4jGraphStore
+            from kgrag.index.neo4j_vectors import Neo4jVectorIndex
+
+            if not isinstance(store, Neo4jGraphStore):
+                raise RetrievalNotBuilt(
+                    f"the passage vectors of {directory} live in Neo4j; open that store"
+                )
+            index = Neo4jVectorIndex.load(path, store, ids, encoder=encoder.name, dim=encoder.dim)
+        elif meta["kind"] == "exact":
             index = ExactIndex.load(path, encoder=encoder.name, dim=encoder.dim)
         else:
             index = FaissIndex.load(path, encoder=encoder.name, dim=encoder.dim)
-        return cls(encoder, index, json.loads((directory / IDS_NAME).read_text()))
+        return cls(encoder, index, ids)
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
