@@ -165,6 +165,16 @@ def test_compile_propagates_annotations_up_the_hierarchy(model: DiagnosticModel)
     assert model.ic[t["F_FOCAL"]] > model.ic[t["F_SEIZ"]] > model.ic[t["F_ROOT"]]
 
 
+def test_compiled_category_paths_match_the_store(model: DiagnosticModel, kb: SqliteGraphStore) -> None:
+    """The nearest group and category above each disease, compiled at build time, are what
+    a walk of the store's IS_A edges finds."""
+    for i, disease in enumerate(model.diseases):
+        compiled = [c for c, _, _ in model.category_paths[i]]
+        walked = {n.tier: n.id for n, _ in sorted(kb.ancestors(disease), key=lambda a: -a[1])}
+        assert compiled == [walked[t] for t in (Tier.GROUP, Tier.CATEGORY) if t in walked]
+    assert [c for c, _, _ in model.category_paths[model.disease_index["D_DERM"]]] == ["G_SKIN", "C_ALL"]
+
+
 def test_ranking_semantics(model: DiagnosticModel) -> None:
     assert ranked(model, ["F_FOCAL", "F_HYPO"])[0] == "D_EPI"
     assert ranked(model, ["F_RASH"])[0] == "D_DERM"

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 MAX_FINDINGS = 2000
 MAX_TEXT_CHARS = 200_000
+QUERY_FINDINGS = 8  # coded findings named in the passage query
 ROLL_UP = 50  # candidates whose probability is rolled up to groups and categories
 
 
@@ -209,6 +210,13 @@ class Diagnoser:
         return list(present), list(excluded), query
 
     # -- ranking -------------------------------------------------------------------------
+    def _findings_query(self, present: list[int]) -> str:
+        """The passage query for coded findings: the names of the most specific ones (a
+        long list adds encoder time, not recall)."""
+        m = self.model
+        top = sorted(present, key=lambda t: -m.ic[t])[:QUERY_FINDINGS]
+        return "; ".join(m.term_names[t] for t in top)
+
     def _passage_hits(self, query: str, k: int) -> list[Passage]:
         index = self.passages
         if index is None:
@@ -247,12 +255,15 @@ class Diagnoser:
         return out
 
     def _diseases_mentioned(self, chunk_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Chunk -> the diseases (and groups) it mentions as present, in one read."""
+        sub = self.store.subgraph(list(chunk_ids), hops=1, types=[EdgeType.MENTIONS], direction="out")
+        tiers = {n.id: n.tier for n in sub.nodes}
+        chunks = set(chunk_ids)
         out: dict[str, list[str]] = {}
-        for c in chunk_ids:
-            for edge, node in self.store.neighbours(c, types=[EdgeType.MENTIONS], limit=200):
-                present = any(cl.props.get("assertion") == "present" for cl in edge.claims)
-                if present and node.tier in (Tier.DISEASE, Tier.GROUP):
-                    out.setdefault(c, []).append(node.id)
+        for edge in sub.edges:
+            present = any(cl.props.get("assertion") == "present" for cl in edge.claims)
+            if edge.src in chunks and present and tiers.get(edge.dst) in (Tier.DISEASE, Tier.GROUP):
+                out.setdefault(edge.src, []).append(edge.dst)
         return out
 
     def _passage_citation(
@@ -341,6 +352,12 @@ class Diagnoser:
         disease = m.diseases[d]
         keys = [(disease, EdgeType.HAS_FINDING, m.terms[x.via]) for x in matches if x.via is not None]
         edges: dict[str, Edge] = {e.dst: e for e in self.store.edges(keys)}
+        chunks = self.store.get_nodes(
+            c.reference
+            for e in edges.values()
+            for c in e.claims
+            if c.start is not None and c.reference and c.reference.startswith("chunk:")
+        )
         out = []
         for x in matches:
             via = m.terms[x.via] if x.via is not None else None
@@ -354,7 +371,7 @@ class Diagnoser:
                 frequency = round(sum(freqs) / len(freqs), 3) if freqs else None
                 for c in edge.claims:
                     if c.start is not None and c.reference and c.reference.startswith("chunk:"):
-                        chunk = self.store.get_node(c.reference)
+                        chunk = chunks.get(c.reference)
                         if chunk is not None:
                             citations.append(
                                 self._passage_citation(chunk, None, c.start, c.end or c.start, c.source)
@@ -388,6 +405,12 @@ class Diagnoser:
         if cached is not None:
             return cached
         path: list[ConceptRef] = []
+        i = self.model.disease_index.get(disease)
+        if i is not None:  # compiled at build time
+            path = [ConceptRef(id=c, name=n, tier=t) for c, n, t in self.model.category_paths[i]]
+            self._paths[disease] = path
+            return path
+        # a disease outside the model (a passage's): walk the store
         best: dict[Tier, tuple[int, Node]] = {}
         for node, depth in self.store.ancestors(disease, max_depth=12):
             if node.tier in (Tier.GROUP, Tier.CATEGORY) and (
@@ -428,7 +451,7 @@ class Diagnoser:
         passages: list[Passage] = []
         if method == "fused" or with_passages:
             t2 = time.perf_counter()
-            query_text = text or "; ".join(r.name for r in query.present)
+            query_text = text or self._findings_query(present)
             passages = self._passage_hits(query_text, passages_k or self.settings.passages_k)
             if self._passage_error:
                 warnings.append(self._passage_error + " (ranked by the graph alone)")

@@ -41,12 +41,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kgrag.errors import RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import EdgeType, Label
+from kgrag.graph.schema import EdgeType, Label, Tier
 from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MAX_CATEGORY_DEPTH = 12
+CategoryStep = tuple[str, str, str]  # (id, name, tier) of a group or category above a disease
 FILE_NAME = "diagnostic_model.npz"
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -101,9 +103,12 @@ class DiagnosticModel:
         annotations: list[Annotation],
         params: ScoringParams | None = None,
         fingerprint: str = "",
+        category_paths: list[list[CategoryStep]] | None = None,
     ) -> None:
         self.terms, self.term_names, self.parents = terms, term_names, parents
         self.diseases, self.disease_names = diseases, disease_names
+        # per disease: its nearest group and category ancestors, (id, name, tier)
+        self.category_paths = category_paths or [[] for _ in diseases]
         self.annotations = annotations
         self.fingerprint = fingerprint
         self.term_index = {t: i for i, t in enumerate(terms)}
@@ -290,6 +295,7 @@ class DiagnosticModel:
             "parents": self.parents,
             "diseases": self.diseases,
             "disease_names": self.disease_names,
+            "category_paths": self.category_paths,
             "references": [list(a.references) for a in self.annotations],
         }
         freq = np.array(
@@ -336,6 +342,7 @@ class DiagnosticModel:
             annotations,
             params,
             meta["fingerprint"],
+            [[(i, n, t) for i, n, t in path] for path in meta["category_paths"]],
         )
 
 
@@ -367,8 +374,12 @@ def compile_model(
         if t not in terms:
             terms[t] = len(terms)
             stack.extend(parents_of.get(t, ()))
-    wanted = terms.keys() | set(diseases)
-    names = {n.id: n.name for n in store.iter_nodes(Label.CONCEPT) if n.id in wanted}
+    names: dict[str, str] = {}
+    tiers: dict[str, Tier] = {}
+    for n in store.iter_nodes(Label.CONCEPT):
+        names[n.id] = n.name
+        if n.tier in (Tier.GROUP, Tier.CATEGORY):
+            tiers[n.id] = n.tier
     term_list = list(terms)
     d_index = {d: i for i, d in enumerate(diseases)}
     annotations = [
@@ -390,4 +401,26 @@ def compile_model(
         [names.get(d, d) for d in diseases],
         annotations,
         fingerprint=fingerprint,
+        category_paths=[_category_path(d, parents_of, tiers, names) for d in diseases],
     )
+
+
+def _category_path(
+    disease: str, parents_of: dict[str, list[str]], tiers: dict[str, Tier], names: dict[str, str]
+) -> list[CategoryStep]:
+    """The nearest group and the nearest category above ``disease`` (breadth first over
+    IS_A, at most ``MAX_CATEGORY_DEPTH`` levels; ties go to the smaller id)."""
+    best: dict[Tier, str] = {}
+    level, seen = [disease], {disease}
+    for _ in range(MAX_CATEGORY_DEPTH):
+        level = sorted({p for n in level for p in parents_of.get(n, ()) if p not in seen})
+        if not level:
+            break
+        seen.update(level)
+        for n in level:
+            tier = tiers.get(n)
+            if tier is not None and tier not in best:
+                best[tier] = n
+    return [
+        (best[t], names.get(best[t], best[t]), t.value) for t in (Tier.GROUP, Tier.CATEGORY) if t in best
+    ]
