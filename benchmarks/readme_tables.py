@@ -95,25 +95,41 @@ def linking(d: dict) -> str:  # type: ignore[type-arg]
 def graph(d: dict) -> str:  # type: ignore[type-arg]
     stores = [k for k, v in d.items() if isinstance(v, dict) and "build_s" in v]
     rows = [
-        "| store | build | nodes | edges | nodes/s | edges/s | on disk | neighbours p50/p99 "
-        "| ancestors (5) p50/p99 | 2-hop subgraph, 20 diseases p50/p99 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| store | graph build | + retrieval artifacts | nodes | edges | nodes/s | edges/s | on disk "
+        "| neighbours p50/p99 | ancestors (5) p50/p99 | 2-hop subgraph, 20 diseases p50/p99 "
+        "| passage search, top 20 p50/p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    extra = [
+        "",
+        "| store | rebuild after one document removed | after it is added back |",
+        "|---|---|---|",
     ]
     for k in stores:
         v = d[k]
         q = v["queries"]
 
-        def lat(name: str, q: dict = q) -> str:  # type: ignore[type-arg]
-            return f"{q[name]['p50_ms']} / {q[name]['p99_ms']} ms"
+        def lat(t: dict) -> str:  # type: ignore[type-arg]
+            return f"{t['p50_ms']} / {t['p99_ms']} ms"
 
         disk = f"{v['disk_mb']} MB" if "disk_mb" in v else "(server)"
+        vs = v.get("vector_search")
+        search = f"{lat(vs['search_top20'])} ({vs['index']})" if vs else "n/a"
         rows.append(
-            f"| {k} | {v['build_s']} s | {v['nodes']:,} | {v['edges']:,} | "
+            f"| {k} | {v.get('graph_s', v['build_s'])} s | {v.get('retrieval_artifacts_s', 'n/a')} s "
+            f"| {v['nodes']:,} | {v['edges']:,} | "
             f"{v['nodes_per_s']:,} | {v['edges_per_s']:,} | {disk} | "
-            f"{lat('neighbours')} | {lat('ancestors_depth5')} | "
-            f"{lat('subgraph_2hop_20_diseases')} |"
+            f"{lat(q['neighbours'])} | {lat(q['ancestors_depth5'])} | "
+            f"{lat(q['subgraph_2hop_20_diseases'])} | {search} |"
         )
-    return "\n".join(rows)
+        if "rebuild" in v:
+            cells = []
+            for step in ("one_document_removed", "one_document_added"):
+                r = v["rebuild"][step]
+                docs = ", ".join(f"{n} {c}" for c, n in r["documents"].items() if n)
+                cells.append(f"{r['seconds']} s ({r['corpus_seconds']} s corpus; {docs})")
+            extra.append(f"| {k} | {cells[0]} | {cells[1]} |")
+    return "\n".join(rows + (extra if len(extra) > 3 else []))
 
 
 def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
