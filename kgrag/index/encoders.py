@@ -87,7 +87,15 @@ class SentenceTransformerEncoder:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            self.model = SentenceTransformer(path, device=device)
+            from transformers.utils import logging as hf_logging
+
+            was_enabled = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar
+            try:
+                self.model = SentenceTransformer(path, device=device)
+            finally:
+                if was_enabled:
+                    hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
         except OSError as e:
             raise ConfigError(
                 f"cannot load encoder {model!r} offline: {e}. Pass a local path "
