@@ -152,3 +152,43 @@ def test_unreachable_neo4j_is_a_clear_error() -> None:
 
     with pytest.raises(GraphUnavailable, match="Is the server running"):
         Neo4jGraphStore("bolt://127.0.0.1:1", auth=("neo4j", "x"))
+
+
+@pytest.mark.neo4j
+def test_neo4j_connection_lost_mid_build_then_rerun_completes(
+    small_table: ConceptTable, default_settings: Settings
+) -> None:
+    """The connection goes after the first source (the store's driver is pointed at a port
+    where nothing listens, so the real driver fails): the build stops with a clear error,
+    the graph is not marked complete, and a rerun on a good connection finishes it."""
+    import neo4j
+
+    from kgrag.errors import GraphUnavailable
+    from kgrag.graph.neo4j_store import Neo4jGraphStore
+
+    uri = os.environ["KGRAG_TEST_NEO4J_URI"]
+    store = Neo4jGraphStore(uri)
+    store.clear()
+    recipe = Recipe(name="t", encoder="hashing", sources=SOURCES[:2])
+
+    def drop_connection(step: str) -> None:
+        if step.startswith("vocabularies:") and "nodes," in step:
+            store.driver.close()
+            store.driver = neo4j.GraphDatabase.driver("bolt://127.0.0.1:1")
+
+    try:
+        with pytest.raises(GraphUnavailable, match="lost the connection"):
+            Builder(
+                recipe, store, table=small_table, settings=default_settings, progress=drop_connection
+            ).run()
+        store.driver.close()
+        again = Neo4jGraphStore(uri)
+        assert again.get_meta("status") == "building"  # never marked complete
+        assert again.get_meta("source:vocabularies") not in (None, "building")  # kept
+        report = Builder(recipe, again, table=small_table, settings=default_settings).run()
+        assert report.status == "complete"
+        assert [s.status for s in report.sources] == ["skipped", "built"]
+        again.clear()
+        again.close()
+    finally:
+        store.driver.close()
