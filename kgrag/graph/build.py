@@ -2,7 +2,8 @@
 
 Each source is built on its own, under its own provenance name, and recorded in the
 store's meta table with a fingerprint of its inputs. A rerun skips sources whose
-fingerprint is unchanged, deletes and rebuilds the others, and resumes a build that was
+fingerprint is unchanged, deletes and rebuilds the others (a corpus whose files alone
+changed is updated document by document), and resumes a build that was
 killed half-way (the store says ``status = building`` until every source is done, so a
 half-written graph is never marked complete).
 """
