@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import typer
@@ -17,6 +17,20 @@ from kgrag.errors import KgragError
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
+
+
+def usage_error(message: str) -> NoReturn:
+    """Refuse a command line: one red line, exit code 2."""
+    err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def input_option(help: str) -> Any:
+    return typer.Option(None, "--input", "-i", help=help, exists=True, dir_okay=False)
+
+
+def output_option() -> Any:
+    return typer.Option(None, "--output", "-o", help="JSONL output (default stdout)")
 
 
 def emit_json(value: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json
+from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, usage_error
 from kgrag.ontology.compiled import load_concepts
 from kgrag.types import SemanticKind
 
@@ -47,8 +47,7 @@ def search(
     """Find concepts by code, exact name or synonym, then fuzzy name match."""
     with cli_errors():
         if not query.strip():
-            console.print("[red]error:[/red] the query is empty")
-            raise typer.Exit(2)
+            usage_error("the query is empty")
         matches = load_concepts(progress=ProgressReporter(json)).search(
             query, limit=limit, kinds=kind or None
         )

@@ -10,7 +10,15 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from kgrag.cli._output import cli_errors, console, emit_json, err_console, jsonl_batch
+from kgrag.cli._output import (
+    cli_errors,
+    console,
+    emit_json,
+    input_option,
+    jsonl_batch,
+    output_option,
+    usage_error,
+)
 from kgrag.retrieve.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
 
 METHODS = ("graph", "ppr", "fused")
@@ -24,11 +32,9 @@ def _findings(present: list[str] | None, absent: list[str] | None) -> list[Findi
 
 def _check(text: str | None, findings: list[FindingInput], input: Path | None) -> None:
     if input is not None and (text or findings):
-        err_console.print("[red]error:[/red] give TEXT/--finding or --input FILE, not both")
-        raise typer.Exit(2)
+        usage_error("give TEXT/--finding or --input FILE, not both")
     if input is None and not (text or findings):
-        err_console.print("[red]error:[/red] give a TEXT, --finding/--absent codes, or --input FILE")
-        raise typer.Exit(2)
+        usage_error("give a TEXT, --finding/--absent codes, or --input FILE")
 
 
 def _case(record: dict[str, Any], lineno: int) -> tuple[Any, str | None, list[FindingInput]]:
@@ -50,15 +56,8 @@ def diagnose(
     text: str | None = typer.Argument(None, help="a patient description"),
     finding: list[str] | None = typer.Option(None, "--finding", "-f", help="a present finding code"),
     absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an excluded finding code"),
-    input: Path | None = typer.Option(
-        None,
-        "--input",
-        "-i",
-        help="JSONL: {id, text} and/or {id, findings}",
-        exists=True,
-        dir_okay=False,
-    ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="JSONL output (default stdout)"),
+    input: Path | None = input_option("JSONL: {id, text} and/or {id, findings}"),
+    output: Path | None = output_option(),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
     method: str | None = typer.Option(None, "--method", help="graph | ppr | fused (default: settings)"),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
@@ -71,10 +70,8 @@ def diagnose(
         findings = _findings(finding, absent)
         _check(text, findings, input)
         if method is not None and method not in METHODS:
-            err_console.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}")
-            raise typer.Exit(2)
-        dx = Diagnoser(store)
-        try:
+            usage_error(f"--method must be one of {', '.join(METHODS)}")
+        with Diagnoser(store) as dx:
             if input is None:
                 report = dx.diagnose(text, findings, top_k=top_k, method=method)  # type: ignore[arg-type]
                 emit_json(report) if json else _print_report(report)
@@ -86,8 +83,6 @@ def diagnose(
                 return {"id": rid, **r.model_dump(mode="json")}
 
             jsonl_batch(input, output, "diagnosing", handle)
-        finally:
-            dx.close()
 
 
 def retrieve(
@@ -105,11 +100,8 @@ def retrieve(
     with cli_errors():
         findings = _findings(finding, absent)
         _check(text, findings, None)
-        dx = Diagnoser(store)
-        try:
+        with Diagnoser(store) as dx:
             bundle = dx.retrieve(text, findings, top_k=top_k, passages_k=passages)
-        finally:
-            dx.close()
         emit_json(bundle) if json else _print_bundle(bundle)
 
 

@@ -8,7 +8,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from kgrag.cli._output import cli_errors, console, emit_json, err_console, jsonl_batch
+from kgrag.cli._output import (
+    cli_errors,
+    console,
+    emit_json,
+    input_option,
+    jsonl_batch,
+    output_option,
+    usage_error,
+)
 
 
 def _line_result(linker: Any, record: dict[str, Any], lineno: int, k: int) -> dict[str, Any]:
@@ -32,15 +40,8 @@ def _line_result(linker: Any, record: dict[str, Any], lineno: int, k: int) -> di
 
 def link(
     text: str | None = typer.Argument(None, help="text to link (or use --input)"),
-    input: Path | None = typer.Option(
-        None,
-        "--input",
-        "-i",
-        help="JSONL: {id, text} or {id, mention, context}",
-        exists=True,
-        dir_okay=False,
-    ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="JSONL output (default stdout)"),
+    input: Path | None = input_option("JSONL: {id, text} or {id, mention, context}"),
+    output: Path | None = output_option(),
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, max=50),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
@@ -49,8 +50,7 @@ def link(
 
     with cli_errors():
         if (text is None) == (input is None):
-            err_console.print("[red]error:[/red] give a TEXT argument or --input FILE, not both")
-            raise typer.Exit(2)
+            usage_error("give a TEXT argument or --input FILE, not both")
         linker = default_linker()
         linker.top_k = top_k
         if text is not None:

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,28 +98,26 @@ class Diagnoser:
                 f"the retrieval artifacts in {self.directory} do not match the graph "
                 f"(graph says {stamp!r}); rerun `kgrag build`"
             )
-        self._table, self._linker = table, linker
+        if table is not None:
+            self.table = table
+        if linker is not None:
+            self.linker = linker
         self._passages: PassageIndex | None = None
         self._passage_error: str | None = None
-        self._ppr: PersonalizedPageRank | None = None
         self._paths: dict[str, list[ConceptRef]] = {}
 
     # -- lazily loaded parts -------------------------------------------------------------
-    @property
+    @cached_property
     def table(self) -> ConceptTable:
-        if self._table is None:
-            from kgrag.ontology.compiled import load_concepts
+        from kgrag.ontology.compiled import load_concepts
 
-            self._table = load_concepts(self.settings)
-        return self._table
+        return load_concepts(self.settings)
 
-    @property
+    @cached_property
     def linker(self) -> ConceptLinker:
-        if self._linker is None:
-            from kgrag.linking.linker import ConceptLinker
+        from kgrag.linking.linker import ConceptLinker
 
-            self._linker = ConceptLinker(self.table)
-        return self._linker
+        return ConceptLinker(self.table)
 
     @property
     def passages(self) -> PassageIndex | None:
@@ -134,13 +133,11 @@ class Diagnoser:
                 self._passage_error = f"vector search unavailable: {e}"
         return self._passages
 
-    @property
+    @cached_property
     def ppr(self) -> PersonalizedPageRank:
-        if self._ppr is None:
-            from kgrag.retrieve.ppr import PersonalizedPageRank
+        from kgrag.retrieve.ppr import PersonalizedPageRank
 
-            self._ppr = PersonalizedPageRank(self.model)
-        return self._ppr
+        return PersonalizedPageRank(self.model)
 
     # -- input ---------------------------------------------------------------------------
     def _ref(self, term: int) -> ConceptRef:
@@ -591,6 +588,12 @@ class Diagnoser:
         return EvidenceBundle(
             query=report.query, diseases=report.candidates, passages=r.passages, warnings=report.warnings
         )
+
+    def __enter__(self) -> Diagnoser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.store.close()

@@ -87,8 +87,6 @@ def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[
 
 
 class PassageIndex:
-    version = 1  # bump when what is embedded changes
-
     def __init__(
         self,
         encoder: Encoder,
