@@ -5,6 +5,7 @@ Normalizer contract that every implementation passes."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,7 @@ from kgrag.index.encoders import HashingEncoder
 from kgrag.linking.base import Linker, Normalizer
 from kgrag.linking.dense import DenseMatcher
 from kgrag.linking.linker import ConceptLinker, InputTooLarge
-from kgrag.linking.training import add_training_dictionary
+from kgrag.linking.training import add_training_dictionary, learn_detection, train_linker
 from kgrag.ontology.table import ConceptTable
 from kgrag.types import Assertion, SemanticKind
 
@@ -62,6 +63,7 @@ def test_kind_filter(small_table: ConceptTable) -> None:
 def test_normalize_passes(linker: ConceptLinker) -> None:
     assert linker.normalize("NIDDM")[0].concept_id == T2D  # exact (case-sensitive short form)
     assert linker.normalize("niddm") == [] or linker.normalize("niddm")[0].method != "exact"
+    assert all(c.method != "exact" for c in linker.normalize("Niddm"))  # all-caps: not "Niddm"
     assert linker.normalize("diabetes mellitus, type 2")[0].concept_id == T2D  # exact entry term
     assert linker.normalize("infarction of myocardium")[0].concept_id in (MI, "MESH:D007238")
     fuzzy = linker.normalize("diabetis mellitus type two")
@@ -83,6 +85,45 @@ def test_training_dictionary(small_table: ConceptTable) -> None:
     assert added == 1  # the composite (two-concept) mention is skipped
     best = fresh.normalize("Sugar diseases")[0]
     assert best.concept_id == T2D and best.method == "training"
+
+
+def test_training_votes_pick_the_majority_concept(small_table: ConceptTable) -> None:
+    t1d = small_table.resolve("MESH:D003922")
+    assert t1d is not None and t1d != T2D
+    for order in (1, -1):  # not whichever annotation came first
+        fresh = ConceptLinker(small_table, fuzzy=False)
+        votes = [("sugar disease", ("MESH:D003922",))] + [("Sugar disease", ("MESH:D003924",))] * 2
+        add_training_dictionary(fresh.dictionary, votes[::order])
+        assert [c.concept_id for c in fresh.normalize("sugar disease")][:2] == [T2D, t1d]
+
+
+def _pubtator(path: Path, docs: list[tuple[str, list[tuple[str, str]]]]) -> Path:
+    """Write documents (title, [(annotated substring, MeSH id)]) in PubTator format."""
+    lines = []
+    for n, (title, marks) in enumerate(docs, start=1):
+        lines.append(f"{n}|t|{title}")
+        lines.append(f"{n}|a|")
+        for surface, mesh in marks:
+            start = title.index(surface)
+            lines.append(f"{n}\t{start}\t{start + len(surface)}\t{surface}\tDisease\t{mesh}")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_detection_skips_keys_annotators_rarely_mark(small_table: ConceptTable, tmp_path: Path) -> None:
+    text = "Type 2 diabetes and heart disease were studied."
+    corpus = _pubtator(tmp_path / "train.txt", [(text, [("Type 2 diabetes", "D003924")])] * 3)
+    fresh = ConceptLinker(small_table)
+    assert {"Type 2 diabetes", "heart disease"} <= {m.text for m in fresh.link(text)}
+    report = train_linker(fresh, [corpus])
+    assert report.documents == 3 and report.rejected_keys == 1
+    assert fresh.rejected_keys == {"heart disease"}
+    found = {m.text for m in fresh.link(text)}
+    assert "Type 2 diabetes" in found and "heart disease" not in found
+    assert fresh.normalize("heart disease")  # normalization of a given mention is unaffected
+    with pytest.raises(ValueError, match="max_rate"):
+        learn_detection(fresh, [], max_rate=0.0)
 
 
 def test_nil_threshold(small_table: ConceptTable) -> None:

@@ -3,7 +3,8 @@ in text by longest-match scanning over a prefix trie (an Aho-Corasick equivalent
 tokens, so matches always start and end on token boundaries).
 
 Short and abbreviation synonyms ("ALL", "MS", "DIL") are case-sensitive: they match only
-text that is not all lower case. Single common English words are never dictionary entries.
+text that is not all lower case, and an all-caps one not a capitalised word ("All",
+"Ms"). Single common English words are never dictionary entries.
 """
 
 from __future__ import annotations
@@ -65,7 +66,12 @@ def _case_sensitive(text: str, kind: str | None) -> bool:
 
 
 def _surface_ok(entry: Entry, surface: str) -> bool:
-    return not entry.case_sensitive or (surface != surface.lower())
+    if not entry.case_sensitive:
+        return True
+    if surface == surface.lower():
+        return False
+    # an all-caps abbreviation ("ALL", "MS", "THE") does not match a capitalised word
+    return not (surface.istitle() and sum(c.isupper() for c in entry.text) >= 2)
 
 
 class DictionaryIndex:
@@ -137,21 +143,25 @@ class DictionaryIndex:
             self.prefixes.add(" ".join(parts[:n]))
         return added
 
-    def add_training(self, text: str, concept_index: int) -> bool:
+    def add_training(self, text: str, concept_index: int, votes: int = 1) -> bool:
         """Add an annotated mention string (BioSyn/SapBERT training-dictionary protocol).
 
         A training mention is as strong as a preferred name: where the concept already has
-        the key, its entry is promoted.
+        the key, its entry is promoted. ``votes`` (how often annotators gave this concept
+        for the string) orders concepts that share the key.
         """
         if not self.allowed[concept_index]:
             return False
-        added = self._add(
+        entry = Entry(
+            concept_index,
+            TRAINING_RANK,
             text,
-            Entry(
-                concept_index, TRAINING_RANK, text, _case_sensitive(text, None), "training", "training"
-            ),
-            replace=True,
+            _case_sensitive(text, None),
+            "training",
+            "training",
+            support=votes,
         )
+        added = self._add(text, entry, replace=True)
         if added:
             key = key_of(text)
             self.entries[key].sort(key=self._order)

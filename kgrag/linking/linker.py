@@ -82,6 +82,9 @@ class ConceptLinker:
         self.nil_threshold = nil_threshold
         self.calibration = calibration or load_calibration(profile_name(prefixes))
         self.on_candidate = on_candidate  # sees (candidate, raw features): calibration fitting
+        # keys that a training corpus shows are rarely annotated mentions ("disease",
+        # "strain"): detection skips them (see kgrag.linking.training.learn_detection)
+        self.rejected_keys: frozenset[str] = frozenset()
 
     # -- building blocks -----------------------------------------------------------------
     @property
@@ -136,6 +139,8 @@ class ConceptLinker:
         found = [_Found(m.start, m.end, m.entries, "exact", text[m.start : m.end]) for m in matches]
         if self.use_abbreviations:
             found = self._with_abbreviations(text, tokens, matches, found)
+        if self.rejected_keys:
+            found = [f for f in found if key_of(text[f.start : f.end]) not in self.rejected_keys]
         found.sort(key=lambda f: f.start)
         spans = [(f.start, f.end) for f in found]
         assertions = (

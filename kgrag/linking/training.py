@@ -1,14 +1,27 @@
-"""Training-set dictionary (the BioSyn/SapBERT protocol): annotated mention strings of a
-training corpus become extra synonyms of their gold concepts."""
+"""Learning from an annotated training corpus (PubTator format).
+
+- The training-set dictionary (the BioSyn/SapBERT protocol): annotated mention strings
+  become extra synonyms of their gold concepts, the majority concept first.
+- Detection: dictionary keys that the linker finds in the training documents but the
+  annotators rarely marked ("disease", "strain", "THE" in "The ...") are skipped.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kgrag.corpus.pubtator import read_pubtator
+from pydantic import BaseModel
+
+from kgrag.corpus.pubtator import PubtatorDocument, read_pubtator
 from kgrag.linking.dictionary import DictionaryIndex
+from kgrag.tokens import key_of
+
+if TYPE_CHECKING:
+    from kgrag.linking.linker import ConceptLinker
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +42,73 @@ def add_training_dictionary(
 ) -> int:
     """Add single-concept training mentions to ``dictionary``; returns how many were new.
 
-    Composite mentions (several gold ids) are skipped: their string names no single concept.
+    Annotators are not always consistent: each string counts its votes per concept and
+    carries them as the entry's support, so the majority concept ranks first. Composite
+    mentions (several gold ids) are skipped: their string names no single concept.
     """
     table = dictionary.table
-    added = 0
+    votes: Counter[tuple[str, int]] = Counter()
     for text, ids in pairs:
         targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
         if len(targets) != 1:
             continue
         index = table._index(targets.pop())
-        if index is not None and dictionary.add_training(text, index):
-            added += 1
+        if index is not None:
+            votes[(text, index)] += 1
+    by_key: Counter[tuple[str, int]] = Counter()
+    for (text, index), n in votes.items():
+        by_key[(key_of(text), index)] += n
+    added = sum(
+        dictionary.add_training(text, index, by_key[(key_of(text), index)]) for text, index in votes
+    )
     logger.info("training dictionary: %d new entries", added)
     return added
+
+
+def learn_detection(
+    linker: ConceptLinker,
+    documents: Iterable[PubtatorDocument],
+    *,
+    min_seen: int = 2,
+    max_rate: float = 0.2,
+    skip_types: tuple[str, ...] = ("Chemical",),
+) -> frozenset[str]:
+    """Keys the linker detects at least ``min_seen`` times in ``documents`` whose spans
+    annotators marked less than ``max_rate`` of the time; added to
+    ``linker.rejected_keys`` and returned."""
+    if min_seen < 1 or not 0.0 < max_rate <= 1.0:
+        raise ValueError("learn_detection needs min_seen >= 1 and 0 < max_rate <= 1")
+    found: Counter[str] = Counter()
+    marked: Counter[str] = Counter()
+    for doc in documents:
+        gold = {(m.start, m.end) for m in doc.mentions if m.type not in skip_types}
+        for mention in linker.link(doc.text):
+            key = key_of(mention.text)
+            found[key] += 1
+            marked[key] += (mention.start, mention.end) in gold
+    rejected = frozenset(k for k, n in found.items() if n >= min_seen and marked[k] / n < max_rate)
+    linker.rejected_keys = linker.rejected_keys | rejected
+    logger.info("detection: %d keys rarely annotated in the training corpus", len(rejected))
+    return rejected
+
+
+class TrainingReport(BaseModel):
+    """What a training corpus added to a linker."""
+
+    documents: int
+    dictionary_entries: int
+    rejected_keys: int
+
+
+def train_linker(linker: ConceptLinker, paths: Iterable[str | Path]) -> TrainingReport:
+    """Adapt ``linker`` to an annotated corpus: its training-set dictionary, then the
+    detection filter (learned with that dictionary in place)."""
+    documents = [doc for path in paths for doc in read_pubtator(path)]
+    pairs = [
+        (m.text, m.ids) for doc in documents for m in doc.mentions if m.ids and m.type != "Chemical"
+    ]
+    added = add_training_dictionary(linker.dictionary, pairs)
+    rejected = learn_detection(linker, documents)
+    return TrainingReport(
+        documents=len(documents), dictionary_entries=added, rejected_keys=len(rejected)
+    )
