@@ -86,6 +86,21 @@ def test_link_text_and_batch(runner: CliRunner, tmp_path) -> None:  # type: igno
     assert out.exit_code == 2
 
 
+def test_link_adapts_to_a_training_corpus(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = "No fever but crushing chest pain."
+    start = text.index("fever")
+    doc = f"1|t|{text}\n1|a|\n1\t{start}\t{start + 5}\tfever\tDisease\tD005334\n"
+    corpus = tmp_path / "train.pubtator"
+    corpus.write_text(doc + "\n" + doc.replace("1|", "2|").replace("1\t", "2\t"))
+    out = runner.invoke(app, ["link", text, "--training", str(corpus), "--json"])
+    assert out.exit_code == 0, out.output
+    assert [m["text"] for m in json.loads(out.stdout)] == ["fever"]  # chest pain: never marked
+    out = runner.invoke(app, ["link", text, "--json"])  # the shared linker is unchanged
+    assert "chest pain" in {m["text"] for m in json.loads(out.stdout)}
+    out = runner.invoke(app, ["link", text, "--training", str(tmp_path / "missing.txt")])
+    assert out.exit_code == 2
+
+
 def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
     recipe = tmp_path / "r.toml"
     recipe.write_text(

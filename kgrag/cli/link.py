@@ -43,6 +43,15 @@ def link(
     input: Path | None = input_option("JSONL: {id, text} or {id, mention, context}"),
     output: Path | None = output_option(),
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, max=50),
+    training: list[Path] = typer.Option(
+        [],
+        "--training",
+        "-t",
+        exists=True,
+        dir_okay=False,
+        help="annotated PubTator corpus to adapt to: its mentions join the dictionary, "
+        "keys its annotators rarely marked are not detected (repeatable)",
+    ),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Find disease and finding mentions (with assertion) and rank their concepts."""
@@ -51,7 +60,20 @@ def link(
     with cli_errors():
         if (text is None) == (input is None):
             usage_error("give a TEXT argument or --input FILE, not both")
-        linker = default_linker()
+        if training:
+            from kgrag.linking.linker import ConceptLinker
+            from kgrag.linking.training import train_linker
+
+            linker = ConceptLinker(default_linker().table)  # the shared one stays as it is
+            report = train_linker(linker, training)
+            if not json:
+                console.print(
+                    f"adapted to {report.documents:,} training documents: "
+                    f"{report.dictionary_entries:,} dictionary entries, "
+                    f"{report.rejected_keys:,} keys not detected"
+                )
+        else:
+            linker = default_linker()
         linker.top_k = top_k
         if text is not None:
             mentions = linker.link(text)
