@@ -26,15 +26,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def document_pairs(
+    documents: Iterable[PubtatorDocument], *, skip_types: tuple[str, ...] = ("Chemical",)
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """``(mention text, gold ids)`` of every annotated mention with ids."""
+    for doc in documents:
+        for m in doc.mentions:
+            if m.ids and m.type not in skip_types:
+                yield m.text, m.ids
+
+
 def pubtator_pairs(
     paths: Iterable[str | Path], *, skip_types: tuple[str, ...] = ("Chemical",)
 ) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """``(mention text, gold ids)`` of every annotated mention with ids."""
+    """:func:`document_pairs` of PubTator files."""
     for path in paths:
-        for doc in read_pubtator(path):
-            for m in doc.mentions:
-                if m.ids and m.type not in skip_types:
-                    yield m.text, m.ids
+        yield from document_pairs(read_pubtator(path), skip_types=skip_types)
 
 
 def add_training_dictionary(
@@ -104,10 +111,7 @@ def train_linker(linker: ConceptLinker, paths: Iterable[str | Path]) -> Training
     """Adapt ``linker`` to an annotated corpus: its training-set dictionary, then the
     detection filter (learned with that dictionary in place)."""
     documents = [doc for path in paths for doc in read_pubtator(path)]
-    pairs = [
-        (m.text, m.ids) for doc in documents for m in doc.mentions if m.ids and m.type != "Chemical"
-    ]
-    added = add_training_dictionary(linker.dictionary, pairs)
+    added = add_training_dictionary(linker.dictionary, document_pairs(documents))
     rejected = learn_detection(linker, documents)
     return TrainingReport(
         documents=len(documents), dictionary_entries=added, rejected_keys=len(rejected)
