@@ -252,6 +252,10 @@ def main() -> None:
                 plain = ConceptLinker(table, kinds=None, prefixes=TARGET, fuzzy=False)
                 add_training_dictionary(plain.dictionary, pairs)
                 plain.dense = DenseMatcher(plain.dictionary, aligned, cache_dir=cache)
+                plain.fill = False
+                row_name = "+ aligned dense, no fuzzy, no fill-up" + suffix
+                rows[row_name] = accuracy(plain.normalize, mentions)
+                plain.fill = True
                 rows["+ aligned dense, no fuzzy" + suffix] = accuracy(plain.normalize, mentions)
             rows["end to end" + suffix] = end_to_end(linker, docs, table)
             if use_train:
