@@ -37,8 +37,10 @@ from kgrag.linking.calibration import fit_logistic, save_calibration  # noqa: E4
 from kgrag.linking.linker import ConceptLinker  # noqa: E402
 from kgrag.linking.training import (  # noqa: E402
     add_training_dictionary,
+    document_pairs,
     learn_detection,
     pubtator_pairs,
+    single_concept,
 )
 
 TARGET = ("MESH", "OMIM")  # the vocabulary of the gold standard (MEDIC: MeSH + OMIM)
@@ -218,7 +220,8 @@ def main() -> None:
     for corpus, (dev, train) in corpora.items():
         docs = list(read_pubtator(dev))[: args.limit or None]
         mentions = gold_mentions(docs, table)
-        pairs = list(pubtator_pairs([train]))
+        train_docs = list(read_pubtator(train))
+        pairs = list(document_pairs(train_docs))
         rows: dict[str, object] = {}
         for use_train in (False, True):
             suffix = " + train dict" if use_train else ""
@@ -259,7 +262,7 @@ def main() -> None:
                 rows["+ aligned dense, no fuzzy" + suffix] = accuracy(plain.normalize, mentions)
             rows["end to end" + suffix] = end_to_end(linker, docs, table)
             if use_train:
-                learn_detection(linker, read_pubtator(train))
+                learn_detection(linker, train_docs)
                 rows["end to end + train dict + detection"] = end_to_end(linker, docs, table)
                 rows["end to end + train dict + detection"]["rejected_keys"] = len(linker.rejected_keys)
             if not args.no_scispacy:
@@ -268,9 +271,9 @@ def main() -> None:
                 extra: dict[int, list[str]] = defaultdict(list)
                 if use_train:
                     for text, ids in pairs:
-                        targets = {table.resolve(i) for i in ids} - {None}
-                        if len(targets) == 1:
-                            extra[table._index(next(iter(targets)))].append(text)
+                        index = single_concept(table, ids)
+                        if index is not None:
+                            extra[index].append(text)
                 before = rss_mb()
                 sci = ScispacyLinker(linker.dictionary, extra_aliases=extra)
                 row = accuracy(lambda m, c, s=sci: s.normalize(m), mentions)

@@ -63,8 +63,9 @@ def link(
         if training:
             from kgrag.linking.linker import ConceptLinker
             from kgrag.linking.training import train_linker
+            from kgrag.ontology.compiled import load_concepts
 
-            linker = ConceptLinker(default_linker().table)  # the shared one stays as it is
+            linker = ConceptLinker(load_concepts())  # its own: the shared one stays as it is
             report = train_linker(linker, training)
             if not json:
                 console.print(

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from kgrag.errors import ConfigError
 from kgrag.index.encoders import OFFLINE_MINILM, SentenceTransformerEncoder
 from kgrag.linking.dictionary import DictionaryIndex
+from kgrag.linking.training import single_concept
 from kgrag.progress import Progress, report_count
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,7 @@ def alignment_pairs(
 
     mentions: list[Pair] = []
     for text, ids in training:
-        targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
-        index = table._index(targets.pop()) if len(targets) == 1 else None
+        index = single_concept(table, ids)
         if index is None or not dictionary.allowed[index]:
             continue
         for _ in range(s.mention_repeats):

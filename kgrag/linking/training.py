@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from kgrag.corpus.pubtator import PubtatorDocument, read_pubtator
 from kgrag.linking.dictionary import DictionaryIndex
+from kgrag.ontology.table import ConceptTable
 from kgrag.tokens import key_of
 
 if TYPE_CHECKING:
@@ -44,6 +45,13 @@ def pubtator_pairs(
         yield from document_pairs(read_pubtator(path), skip_types=skip_types)
 
 
+def single_concept(table: ConceptTable, ids: Iterable[str]) -> int | None:
+    """The table index of the one concept that gold ``ids`` name; ``None`` for a composite
+    mention (several concepts: its string names none of them alone) or unknown ids."""
+    targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
+    return table._index(targets.pop()) if len(targets) == 1 else None
+
+
 def add_training_dictionary(
     dictionary: DictionaryIndex, pairs: Iterable[tuple[str, tuple[str, ...]]]
 ) -> int:
@@ -53,21 +61,15 @@ def add_training_dictionary(
     carries them as the entry's support, so the majority concept ranks first. Composite
     mentions (several gold ids) are skipped: their string names no single concept.
     """
-    table = dictionary.table
-    votes: Counter[tuple[str, int]] = Counter()
+    votes: Counter[tuple[str, int]] = Counter()  # (key, concept) -> annotations
+    first_text: dict[tuple[str, int], str] = {}
     for text, ids in pairs:
-        targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
-        if len(targets) != 1:
-            continue
-        index = table._index(targets.pop())
+        index = single_concept(dictionary.table, ids)
         if index is not None:
-            votes[(text, index)] += 1
-    by_key: Counter[tuple[str, int]] = Counter()
-    for (text, index), n in votes.items():
-        by_key[(key_of(text), index)] += n
-    added = sum(
-        dictionary.add_training(text, index, by_key[(key_of(text), index)]) for text, index in votes
-    )
+            voted = (key_of(text), index)
+            votes[voted] += 1
+            first_text.setdefault(voted, text)
+    added = sum(dictionary.add_training(first_text[v], v[1], n) for v, n in votes.items())
     logger.info("training dictionary: %d new entries", added)
     return added
 
