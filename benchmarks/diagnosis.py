@@ -93,7 +93,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from kgrag.errors import NoUsableFindings
-    from kgrag.retrieve.diagnose import Diagnoser
+    from kgrag.retrieval.diagnose import Diagnoser
 
     t0 = time.perf_counter()
     dx = Diagnoser()

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from kgrag.graph.base import GraphStore  # noqa: E402
-from kgrag.graph.build import Builder, Recipe, load_recipe  # noqa: E402
+from kgrag.pipeline.runner import Builder, Recipe, load_recipe  # noqa: E402
 from kgrag.graph.schema import EdgeType, Label  # noqa: E402
 from kgrag.ontology.compiled import load_concepts  # noqa: E402
 from kgrag.ontology.table import ConceptTable  # noqa: E402
@@ -100,8 +100,8 @@ def incremental(
 
 
 def vector_search(store: GraphStore) -> dict[str, object]:
-    from kgrag.retrieve.artifacts import artifacts_dir
-    from kgrag.retrieve.passages import PassageIndex
+    from kgrag.retrieval.artifacts import artifacts_dir
+    from kgrag.retrieval.passages import PassageIndex
 
     passages = PassageIndex.load(artifacts_dir(store), store=store)
     rng = random.Random(11)

@@ -52,9 +52,9 @@ _LAZY = {
     "normalize": "kgrag.api",
     "diagnose": "kgrag.api",
     "retrieve": "kgrag.api",
-    "DiagnosisReport": "kgrag.retrieve.types",
-    "EvidenceBundle": "kgrag.retrieve.types",
-    "FindingInput": "kgrag.retrieve.types",
+    "DiagnosisReport": "kgrag.retrieval.types",
+    "EvidenceBundle": "kgrag.retrieval.types",
+    "FindingInput": "kgrag.retrieval.types",
 }
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.compiled import load_concepts
     from kgrag.ontology.table import ConceptTable
-    from kgrag.retrieve.types import DiagnosisReport, EvidenceBundle, FindingInput
+    from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput
     from kgrag.types import Assertion, Candidate, Concept, ConceptMatch, Mention, SemanticKind
 
 

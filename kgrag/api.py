@@ -14,8 +14,8 @@ from kgrag.types import Candidate, Mention
 
 if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
-    from kgrag.retrieve.diagnose import Diagnoser
-    from kgrag.retrieve.types import DiagnosisReport, EvidenceBundle, FindingInput, Method
+    from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Method
 
 _lock = threading.Lock()
 
@@ -47,9 +47,9 @@ def normalize(mention: str, context: str | None = None, k: int = 5) -> list[Cand
 
 @lru_cache(maxsize=1)
 def default_diagnoser() -> Diagnoser:
-    """The shared :class:`~kgrag.retrieve.diagnose.Diagnoser` over the default knowledge
+    """The shared :class:`~kgrag.retrieval.diagnose.Diagnoser` over the default knowledge
     base (``kgrag build`` makes it), reusing the default linker."""
-    from kgrag.retrieve.diagnose import Diagnoser
+    from kgrag.retrieval.diagnose import Diagnoser
 
     with _lock:
         linker = default_linker()

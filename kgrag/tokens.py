@@ -1,7 +1,7 @@
 """Tokens with character spans into the original text, and their match keys.
 
 A token's ``key`` is what dictionary matching compares: case-folded, accents stripped,
-split like :func:`kgrag.normalize.normalize` (so "TNF-α" and "tnf" agree), British
+split like :func:`kgrag._text.normalize` (so "TNF-α" and "tnf" agree), British
 spellings folded (haem/oedema/tumour), and plurals reduced ("seizures" -> "seizure").
 Names in the dictionary go through the same function, so both sides always agree.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kgrag.normalize import strip_accents
+from kgrag._text import strip_accents
 
 _WORD = re.compile(r"[^\W_]+")
 _ALNUM = re.compile(r"[0-9a-z]+")

@@ -14,7 +14,7 @@ import pytest
 
 from kgrag.config import Settings
 from kgrag.errors import ConfigError
-from kgrag.graph.build import Builder, Recipe, SourceSpec, load_recipe
+from kgrag.pipeline.runner import Builder, Recipe, SourceSpec, load_recipe
 from kgrag.graph.schema import EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.ontology.table import ConceptTable

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from kgrag.config import Settings
 from kgrag.corpus.chunking import chunk_document
 from kgrag.corpus.documents import ReadFailure, SourceDocument, read_corpus
-from kgrag.graph.build import Builder, Recipe, SourceSpec
+from kgrag.pipeline.runner import Builder, Recipe, SourceSpec
 from kgrag.graph.schema import EdgeType, Label
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.ontology.table import ConceptTable

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kgrag.normalize import normalize
+from kgrag._text import normalize
 from kgrag.ontology.curie import canonical
 
 

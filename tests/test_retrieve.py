@@ -20,13 +20,13 @@ from kgrag.index.base import Vectors
 from kgrag.index.encoders import HashingEncoder
 from kgrag.index.vectors import IndexMismatch
 from kgrag.ontology.table import ConceptTable
-from kgrag.retrieve.artifacts import artifacts_dir, build_artifacts
-from kgrag.retrieve.diagnose import Diagnoser
-from kgrag.retrieve.differences import follow_ups
-from kgrag.retrieve.fusion import reciprocal_rank_fusion, weighted_fusion
-from kgrag.retrieve.model import FILE_NAME, DiagnosticModel, ScoringParams, compile_model
-from kgrag.retrieve.passages import PassageIndex
-from kgrag.retrieve.ppr import PersonalizedPageRank
+from kgrag.retrieval.artifacts import artifacts_dir, build_artifacts
+from kgrag.retrieval.diagnose import Diagnoser
+from kgrag.retrieval.differences import follow_ups
+from kgrag.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
+from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams, compile_model
+from kgrag.retrieval.passages import PassageIndex
+from kgrag.retrieval.ppr import PersonalizedPageRank
 
 DOC_TEXT = "Dermatitis X\n\nSymptoms: an itchy rash and fever are common.\n"
 RASH_AT = DOC_TEXT.index("rash")
@@ -339,7 +339,7 @@ def test_neo4j_vector_index_agrees_with_exact_search(tmp_path: Path) -> None:
     import os
 
     from kgrag.graph.neo4j_store import Neo4jGraphStore
-    from kgrag.index.neo4j_vectors import Neo4jVectorIndex
+    from kgrag.graph.neo4j_vectors import Neo4jVectorIndex
     from kgrag.index.vectors import ExactIndex
 
     store = Neo4jGraphStore(os.environ["KGRAG_TEST_NEO4J_URI"])

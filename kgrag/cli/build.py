@@ -19,7 +19,7 @@ def build(
     json: bool = typer.Option(False, "--json", help="machine-readable report"),
 ) -> None:
     """Build the knowledge graph; unchanged sources are skipped, a killed build resumes."""
-    from kgrag.graph.build import Builder, load_recipe
+    from kgrag.pipeline.runner import Builder, load_recipe
     from kgrag.graph.stores import open_store
 
     with cli_errors():

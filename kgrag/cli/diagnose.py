@@ -19,7 +19,7 @@ from kgrag.cli._output import (
     output_option,
     usage_error,
 )
-from kgrag.retrieve.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
+from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
 
 METHODS = ("graph", "ppr", "fused")
 
@@ -64,7 +64,7 @@ def diagnose(
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
-    from kgrag.retrieve.diagnose import Diagnoser
+    from kgrag.retrieval.diagnose import Diagnoser
 
     with cli_errors():
         findings = _findings(finding, absent)
@@ -95,7 +95,7 @@ def retrieve(
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """The evidence bundle alone (graph paths and passages with citations), for an LLM."""
-    from kgrag.retrieve.diagnose import Diagnoser
+    from kgrag.retrieval.diagnose import Diagnoser
 
     with cli_errors():
         findings = _findings(finding, absent)

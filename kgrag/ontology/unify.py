@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kgrag.normalize import normalize
+from kgrag._text import normalize
 from kgrag.ontology.curie import prefix_of
 from kgrag.ontology.records import Equivalence, LoadResult, SourceConcept
 from kgrag.tokens import key_of

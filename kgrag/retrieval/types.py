@@ -33,7 +33,7 @@ class Citation(_Model):
     ``annotation``: a curated record (``source`` = the graph source, ``reference`` = the
     record's citation, e.g. ``PMID:123`` or ``OMIM:154700``). ``passage``: a span of a
     document: ``text[start:end]`` of document ``document`` equals ``quote``, which
-    :meth:`~kgrag.retrieve.diagnose.Diagnoser.verify` checked against the stored text
+    :meth:`~kgrag.retrieval.diagnose.Diagnoser.verify` checked against the stored text
     before the citation was returned (``verified``)."""
 
     kind: Literal["annotation", "passage"]

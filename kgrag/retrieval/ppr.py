@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kgrag.retrieve.model import DiagnosticModel, FloatArray
+from kgrag.retrieval.model import DiagnosticModel, FloatArray
 
 
 class PersonalizedPageRank:

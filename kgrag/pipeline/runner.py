@@ -28,6 +28,8 @@ from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 from kgrag.progress import Progress, counted
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+
 logger = logging.getLogger(__name__)
 
 SourceKind = Literal["vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "corpus"]
@@ -87,7 +89,7 @@ class BuildReport(BaseModel):
 def default_recipe_path() -> Path:
     for candidate in (
         Path(__file__).resolve().parents[2] / "ingest" / "default.toml",
-        Path(__file__).resolve().parents[1] / "_data" / "ingest" / "default.toml",
+        _PACKAGE / "_data" / "ingest" / "default.toml",
     ):
         if candidate.is_file():
             return candidate
@@ -112,10 +114,13 @@ def _digest(*parts: object) -> str:
     return h.hexdigest()[:20]
 
 
-def _code_digest(folder: Path = Path(__file__).parent) -> str:
+def _code_digest(*folders: Path) -> str:
+    """A digest of the Python sources of ``folders`` (default: the graph builders and
+    this runner), so a code change rebuilds what that code wrote."""
     h = hashlib.sha256()
-    for p in sorted(folder.glob("*.py")):
-        h.update(p.read_bytes())
+    for folder in folders or (_PACKAGE / "graph", _PACKAGE / "pipeline"):
+        for p in sorted(folder.glob("*.py")):
+            h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -212,11 +217,11 @@ class Builder:
 
     def _retrieval_artifacts(self, rebuild: bool) -> dict[str, int]:
         """The diagnostic model and passage index, remade when any source changed."""
-        from kgrag.retrieve.artifacts import META_KEY, artifacts_dir, build_artifacts
-        from kgrag.retrieve.model import FILE_NAME
+        from kgrag.retrieval.artifacts import META_KEY, artifacts_dir, build_artifacts
+        from kgrag.retrieval.model import FILE_NAME
 
         sources = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources]
-        fp = _digest(sources, self.recipe.encoder, _code_digest(Path(__file__).parents[1] / "retrieve"))
+        fp = _digest(sources, self.recipe.encoder, _code_digest(_PACKAGE / "retrieval"))
         present = (artifacts_dir(self.store, self.settings) / FILE_NAME).is_file()
         if not rebuild and present and self.store.get_meta(META_KEY) == fp:
             self.say("retrieval artifacts: unchanged, skipped")
@@ -323,7 +328,7 @@ class Builder:
                 name, [], builders.disease_symptom_edges(r.extras["disease_symptom"], self.table, name)
             )
         else:
-            from kgrag.graph.corpus_build import build_corpus
+            from kgrag.pipeline.corpus import build_corpus
 
             update = build_corpus(self, spec, name, warnings, incremental=incremental)
             return SourceReport(

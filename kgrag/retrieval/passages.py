@@ -73,7 +73,7 @@ def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[
     if kind == "neo4j" or (kind == "auto" and isinstance(store, Neo4jGraphStore)):
         if not isinstance(store, Neo4jGraphStore):
             raise ConfigError("vector_index = 'neo4j' needs the graph in Neo4j (--store neo4j://...)")
-        from kgrag.index.neo4j_vectors import Neo4jVectorIndex
+        from kgrag.graph.neo4j_vectors import Neo4jVectorIndex
 
         return Neo4jVectorIndex(store, encoder.dim, encoder.name, keys)
     if kind == "exact":
@@ -158,7 +158,7 @@ class PassageIndex:
         index: VectorIndex
         if meta["kind"] == "neo4j":
             from kgrag.graph.neo4j_store import Neo4jGraphStore
-            from kgrag.index.neo4j_vectors import Neo4jVectorIndex
+            from kgrag.graph.neo4j_vectors import Neo4jVectorIndex
 
             if not isinstance(store, Neo4jGraphStore):
                 raise RetrievalNotBuilt(

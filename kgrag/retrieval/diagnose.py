@@ -21,11 +21,11 @@ from kgrag.config import Settings, get_settings
 from kgrag.errors import ConfigError, NoUsableFindings, RetrievalError, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, EdgeType, Label, Node, Tier
-from kgrag.retrieve.artifacts import META_KEY, artifacts_dir
-from kgrag.retrieve.differences import follow_ups
-from kgrag.retrieve.fusion import reciprocal_rank_fusion, weighted_fusion
-from kgrag.retrieve.model import FILE_NAME, DiagnosticModel, ScoringParams
-from kgrag.retrieve.types import (
+from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
+from kgrag.retrieval.differences import follow_ups
+from kgrag.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
+from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
+from kgrag.retrieval.types import (
     CategoryScore,
     Citation,
     ConceptRef,
@@ -44,8 +44,8 @@ from kgrag.types import Assertion
 if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.table import ConceptTable
-    from kgrag.retrieve.passages import PassageIndex
-    from kgrag.retrieve.ppr import PersonalizedPageRank
+    from kgrag.retrieval.passages import PassageIndex
+    from kgrag.retrieval.ppr import PersonalizedPageRank
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class Diagnoser:
     def passages(self) -> PassageIndex | None:
         """``None`` (with the reason kept for the report) when the index cannot be used."""
         if self._passages is None and self._passage_error is None:
-            from kgrag.retrieve.passages import PassageIndex
+            from kgrag.retrieval.passages import PassageIndex
 
             try:
                 self._passages = PassageIndex.load(self.directory, store=self.store)
@@ -135,7 +135,7 @@ class Diagnoser:
 
     @cached_property
     def ppr(self) -> PersonalizedPageRank:
-        from kgrag.retrieve.ppr import PersonalizedPageRank
+        from kgrag.retrieval.ppr import PersonalizedPageRank
 
         return PersonalizedPageRank(self.model)
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kgrag.retrieve.model import DiagnosticModel
-from kgrag.retrieve.types import ConceptRef, FollowUp
+from kgrag.retrieval.model import DiagnosticModel
+from kgrag.retrieval.types import ConceptRef, FollowUp
 
 
 def follow_ups(
