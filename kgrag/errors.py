@@ -10,8 +10,13 @@ The tree::
     │   ├── OntologySourceMissing(FileNotFoundError)  a source file is not where expected
     │   └── ChecksumMismatch               a shipped file differs from its manifest
     ├── CorpusFormatError(ValueError)      a corpus file is malformed (file and line)
+    ├── InvalidRequest(ValueError)         a request breaks a limit or names nothing usable
+    │   └── InputTooLarge                  a text is larger than one call accepts
+    ├── IndexMismatch(ValueError)          a vector index was built with another encoder/dim
     ├── GraphError                         a graph store failed
-    │   ├── GraphUnavailable(ConnectionError)  server down, wrong credentials, no such store
+    │   ├── GraphUnavailable(ConnectionError)  server down or frozen (timeout), wrong
+    │   │                                  credentials, no such store
+    │   ├── GraphReadError                 a read failed (corrupt file, refused query)
     │   └── GraphWriteError                a write failed (disk full, lost connection)
     ├── ConceptNotFound(KeyError)          no concept has that code or id
     └── RetrievalError                     diagnosis/retrieval cannot answer
@@ -91,12 +96,37 @@ class CorpusFormatError(KgragError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+class InvalidRequest(KgragError, ValueError):
+    """A request is malformed or breaks a limit (too many findings, ``top_k < 1``, ...).
+
+    The message names the limit and the value given; fix the request and send it again.
+    """
+
+
+class InputTooLarge(InvalidRequest):
+    """A text is larger than the linker accepts in one call; split it or raise the limit."""
+
+
+class IndexMismatch(KgragError, ValueError):
+    """A vector index was built with another encoder or dimension than the one in use.
+
+    Rebuilding the index (``kgrag build``) with the current encoder repairs it.
+    """
+
+
 class GraphError(KgragError):
     """Base for graph store failures."""
 
 
 class GraphUnavailable(GraphError, ConnectionError):
     """The graph store cannot be reached or opened; the message says what to check."""
+
+
+class GraphReadError(GraphError):
+    """A read from the graph failed (a corrupt database file, a query the server refused).
+
+    The message names the store; ``kgrag build --rebuild`` repairs a corrupt embedded store.
+    """
 
 
 class GraphWriteError(GraphError):

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kgrag.errors import InputTooLarge
 from kgrag.index.encoders import HashingEncoder
 from kgrag.linking.base import Linker, Normalizer
 from kgrag.linking.dense import DenseMatcher
-from kgrag.linking.linker import ConceptLinker, InputTooLarge
+from kgrag.linking.linker import ConceptLinker
 from kgrag.linking.training import add_training_dictionary, learn_detection, train_linker
 from kgrag.ontology.table import ConceptTable
 from kgrag.types import Assertion, SemanticKind

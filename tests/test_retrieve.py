@@ -12,13 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgrag.config import Settings
-from kgrag.errors import NoUsableFindings, RetrievalNotBuilt
+from kgrag.errors import IndexMismatch, NoUsableFindings, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.index.base import Vectors
 from kgrag.index.encoders import HashingEncoder
-from kgrag.index.vectors import IndexMismatch
 from kgrag.ontology.table import ConceptTable
 from kgrag.retrieval.artifacts import artifacts_dir, build_artifacts
 from kgrag.retrieval.diagnose import Diagnoser

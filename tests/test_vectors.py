@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kgrag.errors import IndexMismatch
 from kgrag.index.base import Encoder, VectorIndex
 from kgrag.index.encoders import HashingEncoder
-from kgrag.index.vectors import ExactIndex, FaissIndex, IndexMismatch
+from kgrag.index.vectors import ExactIndex, FaissIndex
 
 DIM = 32
 

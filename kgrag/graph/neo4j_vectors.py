@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from kgrag.errors import IndexMismatch
 from kgrag.graph import neo4j_queries as q
 from kgrag.index.base import Vectors
-from kgrag.index.vectors import IndexMismatch, as_vectors, read_meta, write_meta
+from kgrag.index.vectors import as_vectors, read_meta, write_meta
 
 if TYPE_CHECKING:
     from kgrag.graph.neo4j_store import Neo4jGraphStore

@@ -12,14 +12,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kgrag.errors import ConfigError, KgragError, MissingExtraError
+from kgrag.errors import ConfigError, IndexMismatch, MissingExtraError
 from kgrag.index.base import Vectors
 
 logger = logging.getLogger(__name__)
-
-
-class IndexMismatch(KgragError, ValueError):
-    """An index was built with another encoder or dimension than the one in use."""
 
 
 def as_vectors(vectors: Vectors, dim: int) -> Vectors:

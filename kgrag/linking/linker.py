@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kgrag.errors import KgragError
+from kgrag.errors import InputTooLarge
 from kgrag.linking.abbreviations import find_abbreviations
 from kgrag.linking.assertion import assign_assertions
 from kgrag.linking.calibration import Calibration, load_calibration, profile_name
@@ -28,10 +28,6 @@ MAX_TEXT_CHARS = 5_000_000
 def _definitions(context: str) -> dict[str, str]:
     """Abbreviations a document defines (cached: normalization asks once per mention)."""
     return {a.short: a.long for a in find_abbreviations(context)}
-
-
-class InputTooLarge(KgragError, ValueError):
-    """A text is larger than the linker accepts in one call."""
 
 
 @dataclass(frozen=True, slots=True)
