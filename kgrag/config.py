@@ -7,6 +7,7 @@ field names below (``cache_dir = "/data/kgrag"``).
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -89,6 +90,18 @@ class Settings(BaseSettings):
         description="passage index built by `kgrag build`: auto (Neo4j's own vector index when "
         "the graph is in Neo4j, else faiss flat), faiss flat or hnsw, exact numpy, or neo4j",
     )
+    # -- stores (kgrag.graph) ------------------------------------------------------------
+    neo4j_connect_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="seconds to open a Neo4j connection or take one from the pool",
+    )
+    neo4j_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds one Neo4j statement (or one batch of streamed records) may take; "
+        "past it the call ends in GraphUnavailable",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -104,6 +117,39 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+# ``scheme://user:password@host``: the userinfo part of any URI in a text
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@")
+
+
+def split_credentials(uri: str) -> tuple[str, tuple[str, str] | None]:
+    """Take the credentials out of a store URI.
+
+    Args:
+        uri: a location such as ``bolt://neo4j:secret@host:7687`` (percent-escapes in the
+            user and password are decoded).
+
+    Returns:
+        The URI without its userinfo, and ``(user, password)`` when it had one (a user
+        without ``:`` gives an empty password), else None.
+    """
+    from urllib.parse import unquote
+
+    m = _USERINFO.match(uri)
+    if m is None:
+        return uri, None
+    user, _, password = m["userinfo"].partition(":")
+    return m["scheme"] + uri[m.end() :], (unquote(user), unquote(password))
+
+
+def redact(text: str) -> str:
+    """``text`` with the userinfo of every URI in it replaced by ``***``.
+
+    Use it on every message, log line and exception text that may hold a store location:
+    ``bolt://neo4j:secret@host`` becomes ``bolt://***@host``.
+    """
+    return _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
 
 
 def kb_dir(settings: Settings) -> Path:

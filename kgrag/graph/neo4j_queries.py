@@ -23,29 +23,37 @@ SET n.label = row.label,
     n.tier = coalesce(row.tier, n.tier),
     n.kind = coalesce(row.kind, n.kind),
     n.codes = CASE WHEN size(row.codes) > 0 THEN row.codes ELSE coalesce(n.codes, []) END,
-    n.props = row.props,
+    n += row.props,
     n.sources = [s IN coalesce(n.sources, []) WHERE NOT s IN row.sources] + row.sources
 FOREACH (_ IN CASE WHEN row.label = 'Concept' THEN [1] ELSE [] END | SET n:Concept)
 FOREACH (_ IN CASE WHEN row.label = 'Document' THEN [1] ELSE [] END | SET n:Document)
 FOREACH (_ IN CASE WHEN row.label = 'Chunk' THEN [1] ELSE [] END | SET n:Chunk)
 """
 
-# one row per (edge, claim); a claim replaces the edge's claim with the same key
+# props: each prop is its own property "p:<key>" holding JSON; ``+=`` merges key by key
+# (a null removes). Read back as [key, json] pairs.
+_PROPS = "[k IN keys(%s) WHERE k STARTS WITH 'p:' | [substring(k, 2), %s[k]]]"
+NODE_PROPS = _PROPS % ("n", "n")
+EDGE_PROPS = _PROPS % ("r", "r")
+
+# one row per (edge, claim); a claim replaces the edge's claim with the same key. A claim
+# key is the JSON array [source, reference, start, end], compared whole, never split.
 _UPSERT_EDGE = """
 UNWIND $rows AS row
 MATCH (a:KgNode {id: row.src}), (b:KgNode {id: row.dst})
 MERGE (a)-[r:%s]->(b)
 WITH r, row, coalesce(r.claim_keys, []) AS keys
 WITH r, row, keys, [i IN range(0, size(keys) - 1) WHERE keys[i] <> row.claim_key] AS keep
-SET r.props = row.props,
+SET r += row.props,
     r.claims = [i IN keep | r.claims[i]] + row.claim,
     r.claim_sources = [i IN keep | r.claim_sources[i]] + row.claim_source,
+    r.claim_refs = [i IN keep | r.claim_refs[i]] + row.claim_ref,
     r.claim_keys = [i IN keep | keys[i]] + row.claim_key
 """
 UPSERT_EDGES = {t: _UPSERT_EDGE % t.value for t in EdgeType}
 
-# claims are kept in parallel lists on the relationship; a claim key is
-# "source|reference|start|end". Drops the claims matched by %(drop)s on the relationships
+# claims are kept in parallel lists on the relationship (claims, claim_keys,
+# claim_sources, claim_refs). Drops the claims matched by %(drop)s on the relationships
 # matched by %(edges)s, and relationships left without a claim.
 _DROP_CLAIMS = """
 MATCH ()-[r]->() WHERE %(edges)s
@@ -53,7 +61,8 @@ WITH r, [i IN range(0, size(r.claim_keys) - 1) WHERE NOT (%(drop)s)] AS keep
 WHERE size(keep) < size(r.claim_keys)
 SET r.claims = [i IN keep | r.claims[i]],
     r.claim_keys = [i IN keep | r.claim_keys[i]],
-    r.claim_sources = [i IN keep | r.claim_sources[i]]
+    r.claim_sources = [i IN keep | r.claim_sources[i]],
+    r.claim_refs = [i IN keep | r.claim_refs[i]]
 WITH r, size(keep) = 0 AS empty
 WITH r, empty, count(*) AS touched
 CALL (r, empty) { WITH r, empty WHERE empty DELETE r }
@@ -65,7 +74,7 @@ DELETE_SOURCE_CLAIMS = _DROP_CLAIMS % {
 }
 DELETE_REFERENCED_CLAIMS = _DROP_CLAIMS % {
     "edges": "any(s IN r.claim_sources WHERE s IN $sources)",
-    "drop": "split(r.claim_keys[i], '|')[1] IN $refs",
+    "drop": "r.claim_refs[i] IN $refs",
 }
 
 DOCUMENT_PARTS = """
@@ -90,11 +99,11 @@ DETACH DELETE n
 RETURN count(*) AS nodes
 """
 
-GET_NODES = """
+GET_NODES = f"""
 UNWIND $ids AS id
-MATCH (n:KgNode {id: id})
+MATCH (n:KgNode {{id: id}})
 RETURN n.id AS id, n.label AS label, n.name AS name, n.tier AS tier, n.kind AS kind,
-       n.codes AS codes, n.props AS props, n.sources AS sources
+       n.codes AS codes, {NODE_PROPS} AS props, n.sources AS sources
 """
 
 OUT_EDGES = """
@@ -111,22 +120,22 @@ WHERE $types IS NULL OR type(r) IN $types
 RETURN a.id AS src, type(r) AS type, b.id AS dst
 """
 
-GET_EDGES = """
+GET_EDGES = f"""
 UNWIND $keys AS key
-MATCH (a:KgNode {id: key[0]})-[r]->(b:KgNode {id: key[2]})
+MATCH (a:KgNode {{id: key[0]}})-[r]->(b:KgNode {{id: key[2]}})
 WHERE type(r) = key[1]
-RETURN a.id AS src, type(r) AS type, b.id AS dst, r.props AS props, r.claims AS claims
+RETURN a.id AS src, type(r) AS type, b.id AS dst, {EDGE_PROPS} AS props, r.claims AS claims
 """
 
-ALL_NODES = """
+ALL_NODES = f"""
 MATCH (n:KgNode) WHERE $label IS NULL OR n.label = $label
 RETURN n.id AS id, n.label AS label, n.name AS name, n.tier AS tier, n.kind AS kind,
-       n.codes AS codes, n.props AS props, n.sources AS sources
+       n.codes AS codes, {NODE_PROPS} AS props, n.sources AS sources
 """
 
-ALL_EDGES = """
+ALL_EDGES = f"""
 MATCH (a:KgNode)-[r]->(b:KgNode) WHERE $types IS NULL OR type(r) IN $types
-RETURN a.id AS src, type(r) AS type, b.id AS dst, r.props AS props, r.claims AS claims
+RETURN a.id AS src, type(r) AS type, b.id AS dst, {EDGE_PROPS} AS props, r.claims AS claims
 """
 
 COUNT_NODES = "MATCH (n:KgNode) RETURN n.label AS key, count(*) AS n"

@@ -1,23 +1,66 @@
 """The Neo4j store (official ``neo4j`` driver): constraints created idempotently, batched
 ``UNWIND`` writes in managed transactions (retried by the driver on transient errors),
 parameters only. All Cypher lives in :mod:`kgrag.graph.neo4j_queries`.
+
+Layout: a node or relationship keeps each prop as its own property ``p:<key>`` holding
+the JSON of the value (so an upsert merges props key by key with ``SET += ``, as
+:func:`~kgrag.graph.schema.merge_props` says); a relationship keeps its claims in parallel
+lists: ``claims`` (JSON), ``claim_keys`` (the JSON array ``[source, reference, start,
+end]``, compared whole, never split), ``claim_sources`` and ``claim_refs`` (the reference,
+``""`` for none).
+
+Every call is bounded: connections and pool acquisition by ``neo4j_connect_timeout``, each
+statement (and each wait for the next streamed records) by ``neo4j_timeout``, both from
+:class:`~kgrag.config.Settings`. A server that does not answer in time (stopped, frozen,
+a socket that accepts and never speaks) ends the call in
+:class:`~kgrag.errors.GraphUnavailable`. Credentials never appear in a message: a URI's
+userinfo is taken out before the driver sees it and every text is passed through
+:func:`~kgrag.config.redact`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
-from kgrag.errors import GraphUnavailable, GraphWriteError, MissingExtraError
+from kgrag.config import Settings, get_settings, redact, split_credentials
+from kgrag.errors import (
+    GraphError,
+    GraphReadError,
+    GraphUnavailable,
+    GraphWriteError,
+    MissingExtraError,
+)
 from kgrag.graph import neo4j_queries as q
 from kgrag.graph.base import Direction
-from kgrag.graph.schema import Claim, Edge, EdgeType, GraphCounts, Label, Node, Tier
+from kgrag.graph.schema import Claim, Edge, EdgeType, GraphCounts, Label, Node, Tier, with_frequency
 from kgrag.graph.traversal import EdgeKey, Traversal
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PROP_PREFIX = "p:"
+_STREAM_CHUNK = 1000  # records handed over per queue item
+
+
+def encode_props(props: dict[str, Any]) -> dict[str, str | None]:
+    """Props as the ``p:<key>`` properties an upsert sets (None removes the property)."""
+    return {PROP_PREFIX + k: None if v is None else json.dumps(v) for k, v in props.items()}
+
+
+def decode_props(pairs: Sequence[Sequence[Any]] | None) -> dict[str, Any]:
+    """Props back from the ``[[key, json], ...]`` pairs the read statements return."""
+    return {str(k): json.loads(v) for k, v in pairs or ()}
+
+
+def claim_key(c: Claim) -> str:
+    """A claim's structured key on its relationship: the JSON array of its identity."""
+    return json.dumps(list(c.identity()))
 
 
 def _node(r: dict[str, Any]) -> Node:
@@ -28,7 +71,7 @@ def _node(r: dict[str, Any]) -> Node:
         tier=Tier(r["tier"]) if r["tier"] else None,
         kind=r["kind"],
         codes=tuple(r["codes"] or ()),
-        props=json.loads(r["props"] or "{}"),
+        props=decode_props(r["props"]),
         sources=tuple(r["sources"] or ()) or ("?",),
     )
 
@@ -42,17 +85,37 @@ def _removed(edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> dict[s
 
 
 def _edge(r: dict[str, Any]) -> Edge:
+    typ = EdgeType(r["type"])
+    claims = tuple(Claim.model_validate_json(c) for c in r["claims"])
     return Edge(
         src=r["src"],
-        type=EdgeType(r["type"]),
+        type=typ,
         dst=r["dst"],
-        props=json.loads(r["props"] or "{}"),
-        claims=tuple(Claim.model_validate_json(c) for c in r["claims"]),
+        props=with_frequency(typ, decode_props(r["props"]), claims),
+        claims=claims,
     )
 
 
 class Neo4jGraphStore(Traversal):
-    name = "kgrag.Neo4jGraphStore.v1"
+    """A :class:`~kgrag.graph.base.GraphStore` in a Neo4j database (5.x or later).
+
+    Args:
+        uri: ``bolt://``, ``neo4j://`` (``+s`` for TLS); a ``user:password@`` in it is
+            used as the credentials when ``auth`` is not given, and is never printed.
+        auth: ``(user, password)``; an empty password means no authentication.
+        database: the database name (None: the server's default).
+        batch_size: rows per ``UNWIND`` write.
+        timeout: seconds a statement may take (default: ``Settings.neo4j_timeout``).
+        connect_timeout: seconds to connect or acquire a connection (default:
+            ``Settings.neo4j_connect_timeout``).
+        settings: where the defaults come from (default: the process settings).
+
+    Raises:
+        MissingExtraError: the ``neo4j`` driver is not installed.
+        GraphUnavailable: the server cannot be reached in time or refuses the credentials.
+    """
+
+    name = "kgrag.Neo4jGraphStore.v2"
 
     def __init__(
         self,
@@ -61,40 +124,127 @@ class Neo4jGraphStore(Traversal):
         auth: tuple[str, str] | None = None,
         database: str | None = None,
         batch_size: int = 2000,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        settings: Settings | None = None,
     ) -> None:
         try:
             import neo4j
             from neo4j import exceptions as nx
         except ImportError as e:
             raise MissingExtraError("neo4j", "neo4j", "The Neo4j graph store") from e
+        settings = settings or get_settings()
+        self._neo4j = neo4j
         self._nx = nx
-        self.uri = uri
+        self.uri, from_uri = split_credentials(uri)
+        auth = auth if auth is not None else from_uri
         self.database = database
         self.batch_size = batch_size
+        self.timeout = float(timeout if timeout is not None else settings.neo4j_timeout)
+        connect = float(
+            connect_timeout if connect_timeout is not None else settings.neo4j_connect_timeout
+        )
+        self.connect_timeout = connect
         try:
-            self.driver = neo4j.GraphDatabase.driver(uri, auth=auth if auth and auth[1] else None)
-            self.driver.verify_connectivity()
+            self.driver = neo4j.GraphDatabase.driver(
+                self.uri,
+                auth=auth if auth and auth[1] else None,
+                connection_timeout=connect,
+                connection_acquisition_timeout=connect,
+                max_transaction_retry_time=min(30.0, self.timeout),
+            )
+        except (nx.ConfigurationError, ValueError) as e:
+            raise GraphUnavailable(f"cannot use the Neo4j address {self.uri}: {redact(str(e))}") from e
+        try:
+            self._bounded(self.driver.verify_connectivity, connect + self.timeout)
             for statement in q.CONSTRAINTS:
                 self._run(statement)
-        except (nx.ServiceUnavailable, nx.AuthError, nx.ConfigurationError, ValueError) as e:
+        except GraphError as e:
+            self._close_quietly()
             raise GraphUnavailable(
-                f"cannot reach Neo4j at {uri}: {e}. Is the server running, "
+                f"{e}. Is the server running, and are KGRAG_NEO4J_USER/KGRAG_NEO4J_PASSWORD right?"
+            ) from e
+        except (nx.Neo4jError, nx.DriverError, OSError) as e:
+            self._close_quietly()
+            raise GraphUnavailable(
+                f"cannot reach Neo4j at {self.uri}: {redact(str(e))}. Is the server running, "
                 "and are KGRAG_NEO4J_USER/KGRAG_NEO4J_PASSWORD right?"
             ) from e
 
     # -- plumbing ------------------------------------------------------------------------
-    def _run(self, statement: str, **params: Any) -> list[dict[str, Any]]:
-        try:
-            records, _, _ = self.driver.execute_query(statement, params, database_=self.database)
-        except self._nx.ServiceUnavailable as e:
-            raise GraphUnavailable(f"lost the connection to Neo4j at {self.uri}: {e}") from e
-        except self._nx.Neo4jError as e:
-            raise GraphWriteError(f"Neo4j refused a statement: {e}") from e
-        return [r.data() for r in records]
+    def _bounded(self, call: Callable[[], T], seconds: float | None = None) -> T:
+        """Run ``call`` in a helper thread and wait at most ``seconds`` (default: the
+        statement timeout): the driver has no read deadline of its own, so a frozen server
+        would otherwise block forever. The helper is a daemon: it dies with the process."""
+        seconds = self.timeout if seconds is None else seconds
+        box: list[Any] = []
+        done = threading.Event()
 
-    def cypher(self, statement: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one statement from :mod:`kgrag.graph.neo4j_queries`, values as parameters."""
-        return self._run(statement, **params)
+        def work() -> None:
+            try:
+                box.append((True, call()))
+            except BaseException as e:  # handed to the caller below
+                box.append((False, e))
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="kgrag-neo4j-call", daemon=True).start()
+        if not done.wait(seconds):
+            raise GraphUnavailable(
+                f"Neo4j at {self.uri} did not answer within {seconds:g} s (server stopped or "
+                "overloaded?); raise KGRAG_NEO4J_TIMEOUT if the statement is just slow"
+            )
+        ok, value = box[0]
+        if ok:
+            return value  # type: ignore[no-any-return]
+        raise value
+
+    def _failed(self, e: Exception, write: bool) -> GraphError:
+        """The kgrag error for a driver error (its text redacted)."""
+        nx = self._nx
+        text = redact(str(e))
+        if isinstance(e, nx.AuthError):
+            return GraphUnavailable(f"Neo4j at {self.uri} refused the credentials: {text}")
+        if isinstance(e, nx.ServiceUnavailable | nx.SessionExpired | OSError):
+            return GraphUnavailable(f"lost the connection to Neo4j at {self.uri}: {text}")
+        if isinstance(e, nx.ClientError) and "TransactionTimedOut" in (getattr(e, "code", "") or ""):
+            return GraphUnavailable(f"Neo4j at {self.uri} timed out a statement: {text}")
+        if write:
+            return GraphWriteError(f"Neo4j refused a statement: {text}; rerun the build to resume")
+        return GraphReadError(f"reading from Neo4j at {self.uri} failed: {text}")
+
+    def _run(self, statement: str, *, write: bool = True, **params: Any) -> list[dict[str, Any]]:
+        neo4j = self._neo4j
+
+        def call() -> list[dict[str, Any]]:
+            records, _, _ = self.driver.execute_query(
+                neo4j.Query(statement, timeout=self.timeout),
+                params,
+                database_=self.database,
+                routing_=neo4j.RoutingControl.WRITE if write else neo4j.RoutingControl.READ,
+            )
+            return [r.data() for r in records]
+
+        try:
+            return self._bounded(call)
+        except (self._nx.Neo4jError, self._nx.DriverError, OSError) as e:
+            raise self._failed(e, write) from e
+
+    def _read(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        return self._run(statement, write=False, **params)
+
+    def cypher(self, statement: str, /, *, read: bool = False, **params: Any) -> list[dict[str, Any]]:
+        """Run one statement from :mod:`kgrag.graph.neo4j_queries`, values as parameters.
+
+        Args:
+            statement: the Cypher text (never built from data).
+            read: route as a read (failures become GraphReadError, not GraphWriteError).
+            **params: the statement's parameters.
+
+        Returns:
+            The records as dicts.
+        """
+        return self._run(statement, write=not read, **params)
 
     def _write_batches(self, statement: str, rows: Iterable[dict[str, Any]]) -> int:
         total = 0
@@ -116,7 +266,7 @@ class Neo4jGraphStore(Traversal):
                     "tier": n.tier.value if n.tier else None,
                     "kind": n.kind,
                     "codes": list(n.codes),
-                    "props": json.dumps(n.props),
+                    "props": encode_props(n.props),
                     "sources": list(n.sources),
                 }
                 for n in nodes
@@ -134,10 +284,11 @@ class Neo4jGraphStore(Traversal):
                     {
                         "src": e.src,
                         "dst": e.dst,
-                        "props": json.dumps(e.props),
+                        "props": encode_props(e.props),
                         "claim": c.model_dump_json(),
                         "claim_source": c.source,
-                        "claim_key": f"{c.source}|{c.key()}",
+                        "claim_key": claim_key(c),
+                        "claim_ref": c.reference or "",
                     }
                 )
             if len(rows) >= self.batch_size:
@@ -153,7 +304,7 @@ class Neo4jGraphStore(Traversal):
         return _removed(edges, nodes)
 
     def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
-        parts = self._run(q.DOCUMENT_PARTS, ids=list(dict.fromkeys(document_ids)))
+        parts = self._read(q.DOCUMENT_PARTS, ids=list(dict.fromkeys(document_ids)))
         refs = [r["id"] for r in parts] + [c for r in parts for c in r["chunks"]]
         if not refs:
             return {"claims": 0, "edges": 0, "nodes": 0}
@@ -166,29 +317,83 @@ class Neo4jGraphStore(Traversal):
         self._run(q.SET_META, key=key, value=value)
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._run(q.GET_META, key=key)
+        rows = self._read(q.GET_META, key=key)
         return str(rows[0]["value"]) if rows else None
 
     def clear(self) -> None:
         """Delete every kgrag node and meta entry (tests; rebuilding from scratch)."""
-        with self.driver.session(database=self.database) as session:
-            session.run(q.CLEAR).consume()
+
+        def call() -> None:
+            with self.driver.session(database=self.database) as session:
+                session.run(q.CLEAR).consume()
+
+        try:
+            self._bounded(call)
+        except (self._nx.Neo4jError, self._nx.DriverError, OSError) as e:
+            raise self._failed(e, write=True) from e
 
     # -- the traversal primitives --------------------------------------------------------
     def _nodes(self, ids: Iterable[str]) -> dict[str, Node]:
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
-        return {r["id"]: _node(r) for r in self._run(q.GET_NODES, ids=ids)}
+        return {r["id"]: _node(r) for r in self._read(q.GET_NODES, ids=ids)}
 
     def _stream(self, statement: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Records one by one from an open session (bulk reads do not fit in a list)."""
+        """Records one by one from an open session (bulk reads do not fit in a list).
+
+        A helper thread reads the records and hands them over in chunks; waiting longer
+        than the statement timeout for the next chunk ends in GraphUnavailable."""
+        handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
+        stop = threading.Event()
+        neo4j = self._neo4j
+
+        def put(item: tuple[str, Any]) -> bool:
+            while not stop.is_set():
+                try:
+                    handoff.put(item, timeout=0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                with self.driver.session(
+                    database=self.database, default_access_mode=neo4j.READ_ACCESS
+                ) as session:
+                    chunk: list[dict[str, Any]] = []
+                    query = neo4j.Query(statement, timeout=self.timeout)
+                    for record in session.run(query, params):
+                        chunk.append(record.data())
+                        if len(chunk) >= _STREAM_CHUNK:
+                            if not put(("rows", chunk)):
+                                return
+                            chunk = []
+                    put(("rows", chunk))
+                put(("end", None))
+            except BaseException as e:  # handed to the consumer
+                put(("error", e))
+
+        threading.Thread(target=produce, name="kgrag-neo4j-stream", daemon=True).start()
         try:
-            with self.driver.session(database=self.database) as session:
-                for record in session.run(statement, params):
-                    yield record.data()
-        except self._nx.ServiceUnavailable as e:
-            raise GraphUnavailable(f"lost the connection to Neo4j at {self.uri}: {e}") from e
+            while True:
+                try:
+                    kind, value = handoff.get(timeout=self.timeout)
+                except queue.Empty:
+                    raise GraphUnavailable(
+                        f"Neo4j at {self.uri} sent nothing for {self.timeout:g} s (server "
+                        "stopped or overloaded?); raise KGRAG_NEO4J_TIMEOUT if it is just slow"
+                    ) from None
+                if kind == "end":
+                    return
+                if kind == "error":
+                    if isinstance(value, self._nx.Neo4jError | self._nx.DriverError | OSError):
+                        raise self._failed(value, write=False) from value
+                    raise value
+                yield from value
+        finally:
+            stop.set()
 
     def iter_nodes(self, label: Label | None = None) -> Iterator[Node]:
         for r in self._stream(q.ALL_NODES, label=label.value if label else None):
@@ -212,12 +417,12 @@ class Neo4jGraphStore(Traversal):
         if direction in ("out", "both"):
             out += [
                 (r["src"], r["type"], r["dst"])
-                for r in self._run(q.OUT_EDGES, ids=list(node_ids), types=names)
+                for r in self._read(q.OUT_EDGES, ids=list(node_ids), types=names)
             ]
         if direction in ("in", "both"):
             out += [
                 (r["src"], r["type"], r["dst"])
-                for r in self._run(q.IN_EDGES, ids=list(node_ids), types=names)
+                for r in self._read(q.IN_EDGES, ids=list(node_ids), types=names)
             ]
         return out[:limit] if limit is not None else out
 
@@ -225,7 +430,7 @@ class Neo4jGraphStore(Traversal):
         wanted = list(keys)
         if not wanted:
             return []
-        rows = self._run(q.GET_EDGES, keys=[list(k) for k in wanted])
+        rows = self._read(q.GET_EDGES, keys=[list(k) for k in wanted])
         by_key = {(r["src"], r["type"], r["dst"]): r for r in rows}
         out = []
         for src, typ, dst in wanted:
@@ -234,32 +439,11 @@ class Neo4jGraphStore(Traversal):
                 out.append(_edge(r))
         return out
 
-    def _walk(self, node_id: str, max_depth: int, up: bool) -> list[tuple[Node, int]]:
-        depth: dict[str, int] = {node_id: 0}
-        frontier = [node_id]
-        for level in range(1, max_depth + 1):
-            keys = self._adjacent(frontier, [EdgeType.IS_A], "out" if up else "in")
-            nxt = [k[2] if up else k[0] for k in keys]
-            frontier = [n for n in dict.fromkeys(nxt) if n not in depth]
-            for n in frontier:
-                depth[n] = level
-            if not frontier:
-                break
-        nodes = self._nodes(i for i in depth if i != node_id)
-        ranked = sorted(((d, i) for i, d in depth.items() if i in nodes))
-        return [(nodes[i], d) for d, i in ranked]
-
-    def ancestors(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
-        return self._walk(node_id, max_depth, up=True)
-
-    def descendants(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
-        return self._walk(node_id, max_depth, up=False)
-
     def counts(self) -> GraphCounts:
         def table(statement: str) -> dict[str, int]:
-            return {str(r["key"]): int(r["n"]) for r in self._run(statement)}
+            return {str(r["key"]): int(r["n"]) for r in self._read(statement)}
 
-        sources = self._run(q.COUNT_SOURCES)
+        sources = self._read(q.COUNT_SOURCES)
         return GraphCounts(
             nodes=table(q.COUNT_NODES),
             edges=table(q.COUNT_EDGES),
@@ -268,4 +452,11 @@ class Neo4jGraphStore(Traversal):
         )
 
     def close(self) -> None:
-        self.driver.close()
+        """Close the driver (bounded: a frozen server cannot hold it up)."""
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        try:
+            self._bounded(self.driver.close, self.connect_timeout)
+        except (GraphError, self._nx.DriverError, OSError) as e:
+            logger.warning("closing the Neo4j driver: %s", redact(str(e)))

@@ -9,6 +9,7 @@ on load.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +45,7 @@ class Neo4jVectorIndex:
         self.count = 0
 
     def _ensure_index(self) -> None:
-        info = self.store.cypher(q.VECTOR_INDEX_INFO, name=q.VECTOR_INDEX)
+        info = self.store.cypher(q.VECTOR_INDEX_INFO, read=True, name=q.VECTOR_INDEX)
         if info and info[0]["dim"] != self.dim:
             logger.info(
                 "Neo4j vector index has dimension %s, recreating with %d", info[0]["dim"], self.dim
@@ -73,7 +74,7 @@ class Neo4jVectorIndex:
             ]
             self.store.cypher(q.SET_EMBEDDINGS, rows=rows)
         self.count += len(vectors)
-        self.store.set_meta(META_KEY, f"{self.encoder}|{self.dim}|{self.count}")
+        self.store.set_meta(META_KEY, _stamp(self.encoder, self.dim, self.count))
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         queries = as_vectors(queries, self.dim)
@@ -83,7 +84,9 @@ class Neo4jVectorIndex:
         for row, query in enumerate(queries):
             if k == 0:
                 break
-            hits = self.store.cypher(q.QUERY_VECTORS, name=q.VECTOR_INDEX, k=k, vector=query.tolist())
+            hits = self.store.cypher(
+                q.QUERY_VECTORS, read=True, name=q.VECTOR_INDEX, k=k, vector=query.tolist()
+            )
             found = [(h["score"], self.position[h["id"]]) for h in hits if h["id"] in self.position]
             for j, (score, position) in enumerate(found[:k]):
                 scores[row, j] = 2.0 * float(score) - 1.0  # Neo4j reports (1 + cosine) / 2
@@ -106,10 +109,16 @@ class Neo4jVectorIndex:
         meta = read_meta(path, encoder, dim)
         out = cls(store, int(str(meta["dim"])), str(meta["encoder"]), keys)
         out.count = int(str(meta["count"]))
-        stamp = f"{out.encoder}|{out.dim}|{out.count}"
+        stamp = _stamp(out.encoder, out.dim, out.count)
         if store.get_meta(META_KEY) != stamp:
             raise IndexMismatch(
                 f"the vectors in Neo4j ({store.get_meta(META_KEY)}) are not those this index "
                 f"was saved with ({stamp}); rerun `kgrag build --store {store.uri}`"
             )
         return out
+
+
+def _stamp(encoder: str, dim: int, count: int) -> str:
+    """What the store's meta records about the vectors it holds: a JSON array, compared
+    whole (an encoder name may hold any character)."""
+    return json.dumps([encoder, dim, count])

@@ -12,10 +12,11 @@ Nodes
 
 Edges (``src -[TYPE]-> dst``)
     ``IS_A``        child -> parent concept.
-    ``HAS_FINDING`` disease -> finding. ``props``: ``frequency`` (0..1, mean over the
-                    claims that give one), ``polarity`` (``present``; ``excluded`` when a
-                    source says the disease does *not* show the finding, so its presence
-                    argues against the disease), ``onset``.
+    ``HAS_FINDING`` disease -> finding. ``props``: ``frequency`` (0..1, derived on
+                    read by :func:`edge_frequency` from the claims, never stored),
+                    ``polarity`` (``present``; ``excluded`` when a source says the
+                    disease does *not* show the finding, so its presence argues against
+                    the disease), ``onset``.
     ``HAS_RISK_FACTOR`` disease -> antecedent/exposure concept (DDXPlus antecedents).
     ``MENTIONS``    chunk -> concept. ``props``: ``start``, ``end`` (characters in the
                     document), ``assertion``.
@@ -30,6 +31,7 @@ Provenance
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -72,10 +74,74 @@ class Claim(_Frozen):
     props: dict[str, Any] = Field(default_factory=dict)
 
     def key(self) -> str:
+        """The claim's identity within its edge and source, as stored by the SQLite store.
+
+        ``reference|start|end``: ``start`` and ``end`` are integers or empty, so the string
+        splits back uniquely from the right even when the reference holds ``|``; no reader
+        splits it (a structured key, :meth:`identity`, is what Neo4j stores).
+
+        Returns:
+            The key string.
+        """
         return (
             f"{self.reference or ''}|{self.start if self.start is not None else ''}|"
             f"{self.end if self.end is not None else ''}"
         )
+
+    def identity(self) -> tuple[str, str | None, int | None, int | None]:
+        """``(source, reference, start, end)``: the structured key of a claim on its edge."""
+        return (self.source, self.reference, self.start, self.end)
+
+
+def edge_frequency(claims: Iterable[Claim]) -> float | None:
+    """An edge's frequency: the mean of its claims' numeric ``frequency`` props.
+
+    The one definition every reader uses (both stores fill ``Edge.props["frequency"]``
+    with it on HAS_FINDING edges; the diagnostic model applies it to the claims of one
+    polarity; evidence reports it).
+
+    Args:
+        claims: the claims to average (an edge's, or a subset of them).
+
+    Returns:
+        The mean in 0..1, or None when no claim gives a frequency.
+    """
+    values = [
+        float(f)
+        for c in claims
+        if isinstance(f := c.props.get("frequency"), int | float) and not isinstance(f, bool)
+    ]
+    return sum(values) / len(values) if values else None
+
+
+def merge_props(stored: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The props an upsert leaves on a node or edge that already exists (both stores).
+
+    Args:
+        stored: the props held now (empty for a new node or edge).
+        given: the props of the upsert.
+
+    Returns:
+        ``stored`` updated key by key: each key in ``given`` replaces that key's value
+        whole; a key given as None is removed; keys not given are kept.
+    """
+    out = {k: v for k, v in stored.items() if k not in given}
+    out.update((k, v) for k, v in given.items() if v is not None)
+    return out
+
+
+def with_frequency(
+    edge_type: EdgeType, props: dict[str, Any], claims: Iterable[Claim]
+) -> dict[str, Any]:
+    """``props`` of a HAS_FINDING edge as readers return them: ``frequency`` derived from
+    the claims by :func:`edge_frequency` (absent when none gives one); other types as they are."""
+    if edge_type is not EdgeType.HAS_FINDING:
+        return props
+    props.pop("frequency", None)
+    frequency = edge_frequency(claims)
+    if frequency is not None:
+        props["frequency"] = frequency
+    return props
 
 
 class Node(_Frozen):

@@ -1,10 +1,31 @@
-"""Traversals every store shares, written once over three primitives a store provides:
-``_adjacent(ids, types, direction)`` (edge keys), ``_edges(keys)`` and ``_nodes(ids)``."""
+"""The backend contract a store implements, and the traversals written once over it.
+
+A new store implements :class:`Backend` (three read primitives) plus the writes, bulk
+reads, meta and ``close`` of :class:`~kgrag.graph.base.GraphStore`, and inherits
+:class:`Traversal`, which builds every other read from the primitives:
+
+========================  ===========================================================
+primitive                 contract
+========================  ===========================================================
+``_adjacent(ids, types,   keys ``(src, type, dst)`` of the edges leaving (``out``),
+direction, limit)``       entering (``in``) or touching (``both``) any of ``ids``,
+                          of ``types`` (None: all), at most ``limit``; order free
+``_edges(keys)``          the edges with these keys, claims included, in the order
+                          asked; missing keys left out; HAS_FINDING ``props`` carry
+                          ``frequency`` from :func:`~kgrag.graph.schema.edge_frequency`
+``_nodes(ids)``           the nodes with these ids, by id; missing ids left out
+========================  ===========================================================
+
+Failures: a read that fails raises :class:`~kgrag.errors.GraphReadError`, an unreachable
+or unresponsive server :class:`~kgrag.errors.GraphUnavailable`. Stores are context
+managers (``with open_store(...) as g:`` closes it).
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
+from typing import Protocol, Self
 
 from kgrag.graph.base import Direction
 from kgrag.graph.schema import Edge, EdgeType, Node, Subgraph
@@ -13,7 +34,26 @@ from kgrag.graph.schema import Path as GraphPath
 EdgeKey = tuple[str, str, str]
 
 
+class Backend(Protocol):
+    """The three read primitives every store provides (see the module docstring)."""
+
+    def _adjacent(
+        self,
+        node_ids: Sequence[str],
+        types: Sequence[EdgeType] | None,
+        direction: Direction,
+        limit: int | None = None,
+    ) -> list[EdgeKey]: ...
+
+    def _edges(self, keys: Iterable[EdgeKey]) -> list[Edge]: ...
+
+    def _nodes(self, ids: Iterable[str]) -> dict[str, Node]: ...
+
+
 class Traversal:
+    """Every read of :class:`~kgrag.graph.base.GraphStore` but the bulk ones, over the
+    :class:`Backend` primitives; a store subclasses it and implements the primitives."""
+
     def _adjacent(
         self,
         node_ids: Sequence[str],
@@ -28,6 +68,37 @@ class Traversal:
 
     def _nodes(self, ids: Iterable[str]) -> dict[str, Node]:
         raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _walk(self, node_id: str, max_depth: int, up: bool) -> list[tuple[Node, int]]:
+        """IS_A breadth first from ``node_id``: up (ancestors) or down (descendants)."""
+        depth: dict[str, int] = {node_id: 0}
+        frontier = [node_id]
+        for level in range(1, max_depth + 1):
+            keys = self._adjacent(frontier, [EdgeType.IS_A], "out" if up else "in")
+            nxt = [k[2] if up else k[0] for k in keys]
+            frontier = [n for n in dict.fromkeys(nxt) if n not in depth]
+            for n in frontier:
+                depth[n] = level
+            if not frontier:
+                break
+        nodes = self._nodes(i for i in depth if i != node_id)
+        ranked = sorted((d, i) for i, d in depth.items() if i in nodes)
+        return [(nodes[i], d) for d, i in ranked]
+
+    def ancestors(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
+        return self._walk(node_id, max_depth, up=True)
+
+    def descendants(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
+        return self._walk(node_id, max_depth, up=False)
 
     def get_node(self, node_id: str) -> Node | None:
         return self._nodes([node_id]).get(node_id)
