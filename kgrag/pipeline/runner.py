@@ -193,8 +193,6 @@ class Builder:
                 )
                 if spec.kind == "vocabularies":
                     break  # everything else hangs off the concept nodes
-        if hasattr(self.store, "refresh_frequencies"):
-            self.store.refresh_frequencies()
         retrieval: dict[str, int] = {}
         if not failed:
             try:

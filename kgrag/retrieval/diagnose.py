@@ -20,7 +20,7 @@ import numpy.typing as npt
 from kgrag.config import Settings, get_settings
 from kgrag.errors import ConfigError, NoUsableFindings, RetrievalError, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import Edge, EdgeType, Label, Node, Tier
+from kgrag.graph.schema import Edge, EdgeType, Label, Node, Tier, edge_frequency
 from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
 from kgrag.retrieval.differences import follow_ups
 from kgrag.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
@@ -362,10 +362,8 @@ class Diagnoser:
             citations = []
             frequency = None
             if edge is not None:
-                freqs = [
-                    c.props["frequency"] for c in edge.claims if c.props.get("frequency") is not None
-                ]
-                frequency = round(sum(freqs) / len(freqs), 3) if freqs else None
+                mean = edge_frequency(edge.claims)
+                frequency = round(mean, 3) if mean is not None else None
                 for c in edge.claims:
                     if c.start is not None and c.reference and c.reference.startswith("chunk:"):
                         chunk = chunks.get(c.reference)

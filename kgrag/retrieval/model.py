@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kgrag.errors import RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import EdgeType, Label, Tier
+from kgrag.graph.schema import Claim, EdgeType, Label, Tier, edge_frequency
 from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -351,16 +351,16 @@ def compile_model(
 ) -> DiagnosticModel:
     """Read every HAS_FINDING edge, the IS_A hierarchy above the findings and the names."""
     say = progress or (lambda m: logger.info("%s", m))
-    merged: dict[tuple[str, str, bool], tuple[list[float], set[str]]] = {}
+    merged: dict[tuple[str, str, bool], tuple[list[Claim], set[str]]] = {}
     for e in store.iter_edges([EdgeType.HAS_FINDING]):
         for c in e.claims:
             polarity = c.props.get("polarity", e.props.get("polarity", "present"))
             freq = c.props.get("frequency")
             freq = float(freq) if isinstance(freq, int | float) else None
             excluded = polarity == "excluded" or freq == 0.0  # "0/7 patients" excludes too
-            freqs, refs = merged.setdefault((e.src, e.dst, excluded), ([], set()))
-            if freq is not None and not excluded:
-                freqs.append(freq)
+            claims, refs = merged.setdefault((e.src, e.dst, excluded), ([], set()))
+            if not excluded:
+                claims.append(c)
             refs.add(c.reference or c.source)
     say(f"diagnostic model: {len(merged):,} disease-finding annotations")
     parents_of: dict[str, list[str]] = {}
@@ -386,11 +386,11 @@ def compile_model(
         Annotation(
             d_index[d],
             terms[t],
-            sum(freqs) / len(freqs) if freqs else None,
+            edge_frequency(claims),
             excluded,
             tuple(sorted(refs)),
         )
-        for (d, t, excluded), (freqs, refs) in merged.items()
+        for (d, t, excluded), (claims, refs) in merged.items()
     ]
     say(f"diagnostic model: {len(diseases):,} diseases, {len(term_list):,} finding terms")
     return DiagnosticModel(
