@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from kgrag.errors import GraphError
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
+from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier, edge_frequency, merge_props
 from kgrag.graph.sqlite_store import SqliteGraphStore
 
 H = EdgeType.HAS_FINDING
@@ -58,10 +59,10 @@ def _sqlite(tmp_path: Path) -> Iterator[GraphStore]:
     store.close()
 
 
-def _neo4j(tmp_path: Path) -> Iterator[GraphStore]:
+def _open_neo4j() -> GraphStore:
     from kgrag.graph.neo4j_store import Neo4jGraphStore
 
-    store = Neo4jGraphStore(
+    return Neo4jGraphStore(
         os.environ["KGRAG_TEST_NEO4J_URI"],
         auth=(
             os.environ.get("KGRAG_TEST_NEO4J_USER", "neo4j"),
@@ -69,10 +70,15 @@ def _neo4j(tmp_path: Path) -> Iterator[GraphStore]:
         ),
         batch_size=3,
     )
-    store.clear()
+
+
+def _neo4j(tmp_path: Path) -> Iterator[GraphStore]:
+    store = _open_neo4j()
+    store.clear()  # type: ignore[attr-defined]
     yield store
-    store.clear()
     store.close()
+    with _open_neo4j() as cleaner:  # a fresh one: the test may have closed its store
+        cleaner.clear()  # type: ignore[attr-defined]
 
 
 STORES: dict[str, Callable[[Path], Iterator[GraphStore]]] = {"sqlite": _sqlite}
@@ -220,6 +226,53 @@ def test_bulk_reads(store: GraphStore) -> None:
     claims = next(e for e in store.iter_edges([H]) if (e.src, e.dst) == ("D1", "F1")).claims
     assert sorted(c.source for c in claims) == ["other", "vocab"]
     assert len(list(store.iter_edges())) == len(EDGES)
+
+
+def test_props_merge_key_by_key(store: GraphStore) -> None:
+    """Both stores: each prop given replaces that key whole, None removes it, the rest stays
+    (nodes and edges alike: :func:`kgrag.graph.schema.merge_props`)."""
+    doc = Node(
+        id="doc:p",
+        label=Label.DOCUMENT,
+        name="p",
+        sources=("notes",),
+        props={"title": "T", "checksum": "abc", "tags": ["a", "b"], "meta": {"x": 1, "y": 2}},
+    )
+    store.upsert_nodes([doc])
+    store.upsert_nodes(
+        [doc.model_copy(update={"props": {"checksum": None, "tags": ["c"], "meta": {"x": 3}}})]
+    )
+    got = store.get_nodes(["doc:p"])["doc:p"].props
+    want = merge_props(doc.props, {"checksum": None, "tags": ["c"], "meta": {"x": 3}})
+    assert got == want == {"title": "T", "tags": ["c"], "meta": {"x": 3}}
+    first = Edge(src="D1", type=H, dst="F3", props={"polarity": "present", "onset": "infancy"},
+                 claims=(Claim(source="s1", reference="r1"),))  # fmt: skip
+    store.upsert_edges([first])
+    store.upsert_edges([first.model_copy(update={"props": {"polarity": "excluded", "onset": None}})])
+    (e,) = store.edges([("D1", H, "F3")])
+    assert e.props == {"polarity": "excluded"}
+    assert next(x for x in store.iter_edges([H]) if x.dst == "F3" and x.src == "D1").props == e.props
+
+
+def test_frequency_derived_from_claims(store: GraphStore) -> None:
+    """An edge's frequency is edge_frequency(claims) on every read path of every store."""
+    store.upsert_edges([edge("D1", H, "F1", source="other", frequency=0.5)])
+    store.upsert_edges([edge("D1", H, "F1", source="third")])  # no frequency: not averaged
+    (e,) = store.edges([("D1", H, "F1")])
+    assert e.props["frequency"] == pytest.approx(0.7) == edge_frequency(e.claims)
+    via_neighbours = next(x for x, n in store.neighbours("D1", types=[H]) if n.id == "F1")
+    via_bulk = next(x for x in store.iter_edges([H]) if (x.src, x.dst) == ("D1", "F1"))
+    assert via_neighbours.props["frequency"] == via_bulk.props["frequency"] == e.props["frequency"]
+    (no_freq,) = store.edges([("D2", H, "F3")])  # no claim gives one: no frequency at all
+    assert "frequency" not in no_freq.props
+    assert all("frequency" not in x.props for x in store.iter_edges([ISA]))
+
+
+def test_context_manager_closes(store: GraphStore) -> None:
+    with store as same:
+        assert same is store and same.counts().nodes == {"Concept": 7}
+    with pytest.raises(GraphError):  # closed: a read fails as a kgrag error, not a crash
+        store.counts()
 
 
 def test_meta(store: GraphStore) -> None:
