@@ -13,6 +13,7 @@ from kgrag.errors import GraphError
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier, edge_frequency, merge_props
 from kgrag.graph.sqlite_store import SqliteGraphStore
+from kgrag.graph.traversal import Traversal
 
 H = EdgeType.HAS_FINDING
 ISA = EdgeType.IS_A
@@ -130,6 +131,7 @@ def test_neighbours(store: GraphStore) -> None:
 
 
 def test_hierarchy(store: GraphStore) -> None:
+    assert isinstance(store, Traversal)  # descendants: a Traversal helper, not the contract
     assert [(n.id, d) for n, d in store.ancestors("D1")] == [("GRP", 1), ("CAT", 2)]
     assert [n.id for n, _ in store.ancestors("D1", max_depth=1)] == ["GRP"]
     assert {n.id for n, _ in store.descendants("CAT")} == {"GRP", "D1", "D2"}
@@ -138,6 +140,7 @@ def test_hierarchy(store: GraphStore) -> None:
 
 
 def test_paths_and_subgraph(store: GraphStore) -> None:
+    assert isinstance(store, Traversal)  # paths: a Traversal helper, not the contract
     paths = store.paths(["F1", "F3"], ["CAT"], max_hops=4, direction="both")
     assert paths and paths[0].nodes[0] in ("F1", "F3") and paths[0].nodes[-1] == "CAT"
     assert all(len(p.edges) == len(p.nodes) - 1 for p in paths)

@@ -122,7 +122,7 @@ class Traversal:
         others = self._nodes(e.dst if e.src == node_id else e.src for e in edges)
         return [(e, others[o]) for e in edges if (o := e.dst if e.src == node_id else e.src) in others]
 
-    def paths(
+    def paths(  # a helper over the primitives, not part of the GraphStore contract
         self,
         starts: Sequence[str],
         ends: Sequence[str],
