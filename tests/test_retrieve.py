@@ -372,13 +372,13 @@ def test_neo4j_vector_index_agrees_with_exact_search(tmp_path: Path) -> None:
         assert i_neo[:, 0].tolist() == i_exact[:, 0].tolist()
         assert np.allclose(s_neo, s_exact, atol=1e-4)
         neo.save(tmp_path / "p.index")
-        again = Neo4jVectorIndex.load(tmp_path / "p.index", store, ids, encoder=encoder.name)
+        again = Neo4jVectorIndex.load(tmp_path / "p.index", store=store, keys=ids, encoder=encoder.name)
         assert again.search(queries, 1)[1].tolist() == i_exact[:, :1].tolist()
         with pytest.raises(IndexMismatch):
-            Neo4jVectorIndex.load(tmp_path / "p.index", store, ids, encoder="another")
+            Neo4jVectorIndex.load(tmp_path / "p.index", store=store, keys=ids, encoder="another")
         Neo4jVectorIndex(store, 32, "other", ids).add(np.eye(32, dtype=np.float32))
         with pytest.raises(IndexMismatch, match="rerun `kgrag build"):  # the vectors were replaced
-            Neo4jVectorIndex.load(tmp_path / "p.index", store, ids, encoder=encoder.name)
+            Neo4jVectorIndex.load(tmp_path / "p.index", store=store, keys=ids, encoder=encoder.name)
     finally:
         store.cypher("DROP INDEX kg_chunk_embedding IF EXISTS")
         store.clear()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from kgrag.errors import IndexMismatch
+from kgrag.errors import ConfigError, IndexMismatch
 from kgrag.graph import neo4j_queries as q
 from kgrag.index.base import Vectors
 from kgrag.index.vectors import as_vectors, read_meta, write_meta
@@ -100,12 +100,32 @@ class Neo4jVectorIndex:
     def load(
         cls,
         path: Path,
-        store: Neo4jGraphStore,
-        keys: list[str],
         *,
         encoder: str | None = None,
         dim: int | None = None,
+        store: Neo4jGraphStore | None = None,
+        keys: list[str] | None = None,
     ) -> Neo4jVectorIndex:
+        """Open the vectors a build left in ``store`` (the VectorIndex ``load``, bound to
+        its store: the vectors live in the graph, ``path`` holds only the metadata).
+
+        Args:
+            path: where ``save`` wrote the metadata.
+            encoder: the encoder in use (another one's index is refused).
+            dim: the dimension in use.
+            store: the Neo4j store holding the vectors (required).
+            keys: the chunk ids in row order (required).
+
+        Returns:
+            The index.
+
+        Raises:
+            ConfigError: ``store`` or ``keys`` not given.
+            IndexMismatch: another encoder or dimension, or the vectors in Neo4j are not
+                those this metadata was saved with.
+        """
+        if store is None or keys is None:
+            raise ConfigError("Neo4jVectorIndex.load needs the store and the chunk ids (store=, keys=)")
         meta = read_meta(path, encoder, dim)
         out = cls(store, int(str(meta["dim"])), str(meta["encoder"]), keys)
         out.count = int(str(meta["count"]))

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kgrag.errors import ConfigError, IndexMismatch, MissingExtraError
-from kgrag.index.base import Vectors
+from kgrag.index.base import VectorIndex, Vectors
 
 logger = logging.getLogger(__name__)
 
@@ -171,3 +171,36 @@ class FaissIndex:
         out = cls(int(meta["dim"]), str(meta["encoder"]), kind=str(meta["kind"]), gpu=False)  # type: ignore[call-overload]
         out.index = out._maybe_gpu(out.faiss.read_index(str(path)), gpu)
         return out
+
+
+# the saved ``kind`` -> the class that loads it. Neo4j's own vector index is not here: it
+# lives in the graph (kgrag.graph.neo4j_vectors) and is opened with its store.
+INDEX_KINDS: dict[str, type[VectorIndex]] = {
+    "exact": ExactIndex,
+    "flat": FaissIndex,
+    "hnsw": FaissIndex,
+}
+
+
+def load_index(path: Path, *, encoder: str | None = None, dim: int | None = None) -> VectorIndex:
+    """Load the index saved at ``path`` with the class its saved kind names.
+
+    Args:
+        path: where ``save`` wrote it.
+        encoder: the encoder in use (another one's index is refused).
+        dim: the dimension in use (another one is refused).
+
+    Returns:
+        The index.
+
+    Raises:
+        IndexMismatch: no metadata, an unknown kind, another encoder or dimension.
+    """
+    kind = str(read_meta(path, encoder, dim).get("kind"))
+    cls = INDEX_KINDS.get(kind)
+    if cls is None:
+        raise IndexMismatch(
+            f"{path} holds a {kind!r} index, which this process cannot open "
+            f"(known: {', '.join(sorted(INDEX_KINDS))}); rebuild it with `kgrag build`"
+        )
+    return cls.load(path, encoder=encoder, dim=dim)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kgrag.types import Candidate, Mention
+
+if TYPE_CHECKING:
+    from kgrag.linking.dictionary import Entry
 
 
 @runtime_checkable
@@ -23,3 +26,26 @@ class Normalizer(Protocol):
     name: str
 
     def normalize(self, mention: str, context: str | None = None, k: int = 5) -> list[Candidate]: ...
+
+
+@runtime_checkable
+class CandidateSource(Protocol):
+    """Nearest dictionary entries for a mention no dictionary key matches exactly.
+
+    The fuzzy matcher (character 3-grams, :class:`~kgrag.linking.fuzzy.FuzzyMatcher`) and
+    the dense matcher (an encoder in a vector index, :class:`~kgrag.linking.dense.DenseMatcher`)
+    implement it; :class:`~kgrag.linking.linker.ConceptLinker` asks them, in that order,
+    to fill up its candidates.
+    """
+
+    def candidates(self, text: str, k: int = 10) -> list[tuple[Entry, float, str]]:
+        """The ``k`` nearest entries to ``text``.
+
+        Args:
+            text: the mention (any case; the source normalizes it).
+            k: how many to return at most.
+
+        Returns:
+            ``(entry, similarity, matched key)`` best first; similarity in 0..1.
+        """
+        ...

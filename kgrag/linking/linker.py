@@ -11,6 +11,7 @@ from functools import lru_cache
 from kgrag.errors import InputTooLarge
 from kgrag.linking.abbreviations import find_abbreviations
 from kgrag.linking.assertion import assign_assertions
+from kgrag.linking.base import CandidateSource
 from kgrag.linking.calibration import Calibration, load_calibration, profile_name
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
@@ -57,7 +58,7 @@ class ConceptLinker:
         kinds: Iterable[SemanticKind | str] | None = DEFAULT_KINDS,
         prefixes: Sequence[str] | None = None,
         fuzzy: bool = True,
-        dense: object | None = None,
+        dense: CandidateSource | None = None,
         abbreviations: bool = True,
         assertions: bool = True,
         top_k: int = 5,
@@ -69,7 +70,7 @@ class ConceptLinker:
         self.table = table
         self.dictionary = DictionaryIndex(table, kinds=kinds, prefixes=prefixes)
         self._fuzzy_enabled = fuzzy
-        self._fuzzy: object | None = None
+        self._fuzzy: CandidateSource | None = None
         self.dense = dense
         self.use_abbreviations = abbreviations
         self.use_assertions = assertions
@@ -84,7 +85,8 @@ class ConceptLinker:
 
     # -- building blocks -----------------------------------------------------------------
     @property
-    def fuzzy(self):  # type: ignore[no-untyped-def]
+    def fuzzy(self) -> CandidateSource | None:
+        """The fuzzy candidate source (built on first use), or None when disabled."""
         if self._fuzzy is None and self._fuzzy_enabled:
             from kgrag.linking.fuzzy import FuzzyMatcher
 
@@ -251,7 +253,7 @@ class ConceptLinker:
             for entry, sim, key in self.fuzzy.candidates(texts[0], k):
                 offer([entry], "fuzzy", key, sim)
         if len(ranked) < k and self.dense is not None:
-            for entry, sim, key in self.dense.candidates(texts[0], k):  # type: ignore[attr-defined]
+            for entry, sim, key in self.dense.candidates(texts[0], k):
                 offer([entry], "dense", key, sim)
         return sorted(ranked.values(), key=lambda c: -c.score)[:k]
 

@@ -16,7 +16,7 @@ from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Label
 from kgrag.index.base import Encoder, VectorIndex, Vectors
 from kgrag.index.encoders import OFFLINE_MINILM, HashingEncoder, SentenceTransformerEncoder
-from kgrag.index.vectors import ExactIndex, FaissIndex, read_meta
+from kgrag.index.vectors import ExactIndex, FaissIndex, load_index, read_meta
 from kgrag.progress import Progress, log_progress, report_count
 
 logger = logging.getLogger(__name__)
@@ -164,11 +164,11 @@ class PassageIndex:
                 raise RetrievalNotBuilt(
                     f"the passage vectors of {directory} live in Neo4j; open that store"
                 )
-            index = Neo4jVectorIndex.load(path, store, ids, encoder=encoder.name, dim=encoder.dim)
-        elif meta["kind"] == "exact":
-            index = ExactIndex.load(path, encoder=encoder.name, dim=encoder.dim)
+            index = Neo4jVectorIndex.load(
+                path, encoder=encoder.name, dim=encoder.dim, store=store, keys=ids
+            )
         else:
-            index = FaissIndex.load(path, encoder=encoder.name, dim=encoder.dim)
+            index = load_index(path, encoder=encoder.name, dim=encoder.dim)
         return cls(encoder, index, ids)
 
     def __len__(self) -> int:
