@@ -32,10 +32,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from kgrag.graph.base import GraphStore  # noqa: E402
-from kgrag.pipeline.runner import Builder, Recipe, load_recipe  # noqa: E402
 from kgrag.graph.schema import EdgeType, Label  # noqa: E402
 from kgrag.ontology.compiled import load_concepts  # noqa: E402
 from kgrag.ontology.table import ConceptTable  # noqa: E402
+from kgrag.pipeline.runner import Builder, Recipe, load_recipe  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -167,9 +167,7 @@ def main() -> None:
         counts = store.counts()
         n_nodes, n_edges = sum(counts.nodes.values()), sum(counts.edges.values())
         diseases = annotated
-        findings = [table.data.ids[i] for i in range(len(table)) if table.data.kinds[i] == "finding"][
-            :5000
-        ]
+        findings = [row.id for row in table.rows() if row.kind == "finding"][:5000]
         row = {
             "status": report.status,
             "build_s": round(secs, 1),

@@ -22,10 +22,10 @@ def test_pairs_name_one_concept(small_table: ConceptTable) -> None:
     pairs, n_mentions = alignment_pairs(dictionary, TRAINING, settings)
     assert n_mentions == 2  # the composite mention is left out
     assert len(pairs) == 4 * 8
-    t2d = small_table._index(small_table.resolve("MESH:D003924"))  # type: ignore[arg-type]
+    t2d = small_table.index_of("MESH:D003924")
     assert sum(1 for a, _, i in pairs if a == "sugar disease" and i == t2d) == 2
     for a, b, i in pairs:
-        names = {s[0] for s in small_table.data.synonyms[i]}
+        names = {s.text for s in small_table.synonyms(i)}
         assert b in names and (a in names or a == "sugar disease") and a.casefold() != b.casefold()
     assert alignment_pairs(dictionary, TRAINING, settings) == (pairs, n_mentions)  # seeded
 

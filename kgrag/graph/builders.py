@@ -21,31 +21,30 @@ logger = logging.getLogger(__name__)
 
 
 def concept_nodes(table: ConceptTable, tiers: Sequence[Tier], source: str) -> Iterator[Node]:
-    d = table.data
-    for i, uid in enumerate(d.ids):
+    for i, row in enumerate(table.rows()):
         yield Node(
-            id=uid,
+            id=row.id,
             label=Label.CONCEPT,
-            name=d.names[i],
+            name=row.name,
             tier=tiers[i],
-            kind=d.kinds[i],
-            codes=tuple(d.codes[i]),
+            kind=row.kind,
+            codes=tuple(row.codes),
             sources=(source,),
         )
 
 
 def hierarchy_edges(table: ConceptTable, source: str) -> Iterator[Edge]:
     """IS_A child -> parent, one claim per vocabulary that asserts the edge."""
-    d = table.data
-    for i, parents in enumerate(d.parents):
+    ids = [row.id for row in table.rows()]
+    for i, row in enumerate(table.rows()):
         by_parent: dict[int, list[str]] = {}
-        for j, vocabulary in parents:
+        for j, vocabulary in row.parents:
             by_parent.setdefault(j, []).append(vocabulary)
         for j, vocabularies in by_parent.items():
             yield Edge(
-                src=d.ids[i],
+                src=ids[i],
                 type=EdgeType.IS_A,
-                dst=d.ids[j],
+                dst=ids[j],
                 claims=tuple(Claim(source=source, reference=v) for v in vocabularies),
             )
 

@@ -29,12 +29,11 @@ _DEPTH_TIERS: dict[str, tuple[str | None, int, int]] = {
 
 def _depths(table: ConceptTable, vocabulary: str, root: str | None) -> dict[int, int]:
     """Shortest distance from the root(s) along one vocabulary's own is_a edges."""
-    data = table.data
     children: dict[int, list[int]] = {}
     has_parent: set[int] = set()
     members: set[int] = set()
-    for child, parents in enumerate(data.parents):
-        for parent, source in parents:
+    for child, row in enumerate(table.rows()):
+        for parent, source in row.parents:
             if source == vocabulary:
                 children.setdefault(parent, []).append(child)
                 has_parent.add(child)
@@ -42,8 +41,8 @@ def _depths(table: ConceptTable, vocabulary: str, root: str | None) -> dict[int,
     if root is None:
         depth = {i: 0 for i in members - has_parent}
     else:
-        uid = table.resolve(root)
-        depth = {} if uid is None else {table.data.ids.index(uid): 0}
+        i = table.index_of(root)
+        depth = {} if i is None else {i: 0}
     queue = deque(depth)
     while queue:
         node = queue.popleft()
@@ -55,10 +54,10 @@ def _depths(table: ConceptTable, vocabulary: str, root: str | None) -> dict[int,
 
 
 def assign_tiers(table: ConceptTable) -> list[Tier]:
-    data = table.data
     depths = {v: _depths(table, v, root) for v, (root, _, _) in _DEPTH_TIERS.items()}
     out: list[Tier] = []
-    for i, kind in enumerate(data.kinds):
+    for i, row in enumerate(table.rows()):
+        kind = row.kind
         if kind in ("finding", "risk_factor"):
             out.append(Tier.FINDING)
             continue
@@ -66,7 +65,7 @@ def assign_tiers(table: ConceptTable) -> list[Tier]:
             out.append(Tier.OTHER)
             continue
         tiers = [Tier.CATEGORY if kind == "category" else Tier.DISEASE]
-        for code in data.codes[i]:
+        for code in row.codes:
             if prefix_of(code) == "ICD10CM":
                 local = code.partition(":")[2]
                 if local.startswith("CH"):

@@ -77,7 +77,7 @@ def alignment_pairs(
 
     def names_of(i: int) -> list[str]:
         if i not in names:
-            distinct = {text.casefold(): text for text, *_ in table.data.synonyms[i]}
+            distinct = {s.text.casefold(): s.text for s in table.synonyms(i)}
             names[i] = sorted(distinct.values())
         return names[i]
 

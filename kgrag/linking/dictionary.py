@@ -85,27 +85,26 @@ class DictionaryIndex:
         prefixes: Sequence[str] | None = None,
     ) -> None:
         self.table = table
-        data = table.data
+        rows = list(table.rows())
         wanted_kinds = {SemanticKind(k).value for k in kinds} if kinds else None
         wanted_prefixes = set(prefixes) if prefixes else None
         self.target_sources = wanted_prefixes
         self.allowed: list[bool] = [
-            (wanted_kinds is None or data.kinds[i] in wanted_kinds)
-            and (wanted_prefixes is None or any(prefix_of(c) in wanted_prefixes for c in data.codes[i]))
-            for i in range(len(data.ids))
+            (wanted_kinds is None or row.kind in wanted_kinds)
+            and (wanted_prefixes is None or any(prefix_of(c) in wanted_prefixes for c in row.codes))
+            for row in rows
         ]
         self.prior = [
-            math.log1p(len(codes)) + (0.5 if data.kinds[i] in ("disease", "finding") else 0.0)
-            for i, codes in enumerate(data.codes)
+            math.log1p(len(row.codes)) + (0.5 if row.kind in ("disease", "finding") else 0.0)
+            for row in rows
         ]
         self.entries: dict[str, list[Entry]] = {}
         self.bags: dict[str, list[Entry]] = {}
         self.prefixes: set[str] = set()
-        for i, synonyms in enumerate(data.synonyms):
+        for i in range(len(rows)):
             if not self.allowed[i]:
                 continue
-            keys = data.link_keys[i] if data.link_keys else [key_of(s[0]) for s in synonyms]
-            for (text, scope, kind, source, support), key in zip(synonyms, keys, strict=True):
+            for text, scope, kind, source, support, key in table.synonyms(i):
                 rank = SCOPE_RANK.get(scope, 3)
                 if wanted_prefixes and source not in wanted_prefixes:
                     rank += 1  # the target vocabulary's own synonyms are stronger evidence

@@ -96,14 +96,13 @@ class ConceptLinker:
     def _candidate(
         self, entry: Entry, method: str, raw: float, matched: str, n_alternatives: int = 1
     ) -> Candidate:
-        d = self.table.data
-        i = entry.concept
+        row = self.table.row(entry.concept)
         score = self.calibration.score(method, raw, entry.rank, n_alternatives)
         candidate = Candidate(
-            concept_id=d.ids[i],
-            name=d.names[i],
-            kind=SemanticKind(d.kinds[i]),
-            codes=tuple(d.codes[i]),
+            concept_id=row.id,
+            name=row.name,
+            kind=SemanticKind(row.kind),
+            codes=tuple(row.codes),
             score=score,
             method=method,
             matched=matched,

@@ -52,20 +52,21 @@ class ScispacyLinker:
         except ImportError as e:
             raise MissingExtraError("scispacy", "scispacy", "The scispaCy linker") from e
         self.table = dictionary.table
-        data = self.table.data
+        table = self.table
         logging.getLogger("nmslib").setLevel(logging.WARNING)
         started = time.perf_counter()
         entities = []
         for i, allowed in enumerate(dictionary.allowed):
             if allowed:
-                names = {s[0] for s in data.synonyms[i]} | set((extra_aliases or {}).get(i, ()))
-                aliases = sorted(names - {data.names[i]})
+                row = table.row(i)
+                names = {s.text for s in table.synonyms(i)} | set((extra_aliases or {}).get(i, ()))
+                aliases = sorted(names - {row.name})
                 entities.append(
                     Entity(
-                        concept_id=data.ids[i],
-                        canonical_name=data.names[i],
+                        concept_id=row.id,
+                        canonical_name=row.name,
                         aliases=aliases,
-                        types=[data.kinds[i]],
+                        types=[row.kind],
                     )
                 )
         kb = KnowledgeBase(entities)
@@ -101,12 +102,11 @@ class ScispacyLinker:
         self.threshold = threshold
         self.k = k
         self.max_entities = max_entities
-        self._rows = {cid: i for i, cid in enumerate(data.ids)}
+        self._rows = {row.id: i for i, row in enumerate(table.rows())}
         self._nlp: Any = None
         self._spacy_model = spacy_model
 
     def normalize_batch(self, mentions: Sequence[str], k: int = 5) -> list[list[Candidate]]:
-        data = self.table.data
         out = []
         for candidates in self.generator(list(mentions), self.k):
             ranked = sorted(((max(c.similarities), c.concept_id) for c in candidates), reverse=True)
@@ -114,13 +114,13 @@ class ScispacyLinker:
             for sim, cid in ranked:
                 if sim < self.threshold or len(row) >= min(k, self.max_entities):
                     continue
-                i = self._rows[cid]
+                concept = self.table.row(self._rows[cid])
                 row.append(
                     Candidate(
                         concept_id=cid,
-                        name=data.names[i],
-                        kind=SemanticKind(data.kinds[i]),
-                        codes=tuple(data.codes[i]),
+                        name=concept.name,
+                        kind=SemanticKind(concept.kind),
+                        codes=tuple(concept.codes),
                         score=round(min(1.0, max(0.0, float(sim))), 4),
                         method="scispacy",
                     )

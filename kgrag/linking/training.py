@@ -49,7 +49,7 @@ def single_concept(table: ConceptTable, ids: Iterable[str]) -> int | None:
     """The table index of the one concept that gold ``ids`` name; ``None`` for a composite
     mention (several concepts: its string names none of them alone) or unknown ids."""
     targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
-    return table._index(targets.pop()) if len(targets) == 1 else None
+    return table.index_of(targets.pop()) if len(targets) == 1 else None
 
 
 def add_training_dictionary(

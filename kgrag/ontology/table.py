@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from kgrag._text import normalize
 from kgrag.errors import ConceptNotFound
 from kgrag.ontology.curie import canonical
 from kgrag.ontology.unify import UnifiedData
+from kgrag.tokens import key_of
 from kgrag.types import (
     Concept,
     ConceptMatch,
@@ -21,6 +23,40 @@ from kgrag.types import (
 )
 
 _SCOPE_BONUS = {"preferred": 0.0, "exact": 0.01, "related": 0.04, "narrow": 0.05, "broad": 0.08}
+
+
+class ParentLink(NamedTuple):
+    """One is_a edge of a concept row: the parent's row and the vocabulary asserting it."""
+
+    row: int
+    vocabulary: str
+
+
+class ConceptRow(NamedTuple):
+    """One concept of the table by row number (cheap: no model is built).
+
+    ``codes`` are all member codes (the unified id's included); ``parents`` has one
+    :class:`ParentLink` per (parent, vocabulary).
+    """
+
+    id: str
+    name: str
+    kind: str
+    definition: str | None
+    codes: Sequence[str]
+    xrefs: Sequence[str]
+    parents: Sequence[ParentLink]
+
+
+class SynonymRow(NamedTuple):
+    """One synonym of a concept row, with its linking key (:func:`kgrag.tokens.key_of`)."""
+
+    text: str
+    scope: str
+    type: str | None
+    source: str
+    support: int
+    key: str
 
 
 class ConceptTable:
@@ -50,7 +86,7 @@ class ConceptTable:
         return (self._concept(i) for i in range(len(self)))
 
     def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and self._index(code) is not None
+        return isinstance(code, str) and self.index_of(code) is not None
 
     @property
     def sources(self) -> tuple[SourceInfo, ...]:
@@ -60,9 +96,45 @@ class ConceptTable:
     def conflicts(self) -> tuple[MergeConflict, ...]:
         return tuple(self._d.conflicts)
 
-    @property
-    def data(self) -> UnifiedData:
-        return self._d
+    # -- rows: the bulk readers' accessors ---------------------------------------------
+    def index_of(self, code: str) -> int | None:
+        """The row number of the concept holding ``code`` (any member code, alias or
+        retired id; unified ids too), else None. Rows run ``0 .. len(table) - 1``."""
+        i = self._code_index.get(code)
+        if i is not None:
+            return i
+        canon = canonical(code)
+        if canon is None:
+            return None
+        canon = self._d.aliases.get(canon, canon)
+        return self._code_index.get(canon)
+
+    def row(self, i: int) -> ConceptRow:
+        """The concept in row ``i`` as a :class:`ConceptRow` (raises IndexError past the end)."""
+        d = self._d
+        return ConceptRow(
+            d.ids[i],
+            d.names[i],
+            d.kinds[i],
+            d.definitions[i],
+            d.codes[i],
+            d.xrefs[i],
+            [ParentLink(j, v) for j, v in d.parents[i]],
+        )
+
+    def rows(self) -> Iterator[ConceptRow]:
+        """Every row in order (``enumerate`` gives the row numbers)."""
+        return (self.row(i) for i in range(len(self)))
+
+    def synonyms(self, i: int) -> list[SynonymRow]:
+        """The synonyms of row ``i``, each with its token key for linking."""
+        d = self._d
+        syns = d.synonyms[i]
+        keys = d.link_keys[i] if d.link_keys else [key_of(s[0]) for s in syns]
+        return [
+            SynonymRow(t, sc, ty, src, sup, k)
+            for (t, sc, ty, src, sup), k in zip(syns, keys, strict=True)
+        ]
 
     def stats(self) -> ConceptTableStats:
         d = self._d
@@ -79,19 +151,9 @@ class ConceptTable:
         )
 
     # -- lookup by code ------------------------------------------------------------------
-    def _index(self, code: str) -> int | None:
-        i = self._code_index.get(code)
-        if i is not None:
-            return i
-        canon = canonical(code)
-        if canon is None:
-            return None
-        canon = self._d.aliases.get(canon, canon)
-        return self._code_index.get(canon)
-
     def resolve(self, code: str) -> str | None:
         """The unified id for any member code, alias or retired id, else None."""
-        i = self._index(code)
+        i = self.index_of(code)
         return None if i is None else self._d.ids[i]
 
     def get(self, code: str) -> Concept:
@@ -99,7 +161,7 @@ class ConceptTable:
 
         Raises :class:`~kgrag.errors.ConceptNotFound` (a ``KeyError``) when none has it.
         """
-        i = self._index(code)
+        i = self.index_of(code)
         if i is None:
             raise ConceptNotFound(code)
         return self._concept(i)
@@ -166,7 +228,7 @@ class ConceptTable:
             if i not in best or score > best[i][0]:
                 best[i] = (score, matched, how)
 
-        code_hit = self._index(query.strip())
+        code_hit = self.index_of(query.strip())
         if code_hit is not None:
             offer(code_hit, 1.0, query.strip(), "code")
         key = normalize(query)
@@ -220,7 +282,7 @@ class ConceptTable:
         return list(dict.fromkeys(j for j, _ in self._d.parents[i]))
 
     def _require(self, code: str) -> int:
-        i = self._index(code)
+        i = self.index_of(code)
         if i is None:
             raise ConceptNotFound(code)
         return i
