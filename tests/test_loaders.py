@@ -71,7 +71,7 @@ def test_disease_ontology_reports(fixtures: Path) -> None:
     assert ("DOID:9352", "MESH:D003924") in eqs
     # a parent label outside the excerpt is a counted warning, not a silent drop
     assert r.warnings is not None and r.warnings.counts["parent label missing or ambiguous"] >= 1
-    assert any(x.symptom_id.startswith("SYMP:") for x in r.extras["disease_symptom"])  # type: ignore[attr-defined]
+    assert any(x.symptom_id.startswith("SYMP:") for x in r.disease_symptom)
 
 
 def test_sssom_exact_matches(fixtures: Path) -> None:
@@ -124,7 +124,7 @@ def test_ddxplus_with_sle_correction(tmp_path: Path) -> None:
     assert c["DDX:pneumonia"].xrefs == ["ICD10CM:J17", "ICD10CM:J18"]
     assert c["DDX:cluster_headache"].xrefs == ["ICD10CM:G44.009"]  # case normalised
     assert c["DDXE:E_91"].kind is SemanticKind.FINDING and "fever" in c["DDXE:E_91"].name
-    assert len(r.extras["conditions"]) == 49  # type: ignore[arg-type]
+    assert len(r.conditions) == 49
     assert r.warnings is not None and not r.warnings.counts
     # a stale correction is reported, not applied blindly
     stale = tmp_path / "c.json"

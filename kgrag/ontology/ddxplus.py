@@ -80,6 +80,14 @@ def _icd_codes(raw: str, valid: set[str] | None) -> list[str]:
     return out
 
 
+@dataclass(slots=True)
+class DdxLoadResult(LoadResult):
+    """DDXPlus's concepts plus its conditions and evidences (for the graph's edges)."""
+
+    conditions: list[DdxCondition] = field(default_factory=list)
+    evidences: list[DdxEvidence] = field(default_factory=list)
+
+
 def load_ddxplus(
     conditions_path: Path,
     evidences_path: Path,
@@ -87,7 +95,7 @@ def load_ddxplus(
     *,
     icd10cm_codes: set[str] | None = None,
     version: str = "release (NeurIPS 2022)",
-) -> LoadResult:
+) -> DdxLoadResult:
     warnings = Warnings("DDX")
     conditions_raw = _read_json(conditions_path)
     evidences_raw = _read_json(evidences_path)
@@ -169,9 +177,10 @@ def load_ddxplus(
     info = SourceInfo(
         name="DDX", version=version, license=DDXPLUS_LICENSE, attribution=DDXPLUS_ATTRIBUTION
     )
-    return LoadResult(
+    return DdxLoadResult(
         info=info,
         concepts=concepts,
         warnings=warnings,
-        extras={"conditions": conditions, "evidences": list(evidences.values())},
+        conditions=conditions,
+        evidences=list(evidences.values()),
     )

@@ -8,7 +8,7 @@ Symptom Ontology terms, which become finding concepts. CC0 1.0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgrag.ontology.curie import canonical
@@ -39,7 +39,14 @@ class DoFiles:
     obo_files: tuple[Path, ...] = ()  # newest first: their synonyms win
 
 
-def load_disease_ontology(files: DoFiles, version: str) -> LoadResult:
+@dataclass(slots=True)
+class DoLoadResult(LoadResult):
+    """The Disease Ontology's concepts plus its disease -> symptom pairs (when read)."""
+
+    disease_symptom: list[DiseaseSymptom] = field(default_factory=list)
+
+
+def load_disease_ontology(files: DoFiles, version: str) -> DoLoadResult:
     warnings = Warnings("DOID")
     labels: dict[str, str] = {}
     parent_labels: dict[str, list[tuple[str, int]]] = {}
@@ -104,7 +111,7 @@ def load_disease_ontology(files: DoFiles, version: str) -> LoadResult:
         )
         for doid, label in labels.items()
     ]
-    result = LoadResult(
+    result = DoLoadResult(
         info=SourceInfo(name="DOID", version=version, license=DO_LICENSE),
         concepts=concepts,
         aliases=aliases,
@@ -116,7 +123,9 @@ def load_disease_ontology(files: DoFiles, version: str) -> LoadResult:
     return result
 
 
-def _add_symptoms(result: LoadResult, path: Path, diseases: dict[str, str], warnings: Warnings) -> None:
+def _add_symptoms(
+    result: DoLoadResult, path: Path, diseases: dict[str, str], warnings: Warnings
+) -> None:
     symptoms: dict[str, str] = {}
     pairs: list[DiseaseSymptom] = []
     for lineno, (doid, _dlabel, symp, slabel) in iter_tsv(path, 4):
@@ -129,4 +138,4 @@ def _add_symptoms(result: LoadResult, path: Path, diseases: dict[str, str], warn
         SourceConcept(id=s, name=label, kind=SemanticKind.FINDING, source="SYMP")
         for s, label in symptoms.items()
     )
-    result.extras["disease_symptom"] = pairs
+    result.disease_symptom = pairs

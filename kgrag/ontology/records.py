@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from kgrag.types import SemanticKind, SourceInfo, SynonymScope
 
@@ -63,5 +62,5 @@ class LoadResult:
     equivalences: list[Equivalence] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # retired/alt id -> current id
     warnings: Warnings | None = None
-    # Per-source side tables that later stages consume (e.g. HPO disease annotations).
-    extras: dict[str, Any] = field(default_factory=dict)
+    # side tables a later build stage consumes live in typed subclasses
+    # (disease_ontology.DoLoadResult, ddxplus.DdxLoadResult), never in an untyped dict

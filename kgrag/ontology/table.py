@@ -48,7 +48,7 @@ class ConceptRow(NamedTuple):
     parents: Sequence[ParentLink]
 
 
-class SynonymRow(NamedTuple):
+class ConceptSynonym(NamedTuple):
     """One synonym of a concept row, with its linking key (:func:`kgrag.tokens.key_of`)."""
 
     text: str
@@ -126,13 +126,13 @@ class ConceptTable:
         """Every row in order (``enumerate`` gives the row numbers)."""
         return (self.row(i) for i in range(len(self)))
 
-    def synonyms(self, i: int) -> list[SynonymRow]:
+    def synonyms(self, i: int) -> list[ConceptSynonym]:
         """The synonyms of row ``i``, each with its token key for linking."""
         d = self._d
         syns = d.synonyms[i]
         keys = d.link_keys[i] if d.link_keys else [key_of(s[0]) for s in syns]
         return [
-            SynonymRow(t, sc, ty, src, sup, k)
+            ConceptSynonym(t, sc, ty, src, sup, k)
             for (t, sc, ty, src, sup), k in zip(syns, keys, strict=True)
         ]
 

@@ -306,7 +306,7 @@ class Builder:
                 name,
                 [],
                 builders.ddxplus_edges(
-                    r.extras["conditions"],
+                    r.conditions,
                     self.table,
                     name,
                 ),
@@ -323,7 +323,7 @@ class Builder:
                 "",
             )
             n, e = self._write(
-                name, [], builders.disease_symptom_edges(r.extras["disease_symptom"], self.table, name)
+                name, [], builders.disease_symptom_edges(r.disease_symptom, self.table, name)
             )
         else:
             from kgrag.pipeline.corpus import build_corpus
