@@ -297,7 +297,7 @@ class Builder:
         elif spec.kind == "ddxplus":
             from kgrag.ontology.ddxplus import load_ddxplus
 
-            r = load_ddxplus(
+            ddx = load_ddxplus(
                 d / "ddxplus/release_conditions.json.gz",
                 d / "ddxplus/release_evidences.json.gz",
                 d / "ddxplus/icd10_corrections.json",
@@ -306,7 +306,7 @@ class Builder:
                 name,
                 [],
                 builders.ddxplus_edges(
-                    r.conditions,
+                    ddx.conditions,
                     self.table,
                     name,
                 ),
@@ -314,7 +314,7 @@ class Builder:
         elif spec.kind == "do_disease_symptom":
             from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
 
-            r = load_disease_ontology(
+            do = load_disease_ontology(
                 DoFiles(
                     d / "disease_ontology/HumanDO.tsv.gz",
                     d / "disease_ontology/allXREFinDO.tsv.gz",
@@ -323,7 +323,7 @@ class Builder:
                 "",
             )
             n, e = self._write(
-                name, [], builders.disease_symptom_edges(r.disease_symptom, self.table, name)
+                name, [], builders.disease_symptom_edges(do.disease_symptom, self.table, name)
             )
         else:
             from kgrag.pipeline.corpus import build_corpus
