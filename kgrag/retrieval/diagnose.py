@@ -18,7 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from kgrag.config import Settings, get_settings
-from kgrag.errors import ConfigError, NoUsableFindings, RetrievalError, RetrievalNotBuilt
+from kgrag.errors import (
+    ConfigError,
+    GraphError,
+    KgragError,
+    NoUsableFindings,
+    RetrievalError,
+    RetrievalNotBuilt,
+)
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, EdgeType, Label, Node, Tier, edge_frequency
 from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
@@ -127,9 +134,9 @@ class Diagnoser:
 
             try:
                 self._passages = PassageIndex.load(self.directory, store=self.store)
-            except RetrievalError:
+            except (RetrievalError, GraphError):  # a real fault: the caller must see it
                 raise
-            except Exception as e:  # e.g. the encoder it was built with is not installed
+            except (KgragError, ImportError, OSError) as e:  # e.g. its encoder is not installed
                 self._passage_error = f"vector search unavailable: {e}"
         return self._passages
 
