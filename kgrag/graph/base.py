@@ -22,6 +22,7 @@ Semantics both stores share (the contract suite checks each):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Literal, Protocol, Self, runtime_checkable
 
 from kgrag.graph.schema import Edge, EdgeType, GraphCounts, Label, Node, Subgraph
@@ -34,6 +35,10 @@ class GraphStore(Protocol):
     """A graph store: writes with provenance, lookups, traversals and bulk reads."""
 
     name: str
+    #: where the store is, safe to print: its directory, or its URI without credentials
+    location: str
+    #: the directory of an embedded store (retrieval artifacts live beside it), else None
+    directory: Path | None
 
     def upsert_nodes(self, nodes: Iterable[Node]) -> int:
         """Insert or merge nodes.

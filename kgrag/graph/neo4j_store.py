@@ -26,6 +26,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
+from pathlib import Path
 from typing import Any, TypeVar
 
 from kgrag.config import Settings, get_settings, redact, split_credentials
@@ -137,6 +138,8 @@ class Neo4jGraphStore(Traversal):
         self._neo4j = neo4j
         self._nx = nx
         self.uri, from_uri = split_credentials(uri)
+        self.location = self.uri
+        self.directory: Path | None = None
         auth = auth if auth is not None else from_uri
         self.database = database
         self.batch_size = batch_size

@@ -120,7 +120,8 @@ class SqliteGraphStore(Traversal):
     def __init__(
         self, directory: str | Path, *, read_only: bool = False, batch_size: int = 5000
     ) -> None:
-        self.directory = Path(directory)
+        self.directory: Path | None = Path(directory)
+        self.location = str(self.directory)
         self.path = self.directory / FILE_NAME
         self.read_only = read_only
         self.batch_size = batch_size

@@ -204,7 +204,7 @@ class Builder:
         status = "incomplete" if failed else "complete"
         self.store.set_meta("status", status)
         return BuildReport(
-            store=getattr(self.store, "name", "?"),
+            store=self.store.name,
             status=status,
             recipe=self.recipe.name,
             sources=reports,

@@ -18,11 +18,9 @@ META_KEY = "retrieval"
 
 
 def artifacts_dir(store: GraphStore, settings: Settings | None = None) -> Path:
-    directory = getattr(store, "directory", None)
-    if isinstance(directory, Path):
-        return directory / "retrieval"
-    where = str(getattr(store, "uri", store.name))
-    digest = hashlib.sha256(where.encode()).hexdigest()[:12]
+    if store.directory is not None:
+        return store.directory / "retrieval"
+    digest = hashlib.sha256(store.location.encode()).hexdigest()[:12]
     return (settings or get_settings()).cache_dir / "retrieval" / digest
 
 
