@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgrag.config import Settings
-from kgrag.errors import NoUsableFindings, RetrievalNotBuilt
+from kgrag.errors import ConfigError, NoUsableFindings, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
@@ -21,12 +21,15 @@ from kgrag.index.encoders import HashingEncoder
 from kgrag.index.vectors import IndexMismatch
 from kgrag.ontology.table import ConceptTable
 from kgrag.retrieval.artifacts import artifacts_dir, build_artifacts
+from kgrag.retrieval.compile import category_path, compile_model
 from kgrag.retrieval.diagnose import Diagnoser
 from kgrag.retrieval.differences import follow_ups
 from kgrag.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
-from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams, compile_model
+from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
 from kgrag.retrieval.passages import PassageIndex
 from kgrag.retrieval.ppr import PersonalizedPageRank
+from kgrag.retrieval.rankers import RANKERS, RankedList, RankRequest
+from kgrag.retrieval.types import FindingInput
 
 DOC_TEXT = "Dermatitis X\n\nSymptoms: an itchy rash and fever are common.\n"
 RASH_AT = DOC_TEXT.index("rash")
@@ -168,11 +171,11 @@ def test_compile_propagates_annotations_up_the_hierarchy(model: DiagnosticModel)
 def test_compiled_category_paths_match_the_store(model: DiagnosticModel, kb: SqliteGraphStore) -> None:
     """The nearest group and category above each disease, compiled at build time, are what
     a walk of the store's IS_A edges finds."""
-    for i, disease in enumerate(model.diseases):
-        compiled = [c for c, _, _ in model.category_paths[i]]
+    for disease in model.diseases:
+        compiled = [c for c, _, _ in model.category_path(disease)]
         walked = {n.tier: n.id for n, _ in sorted(kb.ancestors(disease), key=lambda a: -a[1])}
         assert compiled == [walked[t] for t in (Tier.GROUP, Tier.CATEGORY) if t in walked]
-    assert [c for c, _, _ in model.category_paths[model.disease_index["D_DERM"]]] == ["G_SKIN", "C_ALL"]
+    assert [c for c, _, _ in model.category_path("D_DERM")] == ["G_SKIN", "C_ALL"]
 
 
 def test_ranking_semantics(model: DiagnosticModel) -> None:
@@ -332,6 +335,113 @@ def test_diagnoser_bad_input(kb: SqliteGraphStore, small_table: ConceptTable) ->
     assert any("both present and absent" in i for i in report.query.ignored)
     many = dx.diagnose(findings=["F_RASH"] * 1500, top_k=1)  # duplicates collapse
     assert len(many.query.present) == 1
+
+
+def test_one_category_path_for_model_and_passage_diseases(tmp_path: Path) -> None:
+    """A disease under two groups at the same depth gets the same path whether the model
+    scores it or only a passage names it: one algorithm, compiled at build time."""
+    store = make_store(tmp_path / "kb")
+    store.upsert_nodes([_node("D_PASS", Tier.DISEASE), _node("D_TWO", Tier.DISEASE)])
+    mention = Claim(source="c", reference="chunk:derm/0", start=0, end=3, props={"assertion": "present"})
+    store.upsert_edges(
+        [_isa(d, g) for d in ("D_PASS", "D_TWO") for g in ("G_SKIN", "G_NEURO")]
+        + [
+            Edge(src="chunk:derm/0", type=EdgeType.MENTIONS, dst="D_PASS", claims=(mention,)),
+            Edge(
+                src="D_TWO",
+                type=EdgeType.HAS_FINDING,
+                dst="F_RASH",
+                claims=(Claim(source="hpoa", reference="PMID:9", props={"frequency": 0.9}),),
+            ),
+        ]
+    )
+    build_artifacts(store, fingerprint="fp2", encoder="hashing")
+    dx = Diagnoser(store)
+    assert "D_TWO" in dx.model.disease_index and "D_PASS" not in dx.model.disease_index
+    parents: dict[str, list[str]] = {}
+    for e in store.iter_edges([EdgeType.IS_A]):
+        parents.setdefault(e.src, []).append(e.dst)
+    nodes = list(store.iter_nodes(Label.CONCEPT))
+    tiers = {n.id: n.tier for n in nodes if n.tier is not None}
+    names = {n.id: n.name for n in nodes}
+    for concept in ("D_PASS", "D_TWO", "D_DERM", "D_EPI", "G_SKIN"):
+        walked = category_path(concept, parents, tiers, names)
+        assert dx.model.category_path(concept) == walked
+        assert [c.id for c in dx.evidence.category_path(concept)] == [c for c, _, _ in walked]
+    assert [c for c, _, _ in dx.model.category_path("D_PASS")] == ["G_NEURO", "C_ALL"]  # smaller id
+    report = dx.diagnose(findings=["F_RASH"], method="fused", top_k=5)
+    paths = {c.concept_id: [p.id for p in c.category_path] for c in report.candidates}
+    assert paths["D_PASS"] == paths["D_TWO"] == ["G_NEURO", "C_ALL"]  # passage-only and scored
+    assert not hasattr(Diagnoser, "_category_path")
+
+
+def test_evidence_levels(kb: SqliteGraphStore) -> None:
+    """``none`` ranks only (no passage search), ``summary`` adds what the model knows,
+    ``full`` adds citations and passages; the ranking is the same at every level."""
+    dx = Diagnoser(kb)
+    findings = ["F_RASH", "F_HYPO", {"id": "F_SEIZ", "absent": True}]
+    none, summary, full = (
+        dx.diagnose(findings=findings, evidence=e) for e in ("none", "summary", "full")
+    )
+    assert [c.concept_id for c in none.candidates] == [c.concept_id for c in full.candidates]
+    assert [c.probability for c in none.candidates] == [c.probability for c in full.candidates]
+    assert all(not (c.findings or c.category_path or c.passages) for c in none.candidates)
+    assert not (none.categories or none.follow_ups) and "vector" not in none.timings_ms
+    assert "vector" not in summary.timings_ms and "vector" in full.timings_ms
+    assert all(not c.passages for c in summary.candidates) and summary.categories
+    for s, f in zip(summary.candidates, full.candidates, strict=True):
+        assert s.category_path == f.category_path
+        assert [x.model_copy(update={"citations": []}) for x in f.findings] == s.findings
+        assert all(not x.citations for x in s.findings)
+    derm = next(c for c in full.candidates if c.concept_id == "D_DERM")
+    assert derm.passages and derm.passages[0].citation.verified
+    rash = next(x for x in derm.findings if x.finding.id == "F_RASH")
+    assert rash.citations and rash.citations[0].verified
+    assert dx.diagnose(findings=["F_RASH"], method="fused", evidence="none").candidates[0].ranks == {
+        "graph": 1,
+        "vector": 1,
+    }  # the fused ranker still searches passages
+    with pytest.raises(ConfigError, match="evidence"):
+        dx.diagnose(findings=["F_RASH"], evidence="some")  # type: ignore[arg-type]
+
+
+def test_absent_is_the_patient_side_word() -> None:
+    """``absent`` marks a patient's missing finding; ``excluded`` is accepted as an alias."""
+    for key in ("absent", "excluded"):
+        f = FindingInput.model_validate({"id": "HP:1", key: True})
+        assert f.absent and f.model_dump() == {"id": "HP:1", "absent": True}
+    assert FindingInput(id="HP:1", absent=True).absent
+    assert not FindingInput.model_validate({"id": "HP:1"}).absent
+    with pytest.raises(ValueError):
+        FindingInput.model_validate({"id": "HP:1", "negated": True})
+
+
+class ReverseRanker:
+    """A ranker made for the test: the graph's order backwards."""
+
+    needs_passages = False
+
+    def __init__(self, model: DiagnosticModel, settings: Settings) -> None:
+        self.model = model
+
+    def rank(self, request: RankRequest) -> RankedList:
+        order = [self.model.diseases[i] for i in np.argsort(request.log_lr, kind="stable")]
+        return RankedList(order, {d: -float(r) for r, d in enumerate(order)}, {})
+
+
+def test_a_new_ranker_is_one_registry_line(
+    kb: SqliteGraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set(RANKERS) == {"graph", "ppr", "fused"}
+    monkeypatch.setitem(RANKERS, "reverse", ReverseRanker)
+    dx = Diagnoser(kb)
+    graph = [c.concept_id for c in dx.diagnose(findings=["F_RASH"], evidence="none").candidates]
+    report = dx.diagnose(findings=["F_RASH"], method="reverse", evidence="summary")
+    assert report.method == "reverse" and report.candidates[-1].concept_id == graph[0] == "D_DERM"
+    lrs = [c.log_lr for c in report.candidates]
+    assert lrs == sorted(lrs)  # type: ignore[type-var]
+    with pytest.raises(ConfigError, match="unknown ranking method"):
+        dx.diagnose(findings=["F_RASH"], method="nope")
 
 
 @pytest.mark.neo4j
