@@ -12,13 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgrag.config import Settings
-from kgrag.errors import ConfigError, NoUsableFindings, RetrievalNotBuilt
+from kgrag.errors import NoUsableFindings, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
+from kgrag.graph.builders import hpoa_edges
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.index.base import Vectors
 from kgrag.index.encoders import HashingEncoder
 from kgrag.index.vectors import IndexMismatch
+from kgrag.ontology.hpo import DiseasePhenotype
+from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 from kgrag.retrieval.artifacts import artifacts_dir, build_artifacts
 from kgrag.retrieval.compile import category_path, compile_model
@@ -50,7 +53,7 @@ ANNOTATIONS = [  # disease, finding, frequency, reference, polarity
     ("D_EPI", "F_HYPO", 0.5, "PMID:1", "present"),
     ("D_MYO", "F_SEIZ", 0.3, "PMID:2", "present"),
     ("D_MYO", "F_HYPO", 0.9, "PMID:2", "present"),
-    ("D_MYO", "F_FEVER", None, "PMID:2", "excluded"),
+    ("D_MYO", "F_FEVER", None, "PMID:2", "excluded"),  # the polarity's older name
     ("D_DERM", "F_FEVER", 0.8, "PMID:3", "present"),
 ]
 
@@ -401,7 +404,7 @@ def test_evidence_levels(kb: SqliteGraphStore) -> None:
         "graph": 1,
         "vector": 1,
     }  # the fused ranker still searches passages
-    with pytest.raises(ConfigError, match="evidence"):
+    with pytest.raises(ValueError, match="evidence"):  # ConfigError; InvalidRequest after merge
         dx.diagnose(findings=["F_RASH"], evidence="some")  # type: ignore[arg-type]
 
 
@@ -440,8 +443,91 @@ def test_a_new_ranker_is_one_registry_line(
     assert report.method == "reverse" and report.candidates[-1].concept_id == graph[0] == "D_DERM"
     lrs = [c.log_lr for c in report.candidates]
     assert lrs == sorted(lrs)  # type: ignore[type-var]
-    with pytest.raises(ConfigError, match="unknown ranking method"):
+    with pytest.raises(ValueError, match="unknown ranking method"):
         dx.diagnose(findings=["F_RASH"], method="nope")
+
+
+def _hpoa(
+    disease: str, phenotype: str, frequency: float | None, ref: str, negated: bool = False
+) -> DiseasePhenotype:
+    return DiseasePhenotype(disease, phenotype, negated, frequency, "", None, "PCS", ref, "P", None)
+
+
+def test_zero_frequency_annotations_are_not_shown_facts(
+    small_table: ConceptTable, tmp_path: Path
+) -> None:
+    """An HPO annotation seen in 0 of n patients is stored as a ``not_shown`` fact (the
+    claim and the edge), as a NOT annotation is; the model compiled from the store agrees."""
+    rows = [
+        _hpoa("DOID:9352", "HP:0001250", 0.0, "PMID:1"),  # 0/7
+        _hpoa("DOID:9352", "HP:0000707", 0.6, "PMID:2"),  # 3/5 ...
+        _hpoa("DOID:9352", "HP:0000707", 0.0, "PMID:3"),  # ... and 0/4 in another paper
+        _hpoa("DOID:9352", "HP:0000118", None, "PMID:4", negated=True),
+    ]
+    edges = {e.dst: e for e in hpoa_edges(rows, small_table, "hpoa", Warnings("hpoa"))}
+    seizure, nervous, abnormality = (
+        str(small_table.resolve(c)) for c in ("HP:0001250", "HP:0000707", "HP:0000118")
+    )
+    assert edges[seizure].props["polarity"] == "not_shown"
+    assert [c.props["polarity"] for c in edges[seizure].claims] == ["not_shown"]
+    assert edges[abnormality].props["polarity"] == "not_shown"
+    assert edges[nervous].props["polarity"] == "present"  # one paper saw it
+    assert sorted(str(c.props["polarity"]) for c in edges[nervous].claims) == ["not_shown", "present"]
+    store = SqliteGraphStore(tmp_path / "kb")
+    store.upsert_edges(edges.values())
+    disease = str(small_table.resolve("DOID:9352"))
+    (stored,) = store.edges([(disease, EdgeType.HAS_FINDING, seizure)])
+    assert stored.props["polarity"] == "not_shown"  # what a Cypher user reads
+    m = compile_model(store)
+    d, t = m.disease_index[disease], m.term_index
+    assert {(d, t[seizure]), (d, t[nervous]), (d, t[abnormality])} == m.not_shown_pairs
+    shown = [a for a in m.by_disease[d] if not a.not_shown]
+    assert [(m.terms[a.term], a.frequency) for a in shown] == [(nervous, 0.6)]
+
+
+def test_not_shown_facts_in_the_evidence(kb: SqliteGraphStore) -> None:
+    """A patient's finding that the disease is annotated as lacking is evidence against it,
+    cited by the claims that say so."""
+    lacking = Claim(source="hpoa", reference="PMID:7", props={"polarity": "not_shown", "frequency": 0.0})
+    edge = Edge(
+        src="D_EPI",
+        type=EdgeType.HAS_FINDING,
+        dst="F_RASH",
+        props={"polarity": "not_shown"},
+        claims=(lacking,),
+    )
+    kb.upsert_edges([edge])
+    build_artifacts(kb, fingerprint="fp3", encoder="hashing")
+    dx = Diagnoser(kb)
+    for level in ("summary", "full"):
+        report = dx.diagnose(findings=["F_RASH", "F_FEVER"], evidence=level, top_k=3)  # type: ignore[arg-type]
+        by_id = {c.concept_id: c for c in report.candidates}
+        rash = next(f for f in by_id["D_EPI"].findings if f.finding.id == "F_RASH")
+        fever = next(f for f in by_id["D_MYO"].findings if f.finding.id == "F_FEVER")
+        for ev, ref, disease in ((rash, "PMID:7", "D_EPI"), (fever, "PMID:2", "D_MYO")):
+            assert ev.not_shown and not ev.absent and ev.frequency is None
+            assert ev.log_lr == pytest.approx(np.log(dx.model.params.contradicted), abs=1e-4)
+            assert ev.path == [ev.finding.id, disease]  # finding <-HAS_FINDING{not_shown}- disease
+            assert [c.reference for c in ev.citations] == ([ref] if level == "full" else [])
+    derm = dx.diagnose(findings=["F_RASH"]).candidates[0]
+    assert derm.concept_id == "D_DERM" and not any(f.not_shown for f in derm.findings)
+
+
+def test_a_finding_with_its_descendants_counts_once(
+    model: DiagnosticModel, kb: SqliteGraphStore
+) -> None:
+    t = model.term_index
+    focal, seiz, neuro, hypo, rash = (t[x] for x in ("F_FOCAL", "F_SEIZ", "F_NEURO", "F_HYPO", "F_RASH"))
+    assert np.allclose(model.score([seiz, focal]), model.score([focal]))
+    assert np.allclose(model.score([neuro, focal, seiz]), model.score([focal]))
+    assert not np.allclose(model.score([focal, hypo]), model.score([focal]))  # siblings both count
+    assert np.allclose(model.score([rash], [seiz, neuro]), model.score([rash], [neuro]))
+    assert model.distinct([seiz, focal, hypo], [focal, neuro]) == ([focal, hypo], [neuro])
+    d = model.disease_index["D_EPI"]
+    assert [x.term for x in model.explain(d, [seiz, focal])] == [focal]
+    report = Diagnoser(kb).diagnose(findings=["F_SEIZ", "F_FOCAL"], evidence="summary")
+    assert [f.finding.id for f in report.candidates[0].findings] == ["F_FOCAL"]
+    assert [f.id for f in report.query.present] == ["F_SEIZ", "F_FOCAL"]  # as the patient said
 
 
 @pytest.mark.neo4j

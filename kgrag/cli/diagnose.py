@@ -163,6 +163,7 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
             sign = "+" if f.log_lr > 0 else "-"
             what = "absent " if f.absent else ""
             via = f" via {f.annotated.name}" if f.annotated and f.annotated.id != f.finding.id else ""
+            via += " (the disease does not show it)" if f.not_shown else ""
             cites = ", ".join(x.reference or f"{x.document}[{x.start}:{x.end}]" for x in f.citations[:3])
             node.add(
                 f"{sign} {what}{f.finding.name}{via}  log LR {f.log_lr:+.2f}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import EdgeType, Label, Tier
+from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Tier
 from kgrag.progress import Progress
 from kgrag.retrieval.model import Annotation, CategoryStep, DiagnosticModel
 
@@ -82,18 +82,24 @@ def compile_model(
     )
 
 
-def _merged_annotations(store: GraphStore) -> _Merged:
-    """``(disease, finding, not_shown) -> (frequencies, references)`` over every claim.
+def is_not_shown(claim: Claim, edge: Edge) -> bool:
+    """Does this claim of a HAS_FINDING fact say the disease does *not* show the finding?
 
-    A claim is ``not_shown`` when its polarity says so or its frequency is 0 ("0/7
-    patients"); only present claims contribute frequencies."""
+    Its own ``polarity`` decides (the edge's when the claim has none); a frequency of 0
+    ("0/7 patients") says so too, in graphs built before polarity came from frequency."""
+    polarity = claim.props.get("polarity", edge.props.get("polarity", "present"))
+    return polarity in NOT_SHOWN or claim.props.get("frequency") == 0
+
+
+def _merged_annotations(store: GraphStore) -> _Merged:
+    """``(disease, finding, not_shown) -> (frequencies, references)`` over every claim
+    (see :func:`is_not_shown`); only present claims contribute frequencies."""
     merged: _Merged = {}
     for e in store.iter_edges([EdgeType.HAS_FINDING]):
         for c in e.claims:
-            polarity = c.props.get("polarity", e.props.get("polarity", "present"))
             freq = c.props.get("frequency")
             freq = float(freq) if isinstance(freq, int | float) else None
-            not_shown = polarity in NOT_SHOWN or freq == 0.0
+            not_shown = is_not_shown(c, e)
             freqs, refs = merged.setdefault((e.src, e.dst, not_shown), ([], set()))
             if freq is not None and not not_shown:
                 freqs.append(freq)

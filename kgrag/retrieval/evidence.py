@@ -11,6 +11,7 @@ import numpy as np
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, EdgeType
 from kgrag.retrieval.citations import claim_citation, is_span_claim
+from kgrag.retrieval.compile import is_not_shown
 from kgrag.retrieval.findings import term_ref
 from kgrag.retrieval.model import DiagnosticModel, FloatArray, Match
 from kgrag.retrieval.types import CategoryScore, Citation, ConceptRef, FindingEvidence
@@ -63,12 +64,15 @@ class EvidenceBuilder:
             FindingEvidence(
                 finding=term_ref(m, x.term),
                 absent=not x.present,
+                not_shown=x.not_shown,
                 matched=term_ref(m, x.matched) if x.matched is not None else None,
                 annotated=term_ref(m, x.via) if x.via is not None else None,
-                frequency=_round(frequency.get(x.via)) if x.via is not None else None,
+                frequency=_round(frequency.get(x.via))
+                if x.via is not None and not x.not_shown
+                else None,
                 log_lr=round(x.log_lr, 4),
                 path=self._path(d, x),
-                citations=citations.get(x.via, []) if x.via is not None else [],
+                citations=citations.get((x.via, x.not_shown), []) if x.via is not None else [],
             )
             for x in matches
         ]
@@ -87,8 +91,9 @@ class EvidenceBuilder:
             path.append(m.diseases[d])
         return path
 
-    def _citations(self, d: int, matches: Sequence[Match]) -> dict[int, list[Citation]]:
-        """Annotated term -> the citations of the disease's HAS_FINDING fact, one per claim."""
+    def _citations(self, d: int, matches: Sequence[Match]) -> dict[tuple[int, bool], list[Citation]]:
+        """``(annotated term, not_shown) -> `` the citations of the disease's HAS_FINDING
+        fact, one per claim of that polarity."""
         m = self.model
         disease = m.diseases[d]
         keys = [(disease, EdgeType.HAS_FINDING, m.terms[x.via]) for x in matches if x.via is not None]
@@ -96,10 +101,12 @@ class EvidenceBuilder:
         chunks = self.store.get_nodes(
             str(c.reference) for e in edges.values() for c in e.claims if is_span_claim(c)
         )
-        return {
-            m.term_index[dst]: [claim_citation(self.store, c, chunks) for c in e.claims]
-            for dst, e in edges.items()
-        }
+        out: dict[tuple[int, bool], list[Citation]] = {}
+        for dst, e in edges.items():
+            for c in e.claims:
+                key = (m.term_index[dst], is_not_shown(c, e))
+                out.setdefault(key, []).append(claim_citation(self.store, c, chunks))
+        return out
 
     def roll_up(self, posterior: FloatArray, n: int = 10) -> list[CategoryScore]:
         """The posterior of the ``ROLL_UP`` most probable diseases summed per group and

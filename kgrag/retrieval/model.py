@@ -17,7 +17,10 @@ penalized in proportion to how often it shows it. ``absent_weight`` < 1 because 
 findings are not missing at random: a clinician records as absent what the suspected
 disease would show, so a typical feature's absence is weaker evidence than its frequency
 says (on the phenopacket dev cases, counting absences fully costs 4-5 points of
-top-1). A disease's score is the sum of log ratios.
+top-1). A disease's score is the sum of log ratios. A finding given together with its own
+descendants counts once (:meth:`DiagnosticModel.distinct`): a present finding implied
+by a more specific present one, or an absent finding implied by a more general absent
+one, adds nothing.
 
 The model is compiled once from any :class:`~kgrag.graph.base.GraphStore` (bulk reads,
 :func:`kgrag.retrieval.compile.compile_model`) and saved beside the knowledge base;
@@ -87,6 +90,7 @@ class Match:
     matched: int | None  # the term the disease shows (the finding itself or an ancestor)
     via: int | None  # the disease's annotated term at or below ``matched``
     log_lr: float
+    not_shown: bool = False  # ``via`` is annotated as *not* shown by the disease
 
 
 class DiagnosticModel:
@@ -195,6 +199,20 @@ class DiagnosticModel:
         return other
 
     # -- scoring -------------------------------------------------------------------------
+    def distinct(
+        self, present: Sequence[int], absent: Sequence[int] = ()
+    ) -> tuple[list[int], list[int]]:
+        """The findings that count, each once: a present finding is left out when a more
+        specific present finding below it implies it, an absent finding when a more
+        general absent finding above it implies it (input order kept otherwise)."""
+        p, a = list(dict.fromkeys(present)), list(dict.fromkeys(absent))
+        implied = {x for t in p for x in self.ancestors[t][1:]}
+        general = set(a)
+        return (
+            [t for t in p if t not in implied],
+            [t for t in a if not any(x in general for x in self.ancestors[t][1:])],
+        )
+
     def _absent_ratio(self, f: FloatArray | float, t: int) -> FloatArray | float:
         p = self.params
         background = 1.0 - p.absent_weight * min(float(self.q[t]), 0.95)
@@ -215,7 +233,8 @@ class DiagnosticModel:
         n = len(self.diseases)
         total = np.zeros(n)
         F = self.F
-        for t in dict.fromkeys(present):
+        present, absent = self.distinct(present, absent)
+        for t in present:
             lr = np.full(n, np.nan)
             for rank, a in enumerate(self.match_order[t]):
                 lo, hi = F.indptr[a], F.indptr[a + 1]
@@ -228,7 +247,7 @@ class DiagnosticModel:
             if contradicted:
                 lr[contradicted] = p.contradicted
             total += np.log(lr)
-        for t in dict.fromkeys(absent):
+        for t in absent:
             col = np.zeros(n)
             lo, hi = F.indptr[t], F.indptr[t + 1]
             col[F.indices[lo:hi]] = F.data[lo:hi]
@@ -265,9 +284,10 @@ class DiagnosticModel:
         dropped = dropped or set()
         row = self._propagated_row(d, dropped)
         out: list[Match] = []
-        for t in dict.fromkeys(present):
+        present, absent = self.distinct(present, absent)
+        for t in present:
             if (d, t) in self.not_shown_pairs and not (dropped and self._only_dropped(d, t, dropped)):
-                out.append(Match(t, True, None, None, math.log(p.contradicted)))
+                out.append(Match(t, True, None, t, math.log(p.contradicted), not_shown=True))
                 continue
             for rank, a in enumerate(self.match_order[t]):
                 if a in row:
@@ -277,7 +297,7 @@ class DiagnosticModel:
                     break
             else:
                 out.append(Match(t, True, None, None, math.log(p.eps)))
-        for t in dict.fromkeys(absent):
+        for t in absent:
             f, via = row.get(t, (0.0, None))  # type: ignore[assignment]
             lr = float(self._absent_ratio(f, t))
             out.append(Match(t, False, t if via is not None else None, via, math.log(lr)))

@@ -74,6 +74,11 @@ class FindingEvidence(_Model):
 
     finding: ConceptRef
     absent: bool = Field(description="the patient's finding is absent (else present)")
+    not_shown: bool = Field(
+        default=False,
+        description="the disease is annotated as not showing the finding (a source's NOT or "
+        "0/n frequency), so the patient having it argues against the disease",
+    )
     matched: ConceptRef | None = Field(None, description="the term the disease shows")
     annotated: ConceptRef | None = Field(None, description="the disease's annotated term")
     frequency: float | None = None
