@@ -158,6 +158,15 @@ def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
         f"({lat['coded']['n']} cases each). Start-up {d['startup_s']} s; peak RSS of the "
         f"whole benchmark process {d['peak_rss_mb']:,} MB; passages encoder `{d['encoder']}`."
     )
+    tput = d.get("throughput_coded_cases_per_s")
+    if tput:
+        rows.append("")
+        rows.append("| `diagnose`, top 10, coded cases, one process | cases/s | seconds |")
+        rows.append("|---|---:|---:|")
+        for level, t in tput.items():
+            rows.append(
+                f"| `--evidence {level}` ({t['cases']} cases) | {t['cases_per_s']} | {t['seconds']} |"
+            )
     return "\n".join(rows)
 
 

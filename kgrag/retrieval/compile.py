@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Tier
+from kgrag.graph.schema import Claim, EdgeType, Label, Tier
 from kgrag.progress import Progress
 from kgrag.retrieval.model import Annotation, CategoryStep, DiagnosticModel
 
@@ -82,12 +82,14 @@ def compile_model(
     )
 
 
-def is_not_shown(claim: Claim, edge: Edge) -> bool:
+def is_not_shown(claim: Claim) -> bool:
     """Does this claim of a HAS_FINDING fact say the disease does *not* show the finding?
 
-    Its own ``polarity`` decides (the edge's when the claim has none); a frequency of 0
-    ("0/7 patients") says so too, in graphs built before polarity came from frequency."""
-    polarity = claim.props.get("polarity", edge.props.get("polarity", "present"))
+    The claim's own ``polarity`` decides (a claim without one, as every source but HPO
+    annotations writes, is ``present``: the edge's polarity sums up all sources' claims
+    and is not the claim's); a frequency of 0 ("0/7 patients") says so too, in graphs
+    built before polarity came from frequency."""
+    polarity = claim.props.get("polarity", "present")
     return polarity in NOT_SHOWN or claim.props.get("frequency") == 0
 
 
@@ -99,7 +101,7 @@ def _merged_annotations(store: GraphStore) -> _Merged:
         for c in e.claims:
             freq = c.props.get("frequency")
             freq = float(freq) if isinstance(freq, int | float) else None
-            not_shown = is_not_shown(c, e)
+            not_shown = is_not_shown(c)
             freqs, refs = merged.setdefault((e.src, e.dst, not_shown), ([], set()))
             if freq is not None and not not_shown:
                 freqs.append(freq)

@@ -104,7 +104,7 @@ class EvidenceBuilder:
         out: dict[tuple[int, bool], list[Citation]] = {}
         for dst, e in edges.items():
             for c in e.claims:
-                key = (m.term_index[dst], is_not_shown(c, e))
+                key = (m.term_index[dst], is_not_shown(c))
                 out.setdefault(key, []).append(claim_citation(self.store, c, chunks))
         return out
 
