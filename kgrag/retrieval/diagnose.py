@@ -114,7 +114,8 @@ class Diagnoser:
         resolve, link = (lambda c: self.table.resolve(c)), (lambda t: self.linker.link(t))
         f = read_findings(self.model, text, findings, resolve=resolve, link=link)
         laps.lap("findings")
-        log_lr = self.model.score(f.present, f.absent, drop_references=set(drop_references))
+        dropped = set(drop_references)  # read once: it may be an iterator
+        log_lr = self.model.score(f.present, f.absent, drop_references=dropped)
         laps.lap("graph")
         passages, warnings = [], []
         if ranker.needs_passages or with_passages:
@@ -127,7 +128,7 @@ class Diagnoser:
         laps.lap("rank")
         return Ranking(
             method, ranked.order, ranked.scores, ranked.ranks, log_lr, posterior(log_lr),
-            f.present, f.absent, f.query, passages, set(drop_references), warnings, laps,
+            f.present, f.absent, f.query, passages, dropped, warnings, laps,
         )  # fmt: skip
 
     def diagnose(
