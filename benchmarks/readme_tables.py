@@ -161,11 +161,14 @@ def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
     tput = d.get("throughput_coded_cases_per_s")
     if tput:
         rows.append("")
-        rows.append("| `diagnose`, top 10, coded cases, one process | cases/s | seconds |")
+        rows.append(
+            "| `diagnose`, top 10, coded cases, one process | cases/s (wall) | cases per CPU second |"
+        )
         rows.append("|---|---:|---:|")
         for level, t in tput.items():
             rows.append(
-                f"| `--evidence {level}` ({t['cases']} cases) | {t['cases_per_s']} | {t['seconds']} |"
+                f"| `evidence={level}` ({t['cases']} cases) | {t['cases_per_s']} | "
+                f"{t.get('cases_per_cpu_s', 'n/a')} |"
             )
     return "\n".join(rows)
 
