@@ -158,6 +158,18 @@ def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
         f"({lat['coded']['n']} cases each). Start-up {d['startup_s']} s; peak RSS of the "
         f"whole benchmark process {d['peak_rss_mb']:,} MB; passages encoder `{d['encoder']}`."
     )
+    tput = d.get("throughput_coded_cases_per_s")
+    if tput:
+        rows.append("")
+        rows.append(
+            "| `diagnose`, top 10, coded cases, one process | cases/s (wall) | cases per CPU second |"
+        )
+        rows.append("|---|---:|---:|")
+        for level, t in tput.items():
+            rows.append(
+                f"| `evidence={level}` ({t['cases']} cases) | {t['cases_per_s']} | "
+                f"{t.get('cases_per_cpu_s', 'n/a')} |"
+            )
     return "\n".join(rows)
 
 

@@ -15,7 +15,13 @@ from kgrag.types import Candidate, Mention
 if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
     from kgrag.retrieval.diagnose import Diagnoser
-    from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Method
+    from kgrag.retrieval.types import (
+        DiagnosisReport,
+        EvidenceBundle,
+        EvidenceLevel,
+        FindingInput,
+        Method,
+    )
 
 _lock = threading.Lock()
 
@@ -62,14 +68,19 @@ def diagnose(
     *,
     top_k: int = 10,
     method: Method | None = None,
+    evidence: EvidenceLevel = "full",
 ) -> DiagnosisReport:
     """A ranked differential diagnosis with its evidence and follow-up questions.
 
-    >>> report = kgrag.diagnose(findings=["HP:0001250", {"id": "HP:0001945", "excluded": True}])
+    ``evidence``: ``full`` (citations and passages), ``summary`` (graph paths and log
+    likelihood ratios, categories, follow-ups) or ``none`` (the ranking alone, for
+    batches: several times faster).
+
+    >>> report = kgrag.diagnose(findings=["HP:0001250", {"id": "HP:0001945", "absent": True}])
     ... # doctest: +SKIP
     >>> report.candidates[0].name, report.candidates[0].findings[0].citations  # doctest: +SKIP
     """
-    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method)
+    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method, evidence=evidence)
 
 
 def retrieve(

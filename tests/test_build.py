@@ -14,10 +14,10 @@ import pytest
 
 from kgrag.config import Settings
 from kgrag.errors import ConfigError
-from kgrag.pipeline.runner import Builder, Recipe, SourceSpec, load_recipe
 from kgrag.graph.schema import EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.ontology.table import ConceptTable
+from kgrag.pipeline.runner import Builder, Recipe, SourceSpec, load_recipe
 
 SOURCES = [
     SourceSpec(kind="vocabularies"),

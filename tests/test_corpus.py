@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from kgrag.config import Settings
 from kgrag.corpus.chunking import chunk_document
 from kgrag.corpus.documents import ReadFailure, SourceDocument, read_corpus
-from kgrag.pipeline.runner import Builder, Recipe, SourceSpec
 from kgrag.graph.schema import EdgeType, Label
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.ontology.table import ConceptTable
+from kgrag.pipeline.runner import Builder, Recipe, SourceSpec
 
 
 @pytest.fixture()

@@ -14,18 +14,24 @@ from hypothesis import strategies as st
 from kgrag.config import Settings
 from kgrag.errors import IndexMismatch, NoUsableFindings, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
+from kgrag.graph.builders import hpoa_edges
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.index.base import Vectors
 from kgrag.index.encoders import HashingEncoder
+from kgrag.ontology.hpo import DiseasePhenotype
+from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 from kgrag.retrieval.artifacts import artifacts_dir, build_artifacts
+from kgrag.retrieval.compile import category_path, compile_model
 from kgrag.retrieval.diagnose import Diagnoser
 from kgrag.retrieval.differences import follow_ups
 from kgrag.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
-from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams, compile_model
+from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
 from kgrag.retrieval.passages import PassageIndex
 from kgrag.retrieval.ppr import PersonalizedPageRank
+from kgrag.retrieval.rankers import RANKERS, RankedList, RankRequest
+from kgrag.retrieval.types import FindingInput
 
 DOC_TEXT = "Dermatitis X\n\nSymptoms: an itchy rash and fever are common.\n"
 RASH_AT = DOC_TEXT.index("rash")
@@ -46,7 +52,7 @@ ANNOTATIONS = [  # disease, finding, frequency, reference, polarity
     ("D_EPI", "F_HYPO", 0.5, "PMID:1", "present"),
     ("D_MYO", "F_SEIZ", 0.3, "PMID:2", "present"),
     ("D_MYO", "F_HYPO", 0.9, "PMID:2", "present"),
-    ("D_MYO", "F_FEVER", None, "PMID:2", "excluded"),
+    ("D_MYO", "F_FEVER", None, "PMID:2", "excluded"),  # the polarity's older name
     ("D_DERM", "F_FEVER", 0.8, "PMID:3", "present"),
 ]
 
@@ -167,11 +173,11 @@ def test_compile_propagates_annotations_up_the_hierarchy(model: DiagnosticModel)
 def test_compiled_category_paths_match_the_store(model: DiagnosticModel, kb: SqliteGraphStore) -> None:
     """The nearest group and category above each disease, compiled at build time, are what
     a walk of the store's IS_A edges finds."""
-    for i, disease in enumerate(model.diseases):
-        compiled = [c for c, _, _ in model.category_paths[i]]
+    for disease in model.diseases:
+        compiled = [c for c, _, _ in model.category_path(disease)]
         walked = {n.tier: n.id for n, _ in sorted(kb.ancestors(disease), key=lambda a: -a[1])}
         assert compiled == [walked[t] for t in (Tier.GROUP, Tier.CATEGORY) if t in walked]
-    assert [c for c, _, _ in model.category_paths[model.disease_index["D_DERM"]]] == ["G_SKIN", "C_ALL"]
+    assert [c for c, _, _ in model.category_path("D_DERM")] == ["G_SKIN", "C_ALL"]
 
 
 def test_ranking_semantics(model: DiagnosticModel) -> None:
@@ -331,6 +337,196 @@ def test_diagnoser_bad_input(kb: SqliteGraphStore, small_table: ConceptTable) ->
     assert any("both present and absent" in i for i in report.query.ignored)
     many = dx.diagnose(findings=["F_RASH"] * 1500, top_k=1)  # duplicates collapse
     assert len(many.query.present) == 1
+
+
+def test_one_category_path_for_model_and_passage_diseases(tmp_path: Path) -> None:
+    """A disease under two groups at the same depth gets the same path whether the model
+    scores it or only a passage names it: one algorithm, compiled at build time."""
+    store = make_store(tmp_path / "kb")
+    store.upsert_nodes([_node("D_PASS", Tier.DISEASE), _node("D_TWO", Tier.DISEASE)])
+    mention = Claim(source="c", reference="chunk:derm/0", start=0, end=3, props={"assertion": "present"})
+    store.upsert_edges(
+        [_isa(d, g) for d in ("D_PASS", "D_TWO") for g in ("G_SKIN", "G_NEURO")]
+        + [
+            Edge(src="chunk:derm/0", type=EdgeType.MENTIONS, dst="D_PASS", claims=(mention,)),
+            Edge(
+                src="D_TWO",
+                type=EdgeType.HAS_FINDING,
+                dst="F_RASH",
+                claims=(Claim(source="hpoa", reference="PMID:9", props={"frequency": 0.9}),),
+            ),
+        ]
+    )
+    build_artifacts(store, fingerprint="fp2", encoder="hashing")
+    dx = Diagnoser(store)
+    assert "D_TWO" in dx.model.disease_index and "D_PASS" not in dx.model.disease_index
+    parents: dict[str, list[str]] = {}
+    for e in store.iter_edges([EdgeType.IS_A]):
+        parents.setdefault(e.src, []).append(e.dst)
+    nodes = list(store.iter_nodes(Label.CONCEPT))
+    tiers = {n.id: n.tier for n in nodes if n.tier is not None}
+    names = {n.id: n.name for n in nodes}
+    for concept in ("D_PASS", "D_TWO", "D_DERM", "D_EPI", "G_SKIN"):
+        walked = category_path(concept, parents, tiers, names)
+        assert dx.model.category_path(concept) == walked
+        assert [c.id for c in dx.evidence.category_path(concept)] == [c for c, _, _ in walked]
+    assert [c for c, _, _ in dx.model.category_path("D_PASS")] == ["G_NEURO", "C_ALL"]  # smaller id
+    report = dx.diagnose(findings=["F_RASH"], method="fused", top_k=5)
+    paths = {c.concept_id: [p.id for p in c.category_path] for c in report.candidates}
+    assert paths["D_PASS"] == paths["D_TWO"] == ["G_NEURO", "C_ALL"]  # passage-only and scored
+    assert not hasattr(Diagnoser, "_category_path")
+
+
+def test_evidence_levels(kb: SqliteGraphStore) -> None:
+    """``none`` ranks only (no passage search), ``summary`` adds what the model knows,
+    ``full`` adds citations and passages; the ranking is the same at every level."""
+    dx = Diagnoser(kb)
+    findings = ["F_RASH", "F_HYPO", {"id": "F_SEIZ", "absent": True}]
+    none, summary, full = (
+        dx.diagnose(findings=findings, evidence=e) for e in ("none", "summary", "full")
+    )
+    assert [c.concept_id for c in none.candidates] == [c.concept_id for c in full.candidates]
+    assert [c.probability for c in none.candidates] == [c.probability for c in full.candidates]
+    assert all(not (c.findings or c.category_path or c.passages) for c in none.candidates)
+    assert not (none.categories or none.follow_ups) and "vector" not in none.timings_ms
+    assert "vector" not in summary.timings_ms and "vector" in full.timings_ms
+    assert all(not c.passages for c in summary.candidates) and summary.categories
+    for s, f in zip(summary.candidates, full.candidates, strict=True):
+        assert s.category_path == f.category_path
+        assert [x.model_copy(update={"citations": []}) for x in f.findings] == s.findings
+        assert all(not x.citations for x in s.findings)
+    derm = next(c for c in full.candidates if c.concept_id == "D_DERM")
+    assert derm.passages and derm.passages[0].citation.verified
+    rash = next(x for x in derm.findings if x.finding.id == "F_RASH")
+    assert rash.citations and rash.citations[0].verified
+    assert dx.diagnose(findings=["F_RASH"], method="fused", evidence="none").candidates[0].ranks == {
+        "graph": 1,
+        "vector": 1,
+    }  # the fused ranker still searches passages
+    with pytest.raises(ValueError, match="evidence"):  # ConfigError; InvalidRequest after merge
+        dx.diagnose(findings=["F_RASH"], evidence="some")  # type: ignore[arg-type]
+
+
+def test_absent_is_the_patient_side_word() -> None:
+    """``absent`` marks a patient's missing finding; ``excluded`` is accepted as an alias."""
+    for key in ("absent", "excluded"):
+        f = FindingInput.model_validate({"id": "HP:1", key: True})
+        assert f.absent and f.model_dump() == {"id": "HP:1", "absent": True}
+    assert FindingInput(id="HP:1", absent=True).absent
+    assert not FindingInput.model_validate({"id": "HP:1"}).absent
+    with pytest.raises(ValueError):
+        FindingInput.model_validate({"id": "HP:1", "negated": True})
+
+
+class ReverseRanker:
+    """A ranker made for the test: the graph's order backwards."""
+
+    needs_passages = False
+
+    def __init__(self, model: DiagnosticModel, settings: Settings) -> None:
+        self.model = model
+
+    def rank(self, request: RankRequest) -> RankedList:
+        order = [self.model.diseases[i] for i in np.argsort(request.log_lr, kind="stable")]
+        return RankedList(order, {d: -float(r) for r, d in enumerate(order)}, {})
+
+
+def test_a_new_ranker_is_one_registry_line(
+    kb: SqliteGraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set(RANKERS) == {"graph", "ppr", "fused"}
+    monkeypatch.setitem(RANKERS, "reverse", ReverseRanker)
+    dx = Diagnoser(kb)
+    graph = [c.concept_id for c in dx.diagnose(findings=["F_RASH"], evidence="none").candidates]
+    report = dx.diagnose(findings=["F_RASH"], method="reverse", evidence="summary")
+    assert report.method == "reverse" and report.candidates[-1].concept_id == graph[0] == "D_DERM"
+    lrs = [c.log_lr for c in report.candidates]
+    assert lrs == sorted(lrs)  # type: ignore[type-var]
+    with pytest.raises(ValueError, match="unknown ranking method"):
+        dx.diagnose(findings=["F_RASH"], method="nope")
+
+
+def _hpoa(
+    disease: str, phenotype: str, frequency: float | None, ref: str, negated: bool = False
+) -> DiseasePhenotype:
+    return DiseasePhenotype(disease, phenotype, negated, frequency, "", None, "PCS", ref, "P", None)
+
+
+def test_zero_frequency_annotations_are_not_shown_facts(
+    small_table: ConceptTable, tmp_path: Path
+) -> None:
+    """An HPO annotation seen in 0 of n patients is stored as a ``not_shown`` fact (the
+    claim and the edge), as a NOT annotation is; the model compiled from the store agrees."""
+    rows = [
+        _hpoa("DOID:9352", "HP:0001250", 0.0, "PMID:1"),  # 0/7
+        _hpoa("DOID:9352", "HP:0000707", 0.6, "PMID:2"),  # 3/5 ...
+        _hpoa("DOID:9352", "HP:0000707", 0.0, "PMID:3"),  # ... and 0/4 in another paper
+        _hpoa("DOID:9352", "HP:0000118", None, "PMID:4", negated=True),
+    ]
+    edges = {e.dst: e for e in hpoa_edges(rows, small_table, "hpoa", Warnings("hpoa"))}
+    seizure, nervous, abnormality = (
+        str(small_table.resolve(c)) for c in ("HP:0001250", "HP:0000707", "HP:0000118")
+    )
+    assert edges[seizure].props["polarity"] == "not_shown"
+    assert [c.props["polarity"] for c in edges[seizure].claims] == ["not_shown"]
+    assert edges[abnormality].props["polarity"] == "not_shown"
+    assert edges[nervous].props["polarity"] == "present"  # one paper saw it
+    assert sorted(str(c.props["polarity"]) for c in edges[nervous].claims) == ["not_shown", "present"]
+    store = SqliteGraphStore(tmp_path / "kb")
+    store.upsert_edges(edges.values())
+    disease = str(small_table.resolve("DOID:9352"))
+    (stored,) = store.edges([(disease, EdgeType.HAS_FINDING, seizure)])
+    assert stored.props["polarity"] == "not_shown"  # what a Cypher user reads
+    m = compile_model(store)
+    d, t = m.disease_index[disease], m.term_index
+    assert {(d, t[seizure]), (d, t[nervous]), (d, t[abnormality])} == m.not_shown_pairs
+    shown = [a for a in m.by_disease[d] if not a.not_shown]
+    assert [(m.terms[a.term], a.frequency) for a in shown] == [(nervous, 0.6)]
+
+
+def test_not_shown_facts_in_the_evidence(kb: SqliteGraphStore) -> None:
+    """A patient's finding that the disease is annotated as lacking is evidence against it,
+    cited by the claims that say so."""
+    lacking = Claim(source="hpoa", reference="PMID:7", props={"polarity": "not_shown", "frequency": 0.0})
+    edge = Edge(
+        src="D_EPI",
+        type=EdgeType.HAS_FINDING,
+        dst="F_RASH",
+        props={"polarity": "not_shown"},
+        claims=(lacking,),
+    )
+    kb.upsert_edges([edge])
+    build_artifacts(kb, fingerprint="fp3", encoder="hashing")
+    dx = Diagnoser(kb)
+    for level in ("summary", "full"):
+        report = dx.diagnose(findings=["F_RASH", "F_FEVER"], evidence=level, top_k=3)  # type: ignore[arg-type]
+        by_id = {c.concept_id: c for c in report.candidates}
+        rash = next(f for f in by_id["D_EPI"].findings if f.finding.id == "F_RASH")
+        fever = next(f for f in by_id["D_MYO"].findings if f.finding.id == "F_FEVER")
+        for ev, ref, disease in ((rash, "PMID:7", "D_EPI"), (fever, "PMID:2", "D_MYO")):
+            assert ev.not_shown and not ev.absent and ev.frequency is None
+            assert ev.log_lr == pytest.approx(np.log(dx.model.params.contradicted), abs=1e-4)
+            assert ev.path == [ev.finding.id, disease]  # finding <-HAS_FINDING{not_shown}- disease
+            assert [c.reference for c in ev.citations] == ([ref] if level == "full" else [])
+    derm = dx.diagnose(findings=["F_RASH"]).candidates[0]
+    assert derm.concept_id == "D_DERM" and not any(f.not_shown for f in derm.findings)
+
+
+def test_a_finding_with_its_descendants_counts_once(
+    model: DiagnosticModel, kb: SqliteGraphStore
+) -> None:
+    t = model.term_index
+    focal, seiz, neuro, hypo, rash = (t[x] for x in ("F_FOCAL", "F_SEIZ", "F_NEURO", "F_HYPO", "F_RASH"))
+    assert np.allclose(model.score([seiz, focal]), model.score([focal]))
+    assert np.allclose(model.score([neuro, focal, seiz]), model.score([focal]))
+    assert not np.allclose(model.score([focal, hypo]), model.score([focal]))  # siblings both count
+    assert np.allclose(model.score([rash], [seiz, neuro]), model.score([rash], [neuro]))
+    assert model.distinct([seiz, focal, hypo], [focal, neuro]) == ([focal, hypo], [neuro])
+    d = model.disease_index["D_EPI"]
+    assert [x.term for x in model.explain(d, [seiz, focal])] == [focal]
+    report = Diagnoser(kb).diagnose(findings=["F_SEIZ", "F_FOCAL"], evidence="summary")
+    assert [f.finding.id for f in report.candidates[0].findings] == ["F_FOCAL"]
+    assert [f.id for f in report.query.present] == ["F_SEIZ", "F_FOCAL"]  # as the patient said
 
 
 @pytest.mark.neo4j

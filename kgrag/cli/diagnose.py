@@ -21,12 +21,12 @@ from kgrag.cli._output import (
 )
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
 
-METHODS = ("graph", "ppr", "fused")
+EVIDENCE = ("none", "summary", "full")
 
 
 def _findings(present: list[str] | None, absent: list[str] | None) -> list[FindingInput]:
     return [FindingInput(id=f) for f in present or ()] + [
-        FindingInput(id=f, excluded=True) for f in absent or ()
+        FindingInput(id=f, absent=True) for f in absent or ()
     ]
 
 
@@ -43,7 +43,7 @@ def _case(record: dict[str, Any], lineno: int) -> tuple[Any, str | None, list[Fi
     if text is not None and not isinstance(text, str):
         raise ValueError("'text' must be a string")
     if not isinstance(raw, list):
-        raise ValueError("'findings' must be a list of {id, excluded}")
+        raise ValueError("'findings' must be a list of {id, absent}")
     findings = [
         FindingInput.model_validate(f) if isinstance(f, dict) else FindingInput(id=str(f)) for f in raw
     ]
@@ -55,31 +55,42 @@ def _case(record: dict[str, Any], lineno: int) -> tuple[Any, str | None, list[Fi
 def diagnose(
     text: str | None = typer.Argument(None, help="a patient description"),
     finding: list[str] | None = typer.Option(None, "--finding", "-f", help="a present finding code"),
-    absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an excluded finding code"),
+    absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an absent finding code"),
     input: Path | None = input_option("JSONL: {id, text} and/or {id, findings}"),
     output: Path | None = output_option(),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
     method: str | None = typer.Option(None, "--method", help="graph | ppr | fused (default: settings)"),
+    evidence: str | None = typer.Option(
+        None,
+        "--evidence",
+        help="none (ranking only, fastest) | summary (graph paths, no citations or passages) | "
+        "full (citations and passages). Default: full for one query, summary for --input batches",
+    ),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
     from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.retrieval.rankers import RANKERS
 
     with cli_errors():
         findings = _findings(finding, absent)
         _check(text, findings, input)
-        if method is not None and method not in METHODS:
-            usage_error(f"--method must be one of {', '.join(METHODS)}")
+        if method is not None and method not in RANKERS:
+            usage_error(f"--method must be one of {', '.join(RANKERS)}")
+        if evidence is not None and evidence not in EVIDENCE:
+            usage_error(f"--evidence must be one of {', '.join(EVIDENCE)}")
         with Diagnoser(store) as dx:
             if input is None:
-                report = dx.diagnose(text, findings, top_k=top_k, method=method)  # type: ignore[arg-type]
+                level = evidence or "full"
+                report = dx.diagnose(text, findings, top_k=top_k, method=method, evidence=level)  # type: ignore[arg-type]
                 emit_json(report) if json else _print_report(report)
                 return
+            batch_level = evidence or "summary"
 
             def handle(lineno: int, record: dict[str, Any]) -> dict[str, Any]:
                 rid, t, f = _case(record, lineno)
-                r = dx.diagnose(t, f, top_k=top_k, method=method)  # type: ignore[arg-type]
+                r = dx.diagnose(t, f, top_k=top_k, method=method, evidence=batch_level)  # type: ignore[arg-type]
                 return {"id": rid, **r.model_dump(mode="json")}
 
             jsonl_batch(input, output, "diagnosing", handle)
@@ -88,7 +99,7 @@ def diagnose(
 def retrieve(
     text: str | None = typer.Argument(None, help="a patient description or question"),
     finding: list[str] | None = typer.Option(None, "--finding", "-f", help="a present finding code"),
-    absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an excluded finding code"),
+    absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an absent finding code"),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
     passages: int = typer.Option(10, "--passages", min=1, max=200),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
@@ -111,7 +122,7 @@ def _print_query(report: DiagnosisReport | EvidenceBundle) -> None:
         "present: "
         + (", ".join(f.name for f in q.present) or "-")
         + " | absent: "
-        + (", ".join(f.name for f in q.excluded) or "-"),
+        + (", ".join(f.name for f in q.absent) or "-"),
         highlight=False,
     )
     for note in q.ignored[:10]:
@@ -150,8 +161,9 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
         node = tree.add(f"[bold]{c.rank}. {c.name}[/bold]")
         for f in c.findings[:8]:
             sign = "+" if f.log_lr > 0 else "-"
-            what = "absent " if f.excluded else ""
+            what = "absent " if f.absent else ""
             via = f" via {f.annotated.name}" if f.annotated and f.annotated.id != f.finding.id else ""
+            via += " (the disease does not show it)" if f.not_shown else ""
             cites = ", ".join(x.reference or f"{x.document}[{x.start}:{x.end}]" for x in f.citations[:3])
             node.add(
                 f"{sign} {what}{f.finding.name}{via}  log LR {f.log_lr:+.2f}"

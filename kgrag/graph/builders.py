@@ -52,7 +52,13 @@ def hierarchy_edges(table: ConceptTable, source: str) -> Iterator[Edge]:
 def hpoa_edges(
     annotations: Sequence[DiseasePhenotype], table: ConceptTable, source: str, warnings: Warnings
 ) -> Iterator[Edge]:
-    """HAS_FINDING from HPO annotations (aspect P), frequency kept; NOT -> excluded."""
+    """HAS_FINDING from HPO annotations (aspect P), frequency kept, one edge per disease
+    and phenotype with one claim per annotation.
+
+    A claim's ``polarity`` is ``not_shown`` when the annotation is negated (NOT) or its
+    frequency is 0 ("0/7"), else ``present``; the edge is ``present`` when any claim is.
+    """
+    grouped: dict[tuple[str, str], list[Claim]] = {}
     for a in annotations:
         if a.aspect != "P":
             continue
@@ -63,19 +69,23 @@ def hpoa_edges(
             )
             continue
         props: dict[str, object] = {
-            "polarity": "excluded" if a.negated else "present",
+            "polarity": "not_shown" if a.negated or a.frequency == 0 else "present",
             "evidence": a.evidence,
         }
         if a.frequency is not None:
             props["frequency"] = a.frequency
         if a.onset:
             props["onset"] = a.onset
+        claim = Claim(source=source, reference=a.reference or a.disease_id, props=props)
+        grouped.setdefault((disease, finding), []).append(claim)
+    for (disease, finding), claims in grouped.items():
+        shown = any(c.props["polarity"] == "present" for c in claims)
         yield Edge(
             src=disease,
             type=EdgeType.HAS_FINDING,
             dst=finding,
-            props={"polarity": props["polarity"]},
-            claims=(Claim(source=source, reference=a.reference or a.disease_id, props=props),),
+            props={"polarity": "present" if shown else "not_shown"},
+            claims=tuple(claims),
         )
 
 

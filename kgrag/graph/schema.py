@@ -14,9 +14,10 @@ Edges (``src -[TYPE]-> dst``)
     ``IS_A``        child -> parent concept.
     ``HAS_FINDING`` disease -> finding. ``props``: ``frequency`` (0..1, derived on
                     read by :func:`edge_frequency` from the claims, never stored),
-                    ``polarity`` (``present``; ``excluded`` when a source says the
-                    disease does *not* show the finding, so its presence argues against
-                    the disease), ``onset``.
+                    ``polarity`` (``present``; ``not_shown`` when a source says the
+                    disease does *not* show the finding, a NOT or a 0/n frequency, so its
+                    presence argues against the disease; each claim carries its own, the
+                    edge is ``present`` when any claim is), ``onset``.
     ``HAS_RISK_FACTOR`` disease -> antecedent/exposure concept (DDXPlus antecedents).
     ``MENTIONS``    chunk -> concept. ``props``: ``start``, ``end`` (characters in the
                     document), ``assertion``.

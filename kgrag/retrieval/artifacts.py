@@ -34,7 +34,8 @@ def build_artifacts(
 ) -> dict[str, int]:
     """Compile the diagnostic model and index the passages (embeddings of chunks whose
     text is unchanged are taken from the previous index); record ``fingerprint``."""
-    from kgrag.retrieval.model import FILE_NAME, compile_model
+    from kgrag.retrieval.compile import compile_model
+    from kgrag.retrieval.model import FILE_NAME
     from kgrag.retrieval.passages import PassageIndex, encoder_by_name
 
     directory = artifacts_dir(store, settings)

@@ -16,7 +16,7 @@ def follow_ups(
     candidates: Sequence[int],
     weights: Sequence[float],
     present: Sequence[int],
-    excluded: Sequence[int],
+    absent: Sequence[int],
     n: int = 5,
 ) -> list[FollowUp]:
     """Terms annotated to some candidates and not others, scored by the weighted variance
@@ -24,9 +24,12 @@ def follow_ups(
     patient already reported (or their ancestors) are skipped."""
     if len(candidates) < 2:
         return []
-    known = {a for t in present for a in model.ancestors[t]} | set(excluded)
+    known = {a for t in present for a in model.ancestors[t]} | set(absent)
     terms = {
-        a.term for d in candidates for a in model.by_disease[d] if not a.excluded and a.term not in known
+        a.term
+        for d in candidates
+        for a in model.by_disease[d]
+        if not a.not_shown and a.term not in known
     }
     if not terms:
         return []

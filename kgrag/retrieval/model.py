@@ -11,18 +11,22 @@ A present finding ``p`` is matched at the most informative term ``a`` among ``p`
 ancestors that ``d`` shows; its likelihood ratio is ``F[d, a] / q[a]``, times ``kappa``
 when ``a`` is only an ancestor of ``p`` (the disease shows something more general than
 the patient's finding), ``eps`` when nothing matches, and ``contradicted`` when ``d``
-is annotated as *not* showing ``p``. An excluded finding ``e`` gives
+is annotated as *not* showing ``p`` (a ``not_shown`` annotation). An absent finding ``e`` gives
 ``max(1 - w F[d, e], floor) / (1 - w q[e])`` with ``w = absent_weight``: a disease that expects it is
 penalized in proportion to how often it shows it. ``absent_weight`` < 1 because absent
 findings are not missing at random: a clinician records as absent what the suspected
 disease would show, so a typical feature's absence is weaker evidence than its frequency
 says (on the phenopacket dev cases, counting absences fully costs 4-5 points of
-top-1). A disease's score is the sum of log ratios.
+top-1). A disease's score is the sum of log ratios. A finding given together with its own
+descendants counts once (:meth:`DiagnosticModel.distinct`): a present finding implied
+by a more specific present one, or an absent finding implied by a more general absent
+one, adds nothing.
 
-The model is compiled once from any :class:`~kgrag.graph.base.GraphStore` (bulk reads)
-and saved beside the knowledge base; ``score`` ranks every disease in a few
-milliseconds with sparse column reads, ``explain`` recomputes one disease term by term
-(the evidence) and agrees with ``score`` (tested).
+The model is compiled once from any :class:`~kgrag.graph.base.GraphStore` (bulk reads,
+:func:`kgrag.retrieval.compile.compile_model`) and saved beside the knowledge base;
+``score`` ranks every disease in a few milliseconds with sparse column reads,
+``explain`` recomputes one disease term by term (the evidence) and agrees with
+``score`` (tested).
 """
 
 from __future__ import annotations
@@ -40,14 +44,10 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from kgrag.errors import RetrievalNotBuilt
-from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import Claim, EdgeType, Label, Tier, edge_frequency
-from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-MAX_CATEGORY_DEPTH = 12
+FORMAT_VERSION = 3
 CategoryStep = tuple[str, str, str]  # (id, name, tier) of a group or category above a disease
 FILE_NAME = "diagnostic_model.npz"
 IntArray = npt.NDArray[np.int64]
@@ -77,7 +77,7 @@ class Annotation:
     disease: int
     term: int
     frequency: float | None
-    excluded: bool
+    not_shown: bool  # the source says the disease does *not* show the finding
     references: tuple[str, ...]
 
 
@@ -86,10 +86,11 @@ class Match:
     """How one case finding met one disease in :meth:`DiagnosticModel.explain`."""
 
     term: int
-    present: bool
+    present: bool  # the patient's side: present (True) or absent (False)
     matched: int | None  # the term the disease shows (the finding itself or an ancestor)
     via: int | None  # the disease's annotated term at or below ``matched``
     log_lr: float
+    not_shown: bool = False  # ``via`` is annotated as *not* shown by the disease
 
 
 class DiagnosticModel:
@@ -103,12 +104,13 @@ class DiagnosticModel:
         annotations: list[Annotation],
         params: ScoringParams | None = None,
         fingerprint: str = "",
-        category_paths: list[list[CategoryStep]] | None = None,
+        category_paths: dict[str, list[CategoryStep]] | None = None,
     ) -> None:
         self.terms, self.term_names, self.parents = terms, term_names, parents
         self.diseases, self.disease_names = diseases, disease_names
-        # per disease: its nearest group and category ancestors, (id, name, tier)
-        self.category_paths = category_paths or [[] for _ in diseases]
+        # per disease or group concept of the graph: its nearest group and category
+        # ancestors (:func:`kgrag.retrieval.compile.category_path`, the only algorithm)
+        self.category_paths = category_paths or {}
         self.annotations = annotations
         self.fingerprint = fingerprint
         self.term_index = {t: i for i, t in enumerate(terms)}
@@ -126,15 +128,20 @@ class DiagnosticModel:
             self.by_disease[a.disease].append(a)
             for r in a.references:
                 self.by_reference.setdefault(r, set()).add(a.disease)
-        excl = [(a.disease, a.term) for a in annotations if a.excluded]
-        self.excluded_pairs = set(excl)
-        self.excluded_by_term: dict[int, list[int]] = {}
-        for dis, term in excl:
-            self.excluded_by_term.setdefault(term, []).append(dis)
+        lacking = [(a.disease, a.term) for a in annotations if a.not_shown]
+        self.not_shown_pairs = set(lacking)
+        self.not_shown_by_term: dict[int, list[int]] = {}
+        for dis, term in lacking:
+            self.not_shown_by_term.setdefault(term, []).append(dis)
         self.params = params or ScoringParams.model_validate({})
         self._propagate()
 
     # -- structure -----------------------------------------------------------------------
+    def category_path(self, concept: str) -> list[CategoryStep]:
+        """The nearest group and category above a disease or group concept, compiled at
+        build time (empty for a concept the graph places under neither)."""
+        return self.category_paths.get(concept, [])
+
     def _closure(self) -> list[tuple[int, ...]]:
         """Each term's ancestors, itself first (memoized DFS over the parent lists)."""
         memo: list[tuple[int, ...] | None] = [None] * len(self.terms)
@@ -156,7 +163,7 @@ class DiagnosticModel:
         """``F`` (column-major) and the background ``q`` for the current parameters."""
         from scipy import sparse
 
-        keep = [a for a in self.annotations if not a.excluded]
+        keep = [a for a in self.annotations if not a.not_shown]
         default = self.params.default_frequency
         d = np.array([a.disease for a in keep], np.int64)
         t = np.array([a.term for a in keep], np.int64)
@@ -192,7 +199,21 @@ class DiagnosticModel:
         return other
 
     # -- scoring -------------------------------------------------------------------------
-    def _excluded_ratio(self, f: FloatArray | float, t: int) -> FloatArray | float:
+    def distinct(
+        self, present: Sequence[int], absent: Sequence[int] = ()
+    ) -> tuple[list[int], list[int]]:
+        """The findings that count, each once: a present finding is left out when a more
+        specific present finding below it implies it, an absent finding when a more
+        general absent finding above it implies it (input order kept otherwise)."""
+        p, a = list(dict.fromkeys(present)), list(dict.fromkeys(absent))
+        implied = {x for t in p for x in self.ancestors[t][1:]}
+        general = set(a)
+        return (
+            [t for t in p if t not in implied],
+            [t for t in a if not any(x in general for x in self.ancestors[t][1:])],
+        )
+
+    def _absent_ratio(self, f: FloatArray | float, t: int) -> FloatArray | float:
         p = self.params
         background = 1.0 - p.absent_weight * min(float(self.q[t]), 0.95)
         return np.maximum(1.0 - p.absent_weight * np.asarray(f), p.floor) / background
@@ -200,7 +221,7 @@ class DiagnosticModel:
     def score(
         self,
         present: Sequence[int],
-        excluded: Sequence[int] = (),
+        absent: Sequence[int] = (),
         *,
         drop_references: Iterable[str] = (),
     ) -> FloatArray:
@@ -212,7 +233,8 @@ class DiagnosticModel:
         n = len(self.diseases)
         total = np.zeros(n)
         F = self.F
-        for t in dict.fromkeys(present):
+        present, absent = self.distinct(present, absent)
+        for t in present:
             lr = np.full(n, np.nan)
             for rank, a in enumerate(self.match_order[t]):
                 lo, hi = F.indptr[a], F.indptr[a + 1]
@@ -221,20 +243,20 @@ class DiagnosticModel:
                 factor = 1.0 if rank == 0 else p.kappa
                 lr[idx[unset]] = F.data[lo:hi][unset] / self.q[a] * factor
             lr[np.isnan(lr)] = p.eps
-            contradicted = self.excluded_by_term.get(t)
+            contradicted = self.not_shown_by_term.get(t)
             if contradicted:
                 lr[contradicted] = p.contradicted
             total += np.log(lr)
-        for t in dict.fromkeys(excluded):
+        for t in absent:
             col = np.zeros(n)
             lo, hi = F.indptr[t], F.indptr[t + 1]
             col[F.indices[lo:hi]] = F.data[lo:hi]
-            total += np.log(self._excluded_ratio(col, t))
+            total += np.log(self._absent_ratio(col, t))
         dropped = set(drop_references)
         if dropped:
             affected = set().union(*(self.by_reference.get(r, set()) for r in dropped))
             for d in affected:
-                total[d] = sum(m.log_lr for m in self.explain(d, present, excluded, dropped))
+                total[d] = sum(m.log_lr for m in self.explain(d, present, absent, dropped))
         return total
 
     def _propagated_row(self, d: int, dropped: set[str]) -> dict[int, tuple[float, int]]:
@@ -242,7 +264,7 @@ class DiagnosticModel:
         row: dict[int, tuple[float, int]] = {}
         default = self.params.default_frequency
         for a in self.by_disease[d]:
-            if a.excluded or (dropped and set(a.references) <= dropped):
+            if a.not_shown or (dropped and set(a.references) <= dropped):
                 continue
             f = a.frequency if a.frequency is not None else default
             for anc in self.ancestors[a.term]:
@@ -254,7 +276,7 @@ class DiagnosticModel:
         self,
         d: int,
         present: Sequence[int],
-        excluded: Sequence[int] = (),
+        absent: Sequence[int] = (),
         dropped: set[str] | None = None,
     ) -> list[Match]:
         """Term by term, how the findings meet disease ``d`` (sums to ``score(...)[d]``)."""
@@ -262,9 +284,10 @@ class DiagnosticModel:
         dropped = dropped or set()
         row = self._propagated_row(d, dropped)
         out: list[Match] = []
-        for t in dict.fromkeys(present):
-            if (d, t) in self.excluded_pairs and not (dropped and self._only_dropped(d, t, dropped)):
-                out.append(Match(t, True, None, None, math.log(p.contradicted)))
+        present, absent = self.distinct(present, absent)
+        for t in present:
+            if (d, t) in self.not_shown_pairs and not (dropped and self._only_dropped(d, t, dropped)):
+                out.append(Match(t, True, None, t, math.log(p.contradicted), not_shown=True))
                 continue
             for rank, a in enumerate(self.match_order[t]):
                 if a in row:
@@ -274,15 +297,15 @@ class DiagnosticModel:
                     break
             else:
                 out.append(Match(t, True, None, None, math.log(p.eps)))
-        for t in dict.fromkeys(excluded):
+        for t in absent:
             f, via = row.get(t, (0.0, None))  # type: ignore[assignment]
-            lr = float(self._excluded_ratio(f, t))
+            lr = float(self._absent_ratio(f, t))
             out.append(Match(t, False, t if via is not None else None, via, math.log(lr)))
         return out
 
     def _only_dropped(self, d: int, t: int, dropped: set[str]) -> bool:
         return all(
-            set(a.references) <= dropped for a in self.by_disease[d] if a.term == t and a.excluded
+            set(a.references) <= dropped for a in self.by_disease[d] if a.term == t and a.not_shown
         )
 
     # -- persistence ---------------------------------------------------------------------
@@ -295,7 +318,7 @@ class DiagnosticModel:
             "parents": self.parents,
             "diseases": self.diseases,
             "disease_names": self.disease_names,
-            "category_paths": self.category_paths,
+            **_pack_paths(self.category_paths),
             "references": [list(a.references) for a in self.annotations],
         }
         freq = np.array(
@@ -308,7 +331,7 @@ class DiagnosticModel:
             disease=np.array([a.disease for a in self.annotations], np.int32),
             term=np.array([a.term for a in self.annotations], np.int32),
             frequency=freq,
-            excluded=np.array([a.excluded for a in self.annotations], bool),
+            not_shown=np.array([a.not_shown for a in self.annotations], bool),
         )
         tmp.replace(path)  # a reader never sees half a file
 
@@ -328,7 +351,7 @@ class DiagnosticModel:
                     z["disease"],
                     z["term"],
                     z["frequency"],
-                    z["excluded"],
+                    z["not_shown"],
                     meta["references"],
                     strict=True,
                 )
@@ -342,85 +365,19 @@ class DiagnosticModel:
             annotations,
             params,
             meta["fingerprint"],
-            [[(i, n, t) for i, n, t in path] for path in meta["category_paths"]],
+            _unpack_paths(meta["category_anchors"], meta["category_paths"]),
         )
 
 
-def compile_model(
-    store: GraphStore, *, fingerprint: str = "", progress: Progress | None = None
-) -> DiagnosticModel:
-    """Read every HAS_FINDING edge, the IS_A hierarchy above the findings and the names."""
-    say = progress or (lambda m: logger.info("%s", m))
-    merged: dict[tuple[str, str, bool], tuple[list[Claim], set[str]]] = {}
-    for e in store.iter_edges([EdgeType.HAS_FINDING]):
-        for c in e.claims:
-            polarity = c.props.get("polarity", e.props.get("polarity", "present"))
-            freq = c.props.get("frequency")
-            freq = float(freq) if isinstance(freq, int | float) else None
-            excluded = polarity == "excluded" or freq == 0.0  # "0/7 patients" excludes too
-            claims, refs = merged.setdefault((e.src, e.dst, excluded), ([], set()))
-            if not excluded:
-                claims.append(c)
-            refs.add(c.reference or c.source)
-    say(f"diagnostic model: {len(merged):,} disease-finding annotations")
-    parents_of: dict[str, list[str]] = {}
-    for e in store.iter_edges([EdgeType.IS_A]):
-        parents_of.setdefault(e.src, []).append(e.dst)
-    diseases = sorted({d for d, _, _ in merged})
-    terms: dict[str, int] = {}
-    stack = sorted({t for _, t, _ in merged})
-    while stack:
-        t = stack.pop()
-        if t not in terms:
-            terms[t] = len(terms)
-            stack.extend(parents_of.get(t, ()))
-    names: dict[str, str] = {}
-    tiers: dict[str, Tier] = {}
-    for n in store.iter_nodes(Label.CONCEPT):
-        names[n.id] = n.name
-        if n.tier in (Tier.GROUP, Tier.CATEGORY):
-            tiers[n.id] = n.tier
-    term_list = list(terms)
-    d_index = {d: i for i, d in enumerate(diseases)}
-    annotations = [
-        Annotation(
-            d_index[d],
-            terms[t],
-            edge_frequency(claims),
-            excluded,
-            tuple(sorted(refs)),
-        )
-        for (d, t, excluded), (claims, refs) in merged.items()
-    ]
-    say(f"diagnostic model: {len(diseases):,} diseases, {len(term_list):,} finding terms")
-    return DiagnosticModel(
-        term_list,
-        [names.get(t, t) for t in term_list],
-        [[terms[p] for p in parents_of.get(t, ()) if p in terms] for t in term_list],
-        diseases,
-        [names.get(d, d) for d in diseases],
-        annotations,
-        fingerprint=fingerprint,
-        category_paths=[_category_path(d, parents_of, tiers, names) for d in diseases],
-    )
+def _pack_paths(paths: dict[str, list[CategoryStep]]) -> dict[str, object]:
+    """Category paths as indices into one list of the groups and categories they name."""
+    anchors: dict[CategoryStep, int] = {}
+    packed = {c: [anchors.setdefault(step, len(anchors)) for step in path] for c, path in paths.items()}
+    return {"category_anchors": [list(a) for a in anchors], "category_paths": packed}
 
 
-def _category_path(
-    disease: str, parents_of: dict[str, list[str]], tiers: dict[str, Tier], names: dict[str, str]
-) -> list[CategoryStep]:
-    """The nearest group and the nearest category above ``disease`` (breadth first over
-    IS_A, at most ``MAX_CATEGORY_DEPTH`` levels; ties go to the smaller id)."""
-    best: dict[Tier, str] = {}
-    level, seen = [disease], {disease}
-    for _ in range(MAX_CATEGORY_DEPTH):
-        level = sorted({p for n in level for p in parents_of.get(n, ()) if p not in seen})
-        if not level:
-            break
-        seen.update(level)
-        for n in level:
-            tier = tiers.get(n)
-            if tier is not None and tier not in best:
-                best[tier] = n
-    return [
-        (best[t], names.get(best[t], best[t]), t.value) for t in (Tier.GROUP, Tier.CATEGORY) if t in best
-    ]
+def _unpack_paths(
+    anchors: list[list[str]], packed: dict[str, list[int]]
+) -> dict[str, list[CategoryStep]]:
+    steps = [(i, n, t) for i, n, t in anchors]
+    return {c: [steps[j] for j in path] for c, path in packed.items()}

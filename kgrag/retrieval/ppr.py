@@ -2,7 +2,7 @@
 
 The walk runs on one undirected graph: finding terms linked to their IS_A parents, and
 diseases linked to the terms they are annotated with (weight = frequency). It restarts
-at the patient's present findings; a second walk from the excluded findings is
+at the patient's present findings; a second walk from the absent findings is
 subtracted (``beta``), so diseases near what the patient does *not* have lose mass.
 """
 
@@ -33,7 +33,7 @@ class PersonalizedPageRank:
                 w.append(1.0)
         default = model.params.default_frequency
         for a in model.annotations:
-            if not a.excluded:
+            if not a.not_shown:
                 src.append(n_t + a.disease)
                 dst.append(a.term)
                 w.append(a.frequency if a.frequency is not None else default)
@@ -56,11 +56,11 @@ class PersonalizedPageRank:
             r = self.restart * s + (1 - self.restart) * (self.walk @ r)
         return r
 
-    def score(self, present: Sequence[int], excluded: Sequence[int] = ()) -> FloatArray:
+    def score(self, present: Sequence[int], absent: Sequence[int] = ()) -> FloatArray:
         """Per disease: the walk's mass from the present findings minus ``beta`` times the
-        mass from the excluded ones."""
+        mass from the absent ones."""
         r = self._run(list(dict.fromkeys(present)))
-        if excluded:
-            r = r - self.beta * self._run(list(dict.fromkeys(excluded)))
+        if absent:
+            r = r - self.beta * self._run(list(dict.fromkeys(absent)))
         out: FloatArray = r[self.n_terms :]
         return out

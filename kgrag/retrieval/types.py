@@ -1,13 +1,29 @@
 """What retrieval and diagnosis return: pydantic models, the same in Python, CLI JSON and
-on the wire."""
+on the wire.
+
+Vocabulary: on the patient's side a finding is ``present`` or ``absent`` (``excluded`` is
+accepted as an input alias of ``absent``); on the disease's side a source can annotate a
+disease as *not showing* a finding (``not_shown``), which argues against the disease
+when the patient has it.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-Method = Literal["graph", "ppr", "fused"]
+Method = str
+"""A ranker's name: a key of :data:`kgrag.retrieval.rankers.RANKERS` (``graph``, ``ppr``,
+``fused``)."""
+
+EvidenceLevel = Literal["none", "summary", "full"]
+"""How much evidence a report carries. ``none``: the ranking alone (rank, ids, names,
+codes, scores; no passage search unless the ranker needs passages). ``summary``: plus
+what the compiled model knows: each candidate's category path and finding-by-finding
+log likelihood ratios with their graph paths and frequencies, the roll-up to groups and
+categories, follow-up questions. ``full``: plus citations for every finding (read from
+the store, passage spans verified) and the passages from vector search."""
 
 
 class _Model(BaseModel):
@@ -18,7 +34,11 @@ class FindingInput(_Model):
     """A coded finding: any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``)."""
 
     id: str = Field(min_length=1)
-    excluded: bool = False
+    absent: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("absent", "excluded"),
+        description="the patient does not have it (input alias: 'excluded')",
+    )
 
 
 class ConceptRef(_Model):
@@ -53,7 +73,12 @@ class FindingEvidence(_Model):
     The path reads ``finding -IS_A*-> matched <-IS_A*- annotated <-HAS_FINDING- disease``."""
 
     finding: ConceptRef
-    excluded: bool
+    absent: bool = Field(description="the patient's finding is absent (else present)")
+    not_shown: bool = Field(
+        default=False,
+        description="the disease is annotated as not showing the finding (a source's NOT or "
+        "0/n frequency), so the patient having it argues against the disease",
+    )
     matched: ConceptRef | None = Field(None, description="the term the disease shows")
     annotated: ConceptRef | None = Field(None, description="the disease's annotated term")
     frequency: float | None = None
@@ -87,7 +112,10 @@ class DiagnosisCandidate(_Model):
     concept_id: str
     name: str
     codes: list[str]
-    score: float = Field(description="the ranking score of the chosen method")
+    score: float = Field(
+        description="the ranking score of the chosen method: graph, the summed log likelihood "
+        "ratio (nats); ppr, the walk's probability mass; fused, the fusion score"
+    )
     probability: float = Field(description="posterior over the ranked diseases (graph model)")
     log_lr: float | None = None
     category_path: list[ConceptRef] = Field(
@@ -110,7 +138,7 @@ class FollowUp(_Model):
 
 class QueryFindings(_Model):
     present: list[ConceptRef] = Field(default_factory=list)
-    excluded: list[ConceptRef] = Field(default_factory=list)
+    absent: list[ConceptRef] = Field(default_factory=list)
     ignored: list[str] = Field(default_factory=list, description="inputs not used, each with the reason")
 
 

@@ -1,0 +1,104 @@
+"""Passages for a request: vector search over the corpus chunks, each hit with its
+document, the diseases it is about and a verified citation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kgrag.errors import GraphError, KgragError, RetrievalError
+from kgrag.graph.base import GraphStore
+from kgrag.graph.schema import EdgeType, Tier
+from kgrag.retrieval.citations import passage_citation
+from kgrag.retrieval.model import DiagnosticModel
+from kgrag.retrieval.types import Passage
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kgrag.retrieval.passages import PassageIndex
+
+logger = logging.getLogger(__name__)
+
+QUERY_FINDINGS = 8  # coded findings named in the passage query
+
+
+def findings_query(model: DiagnosticModel, present: Sequence[int]) -> str:
+    """The passage query for coded findings: the names of the ``QUERY_FINDINGS`` most
+    specific ones (a long list adds encoder time, not recall)."""
+    top = sorted(present, key=lambda t: -model.ic[t])[:QUERY_FINDINGS]
+    return "; ".join(model.term_names[t] for t in top)
+
+
+class PassageSearch:
+    """The passage index of a knowledge base, loaded on first use.
+
+    Args:
+        store: the knowledge base (chunks, documents, mentions).
+        directory: its retrieval artifacts directory.
+    """
+
+    def __init__(self, store: GraphStore, directory: Path) -> None:
+        self.store, self.directory = store, directory
+        self._index: PassageIndex | None = None
+        self.error: str | None = None  # why vector search is unavailable, once known
+
+    @property
+    def index(self) -> PassageIndex | None:
+        """``None`` (with the reason in ``error``) when the index cannot be used."""
+        if self._index is None and self.error is None:
+            from kgrag.retrieval.passages import PassageIndex
+
+            try:
+                self._index = PassageIndex.load(self.directory, store=self.store)
+            except (RetrievalError, GraphError):  # a real fault: the caller must see it
+                raise
+            except (KgragError, ImportError, OSError) as e:  # e.g. its encoder is not installed
+                self.error = f"vector search unavailable: {e}"
+        return self._index
+
+    def search(self, query: str, k: int) -> list[Passage]:
+        """The ``k`` nearest chunks to ``query``, best first (empty without an index)."""
+        index = self.index
+        if index is None:
+            return []
+        hits = index.search(query, k)
+        nodes = self.store.get_nodes([c for c, _ in hits])
+        docs = self.store.get_nodes({str(n.props.get("document")) for n in nodes.values()})
+        about = self._diseases_mentioned([c for c, _ in hits])
+        out: list[Passage] = []
+        for chunk_id, score in hits:
+            node = nodes.get(chunk_id)
+            if node is None:
+                continue
+            doc = docs.get(str(node.props.get("document")))
+            focus = [str(doc.props["focus"])] if doc is not None and doc.props.get("focus") else []
+            start, end = int(node.props["start"]), int(node.props["end"])
+            out.append(
+                Passage(
+                    chunk=chunk_id,
+                    document=str(node.props.get("document")),
+                    title=doc.name if doc else "",
+                    section=node.props.get("section"),
+                    start=start,
+                    end=end,
+                    text=str(node.props.get("text", "")),
+                    score=round(score, 4),
+                    concepts=list(dict.fromkeys(focus + about.get(chunk_id, []))),
+                    citation=passage_citation(self.store, node, doc, start, end, "vector"),
+                )
+            )
+        return out
+
+    def _diseases_mentioned(self, chunk_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Chunk -> the diseases (and groups) it mentions as present, in one read."""
+        sub = self.store.subgraph(list(chunk_ids), hops=1, types=[EdgeType.MENTIONS], direction="out")
+        tiers = {n.id: n.tier for n in sub.nodes}
+        chunks = set(chunk_ids)
+        out: dict[str, list[str]] = {}
+        for edge in sub.edges:
+            present = any(cl.props.get("assertion") == "present" for cl in edge.claims)
+            if edge.src in chunks and present and tiers.get(edge.dst) in (Tier.DISEASE, Tier.GROUP):
+                out.setdefault(edge.src, []).append(edge.dst)
+        return out
