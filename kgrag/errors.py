@@ -17,6 +17,7 @@ The tree::
     └── RetrievalError                     diagnosis/retrieval cannot answer
         ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
         └── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+    InvalidRequest(ValueError)             a public function got arguments of the wrong shape
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -127,3 +128,9 @@ class NoUsableFindings(RetrievalError, ValueError):
 
 class RetrievalNotBuilt(RetrievalError):
     """The knowledge base has no (or stale) retrieval artifacts; ``kgrag build`` makes them."""
+
+
+# --- front door (#11): bad arguments to the public functions -----------------------------
+class InvalidRequest(KgragError, ValueError):
+    """A public function (``kgrag.diagnose``, ``kgrag.link``, ...) got arguments it cannot
+    use; the message names the argument and what is expected."""

@@ -11,7 +11,20 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Model(BaseModel):
+class BoundaryModel(BaseModel):
+    """The one base of every model that crosses a boundary (returned to a caller, written
+    as CLI JSON, sent on the wire): frozen and strict about unknown fields.
+
+    Subclasses render in notebooks: this default ``_repr_markdown_`` lists the fields;
+    the reports (``DiagnosisReport``, ``EvidenceBundle``, ``BuildReport``) draw tables.
+
+    Example:
+        >>> class Point(BoundaryModel):
+        ...     x: int
+        >>> Point(x=1).x
+        1
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def _repr_markdown_(self) -> str:  # notebooks render this
@@ -20,6 +33,9 @@ class _Model(BaseModel):
             text = str(value)
             lines.append(f"- **{key}**: {text if len(text) < 200 else text[:197] + '...'}")
         return "\n".join(lines)
+
+
+_Model = BoundaryModel
 
 
 class SemanticKind(StrEnum):
@@ -158,3 +174,41 @@ class Mention(_Model):
     @property
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
+
+
+class Mentions(list[Mention]):
+    """What :func:`kgrag.link` returns: a plain ``list`` of :class:`Mention` that renders
+    as a table in a notebook (span, text, assertion, best concept, score).
+
+    Example:
+        >>> Mentions([Mention(start=0, end=5, text="fever")])[0].text
+        'fever'
+    """
+
+    _HEADER = ("span", "text", "assertion", "concept", "id", "score")
+
+    def _rows(self) -> list[tuple[object, ...]]:
+        rows: list[tuple[object, ...]] = []
+        for m in self:
+            b = m.best
+            rows.append(
+                (
+                    f"{m.start}-{m.end}",
+                    m.text,
+                    m.assertion.value,
+                    b.name if b else "",
+                    b.concept_id if b else "",
+                    f"{b.score:.2f}" if b else "",
+                )
+            )
+        return rows
+
+    def _repr_html_(self) -> str:
+        from kgrag._render import html_table
+
+        return html_table(f"{len(self)} mentions", self._HEADER, self._rows())
+
+    def _repr_markdown_(self) -> str:
+        from kgrag._render import markdown_table
+
+        return markdown_table(f"{len(self)} mentions", self._HEADER, self._rows())

@@ -33,7 +33,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kgrag.types import BoundaryModel
 
 
 class Label(StrEnum):
@@ -58,8 +60,7 @@ class EdgeType(StrEnum):
     IN_DOCUMENT = "IN_DOCUMENT"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Frozen = BoundaryModel  # the one frozen base (kgrag.types)
 
 
 class Claim(_Frozen):
