@@ -29,7 +29,16 @@ from pathlib import Path
 
 
 class KgragError(Exception):
-    """Root of every error kgrag raises on purpose."""
+    """Root of every error kgrag raises on purpose.
+
+    Example:
+        >>> import kgrag
+        >>> try:
+        ...     kgrag.diagnose(findings="HP:0001250")
+        ... except kgrag.KgragError as e:
+        ...     print(type(e).__name__)
+        InvalidRequest
+    """
 
 
 class ConfigError(KgragError, ValueError):
@@ -105,7 +114,12 @@ class GraphWriteError(GraphError):
 
 
 class ConceptNotFound(KgragError, KeyError):
-    """No unified concept has this id or code."""
+    """No unified concept has this id or code.
+
+    Example:
+        >>> str(ConceptNotFound("HP:0"))[:33]
+        "no concept with id or code 'HP:0'"
+    """
 
     def __init__(self, code: str) -> None:
         self.code = code
@@ -133,4 +147,13 @@ class RetrievalNotBuilt(RetrievalError):
 # --- front door (#11): bad arguments to the public functions -----------------------------
 class InvalidRequest(KgragError, ValueError):
     """A public function (``kgrag.diagnose``, ``kgrag.link``, ...) got arguments it cannot
-    use; the message names the argument and what is expected."""
+    use; the message names the argument and what is expected.
+
+    Example:
+        >>> import kgrag
+        >>> try:
+        ...     kgrag.diagnose(findings=["HP:0001250"], top_k=0)
+        ... except InvalidRequest as e:
+        ...     print(e)
+        top_k must be a whole number >= 1, got 0
+    """

@@ -39,7 +39,12 @@ _Model = BoundaryModel
 
 
 class SemanticKind(StrEnum):
-    """What a concept is, coarse enough to filter on."""
+    """What a concept is, coarse enough to filter on.
+
+    Example:
+        >>> SemanticKind("finding") is SemanticKind.FINDING
+        True
+    """
 
     CATEGORY = "category"  # a grouping class (ICD-10-CM chapter/block, ontology roots)
     DISEASE = "disease"
@@ -84,6 +89,11 @@ class Concept(_Model):
     otherwise the highest-priority member code (MONDO > DOID > HP > MESH > ...).
     ``codes`` holds every source id that was unified into this concept; ``xrefs`` holds
     related codes that a source lists but that do not declare equality.
+
+    Example:
+        >>> c = Concept(id="HP:0001945", name="Fever", kind=SemanticKind.FINDING, codes=("HP:0001945",))
+        >>> c.kind.value
+        'finding'
     """
 
     id: str
@@ -98,7 +108,14 @@ class Concept(_Model):
 
 
 class ConceptMatch(_Model):
-    """A concept found by a name search, with how it matched."""
+    """A concept found by a name search (:meth:`ConceptTable.search`), with how it matched;
+    ``score`` is in [0, 1].
+
+    Example:
+        >>> ConceptMatch(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),
+        ...              matched="fever", match="exact", score=1.0).match
+        'exact'
+    """
 
     concept_id: str
     name: str
@@ -140,7 +157,12 @@ class ConceptTableStats(_Model):
 
 
 class Assertion(StrEnum):
-    """How a mention is asserted in its context (ConText categories)."""
+    """How a mention is asserted in its context (ConText categories).
+
+    Example:
+        >>> Assertion("absent") is Assertion.ABSENT
+        True
+    """
 
     PRESENT = "present"
     ABSENT = "absent"  # negated: "no fever", "denies chest pain"
@@ -151,7 +173,14 @@ class Assertion(StrEnum):
 
 
 class Candidate(_Model):
-    """A concept proposed for a mention, with a calibrated score in [0, 1]."""
+    """A concept proposed for a mention, with a calibrated score in [0, 1] (the estimated
+    probability that it is the right concept).
+
+    Example:
+        >>> Candidate(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),
+        ...           score=0.9, method="exact").score
+        0.9
+    """
 
     concept_id: str
     name: str
@@ -163,7 +192,14 @@ class Candidate(_Model):
 
 
 class Mention(_Model):
-    """A span of the input text linked to concepts. ``text == source[start:end]``."""
+    """A span of the input text linked to concepts. ``text == source[start:end]``
+    (character offsets); ``candidates`` best first, ``best`` the first or ``None``.
+
+    Example:
+        >>> m = Mention(start=3, end=8, text="fever", assertion="absent")
+        >>> m.assertion.value, m.best
+        ('absent', None)
+    """
 
     start: int = Field(ge=0)
     end: int = Field(ge=0)

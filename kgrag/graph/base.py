@@ -15,6 +15,16 @@ Direction = Literal["out", "in", "both"]
 
 @runtime_checkable
 class GraphStore(Protocol):
+    """The contract every graph store keeps (SQLite embedded, Neo4j); the contract suite
+    ``tests/test_graph_contract.py`` runs against each. Open one with
+    :func:`kgrag.open_store`.
+
+    Example:
+        >>> import kgrag
+        >>> with kgrag.open_store("/tmp/kgrag-kb") as store:  # doctest: +SKIP
+        ...     store.counts().edges.get("HAS_FINDING", 0)
+    """
+
     name: str
 
     def upsert_nodes(self, nodes: Iterable[Node]) -> int:

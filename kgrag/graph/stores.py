@@ -12,8 +12,30 @@ from kgrag.graph.base import GraphStore
 def open_store(
     location: str | Path | None = None, *, read_only: bool = False, settings: Settings | None = None
 ) -> GraphStore:
-    """``None`` -> the default embedded knowledge base; ``neo4j://``/``bolt://`` -> Neo4j
-    (credentials from ``KGRAG_NEO4J_USER`` / ``KGRAG_NEO4J_PASSWORD``); else a directory."""
+    """Open a graph store.
+
+    Args:
+        location: ``None`` for the default embedded knowledge base; a ``neo4j://`` or
+            ``bolt://`` URI for Neo4j (credentials from ``KGRAG_NEO4J_USER`` /
+            ``KGRAG_NEO4J_PASSWORD``); else a directory (created if missing, unless
+            ``read_only``).
+        read_only: open the embedded store for reading only.
+        settings: where the default knowledge base is (default: :func:`get_settings`).
+
+    Returns:
+        A :class:`~kgrag.graph.base.GraphStore`; close it with ``close()``.
+
+    Raises:
+        GraphUnavailable: the server is down, the credentials are wrong, or a read-only
+            directory holds no store.
+
+    Example:
+        >>> import kgrag
+        >>> store = kgrag.open_store("/tmp/kgrag-example-kb")
+        >>> store.counts().nodes.get("Concept", 0) >= 0
+        True
+        >>> store.close()
+    """
     settings = settings or get_settings()
     where = str(location) if location is not None else str(kb_dir(settings))
     if where.startswith(("neo4j://", "neo4j+s://", "bolt://", "bolt+s://")):

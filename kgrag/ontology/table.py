@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from kgrag.errors import ConceptNotFound
 from kgrag._text import normalize
+from kgrag.errors import ConceptNotFound
 from kgrag.ontology.curie import canonical
 from kgrag.ontology.unify import UnifiedData
 from kgrag.types import (
@@ -24,11 +24,14 @@ _SCOPE_BONUS = {"preferred": 0.0, "exact": 0.01, "related": 0.04, "narrow": 0.05
 
 
 class ConceptTable:
-    """Read-only access to a compiled, unified concept table.
+    """Read-only access to a compiled, unified concept table: look-up by any code
+    (:meth:`get`), name search (:meth:`search`), hierarchy (:meth:`ancestors`).
 
-    >>> table = kgrag.load_concepts()          # doctest: +SKIP
-    >>> table.get("MESH:D003924").name         # doctest: +SKIP
-    'type 2 diabetes mellitus'
+    Example:
+        >>> import kgrag
+        >>> table = kgrag.load_concepts()
+        >>> table.get("MESH:D003924").name
+        'type 2 diabetes mellitus'
     """
 
     def __init__(self, data: UnifiedData) -> None:

@@ -73,6 +73,17 @@ class Ranking:
 
 
 class Diagnoser:
+    """A differential diagnosis over one knowledge base: holds what a warm process reuses
+    (the compiled model, the passage index, the linker). :func:`kgrag.diagnose` uses a
+    shared one over the default knowledge base; make your own for another store.
+
+    Example:
+        >>> import kgrag
+        >>> dx = kgrag.Diagnoser(kgrag.open_store("/tmp/guidelines-kb", read_only=True))
+        >>> dx.diagnose(findings=["DDXE:E_91", "DDXE:E_77"], top_k=3).candidates[0].rank
+        1
+    """
+
     def __init__(
         self,
         store: GraphStore | str | None = None,

@@ -15,7 +15,13 @@ _Model = BoundaryModel  # the one frozen base (kgrag.types)
 
 
 class FindingInput(_Model):
-    """A coded finding: any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``)."""
+    """A coded finding: any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``);
+    ``excluded``: the patient does not have it.
+
+    Example:
+        >>> FindingInput(id="HP:0001945", excluded=True).excluded
+        True
+    """
 
     id: str = Field(min_length=1)
     excluded: bool = False
@@ -115,6 +121,19 @@ class QueryFindings(_Model):
 
 
 class DiagnosisReport(_Model):
+    """What :func:`kgrag.diagnose` returns: ranked candidates (``score`` is the chosen
+    method's ranking score; ``probability`` the graph model's posterior over the ranked
+    diseases, in [0, 1]), each with its category path, finding evidence with citations
+    and passages; category scores; follow-up questions; ``timings_ms`` in milliseconds.
+    Renders as a table with an evidence tree in a notebook.
+
+    Example:
+        >>> import kgrag
+        >>> report = kgrag.diagnose(findings=["HP:0001250", "HP:0001252"])
+        >>> [c.rank for c in report.candidates[:3]]
+        [1, 2, 3]
+    """
+
     method: Method
     query: QueryFindings
     candidates: list[DiagnosisCandidate]
@@ -165,7 +184,15 @@ class DiagnosisReport(_Model):
 
 
 class EvidenceBundle(_Model):
-    """``kgrag retrieve``: the evidence alone, for an LLM to reason over."""
+    """What :func:`kgrag.retrieve` (``kgrag retrieve``) returns: the evidence alone, for an
+    LLM to reason over: graph candidates with their paths, and cited passages.
+
+    Example:
+        >>> import kgrag
+        >>> bundle = kgrag.retrieve(findings=["HP:0001250"])
+        >>> all(p.citation.kind == "passage" for p in bundle.passages)
+        True
+    """
 
     query: QueryFindings
     diseases: list[DiagnosisCandidate] = Field(description="graph candidates with their paths")
