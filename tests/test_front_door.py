@@ -76,10 +76,18 @@ def kind(v):
 
 
 def _run(code: str, env: dict[str, str] | None = None, timeout: float = 240) -> str:
-    """Run ``code`` in a fresh interpreter (this checkout first on the path); its stdout."""
+    """Run ``code`` in a fresh interpreter (this checkout first on the path); its stdout.
+
+    A hang (a deadlock) dumps every thread's stack 20 s before ``timeout`` and exits."""
     full = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
+    watchdog = f"import faulthandler; faulthandler.dump_traceback_later({timeout - 20}, exit=True)\n"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=full, cwd=REPO
+        [sys.executable, "-c", watchdog + code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full,
+        cwd=REPO,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
@@ -206,7 +214,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 def test_diagnose_as_the_first_call_of_a_process(small_kb: Settings) -> None:
     code = f"import kgrag; print(kgrag.diagnose(findings={CODES!r}, top_k=3).candidates[0].concept_id)"
-    out = _run(code, _env(small_kb), timeout=180)  # it used to deadlock here
+    out = _run(code, _env(small_kb), timeout=480)  # it used to deadlock here
     assert out.strip().startswith(("DDX:", "UMLS:", "MONDO:", "DOID:"))
 
 
@@ -239,12 +247,12 @@ def test_eight_threads_first_calls_share_one_linker(small_kb: Settings) -> None:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=150)
+            t.join(timeout=400)
         print(json.dumps({{"alive": sum(t.is_alive() for t in threads), "results": results,
                           "errors": errors, "built": len(built)}}))
         """
     )
-    result = json.loads(_run(code, _env(small_kb), timeout=200))
+    result = json.loads(_run(code, _env(small_kb), timeout=480))
     assert result["alive"] == 0, "threads still waiting: a lock is held across defaults"
     assert result["errors"] == []
     assert result["built"] == 1
