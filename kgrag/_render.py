@@ -54,7 +54,8 @@ def markdown_table(title: str, header: Sequence[str], rows: Sequence[Sequence[ob
     return "\n".join(lines)
 
 
-Tree = Sequence[tuple[str, "Tree"]]
+TreeItem = tuple[str, list["TreeItem"]]  # (label, children); a leaf has no children
+Tree = Sequence[TreeItem]
 
 
 def html_tree(items: Tree) -> str:

@@ -245,7 +245,7 @@ def diagnose(
     how = _method_arg(method)
     if checked_text is None and checked is None:
         raise InvalidRequest("give text=..., findings=[...] or both")
-    return default_diagnoser().diagnose(checked_text, checked, top_k=k, method=how)  # type: ignore[arg-type]
+    return default_diagnoser().diagnose(checked_text, checked, top_k=k, method=how)
 
 
 def retrieve(
@@ -283,7 +283,7 @@ def retrieve(
     pk = None if passages_k is None else _positive_int("passages_k", passages_k)
     if checked_text is None and checked is None:
         raise InvalidRequest("give text=..., findings=[...] or both")
-    return default_diagnoser().retrieve(checked_text, checked, top_k=k, passages_k=pk)  # type: ignore[arg-type]
+    return default_diagnoser().retrieve(checked_text, checked, top_k=k, passages_k=pk)
 
 
 def build(

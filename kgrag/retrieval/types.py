@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from kgrag._render import TreeItem
 from kgrag.types import BoundaryModel
 
 Method = Literal["graph", "ppr", "fused"]
@@ -200,8 +201,10 @@ class EvidenceBundle(_Model):
     warnings: list[str] = Field(default_factory=list)
 
     # --- notebook rendering (#11) ---
-    def _tree(self) -> list[tuple[str, list[tuple[str, list]]]]:  # type: ignore[type-arg]
-        passages = [(f"{p.title}: {p.text[:160]}", [(_cite(p.citation), [])]) for p in self.passages[:5]]
+    def _tree(self) -> list[TreeItem]:
+        passages: list[TreeItem] = [
+            (f"{p.title}: {p.text[:160]}", [(_cite(p.citation), [])]) for p in self.passages[:5]
+        ]
         return [
             (f"Diseases ({len(self.diseases)})", _evidence_tree(self.diseases[:5])),
             (f"Passages ({len(self.passages)})", passages),
@@ -227,11 +230,11 @@ def _cite(c: Citation) -> str:
     return f"{c.document} [{c.start}:{c.end}] ({mark}) \u201c{quote}\u201d"
 
 
-def _evidence_tree(candidates: list[DiagnosisCandidate]) -> list[tuple[str, list]]:  # type: ignore[type-arg]
+def _evidence_tree(candidates: list[DiagnosisCandidate]) -> list[TreeItem]:
     """Candidate > finding (with its log-LR) > citations, as ``(label, children)`` pairs."""
-    out = []
+    out: list[TreeItem] = []
     for c in candidates:
-        findings = [
+        findings: list[TreeItem] = [
             (
                 f"{'absent ' if f.excluded else ''}{f.finding.name}"
                 + (f" via {f.matched.name}" if f.matched and f.matched.id != f.finding.id else "")
