@@ -191,23 +191,26 @@ def test_bad_arguments_are_invalid_requests(call: str, kwargs: dict[str, object]
 
 @pytest.fixture(scope="session")
 def small_kb(table: ConceptTable, default_settings: Settings) -> Settings:
-    """The guidelines recipe built into the default knowledge base of the session's cache
-    (which holds the compiled full concept table). Returns those settings."""
+    """The guidelines recipe built into ``kb-small`` of the session's cache (which holds the
+    compiled full concept table; the default ``kb`` there is the default recipe's).
+    Returns settings whose default knowledge base is that one."""
     from kgrag.graph.stores import open_store
     from kgrag.pipeline.runner import Builder, load_recipe
 
-    store = open_store(kb_dir(default_settings), settings=default_settings)
+    settings = default_settings.model_copy(update={"kb_dir": default_settings.cache_dir / "kb-small"})
+    store = open_store(kb_dir(settings), settings=settings)
     try:
-        report = Builder(load_recipe(RECIPE), store, table=table, settings=default_settings).run()
+        report = Builder(load_recipe(RECIPE), store, table=table, settings=settings).run()
     finally:
         store.close()
     assert report.status == "complete", report
-    return default_settings
+    return settings
 
 
 def _env(settings: Settings) -> dict[str, str]:
     return {
         "KGRAG_CACHE_DIR": str(settings.cache_dir),
+        "KGRAG_KB_DIR": str(kb_dir(settings)),
         "KGRAG_ONTOLOGIES_DIR": str(settings.ontologies_dir),
     }
 
