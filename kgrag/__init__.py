@@ -2,6 +2,18 @@
 
 ``import kgrag`` is cheap: heavy modules (torch, faiss, neo4j, spacy) and even the
 concept layer load on first use through module ``__getattr__``.
+
+Two tiers, as httpx has ``httpx.get`` beside ``httpx.Client``:
+
+- functions over shared defaults: :func:`link`, :func:`normalize`, :func:`diagnose`,
+  :func:`retrieve`, :func:`build`, :func:`load_concepts`;
+- the objects they are built on, for control: :class:`ConceptLinker`,
+  :class:`Diagnoser`, :func:`open_store` returning a :class:`GraphStore`.
+
+Example:
+    >>> import kgrag
+    >>> kgrag.link("No fever.")[0].assertion.value
+    'absent'
 """
 
 from __future__ import annotations
@@ -12,25 +24,33 @@ from kgrag._version import __version__
 
 __all__ = [
     "Assertion",
+    "BoundaryModel",
+    "BuildReport",
     "Candidate",
     "Concept",
     "ConceptLinker",
     "ConceptMatch",
     "ConceptNotFound",
     "ConceptTable",
+    "Diagnoser",
     "DiagnosisReport",
     "EvidenceBundle",
     "FindingInput",
+    "GraphStore",
+    "InvalidRequest",
     "KgragError",
     "Mention",
+    "Mentions",
     "SemanticKind",
     "Settings",
     "__version__",
+    "build",
     "diagnose",
     "get_settings",
     "link",
     "load_concepts",
     "normalize",
+    "open_store",
     "retrieve",
 ]
 
@@ -55,17 +75,40 @@ _LAZY = {
     "DiagnosisReport": "kgrag.retrieval.types",
     "EvidenceBundle": "kgrag.retrieval.types",
     "FindingInput": "kgrag.retrieval.types",
+    # the control tier (#11): what the convenience functions are built on
+    "BoundaryModel": "kgrag.types",
+    "Mentions": "kgrag.types",
+    "InvalidRequest": "kgrag.errors",
+    "build": "kgrag.api",
+    "BuildReport": "kgrag.pipeline.runner",
+    "Diagnoser": "kgrag.retrieval.diagnose",
+    "GraphStore": "kgrag.graph.base",
+    "open_store": "kgrag.graph.stores",
 }
 
 if TYPE_CHECKING:
-    from kgrag.api import diagnose, link, normalize, retrieve
+    # the control tier (#11)
+    from kgrag.api import build, diagnose, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
-    from kgrag.errors import ConceptNotFound, KgragError
+    from kgrag.errors import ConceptNotFound, InvalidRequest, KgragError
+    from kgrag.graph.base import GraphStore
+    from kgrag.graph.stores import open_store
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.compiled import load_concepts
     from kgrag.ontology.table import ConceptTable
+    from kgrag.pipeline.runner import BuildReport
+    from kgrag.retrieval.diagnose import Diagnoser
     from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput
-    from kgrag.types import Assertion, Candidate, Concept, ConceptMatch, Mention, SemanticKind
+    from kgrag.types import (
+        Assertion,
+        BoundaryModel,
+        Candidate,
+        Concept,
+        ConceptMatch,
+        Mention,
+        Mentions,
+        SemanticKind,
+    )
 
 
 def __getattr__(name: str) -> Any:

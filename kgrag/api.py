@@ -1,19 +1,31 @@
-"""The notebook-facing functions: ``kgrag.link(text)``, ``kgrag.normalize(mention)``.
+"""The notebook-facing functions: ``kgrag.link``, ``kgrag.normalize``, ``kgrag.diagnose``,
+``kgrag.retrieve`` and ``kgrag.build``.
 
-The default linker is built once per process over the default concept table (diseases
-and findings) and reused.
+The default linker and diagnoser are built once per process (on first use) and shared.
+Each has its own lock, taken only while that one object is built, and never while
+calling into another default: the first ``kgrag.diagnose`` builds the linker first (under
+the linker's lock), then the diagnoser (under its own). A second thread asking meanwhile
+waits for the object it needs and gets the same one.
+
+Arguments are checked here, at the door: a wrong type or value raises
+:class:`~kgrag.errors.InvalidRequest` naming the argument and what is expected.
 """
 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kgrag.types import Candidate, Mention
+from kgrag.errors import InvalidRequest
+from kgrag.types import Candidate, Mentions
 
 if TYPE_CHECKING:
+    from kgrag.graph.base import GraphStore
     from kgrag.linking.linker import ConceptLinker
+    from kgrag.pipeline.runner import BuildReport, Recipe
+    from kgrag.progress import Progress
     from kgrag.retrieval.diagnose import Diagnoser
     from kgrag.retrieval.types import (
         DiagnosisReport,
@@ -23,43 +35,182 @@ if TYPE_CHECKING:
         Method,
     )
 
-_lock = threading.Lock()
+_linker_lock = threading.Lock()
+_diagnoser_lock = threading.Lock()
+_linker: ConceptLinker | None = None
+_diagnoser: Diagnoser | None = None
 
 
-@lru_cache(maxsize=1)
+
 def default_linker() -> ConceptLinker:
-    """The shared :class:`~kgrag.linking.linker.ConceptLinker` (built on first use)."""
-    from kgrag.linking.linker import ConceptLinker
-    from kgrag.ontology.compiled import load_concepts
+    """The shared linker over the default concept table (diseases and findings).
 
-    with _lock:
-        return ConceptLinker(load_concepts())
+    Built on first use (about 5-10 s: the concept table and the dictionary), then reused;
+    safe to call from many threads at once.
 
+    Returns:
+        The process-wide :class:`~kgrag.linking.linker.ConceptLinker`.
 
-def link(text: str) -> list[Mention]:
-    """Mentions of diseases and findings in ``text``, with assertion and ranked candidates.
-
-    >>> [ (m.text, m.assertion.value) for m in kgrag.link("No fever but chest pain.") ]
-    ... # doctest: +SKIP
-    [('fever', 'absent'), ('chest pain', 'present')]
+    Raises:
+        OntologyError: the shipped vocabularies cannot be read.
     """
-    return default_linker().link(text)
+    global _linker
+    linker = _linker
+    if linker is None:
+        with _linker_lock:
+            if _linker is None:
+                from kgrag.linking.linker import ConceptLinker
+                from kgrag.ontology.compiled import load_concepts
+
+                _linker = ConceptLinker(load_concepts())
+            linker = _linker
+    return linker
+
+
+def default_diagnoser() -> Diagnoser:
+    """The shared :class:`~kgrag.retrieval.diagnose.Diagnoser` over the default knowledge
+    base (``kgrag build`` makes it), reusing :func:`default_linker`.
+
+    Returns:
+        The process-wide diagnoser.
+
+    Raises:
+        RetrievalNotBuilt: the default knowledge base has no retrieval artifacts.
+        GraphUnavailable: the default knowledge base does not exist.
+    """
+    global _diagnoser
+    diagnoser = _diagnoser
+    if diagnoser is None:
+        linker = default_linker()  # its own lock; ours is not held yet
+        with _diagnoser_lock:
+            if _diagnoser is None:
+                from kgrag.retrieval.diagnose import Diagnoser
+
+                _diagnoser = Diagnoser(table=linker.table, linker=linker)
+            diagnoser = _diagnoser
+    return diagnoser
+
+
+def _forget_diagnoser() -> None:
+    """Drop the shared diagnoser (after a build replaced the default knowledge base)."""
+    global _diagnoser
+    with _diagnoser_lock:
+        _diagnoser = None
+
+
+# --- argument checks --------------------------------------------------------------------
+
+
+def _text_arg(name: str, value: object, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a string, got {type(value).__name__}: {value!r:.80}")
+    return value
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequest(f"{name} must be a whole number >= 1, got {value!r:.80}")
+    return value
+
+
+def _findings_arg(findings: object) -> list[FindingInput | str] | None:
+    """Check ``findings``: a list of codes, ``{"id", "absent"}`` dicts or FindingInputs."""
+    from pydantic import ValidationError
+
+    from kgrag.retrieval.types import FindingInput
+
+    if findings is None:
+        return None
+    expected = (
+        'findings must be a list of codes ("HP:0001250"), {"id": CODE, "absent": bool} '
+        "dicts or FindingInput objects"
+    )
+    if isinstance(findings, (str, bytes, dict)) or not isinstance(findings, Sequence):
+        raise InvalidRequest(f"{expected}; got a {type(findings).__name__}: {findings!r:.80}")
+    out: list[FindingInput | str] = []
+    for i, f in enumerate(findings):
+        if isinstance(f, (str, FindingInput)):
+            if isinstance(f, str) and not f.strip():
+                raise InvalidRequest(f"findings[{i}] is an empty string; {expected}")
+            out.append(f)
+        elif isinstance(f, dict):
+            try:
+                out.append(FindingInput.model_validate(f))
+            except ValidationError as e:
+                problems = "; ".join(
+                    f"{'.'.join(str(x) for x in err['loc']) or 'value'}: {err['msg']}"
+                    for err in e.errors()
+                )
+                raise InvalidRequest(
+                    f"findings[{i}] = {f!r:.80} is not valid ({problems}); {expected}"
+                ) from e
+        else:
+            raise InvalidRequest(f"findings[{i}] is a {type(f).__name__}; {expected}")
+    return out
+
+
+def _method_arg(method: object) -> Method | None:
+    from kgrag.retrieval.rankers import RANKERS
+
+    if method is not None and (not isinstance(method, str) or method not in RANKERS):
+        raise InvalidRequest(f"method must be one of {', '.join(RANKERS)} (or None), got {method!r:.80}")
+    return method
+
+
+# --- the functions ----------------------------------------------------------------------
+
+
+def link(text: str) -> Mentions:
+    """Mentions of diseases and findings in ``text``, each with its assertion and ranked
+    candidate concepts.
+
+    Args:
+        text: any clinical text (up to 5 M characters).
+
+    Returns:
+        The mentions in text order (a ``list`` that renders as a table in a notebook);
+        ``mention.text == text[mention.start:mention.end]``.
+
+    Raises:
+        InvalidRequest: ``text`` is not a string.
+        InputTooLarge: ``text`` is over 5 M characters (split it).
+
+    Example:
+        >>> import kgrag
+        >>> [(m.text, m.assertion.value) for m in kgrag.link("No fever but chest pain.")]
+        [('fever', 'absent'), ('chest pain', 'present')]
+    """
+    checked = _text_arg("text", text)
+    assert checked is not None
+    return Mentions(default_linker().link(checked))
 
 
 def normalize(mention: str, context: str | None = None, k: int = 5) -> list[Candidate]:
-    """The top-``k`` concepts for a mention string (``context``: its document, optional)."""
-    return default_linker().normalize(mention, context, k)
+    """The top-``k`` concepts for a mention string.
 
+    Args:
+        mention: the words to look up ("heart attack").
+        context: the mention's document, used to expand abbreviations it defines.
+        k: how many candidates at most (>= 1).
 
-@lru_cache(maxsize=1)
-def default_diagnoser() -> Diagnoser:
-    """The shared :class:`~kgrag.retrieval.diagnose.Diagnoser` over the default knowledge
-    base (``kgrag build`` makes it), reusing the default linker."""
-    from kgrag.retrieval.diagnose import Diagnoser
+    Returns:
+        Up to ``k`` candidates, best first, each with a calibrated score in [0, 1].
 
-    with _lock:
-        linker = default_linker()
-        return Diagnoser(table=linker.table, linker=linker)
+    Raises:
+        InvalidRequest: a wrong type, or ``k < 1``.
+
+    Example:
+        >>> import kgrag
+        >>> kgrag.normalize("heart attack", k=1)[0].name
+        'myocardial infarction'
+    """
+    checked = _text_arg("mention", mention)
+    assert checked is not None
+    return default_linker().normalize(
+        checked, _text_arg("context", context, optional=True), _positive_int("k", k)
+    )
 
 
 def diagnose(
@@ -72,15 +223,44 @@ def diagnose(
 ) -> DiagnosisReport:
     """A ranked differential diagnosis with its evidence and follow-up questions.
 
-    ``evidence``: ``full`` (citations and passages), ``summary`` (graph paths and log
-    likelihood ratios, categories, follow-ups) or ``none`` (the ranking alone, for
-    batches: several times faster).
+    Args:
+        text: a note; its findings are linked and assertion-tagged (absent ones count
+            against the diseases that expect them).
+        findings: coded findings: codes (``"HP:0001250"``), ``{"id": CODE, "absent":
+            bool}`` dicts (``"excluded"`` is accepted as an alias) or
+            :class:`~kgrag.retrieval.types.FindingInput`. Give ``text``, ``findings`` or both.
+        top_k: how many candidate diseases (>= 1).
+        method: ``graph`` (likelihood ratios, the default setting), ``ppr`` or ``fused``.
+        evidence: ``full`` (citations and passages), ``summary`` (graph paths and log
+            likelihood ratios, categories, follow-ups) or ``none`` (the ranking alone, for
+            batches: several times faster).
 
-    >>> report = kgrag.diagnose(findings=["HP:0001250", {"id": "HP:0001945", "absent": True}])
-    ... # doctest: +SKIP
-    >>> report.candidates[0].name, report.candidates[0].findings[0].citations  # doctest: +SKIP
+    Returns:
+        The report: candidates with probability, category path, findings evidence with
+        citations, passages; category scores; follow-up questions.
+
+    Raises:
+        InvalidRequest: an argument of the wrong type or value.
+        NoUsableFindings: no present finding the knowledge base knows.
+        RetrievalNotBuilt: run ``kgrag build`` first.
+
+    Example:
+        >>> import kgrag
+        >>> report = kgrag.diagnose(findings=["HP:0001250", {"id": "HP:0001945", "absent": True}])
+        >>> report.candidates[0].rank
+        1
     """
-    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method, evidence=evidence)
+    checked_text = _text_arg("text", text, optional=True)
+    checked = _findings_arg(findings)
+    k = _positive_int("top_k", top_k)
+    how = _method_arg(method)
+    if checked_text is None and checked is None:
+        raise InvalidRequest("give text=..., findings=[...] or both")
+    if evidence not in ("none", "summary", "full"):
+        raise InvalidRequest(f"evidence must be 'none', 'summary' or 'full', got {evidence!r:.40}")
+    return default_diagnoser().diagnose(
+        checked_text, checked, top_k=k, method=how, evidence=evidence
+    )
 
 
 def retrieve(
@@ -90,5 +270,96 @@ def retrieve(
     top_k: int = 10,
     passages_k: int | None = None,
 ) -> EvidenceBundle:
-    """The evidence bundle alone (graph candidates with paths, passages with citations)."""
-    return default_diagnoser().retrieve(text, findings, top_k=top_k, passages_k=passages_k)
+    """The evidence alone: graph candidates with their paths, and cited passages.
+
+    Args:
+        text: a note (see :func:`diagnose`).
+        findings: coded findings (see :func:`diagnose`).
+        top_k: how many candidate diseases (>= 1).
+        passages_k: how many passages (>= 1; default: the ``passages_k`` setting).
+
+    Returns:
+        An :class:`~kgrag.retrieval.types.EvidenceBundle` for an LLM or a reader.
+
+    Raises:
+        InvalidRequest: an argument of the wrong type or value.
+        NoUsableFindings: no present finding the knowledge base knows.
+        RetrievalNotBuilt: run ``kgrag build`` first.
+
+    Example:
+        >>> import kgrag
+        >>> bundle = kgrag.retrieve(text="Fever and a productive cough.")
+        >>> len(bundle.passages) > 0
+        True
+    """
+    checked_text = _text_arg("text", text, optional=True)
+    checked = _findings_arg(findings)
+    k = _positive_int("top_k", top_k)
+    pk = None if passages_k is None else _positive_int("passages_k", passages_k)
+    if checked_text is None and checked is None:
+        raise InvalidRequest("give text=..., findings=[...] or both")
+    return default_diagnoser().retrieve(checked_text, checked, top_k=k, passages_k=pk)
+
+
+def build(
+    recipe: str | Path | Recipe | None = None,
+    store: str | Path | GraphStore | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build (or update) a knowledge base from a recipe; what ``kgrag build`` runs.
+
+    Unchanged sources are skipped, changed corpora are updated document by document, and
+    a build that was killed resumes.
+
+    Args:
+        recipe: a recipe TOML path or a :class:`~kgrag.pipeline.runner.Recipe`
+            (default: the shipped ``ingest/default.toml``).
+        store: a directory (embedded SQLite), a ``neo4j://``/``bolt://`` URI, or an open
+            :class:`~kgrag.graph.base.GraphStore` (left open). Default: the default
+            knowledge base in the cache directory.
+        rebuild: rebuild every source even if unchanged.
+        progress: called with one line per step (a rich reporter with ``count`` also
+            gets counted tasks); default: the ``kgrag.pipeline`` logger.
+
+    Returns:
+        The :class:`~kgrag.pipeline.runner.BuildReport`; ``status`` is ``incomplete``
+        when a source failed (rerun to resume).
+
+    Raises:
+        InvalidRequest: an argument of the wrong type.
+        ConfigError: the recipe is missing or invalid.
+        GraphUnavailable: the store cannot be opened.
+
+    Example:
+        >>> import kgrag
+        >>> report = kgrag.build("notebooks/guidelines/recipe.toml", store="/tmp/my-kb")
+        >>> report.status
+        'complete'
+    """
+    from kgrag.graph.base import GraphStore
+    from kgrag.graph.stores import open_store
+    from kgrag.pipeline.runner import Builder, Recipe, load_recipe
+
+    if recipe is not None and not isinstance(recipe, (str, Path, Recipe)):
+        raise InvalidRequest(f"recipe must be a path or a Recipe, got {type(recipe).__name__}")
+    if not isinstance(rebuild, bool):
+        raise InvalidRequest(f"rebuild must be True or False, got {rebuild!r:.80}")
+    if progress is not None and not callable(progress):
+        raise InvalidRequest(
+            f"progress must be a callable taking one str, got {type(progress).__name__}"
+        )
+    spec = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    owned = not isinstance(store, GraphStore)
+    if owned and store is not None and not isinstance(store, (str, Path)):
+        raise InvalidRequest(
+            f"store must be a path, a neo4j:// URI or a GraphStore, got {type(store).__name__}"
+        )
+    graph: GraphStore = open_store(store) if owned else store  # type: ignore[arg-type,assignment]
+    try:
+        report = Builder(spec, graph, progress=progress).run(rebuild=rebuild)
+    finally:
+        if owned:
+            graph.close()
+    _forget_diagnoser()  # it may have read the knowledge base just rebuilt
+    return report

@@ -50,7 +50,14 @@ def config_file() -> Path | None:
 
 
 class Settings(BaseSettings):
-    """Every tunable of kgrag in one place."""
+    """Every tunable of kgrag in one place: ``KGRAG_*`` environment variables, then the
+    TOML file (``$KGRAG_CONFIG``, else ``./kgrag.toml``), then the defaults.
+
+    Example:
+        >>> from kgrag.config import load_settings
+        >>> load_settings(cache_dir="/tmp/kgrag-cache").cache_dir.name
+        'kgrag-cache'
+    """
 
     model_config = SettingsConfigDict(env_prefix="KGRAG_", extra="forbid")
 
@@ -168,5 +175,17 @@ def load_settings(**overrides: Any) -> Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
+    """The process-wide settings, read once (``get_settings.cache_clear()`` rereads them).
+
+    Returns:
+        The shared :class:`Settings`.
+
+    Raises:
+        ConfigError: the config file or an environment variable is invalid.
+
+    Example:
+        >>> import kgrag
+        >>> kgrag.get_settings().diagnose_method
+        'graph'
+    """
     return load_settings()

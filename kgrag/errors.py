@@ -22,6 +22,7 @@ The tree::
     └── RetrievalError                     diagnosis/retrieval cannot answer
         ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
         └── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+    InvalidRequest(ValueError)             a public function got arguments of the wrong shape
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -33,7 +34,16 @@ from pathlib import Path
 
 
 class KgragError(Exception):
-    """Root of every error kgrag raises on purpose."""
+    """Root of every error kgrag raises on purpose.
+
+    Example:
+        >>> import kgrag
+        >>> try:
+        ...     kgrag.diagnose(findings="HP:0001250")
+        ... except kgrag.KgragError as e:
+        ...     print(type(e).__name__)
+        InvalidRequest
+    """
 
 
 class ConfigError(KgragError, ValueError):
@@ -97,9 +107,18 @@ class CorpusFormatError(KgragError, ValueError):
 
 
 class InvalidRequest(KgragError, ValueError):
-    """A request is malformed or breaks a limit (too many findings, ``top_k < 1``, ...).
+    """A request is malformed or breaks a limit: a public function (``kgrag.diagnose``,
+    ``kgrag.link``, ...) got arguments of the wrong type or value, too many findings,
+    ``top_k < 1``, ... The message names the argument or limit and what is expected; fix
+    the request and send it again.
 
-    The message names the limit and the value given; fix the request and send it again.
+    Example:
+        >>> import kgrag
+        >>> try:
+        ...     kgrag.diagnose(findings=["HP:0001250"], top_k=0)
+        ... except InvalidRequest as e:
+        ...     print(e)
+        top_k must be a whole number >= 1, got 0
     """
 
 
@@ -134,7 +153,12 @@ class GraphWriteError(GraphError):
 
 
 class ConceptNotFound(KgragError, KeyError):
-    """No unified concept has this id or code."""
+    """No unified concept has this id or code.
+
+    Example:
+        >>> str(ConceptNotFound("HP:0"))[:33]
+        "no concept with id or code 'HP:0'"
+    """
 
     def __init__(self, code: str) -> None:
         self.code = code

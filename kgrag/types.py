@@ -11,7 +11,20 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Model(BaseModel):
+class BoundaryModel(BaseModel):
+    """The one base of every model that crosses a boundary (returned to a caller, written
+    as CLI JSON, sent on the wire): frozen and strict about unknown fields.
+
+    Subclasses render in notebooks: this default ``_repr_markdown_`` lists the fields;
+    the reports (``DiagnosisReport``, ``EvidenceBundle``, ``BuildReport``) draw tables.
+
+    Example:
+        >>> class Point(BoundaryModel):
+        ...     x: int
+        >>> Point(x=1).x
+        1
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def _repr_markdown_(self) -> str:  # notebooks render this
@@ -22,8 +35,16 @@ class _Model(BaseModel):
         return "\n".join(lines)
 
 
+_Model = BoundaryModel
+
+
 class SemanticKind(StrEnum):
-    """What a concept is, coarse enough to filter on."""
+    """What a concept is, coarse enough to filter on.
+
+    Example:
+        >>> SemanticKind("finding") is SemanticKind.FINDING
+        True
+    """
 
     CATEGORY = "category"  # a grouping class (ICD-10-CM chapter/block, ontology roots)
     DISEASE = "disease"
@@ -68,6 +89,11 @@ class Concept(_Model):
     otherwise the highest-priority member code (MONDO > DOID > HP > MESH > ...).
     ``codes`` holds every source id that was unified into this concept; ``xrefs`` holds
     related codes that a source lists but that do not declare equality.
+
+    Example:
+        >>> c = Concept(id="HP:0001945", name="Fever", kind=SemanticKind.FINDING, codes=("HP:0001945",))
+        >>> c.kind.value
+        'finding'
     """
 
     id: str
@@ -82,7 +108,14 @@ class Concept(_Model):
 
 
 class ConceptMatch(_Model):
-    """A concept found by a name search, with how it matched."""
+    """A concept found by a name search (:meth:`ConceptTable.search`), with how it matched;
+    ``score`` is in [0, 1].
+
+    Example:
+        >>> ConceptMatch(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),
+        ...              matched="fever", match="exact", score=1.0).match
+        'exact'
+    """
 
     concept_id: str
     name: str
@@ -124,7 +157,12 @@ class ConceptTableStats(_Model):
 
 
 class Assertion(StrEnum):
-    """How a mention is asserted in its context (ConText categories)."""
+    """How a mention is asserted in its context (ConText categories).
+
+    Example:
+        >>> Assertion("absent") is Assertion.ABSENT
+        True
+    """
 
     PRESENT = "present"
     ABSENT = "absent"  # negated: "no fever", "denies chest pain"
@@ -135,7 +173,14 @@ class Assertion(StrEnum):
 
 
 class Candidate(_Model):
-    """A concept proposed for a mention, with a calibrated score in [0, 1]."""
+    """A concept proposed for a mention, with a calibrated score in [0, 1] (the estimated
+    probability that it is the right concept).
+
+    Example:
+        >>> Candidate(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),
+        ...           score=0.9, method="exact").score
+        0.9
+    """
 
     concept_id: str
     name: str
@@ -147,7 +192,14 @@ class Candidate(_Model):
 
 
 class Mention(_Model):
-    """A span of the input text linked to concepts. ``text == source[start:end]``."""
+    """A span of the input text linked to concepts. ``text == source[start:end]``
+    (character offsets); ``candidates`` best first, ``best`` the first or ``None``.
+
+    Example:
+        >>> m = Mention(start=3, end=8, text="fever", assertion="absent")
+        >>> m.assertion.value, m.best
+        ('absent', None)
+    """
 
     start: int = Field(ge=0)
     end: int = Field(ge=0)
@@ -158,3 +210,41 @@ class Mention(_Model):
     @property
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
+
+
+class Mentions(list[Mention]):
+    """What :func:`kgrag.link` returns: a plain ``list`` of :class:`Mention` that renders
+    as a table in a notebook (span, text, assertion, best concept, score).
+
+    Example:
+        >>> Mentions([Mention(start=0, end=5, text="fever")])[0].text
+        'fever'
+    """
+
+    _HEADER = ("span", "text", "assertion", "concept", "id", "score")
+
+    def _rows(self) -> list[tuple[object, ...]]:
+        rows: list[tuple[object, ...]] = []
+        for m in self:
+            b = m.best
+            rows.append(
+                (
+                    f"{m.start}-{m.end}",
+                    m.text,
+                    m.assertion.value,
+                    b.name if b else "",
+                    b.concept_id if b else "",
+                    f"{b.score:.2f}" if b else "",
+                )
+            )
+        return rows
+
+    def _repr_html_(self) -> str:
+        from kgrag._render import html_table
+
+        return html_table(f"{len(self)} mentions", self._HEADER, self._rows())
+
+    def _repr_markdown_(self) -> str:
+        from kgrag._render import markdown_table
+
+        return markdown_table(f"{len(self)} mentions", self._HEADER, self._rows())

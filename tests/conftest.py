@@ -100,3 +100,24 @@ def small_table(fixtures: Path) -> ConceptTable:
         ),
     ]
     return ConceptTable(unify(results))
+
+
+# --- the front door (#11): the default recipe built once per session --------------------
+@pytest.fixture(scope="session")
+def default_kb(table: ConceptTable, default_settings: Settings) -> Settings:
+    """The default recipe (``ingest/default.toml``) built into the session cache's default
+    knowledge base, with the hashing passage encoder instead of the MiniLM (the graph and
+    model are the real default; embedding 7,207 chunks on the CPU would add 4 minutes).
+    Used by the README examples and the notebooks; returns the session settings."""
+    from kgrag.config import kb_dir
+    from kgrag.graph.stores import open_store
+    from kgrag.pipeline.runner import Builder, load_recipe
+
+    recipe = load_recipe().model_copy(update={"encoder": "hashing"})
+    store = open_store(kb_dir(default_settings), settings=default_settings)
+    try:
+        report = Builder(recipe, store, table=table, settings=default_settings).run()
+    finally:
+        store.close()
+    assert report.status == "complete", report
+    return default_settings

@@ -19,17 +19,11 @@ def build(
     json: bool = typer.Option(False, "--json", help="machine-readable report"),
 ) -> None:
     """Build the knowledge graph; unchanged sources are skipped, a killed build resumes."""
-    from kgrag.graph.stores import open_store
-    from kgrag.pipeline.runner import Builder, load_recipe
+    from kgrag.api import build as run_build
 
     with cli_errors():
-        spec = load_recipe(recipe)
-        graph = open_store(store)
-        try:
-            with ProgressReporter(json) as progress:
-                report = Builder(spec, graph, progress=progress).run(rebuild=rebuild)
-        finally:
-            graph.close()
+        with ProgressReporter(json) as progress:
+            report = run_build(recipe, store, rebuild=rebuild, progress=progress)
         if json:
             emit_json(report)
         else:

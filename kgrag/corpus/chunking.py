@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict
-
 from kgrag.corpus.documents import SourceDocument
+from kgrag.types import BoundaryModel
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-class Chunk(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Chunk(BoundaryModel):
     id: str
     document: str
     start: int

@@ -20,22 +20,21 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kgrag.errors import CorpusFormatError, MissingExtraError
+from kgrag.types import BoundaryModel
 
 logger = logging.getLogger(__name__)
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Section(BoundaryModel):
     start: int
     end: int
     label: str = Field(description="e.g. 'symptoms' (MedQuAD question type) or 'body'")
 
 
-class SourceDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SourceDocument(BoundaryModel):
     id: str
     title: str
     text: str

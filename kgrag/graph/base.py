@@ -32,7 +32,15 @@ Direction = Literal["out", "in", "both"]
 
 @runtime_checkable
 class GraphStore(Protocol):
-    """A graph store: writes with provenance, lookups, traversals and bulk reads."""
+    """The contract every graph store keeps (SQLite embedded, Neo4j); the contract suite
+    ``tests/test_graph_contract.py`` runs against each. Open one with
+    :func:`kgrag.open_store`.
+
+    Example:
+        >>> import kgrag
+        >>> with kgrag.open_store("/tmp/kgrag-kb") as store:  # doctest: +SKIP
+        ...     store.counts().edges.get("HAS_FINDING", 0)
+    """
 
     name: str
     #: where the store is, safe to print: its directory, or its URI without credentials

@@ -36,7 +36,9 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kgrag.types import BoundaryModel
 
 
 class Label(StrEnum):
@@ -61,8 +63,7 @@ class EdgeType(StrEnum):
     IN_DOCUMENT = "IN_DOCUMENT"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Frozen = BoundaryModel  # the one frozen base (kgrag.types)
 
 
 class Claim(_Frozen):

@@ -27,6 +27,13 @@ def open_store(
 
     Raises:
         GraphUnavailable: the store cannot be opened or reached.
+
+    Example:
+        >>> import kgrag
+        >>> store = kgrag.open_store("/tmp/kgrag-example-kb")
+        >>> store.counts().nodes.get("Concept", 0) >= 0
+        True
+        >>> store.close()
     """
     settings = settings or get_settings()
     where = str(location) if location is not None else str(kb_dir(settings))

@@ -22,13 +22,14 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kgrag.errors import ConfigError
 from kgrag.index.encoders import OFFLINE_MINILM, SentenceTransformerEncoder
 from kgrag.linking.dictionary import DictionaryIndex
 from kgrag.linking.training import single_concept
 from kgrag.progress import Progress, report_count
+from kgrag.types import BoundaryModel
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ Pair = tuple[str, str, int]  # (text, a name of its concept, concept index)
 STAMP = "alignment.json"
 
 
-class AlignmentSettings(BaseModel):
+class AlignmentSettings(BoundaryModel):
     """How long and how hard to align (defaults: ~10-15 minutes on 2 CPU cores)."""
 
     steps: int = Field(default=300, ge=1)
@@ -47,7 +48,7 @@ class AlignmentSettings(BaseModel):
     seed: int = 0
 
 
-class AlignmentReport(BaseModel):
+class AlignmentReport(BoundaryModel):
     """What an alignment run did (also written to ``alignment.json`` in the model folder)."""
 
     base: str

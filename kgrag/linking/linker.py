@@ -47,6 +47,12 @@ class ConceptLinker:
     concepts that have a MeSH or OMIM code). ``fuzzy`` and ``dense`` add candidates for
     mentions that match no dictionary key exactly (normalization mode). Candidates whose
     calibrated score is below ``nil_threshold`` are dropped: no confident concept.
+
+    Example:
+        >>> import kgrag
+        >>> linker = kgrag.ConceptLinker(kgrag.load_concepts(), kinds=["disease"])
+        >>> [m.text for m in linker.link("History of asthma.")]
+        ['asthma']
     """
 
     name = "kgrag.ConceptLinker.v1"

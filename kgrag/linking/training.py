@@ -14,12 +14,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
 from kgrag.corpus.pubtator import PubtatorDocument, read_pubtator
 from kgrag.linking.dictionary import DictionaryIndex
 from kgrag.ontology.table import ConceptTable
 from kgrag.tokens import key_of
+from kgrag.types import BoundaryModel
 
 if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
@@ -101,7 +100,7 @@ def learn_detection(
     return rejected
 
 
-class TrainingReport(BaseModel):
+class TrainingReport(BoundaryModel):
     """What a training corpus added to a linker."""
 
     documents: int

@@ -165,7 +165,28 @@ def load_concepts(
     rebuild: bool = False,
     progress: Progress | None = None,
 ) -> ConceptTable:
-    """The unified concept table of the default vocabularies (compiled on first use)."""
+    """The unified concept table of the default vocabularies.
+
+    Compiled on first use (about 14 s, written to the cache as zstd JSON), then loaded
+    from the cache (about 1 s); a changed source file means a rebuild.
+
+    Args:
+        settings: where the vocabularies and the cache are (default: :func:`get_settings`).
+        rebuild: compile again even if the cache is current.
+        progress: called with one line per step.
+
+    Returns:
+        The :class:`~kgrag.ontology.table.ConceptTable` (about 139,000 concepts).
+
+    Raises:
+        OntologySourceMissing: a shipped vocabulary file is missing.
+        ChecksumMismatch: a shipped file differs from its manifest.
+
+    Example:
+        >>> import kgrag
+        >>> kgrag.load_concepts().get("HP:0001945").name
+        'Fever'
+    """
     settings = settings or get_settings()
     path = compiled_path(settings)
     if path.is_file() and not rebuild:

@@ -6,21 +6,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from kgrag.errors import ChecksumMismatch, OntologyFormatError, OntologySourceMissing
 from kgrag.ontology.sourcefile import sha256_file
+from kgrag.types import BoundaryModel
 
 
-class ManifestFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ManifestFile(BoundaryModel):
     path: str
     sha256: str
     bytes: int
 
 
-class ManifestSource(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ManifestSource(BoundaryModel):
     name: str
     version: str
     license: str
@@ -29,8 +28,7 @@ class ManifestSource(BaseModel):
     files: tuple[ManifestFile, ...]
 
 
-class Manifest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Manifest(BoundaryModel):
     format: int
     sources: tuple[ManifestSource, ...]
 

@@ -60,11 +60,14 @@ class ConceptSynonym(NamedTuple):
 
 
 class ConceptTable:
-    """Read-only access to a compiled, unified concept table.
+    """Read-only access to a compiled, unified concept table: look-up by any code
+    (:meth:`get`), name search (:meth:`search`), hierarchy (:meth:`ancestors`).
 
-    >>> table = kgrag.load_concepts()          # doctest: +SKIP
-    >>> table.get("MESH:D003924").name         # doctest: +SKIP
-    'type 2 diabetes mellitus'
+    Example:
+        >>> import kgrag
+        >>> table = kgrag.load_concepts()
+        >>> table.get("MESH:D003924").name
+        'type 2 diabetes mellitus'
     """
 
     def __init__(self, data: UnifiedData) -> None:

@@ -27,6 +27,7 @@ from kgrag.graph.schema import Edge, GraphCounts, Node
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 from kgrag.progress import Progress, counted
+from kgrag.types import BoundaryModel
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -61,7 +62,9 @@ class Recipe(BaseModel):
         return hashlib.sha256(self.model_dump_json(exclude={"base_dir"}).encode()).hexdigest()
 
 
-class SourceReport(BaseModel):
+class SourceReport(BoundaryModel):
+    """What one recipe source did in a build (``status``: built, skipped as unchanged, failed)."""
+
     name: str
     status: Literal["built", "skipped", "failed"]
     nodes: int = 0
@@ -74,7 +77,20 @@ class SourceReport(BaseModel):
     error: str | None = None
 
 
-class BuildReport(BaseModel):
+class BuildReport(BoundaryModel):
+    """What :func:`kgrag.build` (and ``kgrag build``) did: one :class:`SourceReport` per
+    recipe source, the store's counts afterwards, and what the retrieval artifacts hold.
+
+    ``status`` is ``complete`` or ``incomplete`` (a source failed: rerun to resume);
+    ``seconds`` is wall-clock time. Renders as a table in a notebook.
+
+    Example:
+        >>> import kgrag
+        >>> report = kgrag.build("notebooks/guidelines/recipe.toml", store="/tmp/guidelines-kb")
+        >>> [s.name for s in report.sources]
+        ['ddxplus', 'guidelines']
+    """
+
     store: str
     status: str
     recipe: str
@@ -84,6 +100,43 @@ class BuildReport(BaseModel):
     retrieval: dict[str, int] = Field(
         default_factory=dict, description="what the retrieval artifacts hold (empty: unchanged)"
     )
+
+    # --- notebook rendering (#11) ---
+    def _table(self) -> tuple[str, tuple[str, ...], list[tuple[object, ...]]]:
+        rows: list[tuple[object, ...]] = [
+            (
+                s.name,
+                s.status,
+                f"{s.nodes:,}",
+                f"{s.edges:,}",
+                s.seconds,
+                s.error or ", ".join(f"{k}: {v}" for k, v in {**s.documents, **s.warnings}.items()),
+            )
+            for s in self.sources
+        ]
+        c = self.counts
+        rows.append(
+            (
+                "total",
+                self.status,
+                f"{sum(c.nodes.values()):,}",
+                f"{sum(c.edges.values()):,}",
+                self.seconds,
+                "",
+            )
+        )
+        title = f"kgrag build: recipe {self.recipe!r} -> {self.status} ({self.store})"
+        return title, ("source", "status", "nodes", "edges", "seconds", "note"), rows
+
+    def _repr_html_(self) -> str:
+        from kgrag._render import html_table
+
+        return html_table(*self._table())
+
+    def _repr_markdown_(self) -> str:
+        from kgrag._render import markdown_table
+
+        return markdown_table(*self._table())
 
 
 def default_recipe_path() -> Path:
@@ -177,7 +230,7 @@ class Builder:
                 report = self._build_source(spec, name, incremental=incremental)
                 self.store.set_meta(f"source:{name}:base", base)
                 self.store.set_meta(f"source:{name}", fp)
-                report.seconds = round(time.perf_counter() - t0, 1)
+                report = report.model_copy(update={"seconds": round(time.perf_counter() - t0, 1)})
                 reports.append(report)
                 self.say(f"{name}: {report.nodes:,} nodes, {report.edges:,} edges in {report.seconds}s")
             except Exception as e:  # report it, keep the graph marked incomplete

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 
 class Diagnoser:
-    """Diagnosis and retrieval over one knowledge base.
+    """A differential diagnosis over one knowledge base: holds what a warm process reuses
+    (the compiled model, the passage index, the linker). :func:`kgrag.diagnose` uses a
+    shared one over the default knowledge base; make your own for another store.
 
     Args:
         store: the knowledge base: a store, a directory or ``neo4j://`` URI (default: settings).
@@ -42,6 +44,12 @@ class Diagnoser:
 
     Raises:
         RetrievalNotBuilt: the knowledge base has no retrieval artifacts matching it.
+
+    Example:
+        >>> import kgrag
+        >>> dx = kgrag.Diagnoser(kgrag.open_store("/tmp/guidelines-kb", read_only=True))
+        >>> dx.diagnose(findings=["DDXE:E_91", "DDXE:E_77"], top_k=3).candidates[0].rank
+        1
     """
 
     def __init__(

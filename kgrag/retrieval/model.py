@@ -41,9 +41,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kgrag.errors import RetrievalNotBuilt
+from kgrag.types import BoundaryModel
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,9 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
-class ScoringParams(BaseModel):
+class ScoringParams(BoundaryModel):
     """The likelihood-ratio constants (see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     kappa: float = Field(0.1, gt=0, le=1, description="ratio factor for an ancestor-only match")
     eps: float = Field(0.02, gt=0, description="ratio for a finding the disease shows nothing like")
     floor: float = Field(0.05, gt=0, le=1, description="lowest ratio for an expected, absent finding")

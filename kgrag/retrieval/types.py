@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field
+
+from kgrag._render import TreeItem
+from kgrag.types import BoundaryModel
 
 Method = str
 """A ranker's name: a key of :data:`kgrag.retrieval.rankers.RANKERS` (``graph``, ``ppr``,
@@ -25,13 +28,17 @@ log likelihood ratios with their graph paths and frequencies, the roll-up to gro
 categories, follow-up questions. ``full``: plus citations for every finding (read from
 the store, passage spans verified) and the passages from vector search."""
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Model = BoundaryModel  # the one frozen base (kgrag.types)
 
 
 class FindingInput(_Model):
-    """A coded finding: any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``)."""
+    """A coded finding: any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``);
+    ``absent``: the patient does not have it (``excluded`` is accepted as an input alias).
+
+    Example:
+        >>> FindingInput(id="HP:0001945", excluded=True).absent
+        True
+    """
 
     id: str = Field(min_length=1)
     absent: bool = Field(
@@ -143,6 +150,19 @@ class QueryFindings(_Model):
 
 
 class DiagnosisReport(_Model):
+    """What :func:`kgrag.diagnose` returns: ranked candidates (``score`` is the chosen
+    method's ranking score; ``probability`` the graph model's posterior over the ranked
+    diseases, in [0, 1]), each with its category path, finding evidence with citations
+    and passages; category scores; follow-up questions; ``timings_ms`` in milliseconds.
+    Renders as a table with an evidence tree in a notebook.
+
+    Example:
+        >>> import kgrag
+        >>> report = kgrag.diagnose(findings=["HP:0001250", "HP:0001252"])
+        >>> [c.rank for c in report.candidates[:3]]
+        [1, 2, 3]
+    """
+
     method: Method
     query: QueryFindings
     candidates: list[DiagnosisCandidate]
@@ -151,11 +171,106 @@ class DiagnosisReport(_Model):
     warnings: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
+    # --- notebook rendering (#11) ---
+    def _table(self) -> tuple[str, tuple[str, ...], list[tuple[object, ...]]]:
+        rows: list[tuple[object, ...]] = [
+            (
+                c.rank,
+                c.name,
+                c.concept_id,
+                f"{c.probability:.3f}",
+                " > ".join(r.name for r in reversed(c.category_path)),
+            )
+            for c in self.candidates
+        ]
+        title = f"Differential diagnosis ({self.method}): {len(self.query.present)} present, "
+        title += f"{len(self.query.absent)} absent findings"
+        return title, ("rank", "disease", "id", "probability", "category path"), rows
+
+    def _repr_html_(self) -> str:
+        from kgrag._render import html_table, html_tree
+
+        title, header, rows = self._table()
+        out = html_table(title, header, rows)
+        if self.candidates:
+            out += "<p><b>Evidence</b></p>" + html_tree(_evidence_tree(self.candidates[:3]))
+        if self.follow_ups:
+            out += "<p><b>Ask next</b></p>" + html_tree([(f.question, []) for f in self.follow_ups[:5]])
+        return out
+
+    def _repr_markdown_(self) -> str:
+        from kgrag._render import markdown_table, markdown_tree
+
+        title, header, rows = self._table()
+        out = markdown_table(title, header, rows)
+        if self.candidates:
+            out += "\n\n**Evidence**\n\n" + markdown_tree(_evidence_tree(self.candidates[:3]))
+        if self.follow_ups:
+            out += "\n\n**Ask next**\n\n" + markdown_tree(
+                [(f.question, []) for f in self.follow_ups[:5]]
+            )
+        return out
+
 
 class EvidenceBundle(_Model):
-    """``kgrag retrieve``: the evidence alone, for an LLM to reason over."""
+    """What :func:`kgrag.retrieve` (``kgrag retrieve``) returns: the evidence alone, for an
+    LLM to reason over: graph candidates with their paths, and cited passages.
+
+    Example:
+        >>> import kgrag
+        >>> bundle = kgrag.retrieve(findings=["HP:0001250"])
+        >>> all(p.citation.kind == "passage" for p in bundle.passages)
+        True
+    """
 
     query: QueryFindings
     diseases: list[DiagnosisCandidate] = Field(description="graph candidates with their paths")
     passages: list[Passage]
     warnings: list[str] = Field(default_factory=list)
+
+    # --- notebook rendering (#11) ---
+    def _tree(self) -> list[TreeItem]:
+        passages: list[TreeItem] = [
+            (f"{p.title}: {p.text[:160]}", [(_cite(p.citation), [])]) for p in self.passages[:5]
+        ]
+        return [
+            (f"Diseases ({len(self.diseases)})", _evidence_tree(self.diseases[:5])),
+            (f"Passages ({len(self.passages)})", passages),
+        ]
+
+    def _repr_html_(self) -> str:
+        from kgrag._render import html_tree
+
+        return "<p><b>EvidenceBundle</b></p>" + html_tree(self._tree())
+
+    def _repr_markdown_(self) -> str:
+        from kgrag._render import markdown_tree
+
+        return "**EvidenceBundle**\n\n" + markdown_tree(self._tree())
+
+
+def _cite(c: Citation) -> str:
+    """One line for a citation: the reference, or the document span and its quote."""
+    if c.kind == "annotation":
+        return f"{c.source}: {c.reference or 'curated'}"
+    mark = "verified" if c.verified else "unverified"
+    quote = (c.quote or "")[:120]
+    return f"{c.document} [{c.start}:{c.end}] ({mark}) \u201c{quote}\u201d"
+
+
+def _evidence_tree(candidates: list[DiagnosisCandidate]) -> list[TreeItem]:
+    """Candidate > finding (with its log-LR) > citations, as ``(label, children)`` pairs."""
+    out: list[TreeItem] = []
+    for c in candidates:
+        findings: list[TreeItem] = [
+            (
+                f"{'absent ' if f.absent else ''}{f.finding.name}"
+                + (f" via {f.matched.name}" if f.matched and f.matched.id != f.finding.id else "")
+                + f" (log LR {f.log_lr:+.2f})",
+                [(_cite(x), []) for x in f.citations[:3]],
+            )
+            for f in c.findings
+        ]
+        findings += [(f"passage: {p.title}", [(_cite(p.citation), [])]) for p in c.passages[:2]]
+        out.append((f"{c.rank}. {c.name} ({c.concept_id}), p={c.probability:.3f}", findings))
+    return out
