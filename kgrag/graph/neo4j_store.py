@@ -230,6 +230,8 @@ class Neo4jGraphStore(Traversal):
 
         try:
             return self._bounded(call)
+        except GraphError:  # a timeout (GraphUnavailable is also an OSError)
+            raise
         except (self._nx.Neo4jError, self._nx.DriverError, OSError) as e:
             raise self._failed(e, write) from e
 
@@ -332,6 +334,8 @@ class Neo4jGraphStore(Traversal):
 
         try:
             self._bounded(call)
+        except GraphError:
+            raise
         except (self._nx.Neo4jError, self._nx.DriverError, OSError) as e:
             raise self._failed(e, write=True) from e
 
@@ -391,6 +395,8 @@ class Neo4jGraphStore(Traversal):
                 if kind == "end":
                     return
                 if kind == "error":
+                    if isinstance(value, GraphError):
+                        raise value
                     if isinstance(value, self._nx.Neo4jError | self._nx.DriverError | OSError):
                         raise self._failed(value, write=False) from value
                     raise value
