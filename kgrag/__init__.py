@@ -26,6 +26,7 @@ __all__ = [
     "SemanticKind",
     "Settings",
     "__version__",
+    "assert_spans",
     "diagnose",
     "get_settings",
     "link",
@@ -52,13 +53,14 @@ _LAZY = {
     "normalize": "kgrag.api",
     "diagnose": "kgrag.api",
     "retrieve": "kgrag.api",
+    "assert_spans": "kgrag.api",
     "DiagnosisReport": "kgrag.retrieval.types",
     "EvidenceBundle": "kgrag.retrieval.types",
     "FindingInput": "kgrag.retrieval.types",
 }
 
 if TYPE_CHECKING:
-    from kgrag.api import diagnose, link, normalize, retrieve
+    from kgrag.api import assert_spans, diagnose, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, KgragError
     from kgrag.linking.linker import ConceptLinker

@@ -55,3 +55,20 @@ def normalize(text: str) -> str:
         text = strip_accents(spell_greek(unicodedata.normalize("NFKC", sanitize(text))))
     folded = _POSSESSIVE.sub("", text.casefold())
     return _NON_ALNUM.sub(" ", folded).strip()
+
+
+# English function words: a query made only of these (or of single characters) names nothing
+FUNCTION_WORDS = frozenset(
+    """
+a an and are as at be been but by can could did do does for from had has have he her his
+i if in into is it its may me might my no nor not of on or our she should so than that the
+their them then there these they this those to too us was we were what when where which
+while who why will with would you your all any each other some such only also very
+""".split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def content_words(text: str) -> list[str]:
+    """The words of ``normalize(text)`` that can name something: not function words, and
+    longer than one character unless a digit. ``content_words("C++") == []``."""
+    return [w for w in normalize(text).split() if w not in FUNCTION_WORDS and (len(w) > 1 or w.isdigit())]

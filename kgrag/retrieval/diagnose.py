@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from kgrag._text import sanitize
 from kgrag.config import Settings, get_settings
 from kgrag.errors import ConfigError, NoUsableFindings, RetrievalError, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
@@ -437,6 +438,8 @@ class Diagnoser:
         """Every candidate in rank order, without the evidence (what benchmarks need).
         Passages are searched for ``fused`` (they rank) or when ``with_passages``."""
         method = method or self.settings.diagnose_method
+        if text is not None:
+            text = sanitize(text)  # lone surrogates (invalid UTF-8 in argv): U+FFFD
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         present, excluded, query = self.read_findings(text, findings)
