@@ -49,7 +49,9 @@ def five_way(a: Assertion) -> str:
     return "present" if a is Assertion.POSSIBLE else a.value
 
 
-def evaluate(rows: list[tuple[str, str, tuple[int, int], str]]) -> tuple[dict[str, object], list[dict[str, str]]]:
+def evaluate(
+    rows: list[tuple[str, str, tuple[int, int], str]],
+) -> tuple[dict[str, object], list[dict[str, str]]]:
     """Negation P/R/F1, five-way accuracy and the confusion counts."""
     t0 = time.perf_counter()
     predicted = [five_way(assign_assertions(text, [span])[0]) for _, text, span, _ in rows]

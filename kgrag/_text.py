@@ -15,10 +15,32 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_GREEK_NAMES = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-    "sigma tau upsilon phi chi psi omega"
-).split()
+_GREEK_NAMES = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "omicron",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+]
 # lower and upper case letters, final sigma, and the micro sign (NFKC makes it mu)
 GREEK: dict[str, str] = {
     **{chr(0x3B1 + i): name for i, name in enumerate(_GREEK_NAMES[:17])},
@@ -71,4 +93,6 @@ while who why will with would you your all any each other some such only also ve
 def content_words(text: str) -> list[str]:
     """The words of ``normalize(text)`` that can name something: not function words, and
     longer than one character unless a digit. ``content_words("C++") == []``."""
-    return [w for w in normalize(text).split() if w not in FUNCTION_WORDS and (len(w) > 1 or w.isdigit())]
+    return [
+        w for w in normalize(text).split() if w not in FUNCTION_WORDS and (len(w) > 1 or w.isdigit())
+    ]

@@ -105,7 +105,9 @@ def test_copular_cues(text: str, target: str, expected: Assertion) -> None:
 
 
 def test_list_items_with_commas_all_absent() -> None:
-    assert set(judged("Denies fever, seizures, or rash.", "fever", "seizures", "rash").values()) == {A.ABSENT}
+    assert set(judged("Denies fever, seizures, or rash.", "fever", "seizures", "rash").values()) == {
+        A.ABSENT
+    }
 
 
 def test_scope_ends_at_clause_and_affirming_verb() -> None:
@@ -121,9 +123,10 @@ def test_scope_ends_at_clause_and_affirming_verb() -> None:
 def test_duration_history_is_recent() -> None:
     text = "She has a two-day history of fever, body aches and nausea."
     assert set(judged(text, "fever", "body aches", "nausea").values()) == {A.PRESENT}
-    assert judged("History of myocardial infarction.", "myocardial infarction")[
-        "myocardial infarction"
-    ] is A.HISTORICAL
+    assert (
+        judged("History of myocardial infarction.", "myocardial infarction")["myocardial infarction"]
+        is A.HISTORICAL
+    )
 
 
 def test_enumerated_items_are_separate_sentences() -> None:
@@ -140,7 +143,16 @@ def test_sections_set_and_block_assertions() -> None:
         "Allergies: penicillin causes rash.\n"
         "Discharge Instructions: return for chest pain."
     )
-    targets = ("fever", "cough", "asthma", "diabetes", "breast cancer", "metformin for diabetes", "rash", "chest pain")
+    targets = (
+        "fever",
+        "cough",
+        "asthma",
+        "diabetes",
+        "breast cancer",
+        "metformin for diabetes",
+        "rash",
+        "chest pain",
+    )
     got = assess(text, spans_of(text, *targets))
     out = dict(zip(targets, got, strict=True))
     assert out["fever"] == (A.PRESENT, "history_of_present_illness")

@@ -59,7 +59,9 @@ def test_long_denial_list_and_what_follows(linker: ConceptLinker) -> None:
         ("It is likely pneumonia.", "pneumonia", A.POSSIBLE),
     ],
 )
-def test_post_posed_and_copular_cues(linker: ConceptLinker, text: str, target: str, expected: Assertion) -> None:
+def test_post_posed_and_copular_cues(
+    linker: ConceptLinker, text: str, target: str, expected: Assertion
+) -> None:
     assert by_text(linker.link(text))[target].assertion is expected
 
 
@@ -126,7 +128,9 @@ def test_labs_become_findings(
 
 
 def test_lab_in_denial_is_absent(linker: ConceptLinker) -> None:
-    (m,) = [m for m in linker.link("No increased ammonia in plasma.") if m.best and m.best.method == "lab"]
+    (m,) = [
+        m for m in linker.link("No increased ammonia in plasma.") if m.best and m.best.method == "lab"
+    ]
     assert m.assertion is A.ABSENT
 
 
@@ -213,7 +217,11 @@ def test_cli_targets_vocab_and_kinds(runner: CliRunner, tmp_path: Path) -> None:
 
     batch = tmp_path / "in.jsonl"
     rows = [
-        {"id": "a", "text": "Denies fever or chills.", "targets": [{"start": 7, "end": 12}, {"start": 16, "end": 22}]},
+        {
+            "id": "a",
+            "text": "Denies fever or chills.",
+            "targets": [{"start": 7, "end": 12}, {"start": 16, "end": 22}],
+        },
         {"id": "b", "text": "x", "targets": [{"start": 3, "end": 9}]},
         {"id": "c", "text": "x", "targets": "bad"},
     ]
@@ -223,7 +231,11 @@ def test_cli_targets_vocab_and_kinds(runner: CliRunner, tmp_path: Path) -> None:
     lines = [json.loads(x) for x in out.output.splitlines() if x.startswith("{")]
     first = next(x for x in lines if x["id"] == "a")
     assert [m["assertion"] for m in first["mentions"]] == ["absent", "absent"]
-    assert all(c["codes"] and any(k.startswith(("MESH:", "OMIM:")) for k in c["codes"]) for m in first["mentions"] for c in m["candidates"])
+    assert all(
+        c["codes"] and any(k.startswith(("MESH:", "OMIM:")) for k in c["codes"])
+        for m in first["mentions"]
+        for c in m["candidates"]
+    )
     assert "not inside" in next(x for x in lines if x["id"] == "b")["error"]
     assert "targets" in next(x for x in lines if x["id"] == "c")["error"]
     out = runner.invoke(app, ["link", "Seizures and type 2 diabetes.", "--kinds", "finding", "--json"])

@@ -100,7 +100,8 @@ def link(
         vocabs, kind_names = _split(vocab), _split(kinds)
         bad = [k for k in kind_names if k.lower() not in {x.value for x in SemanticKind}]
         if bad:
-            usage_error(f"unknown kind {bad[0]!r}; use one of {', '.join(x.value for x in SemanticKind)}")
+            known = ", ".join(x.value for x in SemanticKind)
+            usage_error(f"unknown kind {bad[0]!r}; use one of {known}")
         if training:
             from kgrag.linking.linker import DEFAULT_KINDS, ConceptLinker
             from kgrag.linking.training import train_linker

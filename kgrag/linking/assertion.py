@@ -42,9 +42,7 @@ _PLACEHOLDERS = {
     "<unit>": r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)",
     "<subj>": r"(?:he|she|they|we|it|the\s+patient|patient)",
 }
-_SENTENCE = re.compile(
-    r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•\d])|(?<=\s)(?=\d{1,2}\)\s)|\*{3,}"
-)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•\d])|(?<=\s)(?=\d{1,2}\)\s)|\*{3,}")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _CONNECTORS = frozenset({"and", "or", "nor", "as", "well", "also", "either", "any", "of"})
 

@@ -119,7 +119,9 @@ def lab_table() -> tuple[Analyte, ...]:
 
 
 def _alternation(words: list[str]) -> str:
-    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(set(words), key=len, reverse=True))
+    return "|".join(
+        re.escape(w).replace(r"\ ", r"\s+") for w in sorted(set(words), key=len, reverse=True)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -224,9 +226,18 @@ def phrasings(phrase: LabPhrase) -> list[str]:
     """HPO-style names a directional lab phrase may have ("increased circulating X
     concentration", "elevated urinary X"), most specific first."""
     a = phrase.analyte
-    words = ("increased", "elevated", "high") if phrase.direction == "high" else ("decreased", "reduced", "low")
+    words = (
+        ("increased", "elevated", "high")
+        if phrase.direction == "high"
+        else ("decreased", "reduced", "low")
+    )
     if phrase.specimen == "urine":
-        forms = ["{d} urinary {a} concentration", "{d} urinary {a}", "{d} urine {a} levels", "{d} urine {a}"]
+        forms = [
+            "{d} urinary {a} concentration",
+            "{d} urinary {a}",
+            "{d} urine {a} levels",
+            "{d} urine {a}",
+        ]
     elif phrase.specimen == "csf":
         forms = ["{d} csf {a} concentration", "{d} cerebrospinal fluid {a} concentration", "{d} csf {a}"]
     else:

@@ -14,9 +14,9 @@ from kgrag._text import sanitize
 from kgrag.errors import KgragError
 from kgrag.linking.abbreviations import find_abbreviations
 from kgrag.linking.assertion import assess
-from kgrag.linking.labs import phrasings, read_labs
 from kgrag.linking.calibration import Calibration, load_calibration, profile_name
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
+from kgrag.linking.labs import phrasings, read_labs
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
 from kgrag.ontology.table import ConceptTable
 from kgrag.tokens import Token, key_of, tokenize
@@ -238,8 +238,9 @@ class ConceptLinker:
             index = self._concept_index(lab.hpo)
             if index is not None:
                 entry = Entry(index, 0, lab.analyte, False, "lab", "HP")
+                surface = text[lab.start : lab.end]
                 extra.append(
-                    _Found(lab.start, lab.end, (entry,), "lab", text[lab.start : lab.end], lab.value, lab.unit)
+                    _Found(lab.start, lab.end, (entry,), "lab", surface, lab.value, lab.unit)
                 )
         for phrase in phrases:
             for name in phrasings(phrase):
@@ -254,7 +255,7 @@ class ConceptLinker:
 
     def _concept_index(self, code: str) -> int | None:
         """The table row of ``code`` when this linker's filters allow it."""
-        index = self.table._index(code)  # noqa: SLF001 - the table's own row lookup
+        index = self.table._index(code)
         if index is None or not self.dictionary.allowed[index]:
             return None
         return index

@@ -91,7 +91,7 @@ def find_sections(text: str) -> list[Section]:
         rule = by_heading[re.sub(r"\s+", " ", m.group(1).lower())]
         heads[m.start(1)] = (m.end(), rule.section, rule.effect)
     starts = sorted(heads)
-    out = []
+    out: list[Section] = []
     for i, start in enumerate(starts):
         end_heading, name, effect = heads[start]
         if out and start < out[-1].heading_end:
