@@ -96,25 +96,39 @@ def _phrase_regex(phrase: str) -> str:
     return r"[\s-]+".join(parts)
 
 
+def _plain(phrase: str) -> str:
+    return " ".join(re.split(r"[\s-]+", phrase.lower()))
+
+
 @lru_cache(maxsize=1)
-def _compiled() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], tuple[TriggerRule, ...]]]]:
+def _compiled() -> tuple[
+    re.Pattern[str],
+    dict[str, tuple[TriggerRule, ...]],
+    list[tuple[re.Pattern[str], tuple[TriggerRule, ...]]],
+]:
     """One case-insensitive alternation of every phrase, longest first (so "family history
-    of" beats "history of" and pseudo-triggers beat "no"), and per phrase its rules."""
+    of" beats "history of" and pseudo-triggers beat "no"); per plain phrase its rules, and
+    per phrase with placeholders ("<n> <unit> history of") its pattern and rules."""
     by_phrase: dict[str, list[TriggerRule]] = {}
     for rule in trigger_rules():
         by_phrase.setdefault(rule.phrase, []).append(rule)
     ordered = sorted(by_phrase, key=lambda p: (len(p) + 20 * p.count("<"), p), reverse=True)
     alternation = "|".join(f"(?:{_phrase_regex(p)})" for p in ordered)
     pattern = re.compile(r"(?<![\w/])(?:" + alternation + r")(?![\w/])|;", re.IGNORECASE)
-    table = [(re.compile(_phrase_regex(p) + r"\Z", re.IGNORECASE), tuple(by_phrase[p])) for p in ordered]
-    return pattern, table
+    plain = {_plain(p): tuple(r) for p, r in by_phrase.items() if "<" not in p}
+    templated = [
+        (re.compile(_phrase_regex(p) + r"\Z", re.IGNORECASE), tuple(by_phrase[p]))
+        for p in ordered
+        if "<" in p
+    ]
+    return pattern, plain, templated
 
 
 _TERMINATE = (TriggerRule(";", "terminate", "-", None),)
 
 
 def _hits(text: str, start: int, end: int, sections: SectionMap) -> list[_Hit]:
-    pattern, table = _compiled()
+    pattern, plain, templated = _compiled()
     out = []
     for m in pattern.finditer(text, start, end):
         if sections.in_heading(m.start(), m.end()):
@@ -123,7 +137,7 @@ def _hits(text: str, start: int, end: int, sections: SectionMap) -> list[_Hit]:
         if found == ";":
             out.append(_Hit(m.start(), m.end(), _TERMINATE))
             continue
-        rules = next((r for p, r in table if p.match(found)), ())
+        rules = plain.get(_plain(found)) or next((r for p, r in templated if p.match(found)), ())
         if rules:
             out.append(_Hit(m.start(), m.end(), rules))
     return out
