@@ -90,8 +90,14 @@ def _breaks(text: str, tokens: Sequence[Token]) -> list[bool]:
     out = [False] * len(tokens)
     for j in range(1, len(tokens)):
         gap = text[tokens[j - 1].end : tokens[j].start]
-        if gap and (any(c in _BREAK for c in gap) or _SENTENCE_END.search(gap)):
+        if not gap:
+            continue
+        if any(c in _BREAK for c in gap):
             out[j] = True
+        elif _SENTENCE_END.search(gap):
+            before = text[tokens[j - 1].start : tokens[j - 1].end]
+            # "St. Louis encephalitis", "Dr. ...": a short capitalised abbreviation
+            out[j] = not (len(before) <= 2 and before[:1].isupper() and before.isalpha())
     return out
 
 
