@@ -30,6 +30,8 @@ SPECIMENS = {
     "csf": "csf",
     "cerebrospinal fluid": "csf",
 }
+LOOKBACK = 80  # characters before a number or "in <specimen>" searched for the analyte
+_NUMBER = re.compile(r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d.,]\d)")
 _HIGH = ("increased", "elevated", "high", "raised", "elevation of", "increase in", "increased level of")
 _LOW = ("decreased", "low", "reduced", "diminished", "decrease in", "reduction in", "decreased level of")
 
@@ -125,34 +127,29 @@ def _alternation(words: list[str]) -> str:
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, list[Analyte]]]:
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[str, list[Analyte]]]:
+    """Anchored matchers: each runs on the few characters before a number or before
+    "in <specimen>", so reading labs costs little on text without them."""
     by_name: dict[str, list[Analyte]] = {}
-    short: list[str] = []
-    long: list[str] = []
     units: list[str] = []
     for a in lab_table():
         for name in (a.name, *a.names):
             by_name.setdefault(name.lower(), []).append(a)
-            (short if len(name.rstrip("+-")) <= 3 else long).append(name)
         units.extend(a.units)
-    # abbreviations only as written ("Na", "K"); names in any case
-    names = f"(?-i:{_alternation(short)})|{_alternation(long)}"
     unit_re = _alternation([u for u in units] + [u.replace("u", "µ") for u in units])
-    value = re.compile(
-        r"(?<![\w/])(?P<name>" + names + r")(?![\w])"
-        r"(?:\s+(?:level|levels|concentration|count))?\s*(?:of|was|is|were|=|:|,)?\s*"
-        r"(?P<value>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d.]\d)\s*(?P<unit>" + unit_re + r")?(?![\w])",
-        re.IGNORECASE,
-    )
+    unit = re.compile(r"\s*(?P<unit>" + unit_re + r")(?![\w])", re.IGNORECASE)
     direction = _alternation(list(_HIGH + _LOW))
-    specimen = _alternation(list(SPECIMENS))
     phrase = re.compile(
         r"(?<![\w])(?P<dir>" + direction + r")\s+(?:(?:serum|plasma|blood|urinary|urine|csf)\s+)?"
         r"(?:levels?\s+of\s+)?(?P<name>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)"
-        r"(?:\s+(?:levels?|concentrations?))?\s+in\s+(?:the\s+)?(?P<spec>" + specimen + r")(?![\w])",
+        r"(?:\s+(?:levels?|concentrations?))?\s+in\s+(?:the\s+)?\Z",
         re.IGNORECASE,
     )
-    return value, phrase, by_name
+    specimen = re.compile(
+        r"(?<![\w])in\s+(?:the\s+)?(?P<spec>" + _alternation(list(SPECIMENS)) + r")(?![\w])",
+        re.IGNORECASE,
+    )
+    return unit, phrase, specimen, by_name
 
 
 def _pick(analytes: list[Analyte], specimen: str | None) -> Analyte | None:
@@ -163,6 +160,40 @@ def _pick(analytes: list[Analyte], specimen: str | None) -> Analyte | None:
 
 def _direction(word: str) -> str:
     return "high" if re.sub(r"\s+", " ", word.lower()) in _HIGH else "low"
+
+
+_WORD_BEFORE = re.compile(r"[^\W_][\w+-]*|[=:,]")
+_FILLER = frozenset(
+    {"of", "was", "is", "were", "=", ":", ",", "level", "levels", "concentration", "count"}
+)
+
+
+@lru_cache(maxsize=1)
+def _exact_names() -> frozenset[str]:
+    """Short names ("Na", "K", "Hb") that match only as written."""
+    return frozenset(n for a in lab_table() for n in (a.name, *a.names) if len(n.rstrip("+-")) <= 3)
+
+
+def _name_before(
+    text: str, at: int, by_name: dict[str, list[Analyte]], exact: frozenset[str]
+) -> tuple[int, str] | None:
+    """The analyte name that ends just before offset ``at`` (fillers such as "level of",
+    "was", ":" allowed between): ``(start, lower-case name)`` or None."""
+    window_start = max(0, at - LOOKBACK)
+    words = list(_WORD_BEFORE.finditer(text, window_start, at))
+    while words and words[-1].group().lower() in _FILLER:
+        words.pop()
+    for size in (4, 3, 2, 1):
+        if len(words) < size:
+            continue
+        part = words[-size:]
+        surface = text[part[0].start() : part[-1].end()]
+        key = " ".join(w.group().lower() for w in part)
+        if key in by_name and re.fullmatch(r"[^\W_][\w+-]*(?:\s+[^\W_][\w+-]*)*", surface):
+            if len(key.rstrip("+-")) <= 3 and surface not in exact:
+                continue  # "na", "k": abbreviations count only as written
+            return part[0].start(), key
+    return None
 
 
 def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
@@ -176,11 +207,16 @@ def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
         ``(findings, phrases)``: ``findings`` carry their HPO code; ``phrases`` name an
         analyte the table lacks, for the linker to resolve.
     """
-    value_re, phrase_re, by_name = _patterns()
+    unit_re, phrase_re, specimen_re, by_name = _patterns()
     findings: list[LabFinding] = []
     phrases: list[LabPhrase] = []
-    for m in phrase_re.finditer(text):
-        spec = SPECIMENS[re.sub(r"\s+", " ", m.group("spec").lower())]
+    for s in specimen_re.finditer(text):
+        window_start = max(0, s.start() - LOOKBACK)
+        m = phrase_re.search(text[window_start : s.start()] + "in ")
+        if m is None:
+            continue
+        start, end = window_start + m.start(), s.end()
+        spec = SPECIMENS[re.sub(r"\s+", " ", s.group("spec").lower())]
         name = re.sub(r"\s+", " ", m.group("name").lower())
         direction = _direction(m.group("dir"))
         analyte = _pick(by_name.get(name, []), spec)
@@ -188,18 +224,25 @@ def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
         if analyte is not None:
             hpo = analyte.high_hpo if direction == "high" else analyte.low_hpo
         if hpo is not None and analyte is not None:
-            findings.append(LabFinding(m.start(), m.end(), analyte.name, hpo, direction))
+            findings.append(LabFinding(start, end, analyte.name, hpo, direction))
         else:
-            phrases.append(LabPhrase(m.start(), m.end(), name, direction, spec))
+            phrases.append(LabPhrase(start, end, name, direction, spec))
     taken = [(f.start, f.end) for f in findings] + [(p.start, p.end) for p in phrases]
-    for m in value_re.finditer(text):
-        if any(s < m.end() and m.start() < e for s, e in taken):
+    exact = _exact_names()
+    for n in _NUMBER.finditer(text):
+        found = _name_before(text, n.start(), by_name, exact)
+        if found is None:
             continue
-        analyte = _pick(by_name.get(re.sub(r"\s+", " ", m.group("name").lower()), []), "blood")
+        start, name = found
+        u = unit_re.match(text, n.end())
+        end = u.end() if u else n.end()
+        if any(s < end and start < e for s, e in taken):
+            continue
+        analyte = _pick(by_name.get(name, []), "blood")
         if analyte is None or not analyte.units:
             continue
-        value = float(m.group("value").replace(",", ""))
-        unit = m.group("unit")
+        value = float(n.group().replace(",", ""))
+        unit = u.group("unit") if u else None
         if unit is not None:
             factor = analyte.units.get(unit.lower().replace("µ", "u"), analyte.units.get(unit.lower()))
             if factor is None:
@@ -215,9 +258,7 @@ def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
             hit = (analyte.high_hpo, "high")
         else:
             continue  # within range (or no finding for that side): not an abnormality
-        findings.append(
-            LabFinding(m.start(), m.end(), analyte.name, hit[0], hit[1], value=value, unit=unit)
-        )
+        findings.append(LabFinding(start, end, analyte.name, hit[0], hit[1], value=value, unit=unit))
     findings.sort(key=lambda f: f.start)
     return findings, phrases
 

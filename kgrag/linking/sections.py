@@ -77,6 +77,8 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, SectionRule
 
 def find_sections(text: str) -> list[Section]:
     """The sections of ``text`` in order (an empty list when it has no heading)."""
+    if ":" not in text:
+        return []  # every heading ends with a colon
     known, caps, by_heading = _patterns()
     heads: dict[int, tuple[int, str, str]] = {}
     for m in caps.finditer(text):
