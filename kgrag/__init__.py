@@ -44,6 +44,7 @@ __all__ = [
     "SemanticKind",
     "Settings",
     "__version__",
+    "assert_spans",
     "build",
     "diagnose",
     "get_settings",
@@ -72,6 +73,7 @@ _LAZY = {
     "normalize": "kgrag.api",
     "diagnose": "kgrag.api",
     "retrieve": "kgrag.api",
+    "assert_spans": "kgrag.api",
     "DiagnosisReport": "kgrag.retrieval.types",
     "EvidenceBundle": "kgrag.retrieval.types",
     "FindingInput": "kgrag.retrieval.types",
@@ -88,7 +90,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     # the control tier (#11)
-    from kgrag.api import build, diagnose, link, normalize, retrieve
+    from kgrag.api import assert_spans, build, diagnose, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, InvalidRequest, KgragError
     from kgrag.graph.base import GraphStore

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 _linker_lock = threading.Lock()
 _diagnoser_lock = threading.Lock()
+_filtered_lock = threading.Lock()
+_filtered: dict[tuple[tuple[str, ...] | None, tuple[str, ...] | None], ConceptLinker] = {}
 _linker: ConceptLinker | None = None
 _diagnoser: Diagnoser | None = None
 
@@ -162,12 +164,21 @@ def _method_arg(method: object) -> Method | None:
 # --- the functions ----------------------------------------------------------------------
 
 
-def link(text: str) -> Mentions:
+def link(
+    text: str,
+    *,
+    vocab: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> Mentions:
     """Mentions of diseases and findings in ``text``, each with its assertion and ranked
     candidate concepts.
 
     Args:
         text: any clinical text (up to 5 M characters).
+        vocab: keep concepts with a code in these vocabularies (e.g. ``["MESH", "OMIM"]``,
+            normalization the way NCBI-disease and BC5CDR are annotated); default: all.
+        kinds: keep these semantic kinds (e.g. ``["disease"]``); default: diseases and
+            findings.
 
     Returns:
         The mentions in text order (a ``list`` that renders as a table in a notebook);
@@ -184,11 +195,18 @@ def link(text: str) -> Mentions:
     """
     checked = _text_arg("text", text)
     assert checked is not None
-    return Mentions(default_linker().link(checked))
+    return Mentions(linker_for(vocab, kinds).link(checked))
 
 
-def normalize(mention: str, context: str | None = None, k: int = 5) -> list[Candidate]:
-    """The top-``k`` concepts for a mention string.
+def normalize(
+    mention: str,
+    context: str | None = None,
+    k: int = 5,
+    *,
+    vocab: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> list[Candidate]:
+    """The top-``k`` concepts for a mention string (``vocab`` / ``kinds``: as :func:`link`).
 
     Args:
         mention: the words to look up ("heart attack").
@@ -208,9 +226,97 @@ def normalize(mention: str, context: str | None = None, k: int = 5) -> list[Cand
     """
     checked = _text_arg("mention", mention)
     assert checked is not None
-    return default_linker().normalize(
+    return linker_for(vocab, kinds).normalize(
         checked, _text_arg("context", context, optional=True), _positive_int("k", k)
     )
+
+
+def assert_spans(
+    text: str,
+    spans: Sequence[tuple[int, int] | dict[str, int]],
+    *,
+    vocab: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> Mentions:
+    """Assertions (and candidates) for spans your own NER found: ConText's targets mode.
+
+    Args:
+        text: the note.
+        spans: character offsets into ``text``: ``(start, end)`` pairs or
+            ``{"start", "end"}`` dicts.
+        vocab: as :func:`link`.
+        kinds: as :func:`link`.
+
+    Returns:
+        One mention per span, in the order given, each with its assertion, section and the
+        candidates when the span links to a concept.
+
+    Raises:
+        InvalidRequest: ``spans`` is not a list of pairs or dicts.
+        InvalidSpan: a span does not lie inside ``text``.
+
+    Example:
+        >>> import kgrag
+        >>> m = kgrag.assert_spans("Denies fever or chills.", [(7, 12), (16, 22)])
+        >>> [x.assertion.value for x in m]
+        ['absent', 'absent']
+    """
+    checked = _text_arg("text", text)
+    assert checked is not None
+    if isinstance(spans, (str, bytes, dict)) or not isinstance(spans, Sequence):
+        raise InvalidRequest(f"spans must be a list of (start, end) pairs, got {type(spans).__name__}")
+    pairs: list[tuple[int, int]] = []
+    for i, span in enumerate(spans):
+        try:
+            start, end = (span["start"], span["end"]) if isinstance(span, dict) else span
+            pairs.append((int(start), int(end)))
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidRequest(
+                f"spans[{i}] = {span!r:.60} is not a (start, end) pair or a {{'start', 'end'}} dict"
+            ) from e
+    return Mentions(linker_for(vocab, kinds).link_targets(checked, pairs))
+
+
+def linker_for(vocab: Sequence[str] | None, kinds: Sequence[str] | None) -> ConceptLinker:
+    """The default linker, or one restricted to ``vocab`` prefixes / ``kinds`` (built once
+    per combination and kept).
+
+    Args:
+        vocab: vocabulary prefixes (``MESH``, ``OMIM``, ...), any case; None for all.
+        kinds: semantic kinds (``disease``, ``finding``, ...); None for the default kinds.
+
+    Returns:
+        A :class:`~kgrag.linking.linker.ConceptLinker`.
+
+    Raises:
+        InvalidRequest: ``vocab`` or ``kinds`` is not a list of strings.
+    """
+    for name, value in (("vocab", vocab), ("kinds", kinds)):
+        if value is not None and (
+            isinstance(value, str) or not all(isinstance(v, str) for v in value)
+        ):
+            raise InvalidRequest(f"{name} must be a list of strings, got {value!r:.80}")
+    if not vocab and not kinds:
+        return default_linker()
+    table = default_linker().table  # built under its own lock, before ours is taken
+    key = (
+        tuple(sorted({v.strip().upper() for v in vocab or () if v.strip()})) or None,
+        tuple(sorted({k.strip().lower() for k in kinds or () if k.strip()})) or None,
+    )
+    with _filtered_lock:
+        linker = _filtered.get(key)
+        if linker is None:
+            from kgrag.linking.linker import DEFAULT_KINDS, ConceptLinker
+
+            prefixes, wanted = key
+            if prefixes and wanted is None:  # every kind the vocabulary has
+                linker = ConceptLinker(table, kinds=None, prefixes=prefixes)
+            else:
+                linker = ConceptLinker(table, kinds=wanted or DEFAULT_KINDS, prefixes=prefixes)
+            if len(_filtered) >= 4:
+                _filtered.pop(next(iter(_filtered)))
+            _filtered[key] = linker
+        return linker
 
 
 def diagnose(

@@ -126,6 +126,10 @@ class InputTooLarge(InvalidRequest):
     """A text is larger than the linker accepts in one call; split it or raise the limit."""
 
 
+class InvalidSpan(InvalidRequest):
+    """A target span does not lie inside its text (``0 <= start < end <= len(text)``)."""
+
+
 class IndexMismatch(KgragError, ValueError):
     """A vector index was built with another encoder or dimension than the one in use.
 

@@ -1,7 +1,8 @@
 """Tokens with character spans into the original text, and their match keys.
 
 A token's ``key`` is what dictionary matching compares: case-folded, accents stripped,
-split like :func:`kgrag._text.normalize` (so "TNF-α" and "tnf" agree), British
+split like :func:`kgrag._text.normalize` (Greek letters spelled: "TNF-α" and "TNF alpha"
+agree; "α-" and "β-mannosidosis" do not), British
 spellings folded (haem/oedema/tumour), and plurals reduced ("seizures" -> "seizure").
 Names in the dictionary go through the same function, so both sides always agree.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kgrag._text import strip_accents
+from kgrag._text import spell_greek, strip_accents
 
 _WORD = re.compile(r"[^\W_]+")
 _ALNUM = re.compile(r"[0-9a-z]+")
@@ -41,7 +42,7 @@ class Token:
 
 def fold(word: str) -> str:
     if not word.isascii():
-        word = strip_accents(word)
+        word = strip_accents(spell_greek(word))
     return word.casefold()
 
 

@@ -206,6 +206,11 @@ class Mention(_Model):
     text: str
     assertion: Assertion = Assertion.PRESENT
     candidates: tuple[Candidate, ...] = ()
+    section: str | None = Field(
+        default=None, description="the note section it is in, e.g. past_medical_history"
+    )
+    value: float | None = Field(default=None, description="a lab value read with it (Na 122)")
+    unit: str | None = Field(default=None, description="the unit of ``value`` as written")
 
     @property
     def best(self) -> Candidate | None:

@@ -31,7 +31,7 @@ def test_keys_are_symmetric_and_light() -> None:
     assert key_of("Alzheimer's Disease") == key_of("alzheimer disease")
     assert key_of("Haemorrhagic tumours") == key_of("hemorrhagic tumor")
     assert key_of("type II diabetes") == key_of("Type 2 Diabetes")
-    assert key_of("TNF-α") == "tnf"
+    assert key_of("TNF-α") == "tnf alpha" == key_of("TNF alpha")  # Greek letters are words
     assert stem("lupus") == "lupus" and stem("allergies") == "allergy"
 
 
@@ -149,3 +149,18 @@ def test_assertions_never_crash(words: list[str]) -> None:
     text = " ".join(words)
     spans = [(i, i + 5) for i in range(0, max(0, len(text) - 5), 7)]
     assert len(assign_assertions(text, spans)) == len(spans)
+
+
+def test_list_punctuation_breaks_matches() -> None:
+    from kgrag.linking.dictionary import _breaks, _shouted_word
+
+    def breaks(text: str) -> list[bool]:
+        return _breaks(text, tokenize(text))
+
+    assert breaks("hypertension, pulmonary embolism") == [False, True, False]
+    assert breaks("kidney disease (CKD)") == [False, False, True]
+    assert breaks("disease. Seizures") == [False, True]
+    assert breaks("St. Louis encephalitis") == [False, False, False]
+    text = "THE PATIENT HAS ALL OF IT"
+    assert _shouted_word(text, 0, 3) and _shouted_word(text, 16, 19)
+    assert not _shouted_word("Relapsed ALL in a child", 9, 12)

@@ -22,6 +22,8 @@ from kgrag.cli._output import (
 def _line_result(linker: Any, record: dict[str, Any], lineno: int, k: int) -> dict[str, Any]:
     """One output record for one input object; problems become an ``error`` field."""
     rid = record.get("id", lineno)
+    if isinstance(record.get("text"), str) and "targets" in record:
+        return _targets_result(linker, record, rid)
     if isinstance(record.get("text"), str):
         mentions = linker.link(record["text"])
         return {"id": rid, "mentions": [m.model_dump(mode="json") for m in mentions]}
@@ -38,9 +40,34 @@ def _line_result(linker: Any, record: dict[str, Any], lineno: int, k: int) -> di
     return {"id": rid, "error": "expected a 'text' or a 'mention' string field"}
 
 
+def _targets_result(linker: Any, record: dict[str, Any], rid: Any) -> dict[str, Any]:
+    """Targets mode: one mention per ``{"start", "end"}`` of ``record["targets"]``."""
+    from kgrag.errors import KgragError
+
+    targets = record["targets"]
+    if not isinstance(targets, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("start"), int) and isinstance(t.get("end"), int)
+        for t in targets
+    ):
+        return {"id": rid, "error": "'targets' must be a list of {\"start\": int, \"end\": int}"}
+    try:
+        mentions = linker.link_targets(record["text"], [(t["start"], t["end"]) for t in targets])
+    except KgragError as e:
+        return {"id": rid, "error": str(e)}
+    return {"id": rid, "mentions": [m.model_dump(mode="json") for m in mentions]}
+
+
+def _split(values: list[str]) -> list[str]:
+    """``["MESH,OMIM", "HP"]`` -> ``["MESH", "OMIM", "HP"]``."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
 def link(
     text: str | None = typer.Argument(None, help="text to link (or use --input)"),
-    input: Path | None = input_option("JSONL: {id, text} or {id, mention, context}"),
+    input: Path | None = input_option(
+        "JSONL: {id, text}, {id, text, targets: [{start, end}]} (one mention per target) "
+        "or {id, mention, context}"
+    ),
     output: Path | None = output_option(),
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, max=50),
     training: list[Path] = typer.Option(
@@ -53,19 +80,38 @@ def link(
         "keys its annotators rarely marked are not detected (repeatable)",
     ),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    vocab: list[str] = typer.Option(
+        [],
+        "--vocab",
+        help="only concepts with a code in these vocabularies, e.g. MESH,OMIM (how "
+        "NCBI-disease and BC5CDR are annotated); every kind unless --kinds is given",
+    ),
+    kinds: list[str] = typer.Option(
+        [], "--kinds", help="only these kinds, e.g. disease,finding (default: disease,finding)"
+    ),
 ) -> None:
     """Find disease and finding mentions (with assertion) and rank their concepts."""
-    from kgrag.api import default_linker
+    from kgrag.api import linker_for
+    from kgrag.types import SemanticKind
 
     with cli_errors():
         if (text is None) == (input is None):
             usage_error("give a TEXT argument or --input FILE, not both")
+        vocabs, kind_names = _split(vocab), _split(kinds)
+        bad = [k for k in kind_names if k.lower() not in {x.value for x in SemanticKind}]
+        if bad:
+            known = ", ".join(x.value for x in SemanticKind)
+            usage_error(f"unknown kind {bad[0]!r}; use one of {known}")
         if training:
-            from kgrag.linking.linker import ConceptLinker
+            from kgrag.linking.linker import DEFAULT_KINDS, ConceptLinker
             from kgrag.linking.training import train_linker
             from kgrag.ontology.compiled import load_concepts
 
-            linker = ConceptLinker(load_concepts())  # its own: the shared one stays as it is
+            linker = ConceptLinker(  # its own: the shared one stays as it is
+                load_concepts(),
+                kinds=kind_names or (None if vocabs else DEFAULT_KINDS),
+                prefixes=[v.upper() for v in vocabs] or None,
+            )
             report = train_linker(linker, training)
             if not json:
                 console.print(
@@ -74,7 +120,7 @@ def link(
                     f"{report.rejected_keys:,} keys not detected"
                 )
         else:
-            linker = default_linker()
+            linker = linker_for(vocabs, kind_names)
         linker.top_k = top_k
         if text is not None:
             mentions = linker.link(text)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kgrag._text import sanitize
 from kgrag.errors import ConfigError, MissingExtraError
 from kgrag.index.base import Vectors
 
@@ -44,7 +45,7 @@ class HashingEncoder:
     def _encode(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            padded = f" {text.casefold()} "
+            padded = f" {sanitize(text).casefold()} "  # lone surrogates cannot be encoded
             for i in range(len(padded) - 2):
                 h = int.from_bytes(
                     hashlib.blake2b(padded[i : i + 3].encode(), digest_size=8).digest(), "little"
@@ -117,7 +118,7 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(
-            [prefix + t for t in texts],
+            [prefix + sanitize(t) for t in texts],  # lone surrogates: U+FFFD, not a crash
             batch_size=self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,

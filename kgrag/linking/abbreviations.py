@@ -1,7 +1,10 @@
 """Abbreviation definitions in running text, Schwartz & Hearst (2003) style.
 
 ``"congestive heart failure (CHF)"`` defines CHF; later uses of CHF in the same document
-are linked to what the long form links to.
+are linked to what the long form links to. Of the long forms that spell the short form
+(Schwartz & Hearst's character match), the one whose word initials spell most of it
+wins, then the shortest: "Systemic sclerosis (SS)" defines SS as "Systemic sclerosis",
+not as "sclerosis".
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 _PAREN = re.compile(r"\(([^()]{1,60})\)")
 _WORD = re.compile(r"\S+")
+_PART = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,30 @@ def _best_long_form(short: str, candidate: str) -> int | None:
     return c + 1
 
 
+def _initials_matched(short: str, long_form: str) -> int:
+    """How many letters of ``short``, in order, are initials of words of ``long_form``."""
+    letters = [c.lower() for c in short if c.isalnum()]
+    k = 0
+    for word in _PART.findall(long_form):
+        if k < len(letters) and word[0].lower() == letters[k]:
+            k += 1
+    return k
+
+
+def _choose_start(short: str, window: str) -> int | None:
+    """Start in ``window`` of the long form for ``short`` (None when none spells it)."""
+    best: tuple[int, int] | None = None
+    best_start = None
+    for m in _WORD.finditer(window):
+        sub = window[m.start() :]
+        if sub[0].lower() != short[0].lower() or _best_long_form(short, sub) is None:
+            continue
+        score = (_initials_matched(short, sub), -len(sub))
+        if best is None or score > best:
+            best, best_start = score, m.start()
+    return best_start if best_start is not None else _best_long_form(short, window)
+
+
 def find_abbreviations(text: str) -> list[Abbreviation]:
     found: list[Abbreviation] = []
     for m in _PAREN.finditer(text):
@@ -65,7 +93,7 @@ def find_abbreviations(text: str) -> list[Abbreviation]:
             continue
         window_start = words[max(0, len(words) - limit)].start()
         window = before[window_start:]
-        start = _best_long_form(short, window)
+        start = _choose_start(short, window)
         if start is None:
             continue
         long_form = window[start:].strip(" ,;:")

@@ -1,11 +1,22 @@
-"""Assertion of mentions (ConText/NegEx style): present, absent, possible, hypothetical,
+"""Assertion of mentions (ConText style): present, absent, possible, hypothetical,
 historical, family.
 
-Triggers open a scope forward ("no", "denies", "history of", "mother") or backward
-("... was ruled out", "... cannot be excluded") within the sentence. A scope ends at a
-terminator ("but", "however", ";"), at a trigger of another kind, or after a window of
-words. Pseudo-triggers ("gram negative", "not only") never open one. When several scopes
-cover a mention, family > hypothetical > absent > possible > historical.
+The rules are data: ``data/assertion_triggers.tsv`` (phrase, direction, scope, category;
+see its header). A *forward* trigger ("no", "denies", "history of", "mother") covers the
+findings after it up to the end of its clause: through lists ("denies fever, chills, ...
+or rash"), stopped by a terminator ("but", "however", "and he"), by an affirming verb
+("has", "presents with") for absent/possible scopes, or by a trigger of another
+category. A *backward* trigger ("... was ruled out", "... cannot be excluded") covers
+the findings before it in its clause, within a few words not counting the other
+findings of a list; a *final* cue ("Chills: none.", "Cough: no.") does the same only when
+it closes its clause, within two words. Pseudo-triggers ("gram negative", "2-day history
+of") never open a scope.
+
+Sentences end at ``.!?``, blank lines, bullets, enumerations ("2) ...") and section
+headings (:mod:`kgrag.linking.sections`); a section can set the assertion of its
+findings (Past Medical History -> historical, Family History -> family) and its heading
+is never read as a trigger. When several categories cover a mention, family >
+hypothetical > absent > historical > possible (a possible past event is still past).
 """
 
 from __future__ import annotations
@@ -13,322 +24,162 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
 
+from kgrag.linking.sections import Section, SectionMap, find_sections, section_assertion
 from kgrag.types import Assertion
 
 A = Assertion
-_FORWARD: dict[Assertion, tuple[str, ...]] = {
-    A.ABSENT: (
-        "no",
-        "not",
-        "denies",
-        "denied",
-        "deny",
-        "denying",
-        "without",
-        "negative for",
-        "no evidence of",
-        "no sign of",
-        "no signs of",
-        "no history of",
-        "absence of",
-        "absent",
-        "free of",
-        "ruled out",
-        "rules out",
-        "never had",
-        "never",
-        "neither",
-        "nor",
-        "no complaints of",
-        "fails to reveal",
-        "failed to reveal",
-        "no new",
-        "no further evidence of",
-        "resolution of",
-        "declines",
-    ),
-    A.POSSIBLE: (
-        "possible",
-        "possibly",
-        "probable",
-        "probably",
-        "likely",
-        "suspected",
-        "suspicion of",
-        "suspicious for",
-        "suspect",
-        "concern for",
-        "concerning for",
-        "question of",
-        "questionable",
-        "rule out",
-        "r/o",
-        "to rule out",
-        "may have",
-        "might have",
-        "could have",
-        "could be",
-        "may be",
-        "suggestive of",
-        "suggests",
-        "compatible with",
-        "cannot rule out",
-        "can not rule out",
-        "presumed",
-        "presumably",
-        "worrisome for",
-        "evaluate for",
-        "evaluation for",
-        "differential diagnosis",
-        "versus",
-        "vs",
-    ),
-    A.HYPOTHETICAL: (
-        "if",
-        "in case of",
-        "should he",
-        "should she",
-        "should the patient",
-        "return if",
-        "return for",
-        "call if",
-        "as needed for",
-        "in the event of",
-        "watch for",
-        "monitor for",
-        "at risk for",
-        "risk of",
-        "to prevent",
-        "prevention of",
-        "prophylaxis",
-        "prophylaxis for",
-        "screening for",
-        "unless",
-        "whether",
-    ),
-    A.HISTORICAL: (
-        "history of",
-        "h/o",
-        "hx of",
-        "past medical history",
-        "pmh",
-        "past history of",
-        "previous",
-        "previously",
-        "prior",
-        "status post",
-        "s/p",
-        "in the past",
-        "remote history of",
-        "childhood",
-        "formerly",
-    ),
-    A.FAMILY: (
-        "family history of",
-        "family history",
-        "fh of",
-        "fhx",
-        "mother",
-        "father",
-        "sister",
-        "brother",
-        "sibling",
-        "siblings",
-        "aunt",
-        "uncle",
-        "grandmother",
-        "grandfather",
-        "cousin",
-        "son",
-        "daughter",
-        "parents",
-        "maternal",
-        "paternal",
-        "mom",
-        "dad",
-        "relative",
-        "relatives",
-    ),
-}
-_BACKWARD: dict[Assertion, tuple[str, ...]] = {
-    A.ABSENT: (
-        "ruled out",
-        "was ruled out",
-        "is ruled out",
-        "were ruled out",
-        "has been ruled out",
-        "have been ruled out",
-        "was excluded",
-        "were excluded",
-        "is excluded",
-        "was negative",
-        "is negative",
-        "were negative",
-        "are negative",
-        "is absent",
-        "was absent",
-        "were absent",
-        "are absent",
-        "not seen",
-        "not present",
-        "not found",
-        "not detected",
-        "not identified",
-        "free",
-        "resolved",
-        "has resolved",
-    ),
-    A.POSSIBLE: (
-        "cannot be excluded",
-        "can not be excluded",
-        "cannot be ruled out",
-        "not excluded",
-        "not ruled out",
-        "is suspected",
-        "was suspected",
-        "is likely",
-        "is possible",
-        "is probable",
-        "unlikely",
-        "is questionable",
-        "versus",
-        "vs",
-    ),
-    A.HYPOTHETICAL: ("develops", "develop", "recurs", "return", "returns", "occurs"),
-}
-_PSEUDO = (
-    "gram negative",
-    "not only",
-    "no change",
-    "no increase",
-    "no significant change",
-    "not necessarily",
-    "no further",
-    "not certain if",
-    "not certain whether",
-    "without difficulty",
-    "not cause",
-    "not drain",
-    "no suspicious change",
-    "not extend",
-    "not appear",
-    "not be",
-    "without any further",
-    "no interval change",
-)
-_TERMINATORS = (
-    "but",
-    "however",
-    "although",
-    "though",
-    "except",
-    "apart from",
-    "aside from",
-    "yet",
-    "whereas",
-    "nevertheless",
-    "still",
-    "which",
-    "who",
-    "other than",
-    "secondary to",
-    "due to",
-    "cause of",
-    "source of",
-    "etiology of",
-)
-# verbs that assert the following findings, ending a negation or possibility scope
-_AFFIRMING = (
-    "has",
-    "have",
-    "had",
-    "presents with",
-    "presented with",
-    "complains of",
-    "reports",
-    "reported",
-    "shows",
-    "showed",
-    "revealed",
-    "reveals",
-    "developed",
-    "is positive for",
-    "positive for",
-    "notable for",
-    "significant for",
-    "demonstrates",
-    "demonstrated",
-    "with",
-)
-_PRIORITY = (A.FAMILY, A.HYPOTHETICAL, A.ABSENT, A.POSSIBLE, A.HISTORICAL)
-FORWARD_WINDOW = 12  # words
-BACKWARD_WINDOW = 6
+DIRECTIONS = ("forward", "backward", "both", "pseudo", "terminate", "affirm")
+SCOPES = ("clause", "final", "-")
+BACKWARD_WINDOW = 6  # words between a finding and a backward trigger, list items not counted
+FINAL_WINDOW = 2  # words between a finding and a clause-final cue ("Chest pain: denies.")
+_PRIORITY = (A.FAMILY, A.HYPOTHETICAL, A.ABSENT, A.HISTORICAL, A.POSSIBLE)
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•\d])")
-_WORDS = re.compile(r"\S+")
+_PLACEHOLDERS = {
+    "<n>": r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|few|several)",
+    "<unit>": r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)",
+    "<subj>": r"(?:he|she|they|we|it|the\s+patient|patient)",
+}
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•\d])|(?<=\s)(?=\d{1,2}\)\s)|\*{3,}")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_CONNECTORS = frozenset({"and", "or", "nor", "as", "well", "also", "either", "any", "of"})
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRule:
+    """One row of the trigger table."""
+
+    phrase: str
+    direction: str
+    scope: str
+    category: Assertion | None
 
 
 @dataclass(frozen=True, slots=True)
 class _Hit:
     start: int
     end: int
-    kind: str  # "forward", "backward", "pseudo", "terminator", "affirming"
-    assertion: Assertion | None
+    rules: tuple[TriggerRule, ...]
+
+    def has(self, direction: str) -> bool:
+        return any(r.direction == direction for r in self.rules)
 
 
-def _compile() -> tuple[re.Pattern[str], dict[str, tuple[str, Assertion | None]]]:
-    """One case-insensitive alternation of every phrase, longest first, so that
-    "family history of" beats "history of" and pseudo-triggers beat "no"/"not"."""
-    kinds: dict[str, tuple[str, Assertion | None]] = {}
-    for kind, table in (("forward", _FORWARD), ("backward", _BACKWARD)):
-        for assertion, phrases in table.items():
-            for phrase in phrases:
-                kinds.setdefault(phrase, (kind, assertion))
-    for kind, phrases in (("pseudo", _PSEUDO), ("terminator", _TERMINATORS), ("affirming", _AFFIRMING)):
-        for phrase in phrases:
-            kinds[phrase] = (kind, None)  # these override a trigger of the same spelling
-    ordered = sorted(kinds, key=len, reverse=True)
-    alternation = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
-    return re.compile(r"(?<![\w/])(" + alternation + r")(?![\w/])|(;)", re.IGNORECASE), kinds
+@lru_cache(maxsize=1)
+def trigger_rules() -> tuple[TriggerRule, ...]:
+    """The rows of ``data/assertion_triggers.tsv``.
 
-
-_PATTERN, _PHRASE_KIND = _compile()
-
-
-def _hits(sentence: str, offset: int) -> list[_Hit]:
-    out = []
-    for m in _PATTERN.finditer(sentence):
-        if m.group(2):
-            out.append(_Hit(offset + m.start(), offset + m.end(), "terminator", None))
+    Raises:
+        ValueError: a row with a wrong column count, direction, scope or category.
+    """
+    text = files("kgrag.linking").joinpath("data/assertion_triggers.tsv").read_text(encoding="utf-8")
+    rules = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#") or line.startswith("phrase\t"):
             continue
-        phrase = re.sub(r"\s+", " ", m.group(1).lower())
-        kind, assertion = _PHRASE_KIND.get(phrase, ("terminator", None))
-        out.append(_Hit(offset + m.start(), offset + m.end(), kind, assertion))
+        cols = [c.strip() for c in line.split("\t")]
+        if len(cols) != 4 or cols[1] not in DIRECTIONS or cols[2] not in SCOPES:
+            raise ValueError(f"assertion_triggers.tsv line {n}: bad row {line!r}")
+        category = None if cols[3] == "-" else Assertion(cols[3])
+        if (category is None) != (cols[1] in ("pseudo", "terminate", "affirm")):
+            raise ValueError(f"assertion_triggers.tsv line {n}: category does not fit {cols[1]!r}")
+        rules.append(TriggerRule(cols[0].lower(), cols[1], cols[2], category))
+    return tuple(rules)
+
+
+def _phrase_regex(phrase: str) -> str:
+    parts = []
+    for word in re.split(r"[\s-]+", phrase):
+        parts.append(_PLACEHOLDERS.get(word, re.escape(word)))
+    return r"[\s-]+".join(parts)
+
+
+def _plain(phrase: str) -> str:
+    return " ".join(re.split(r"[\s-]+", phrase.lower()))
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> tuple[
+    re.Pattern[str],
+    dict[str, tuple[TriggerRule, ...]],
+    list[tuple[re.Pattern[str], tuple[TriggerRule, ...]]],
+]:
+    """One case-insensitive alternation of every phrase, longest first (so "family history
+    of" beats "history of" and pseudo-triggers beat "no"); per plain phrase its rules, and
+    per phrase with placeholders ("<n> <unit> history of") its pattern and rules."""
+    by_phrase: dict[str, list[TriggerRule]] = {}
+    for rule in trigger_rules():
+        by_phrase.setdefault(rule.phrase, []).append(rule)
+    ordered = sorted(by_phrase, key=lambda p: (len(p) + 20 * p.count("<"), p), reverse=True)
+    alternation = "|".join(f"(?:{_phrase_regex(p)})" for p in ordered)
+    pattern = re.compile(r"(?<![\w/])(?:" + alternation + r")(?![\w/])|;", re.IGNORECASE)
+    plain = {_plain(p): tuple(r) for p, r in by_phrase.items() if "<" not in p}
+    templated = [
+        (re.compile(_phrase_regex(p) + r"\Z", re.IGNORECASE), tuple(by_phrase[p]))
+        for p in ordered
+        if "<" in p
+    ]
+    return pattern, plain, templated
+
+
+_TERMINATE = (TriggerRule(";", "terminate", "-", None),)
+
+
+def _hits(text: str, start: int, end: int, sections: SectionMap) -> list[_Hit]:
+    pattern, plain, templated = _compiled()
+    out = []
+    for m in pattern.finditer(text, start, end):
+        if sections.in_heading(m.start(), m.end()):
+            continue  # "HISTORY OF PRESENT ILLNESS:" is a heading, not a trigger
+        found = m.group()
+        if found == ";":
+            out.append(_Hit(m.start(), m.end(), _TERMINATE))
+            continue
+        rules = plain.get(_plain(found)) or next((r for p, r in templated if p.match(found)), ())
+        if rules:
+            out.append(_Hit(m.start(), m.end(), rules))
     return out
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+def sentence_spans(text: str, sections: Sequence[Section] = ()) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence; section headings end sentences too."""
+    cuts: list[tuple[int, int]] = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+    cuts += [(s.heading_start, s.heading_end) for s in sections]
+    cuts.sort()
     spans, start = [], 0
-    for m in _SENTENCE.finditer(text):
-        spans.append((start, m.start()))
-        start = m.end()
+    for cut_start, cut_end in cuts:
+        if cut_start >= start:
+            spans.append((start, cut_start))
+        start = max(start, cut_end)
     spans.append((start, len(text)))
     return [(s, e) for s, e in spans if e > s]
 
 
-def _words_between(text: str, start: int, end: int) -> int:
-    return len(_WORDS.findall(text[start:end])) if end > start else 0
-
-
 def assign_assertions(text: str, spans: Sequence[tuple[int, int]]) -> list[Assertion]:
     """The assertion of each ``(start, end)`` mention span of ``text``."""
-    result = [A.PRESENT] * len(spans)
+    return [a for a, _ in assess(text, spans)]
+
+
+def assess(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[Assertion, str | None]]:
+    """Per ``(start, end)`` span of ``text``: its assertion and the name of its section.
+
+    Args:
+        text: the document.
+        spans: character offsets of the findings (any order; overlaps allowed).
+
+    Returns:
+        One ``(assertion, section name or None)`` per span, in the order given.
+    """
+    result: list[tuple[Assertion, str | None]] = [(A.PRESENT, None)] * len(spans)
     if not spans:
         return result
+    sections = find_sections(text)
+    smap = SectionMap(sections)
     order = sorted(range(len(spans)), key=lambda i: spans[i][0])
     k = 0
-    for s_start, s_end in sentence_spans(text):
+    for s_start, s_end in sentence_spans(text, sections):
         members = []
         while k < len(order) and spans[order[k]][0] < s_end:
             if spans[order[k]][0] >= s_start:
@@ -336,46 +187,80 @@ def assign_assertions(text: str, spans: Sequence[tuple[int, int]]) -> list[Asser
             k += 1
         if not members:
             continue
-        hits = _hits(text[s_start:s_end], s_start)
-        if not any(h.kind in ("forward", "backward") for h in hits):
-            continue
+        hits = _hits(text, s_start, s_end, smap)
         for i in members:
-            result[i] = _assert_one(text, spans[i], hits, spans)
+            section = smap.at(spans[i][0])
+            found = _covering(text, spans[i], hits, spans, s_end) if hits else set()
+            from_section = section_assertion(section)
+            if from_section is not None:
+                found.add(from_section)
+            assertion = next((a for a in _PRIORITY if a in found), A.PRESENT)
+            result[i] = (assertion, section.name if section else None)
+    for i in order[k:]:  # spans past the last sentence (whitespace-only tails)
+        section = smap.at(spans[i][0])
+        result[i] = (A.PRESENT, section.name if section else None)
     return result
 
 
-def _blocked(hits: Sequence[_Hit], start: int, end: int, assertion: Assertion) -> bool:
-    """Whether something between ``start`` and ``end`` closes a scope of ``assertion``."""
-    for h in hits:
-        if h.start >= start and h.end <= end:
-            if h.kind == "terminator":
-                return True
-            if h.kind == "affirming" and assertion in (A.ABSENT, A.POSSIBLE):
-                return True
-            if h.kind == "forward" and h.assertion is not assertion:
-                return True
+def _blocks(hit: _Hit, category: Assertion) -> bool:
+    """Whether ``hit`` closes a scope of ``category``."""
+    for rule in hit.rules:
+        if rule.direction == "terminate":
+            return True
+        if rule.direction == "affirm" and category in (A.ABSENT, A.POSSIBLE):
+            return True
+        if (
+            rule.direction in ("forward", "both")
+            and rule.category is not category
+            and rule.category is not A.HISTORICAL  # "no history of X": still negated
+        ):
+            return True
     return False
 
 
-def _assert_one(
-    text: str, span: tuple[int, int], hits: Sequence[_Hit], spans: Sequence[tuple[int, int]]
-) -> Assertion:
+def _gap_words(text: str, start: int, end: int, spans: Sequence[tuple[int, int]]) -> int:
+    """Words in ``text[start:end]`` outside other findings, list connectors not counted."""
+    count = 0
+    for m in _WORD.finditer(text, start, end):
+        if m.group().lower() in _CONNECTORS:
+            continue
+        if any(s <= m.start() and m.end() <= e for s, e in spans):
+            continue
+        count += 1
+    return count
+
+
+def _closes_clause(text: str, end: int, sentence_end: int) -> bool:
+    rest = text[end:sentence_end]
+    return re.match(r"\s*(?:[.,;!?)]|$)", rest) is not None
+
+
+def _covering(
+    text: str,
+    span: tuple[int, int],
+    hits: Sequence[_Hit],
+    spans: Sequence[tuple[int, int]],
+    sentence_end: int,
+) -> set[Assertion]:
     found: set[Assertion] = set()
     m_start, m_end = span
     for h in hits:
-        if h.assertion is None:
-            continue
         if h.start < m_end and h.end > m_start:
             continue  # the trigger is inside the mention itself
-        if h.kind == "forward" and h.end <= m_start:
-            gap, window = (h.end, m_start), FORWARD_WINDOW
-        elif h.kind == "backward" and h.start >= m_end:
-            gap, window = (m_end, h.start), BACKWARD_WINDOW
-        else:
-            continue
-        if _words_between(text, *gap) <= window and not _blocked(hits, *gap, h.assertion):
-            found.add(h.assertion)
-    for assertion in _PRIORITY:
-        if assertion in found:
-            return assertion
-    return A.PRESENT
+        for rule in h.rules:
+            if rule.category is None:
+                continue
+            if rule.direction in ("forward", "both") and h.end <= m_start:
+                between = [x for x in hits if x.start >= h.end and x.end <= m_start]
+                if not any(_blocks(x, rule.category) for x in between):
+                    found.add(rule.category)
+            elif rule.direction in ("backward", "both") and h.start >= m_end:
+                if rule.scope == "final" and not _closes_clause(text, h.end, sentence_end):
+                    continue
+                window = FINAL_WINDOW if rule.scope == "final" else BACKWARD_WINDOW
+                between = [x for x in hits if x.start >= m_end and x.end <= h.start]
+                if _gap_words(text, m_end, h.start, spans) <= window and not any(
+                    _blocks(x, rule.category) for x in between
+                ):
+                    found.add(rule.category)
+    return found

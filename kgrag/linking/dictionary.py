@@ -4,13 +4,18 @@ tokens, so matches always start and end on token boundaries).
 
 Short and abbreviation synonyms ("ALL", "MS", "DIL") are case-sensitive: they match only
 text that is not all lower case, and an all-caps one not a capitalised word ("All",
-"Ms"). Single common English words are never dictionary entries.
+"Ms"); in all-capital text, where case says nothing, one that spells a common English
+word ("THE", "ALL") does not match. Single common English words are never dictionary
+entries. A match never runs across list or clause punctuation (``, ; : ( ) [ ]`` or a
+sentence end): "hypertension, pulmonary embolism" is two findings, not "hypertension,
+pulmonary".
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -74,6 +79,37 @@ def _surface_ok(entry: Entry, surface: str) -> bool:
     return not (surface.istitle() and sum(c.isupper() for c in entry.text) >= 2)
 
 
+_BREAK = frozenset(",;:()[]{}")
+_SENTENCE_END = re.compile(r"[.!?]\s")
+CAPS_CONTEXT = 30  # characters each side that decide whether a text is all capitals
+
+
+def _breaks(text: str, tokens: Sequence[Token]) -> list[bool]:
+    """Per token, whether list/clause punctuation or a sentence end separates it from the
+    token before (a dictionary match never spans such a gap)."""
+    out = [False] * len(tokens)
+    for j in range(1, len(tokens)):
+        gap = text[tokens[j - 1].end : tokens[j].start]
+        if not gap:
+            continue
+        if any(c in _BREAK for c in gap):
+            out[j] = True
+        elif _SENTENCE_END.search(gap):
+            before = text[tokens[j - 1].start : tokens[j - 1].end]
+            # "St. Louis encephalitis", "Dr. ...": a short capitalised abbreviation
+            out[j] = not (len(before) <= 2 and before[:1].isupper() and before.isalpha())
+    return out
+
+
+def _shouted_word(text: str, start: int, end: int) -> bool:
+    """An all-caps common English word ("THE", "ALL") inside all-capital text."""
+    surface = text[start:end]
+    if not surface.isupper() or surface.lower() not in STOPWORDS:
+        return False
+    around = text[max(0, start - CAPS_CONTEXT) : end + CAPS_CONTEXT]
+    return not any(c.islower() for c in around)
+
+
 class DictionaryIndex:
     """Token-keyed synonyms of (a filtered part of) a concept table."""
 
@@ -105,6 +141,8 @@ class DictionaryIndex:
             if not self.allowed[i]:
                 continue
             for text, scope, kind, source, support, key in table.synonyms(i):
+                if not text.isascii():
+                    key = key_of(text)  # a table compiled before Greek letters were spelled
                 rank = SCOPE_RANK.get(scope, 3)
                 if wanted_prefixes and source not in wanted_prefixes:
                     rank += 1  # the target vocabulary's own synonyms are stronger evidence
@@ -180,17 +218,22 @@ class DictionaryIndex:
     def scan(self, text: str, tokens: Sequence[Token] | None = None) -> list[Match]:
         """Leftmost-longest, non-overlapping dictionary matches in ``text``."""
         tokens = tokenize(text) if tokens is None else tokens
+        breaks = _breaks(text, tokens)
         out: list[Match] = []
         i, n = 0, len(tokens)
         while i < n:
             best: Match | None = None
             key = ""
             for j in range(i, min(n, i + MAX_TOKENS)):
+                if j > i and breaks[j]:
+                    break
                 key = tokens[j].key if j == i else f"{key} {tokens[j].key}"
                 entries = self.entries.get(key)
                 if entries:
                     surface = text[tokens[i].start : tokens[j].end]
                     ok = tuple(e for e in entries if _surface_ok(e, surface))
+                    if ok and j == i and _shouted_word(text, tokens[i].start, tokens[j].end):
+                        ok = tuple(e for e in ok if not e.case_sensitive)
                     if ok:
                         best = Match(i, j + 1, tokens[i].start, tokens[j].end, key, ok)
                 if key not in self.prefixes:

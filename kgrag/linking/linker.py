@@ -1,5 +1,7 @@
-"""ConceptLinker: dictionary detection, abbreviations, fuzzy and dense candidates,
-assertions; one object that is both a :class:`Linker` and a :class:`Normalizer`."""
+"""ConceptLinker: dictionary detection, abbreviations, lab values and lab phrasing,
+fuzzy and dense candidates, assertions and sections; one object that is both a
+:class:`Linker` and a :class:`Normalizer`. :meth:`ConceptLinker.link_targets` asserts
+(and links) spans a caller's own NER found."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kgrag.errors import InputTooLarge
+from kgrag._text import sanitize
+from kgrag.errors import InputTooLarge, InvalidSpan
 from kgrag.linking.abbreviations import find_abbreviations
-from kgrag.linking.assertion import assign_assertions
+from kgrag.linking.assertion import assess
 from kgrag.linking.base import CandidateSource
 from kgrag.linking.calibration import Calibration, load_calibration, profile_name
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
+from kgrag.linking.labs import phrasings, read_labs
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
 from kgrag.ontology.table import ConceptTable
 from kgrag.tokens import Token, key_of, tokenize
@@ -38,6 +42,8 @@ class _Found:
     entries: tuple[Entry, ...]
     method: str
     matched: str
+    value: float | None = None
+    unit: str | None = None
 
 
 class ConceptLinker:
@@ -127,14 +133,17 @@ class ConceptLinker:
 
     # -- Linker --------------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
-        """Mentions in ``text`` (dictionary matches and defined abbreviations)."""
-        if not isinstance(text, str):
-            raise TypeError(f"link() needs str, got {type(text).__name__}")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InputTooLarge(
-                f"text of {len(text):,} characters is over the "
-                f"{MAX_TEXT_CHARS:,} limit; split it into documents"
-            )
+        """Mentions in ``text`` (dictionary matches, defined abbreviations, lab values and
+        lab phrasing), each with its assertion and section.
+
+        Lone surrogates (invalid UTF-8 read with ``surrogateescape``) are replaced by
+        U+FFFD first; offsets are unchanged.
+
+        Raises:
+            TypeError: ``text`` is not a str.
+            InputTooLarge: ``text`` is over ``MAX_TEXT_CHARS``.
+        """
+        text = self._checked(text)
         if not text.strip():
             return []
         tokens = tokenize(text)
@@ -144,13 +153,65 @@ class ConceptLinker:
             found = self._with_abbreviations(text, tokens, matches, found)
         if self.rejected_keys:
             found = [f for f in found if key_of(text[f.start : f.end]) not in self.rejected_keys]
+        found = self._with_labs(text, found)
         found.sort(key=lambda f: f.start)
-        spans = [(f.start, f.end) for f in found]
-        assertions = (
-            assign_assertions(text, spans) if self.use_assertions else [Assertion.PRESENT] * len(spans)
+        return self._mentions(text, found)
+
+    def link_targets(self, text: str, spans: Sequence[tuple[int, int]]) -> list[Mention]:
+        """One mention per ``(start, end)`` target span (ConText's targets mode): its
+        assertion and section from kgrag's rules, and its candidates when the span links.
+
+        Args:
+            text: the document.
+            spans: character offsets into ``text``, e.g. from another NER.
+
+        Returns:
+            Mentions in the order of ``spans`` (``candidates`` empty where nothing links).
+
+        Raises:
+            InvalidSpan: a span is not inside ``text`` or is empty.
+            TypeError / InputTooLarge: as :meth:`link`.
+        """
+        text = self._checked(text)
+        for start, end in spans:
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+                raise InvalidSpan(
+                    f"target ({start}, {end}) is not inside the text of {len(text)} characters; "
+                    "give 0 <= start < end <= len(text) (Python string offsets)"
+                )
+        judged = (
+            assess(text, spans) if self.use_assertions else [(Assertion.PRESENT, None)] * len(spans)
         )
+        out = []
+        for (start, end), (assertion, section) in zip(spans, judged, strict=True):
+            surface = text[start:end]
+            out.append(
+                Mention(
+                    start=start,
+                    end=end,
+                    text=surface,
+                    assertion=assertion,
+                    section=section,
+                    candidates=tuple(self.normalize(surface, text, self.top_k)),
+                )
+            )
+        return out
+
+    def _checked(self, text: object) -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"link() needs str, got {type(text).__name__}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InputTooLarge(
+                f"text of {len(text):,} characters is over the "
+                f"{MAX_TEXT_CHARS:,} limit; split it into documents"
+            )
+        return sanitize(text)
+
+    def _mentions(self, text: str, found: Sequence[_Found]) -> list[Mention]:
+        spans = [(f.start, f.end) for f in found]
+        judged = assess(text, spans) if self.use_assertions else [(Assertion.PRESENT, None)] * len(spans)
         mentions = []
-        for f, assertion in zip(found, assertions, strict=True):
+        for f, (assertion, section) in zip(found, judged, strict=True):
             candidates = self._ranked(f)
             if candidates:
                 mentions.append(
@@ -160,9 +221,43 @@ class ConceptLinker:
                         text=text[f.start : f.end],
                         assertion=assertion,
                         candidates=candidates,
+                        section=section,
+                        value=f.value,
+                        unit=f.unit,
                     )
                 )
         return mentions
+
+    def _with_labs(self, text: str, found: list[_Found]) -> list[_Found]:
+        """Lab values outside their range and directional lab phrases, as findings; they
+        replace dictionary matches inside their span ("hemoglobin" in "hemoglobin 7.9")."""
+        labs, phrases = read_labs(text)
+        extra: list[_Found] = []
+        for lab in labs:
+            index = self._concept_index(lab.hpo)
+            if index is not None:
+                entry = Entry(index, 0, lab.analyte, False, "lab", "HP")
+                surface = text[lab.start : lab.end]
+                extra.append(
+                    _Found(lab.start, lab.end, (entry,), "lab", surface, lab.value, lab.unit)
+                )
+        for phrase in phrases:
+            for name in phrasings(phrase):
+                entries = self.dictionary.lookup(name)
+                if entries:
+                    extra.append(_Found(phrase.start, phrase.end, tuple(entries), "lab", name))
+                    break
+        if not extra:
+            return found
+        kept = [f for f in found if not any(e.start < f.end and f.start < e.end for e in extra)]
+        return kept + extra
+
+    def _concept_index(self, code: str) -> int | None:
+        """The table row of ``code`` when this linker's filters allow it."""
+        index = self.table.index_of(code)
+        if index is None or not self.dictionary.allowed[index]:
+            return None
+        return index
 
     def _with_abbreviations(
         self, text: str, tokens: Sequence[Token], matches: Sequence[Match], found: list[_Found]
@@ -213,9 +308,11 @@ class ConceptLinker:
         defines), order-insensitive key, disorder-word swaps, composite parts, modifier
         back-off, fuzzy character n-grams, dense embeddings. Later passes only fill up.
         """
-        text = mention.strip()
+        text = sanitize(mention).strip()
         if not text:
             return []
+        if context is not None:
+            context = sanitize(context)
         texts = [text]
         if context and self.use_abbreviations:
             expanded = self._expand(text, context)

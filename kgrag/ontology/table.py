@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
-from kgrag._text import normalize
+from kgrag._text import content_words, normalize
 from kgrag.errors import ConceptNotFound
 from kgrag.ontology.curie import canonical
 from kgrag.ontology.unify import UnifiedData
@@ -23,6 +23,7 @@ from kgrag.types import (
 )
 
 _SCOPE_BONUS = {"preferred": 0.0, "exact": 0.01, "related": 0.04, "narrow": 0.05, "broad": 0.08}
+MIN_FUZZY_CHARS = 3  # fuzzy name search needs this many content characters ("tb-" is exact-only)
 
 
 class ParentLink(NamedTuple):
@@ -235,10 +236,11 @@ class ConceptTable:
         if code_hit is not None:
             offer(code_hit, 1.0, query.strip(), "code")
         key = normalize(query)
-        if key and code_hit is None:
+        content = content_words(query)  # relevance floor: "AND", "C++" name nothing
+        if key and content and code_hit is None:
             for i in self._d.name_index.get(key, []):
                 offer(i, self._exact_score(i, key), self._matched_text(i, key), "exact")
-            if len(best) < limit:
+            if len(best) < limit and sum(len(w) for w in content) >= MIN_FUZZY_CHARS:
                 self._fuzzy(key, limit, min_score, offer)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], self._d.ids[kv[0]]))[:limit]
         return [

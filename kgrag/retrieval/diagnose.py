@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from kgrag._text import sanitize
 from kgrag.config import Settings, get_settings
 from kgrag.errors import RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
@@ -118,6 +119,8 @@ class Diagnoser:
         are searched when the ranker needs them or ``with_passages``. Arguments as for
         :meth:`diagnose`."""
         method = method or self.settings.diagnose_method
+        if text is not None:
+            text = sanitize(text)  # lone surrogates (invalid UTF-8 in argv): U+FFFD
         ranker, laps = self.ranker(method), Laps()
         resolve, link = (lambda c: self.table.resolve(c)), (lambda t: self.linker.link(t))
         f = read_findings(self.model, text, findings, resolve=resolve, link=link)
