@@ -52,6 +52,7 @@ PUBLIC: dict[str, tuple[str, str]] = {
     "SemanticKind": ("class", "kgrag.types"),
     "Settings": ("class", "kgrag.config"),
     "__version__": ("str", "kgrag._version"),
+    "assert_spans": ("function", "kgrag.api"),
     "build": ("function", "kgrag.api"),
     "diagnose": ("function", "kgrag.api"),
     "get_settings": ("function", "kgrag.config"),
