@@ -4,19 +4,23 @@ The tree::
 
     KgragError
     ├── ConfigError(ValueError)            bad settings or config file
+    │   └── RecipePathRefused              a recipe path outside the allowed folders
     ├── MissingExtraError(ImportError)     an optional dependency is not installed
     ├── OntologyError
     │   ├── OntologyFormatError(ValueError)   a source file is malformed (file and line)
     │   ├── OntologySourceMissing(FileNotFoundError)  a source file is not where expected
     │   └── ChecksumMismatch               a shipped file differs from its manifest
     ├── CorpusFormatError(ValueError)      a corpus file is malformed (file and line)
+    │   └── DocumentTooLarge               over the per-document size limit
     ├── GraphError                         a graph store failed
     │   ├── GraphUnavailable(ConnectionError)  server down, wrong credentials, no such store
-    │   └── GraphWriteError                a write failed (disk full, lost connection)
+    │   ├── GraphWriteError                a write failed (disk full, lost connection)
+    │   └── BuildLocked                    another build holds the knowledge base's lock
     ├── ConceptNotFound(KeyError)          no concept has that code or id
     └── RetrievalError                     diagnosis/retrieval cannot answer
         ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
-        └── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+        ├── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+        └── KnowledgeBaseRebuilding        a build changed the knowledge base mid-request
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -127,3 +131,29 @@ class NoUsableFindings(RetrievalError, ValueError):
 
 class RetrievalNotBuilt(RetrievalError):
     """The knowledge base has no (or stale) retrieval artifacts; ``kgrag build`` makes them."""
+
+
+# -- faults: build lock, consistent readers, bounded corpus reading, recipe confinement --
+class BuildLocked(GraphError):
+    """Another build holds this knowledge base's build lock; the message names its pid."""
+
+
+class KnowledgeBaseRebuilding(RetrievalError):
+    """The knowledge base changed (a build started or finished) while a request read it;
+    the answer is withheld rather than mixing two versions. Retry after the build."""
+
+
+class DocumentTooLarge(CorpusFormatError):
+    """A corpus document over the per-document size limit (``max_chars`` of its source)."""
+
+    def __init__(self, path: str | Path, detail: str, max_chars: int) -> None:
+        super().__init__(
+            path,
+            None,
+            f"longer than {max_chars:,} characters ({detail}); skipped "
+            "(raise max_chars on the recipe's source to read it)",
+        )
+
+
+class RecipePathRefused(ConfigError):
+    """A recipe names a path outside its own folder and the folders the user allowed."""
