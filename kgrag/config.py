@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         description="passage index built by `kgrag build`: auto (Neo4j's own vector index when "
         "the graph is in Neo4j, else faiss flat), faiss flat or hnsw, exact numpy, or neo4j",
     )
+    # -- faults: files of the knowledge base --
+    kb_private: bool = Field(
+        default=True,
+        description="write knowledge base files 0600 and folders 0700 (they hold corpus text); "
+        "False keeps the process umask",
+    )
 
     @classmethod
     def settings_customise_sources(

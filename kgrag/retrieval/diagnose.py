@@ -18,10 +18,17 @@ import numpy as np
 import numpy.typing as npt
 
 from kgrag.config import Settings, get_settings
-from kgrag.errors import ConfigError, NoUsableFindings, RetrievalError, RetrievalNotBuilt
+from kgrag.errors import (
+    ConfigError,
+    KnowledgeBaseRebuilding,
+    NoUsableFindings,
+    RetrievalError,
+    RetrievalNotBuilt,
+)
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, EdgeType, Label, Node, Tier
 from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
+from kgrag.retrieval.consistency import consistent_read, read_stamp
 from kgrag.retrieval.differences import follow_ups
 from kgrag.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
 from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
@@ -92,6 +99,12 @@ class Diagnoser:
         )
         self.directory = artifacts_dir(self.store, self.settings)
         stamp = self.store.get_meta(META_KEY)
+        if read_stamp(self.store).status == "building":
+            self.store.close()
+            raise KnowledgeBaseRebuilding(
+                "the knowledge base is being built (a build is running, or one was interrupted "
+                "and `kgrag build` resumes it); retry when the build finishes"
+            )
         self.model = DiagnosticModel.load(self.directory / FILE_NAME, params)
         if stamp != self.model.fingerprint:
             raise RetrievalNotBuilt(
@@ -492,15 +505,16 @@ class Diagnoser:
         if top_k < 1:
             raise ConfigError("top_k must be at least 1")
         dropped = set(drop_references)
-        r = self.rank(
-            text,
-            findings,
-            method=method,
-            passages_k=passages_k,
-            drop_references=dropped,
-            with_passages=evidence,
-        )
-        return self._report(r, top_k, evidence, dropped)
+        with consistent_read(self.store, self.model.fingerprint):  # one version, or an error
+            r = self.rank(
+                text,
+                findings,
+                method=method,
+                passages_k=passages_k,
+                drop_references=dropped,
+                with_passages=evidence,
+            )
+            return self._report(r, top_k, evidence, dropped)
 
     def _report(self, r: Ranking, top_k: int, evidence: bool, dropped: set[str]) -> DiagnosisReport:
         """The top ``top_k`` of a ranking as a report, with evidence when asked."""
@@ -583,8 +597,9 @@ class Diagnoser:
         """The evidence alone: graph candidates with their paths, and passages."""
         if top_k < 1:
             raise ConfigError("top_k must be at least 1")
-        r = self.rank(text, findings, method="graph", passages_k=passages_k, with_passages=True)
-        report = self._report(r, top_k, evidence=True, dropped=set())
+        with consistent_read(self.store, self.model.fingerprint):  # one version, or an error
+            r = self.rank(text, findings, method="graph", passages_k=passages_k, with_passages=True)
+            report = self._report(r, top_k, evidence=True, dropped=set())
         return EvidenceBundle(
             query=report.query, diseases=report.candidates, passages=r.passages, warnings=report.warnings
         )
