@@ -337,6 +337,20 @@ def test_knowledge_base_files_are_private(small_kb: dict[str, Any]) -> None:
     assert lock_path(SqliteGraphStore(kb, read_only=True)) == kb / "build.lock"
 
 
+def test_a_store_folder_keeps_the_users_other_files(tmp_path: Path) -> None:
+    from kgrag.pipeline.runner import make_private
+
+    (tmp_path / "graph.sqlite").write_text("")
+    (tmp_path / "retrieval").mkdir()
+    (tmp_path / "retrieval" / "model.npz").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "notes.txt").chmod(0o644)
+    make_private(tmp_path, only=("graph.sqlite", "build.lock", "retrieval"))
+    assert stat.S_IMODE((tmp_path / "retrieval" / "model.npz").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "graph.sqlite").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "notes.txt").stat().st_mode) == 0o644
+
+
 # -- 5, 6. the command line -------------------------------------------------------------
 @pytest.mark.slow
 def test_markup_in_data_and_arguments_prints_as_text(

@@ -157,20 +157,20 @@ def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] =
         raise ConfigError(f"invalid recipe {path}: {e}") from e
 
 
-def make_private(folder: Path) -> None:
-    """``folder`` and everything under it: folders 0700, files 0600 (links untouched)."""
+def make_private(folder: Path, *, only: tuple[str, ...] | None = None) -> None:
+    """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links
+    untouched); ``only``: of ``folder``'s direct entries just those whose names start so
+    (a store folder the user named may hold other files)."""
     if not folder.is_dir():
         return
     folder.chmod(0o700)
-    for root, dirs, files in os.walk(folder):
-        for d in dirs:
-            p = Path(root, d)
-            if not p.is_symlink():
-                p.chmod(0o700)
-        for f in files:
-            p = Path(root, f)
-            if not p.is_symlink() and p.is_file():
-                p.chmod(0o600)
+    for entry in folder.iterdir():
+        if entry.is_symlink() or (only is not None and not entry.name.startswith(only)):
+            continue
+        if entry.is_dir():
+            make_private(entry)
+        elif entry.is_file():
+            entry.chmod(0o600)
 
 
 def _digest(*parts: object) -> str:
@@ -224,11 +224,14 @@ class Builder:
         with BuildLock(lock_path(self.store, self.settings), wait=wait), self._private_files():
             return self._run(rebuild)
 
-    def _private_dirs(self) -> list[Path]:
+    def _make_private(self) -> None:
         from kgrag.retrieval.artifacts import artifacts_dir
 
         directory = getattr(self.store, "directory", None)
-        return [directory] if isinstance(directory, Path) else [artifacts_dir(self.store, self.settings)]
+        if isinstance(directory, Path):  # the graph's files, the lock, the artifacts
+            make_private(directory, only=("graph.sqlite", "build.lock", "retrieval"))
+        else:
+            make_private(artifacts_dir(self.store, self.settings))
 
     @contextmanager
     def _private_files(self) -> Iterator[None]:
@@ -239,13 +242,11 @@ class Builder:
             return
         old = os.umask(0o077)
         try:
-            for d in self._private_dirs():
-                make_private(d)
+            self._make_private()
             yield
         finally:
             os.umask(old)
-            for d in self._private_dirs():
-                make_private(d)
+            self._make_private()
 
     def _run(self, rebuild: bool) -> BuildReport:
         started = time.perf_counter()
