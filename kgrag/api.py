@@ -7,8 +7,9 @@ and findings) and reused.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kgrag.types import Candidate, Mention
 
@@ -56,6 +57,22 @@ def default_diagnoser() -> Diagnoser:
         return Diagnoser(table=linker.table, linker=linker)
 
 
+_R = TypeVar("_R")
+
+
+def _answer(call: Callable[[Diagnoser], _R]) -> _R:
+    """``call`` on the shared diagnoser, reopened once if a newer build has completed."""
+    from kgrag.errors import KnowledgeBaseRebuilding
+
+    try:
+        return call(default_diagnoser())
+    except KnowledgeBaseRebuilding as e:
+        if not e.reopen:
+            raise
+        default_diagnoser.cache_clear()  # the old one closes when no request holds it
+        return call(default_diagnoser())
+
+
 def diagnose(
     text: str | None = None,
     findings: list[FindingInput | dict[str, object] | str] | None = None,
@@ -69,7 +86,7 @@ def diagnose(
     ... # doctest: +SKIP
     >>> report.candidates[0].name, report.candidates[0].findings[0].citations  # doctest: +SKIP
     """
-    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method)
+    return _answer(lambda dx: dx.diagnose(text, findings, top_k=top_k, method=method))
 
 
 def retrieve(
@@ -80,4 +97,4 @@ def retrieve(
     passages_k: int | None = None,
 ) -> EvidenceBundle:
     """The evidence bundle alone (graph candidates with paths, passages with citations)."""
-    return default_diagnoser().retrieve(text, findings, top_k=top_k, passages_k=passages_k)
+    return _answer(lambda dx: dx.retrieve(text, findings, top_k=top_k, passages_k=passages_k))

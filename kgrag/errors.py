@@ -140,7 +140,12 @@ class BuildLocked(GraphError):
 
 class KnowledgeBaseRebuilding(RetrievalError):
     """The knowledge base changed (a build started or finished) while a request read it;
-    the answer is withheld rather than mixing two versions. Retry after the build."""
+    the answer is withheld rather than mixing two versions. Retry after the build.
+    ``reopen``: a newer build is complete; a reader opened anew answers from it."""
+
+    def __init__(self, message: str, *, reopen: bool = False) -> None:
+        self.reopen = reopen
+        super().__init__(message)
 
 
 class DocumentTooLarge(CorpusFormatError):

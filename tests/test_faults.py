@@ -176,6 +176,11 @@ def test_reader_refuses_a_building_knowledge_base(small_kb: dict[str, Any], tmp_
             Diagnoser(str(kb), settings=settings, table=table)
         writer.set_meta("status", "complete")
     assert dx.diagnose(findings=terms).candidates
+    with SqliteGraphStore(kb) as writer:  # a newer build completed since dx was opened
+        writer.set_meta("retrieval", "a newer build")
+    with pytest.raises(KnowledgeBaseRebuilding, match="open it again") as e:
+        dx.diagnose(findings=terms)
+    assert e.value.reopen
     dx.close()
 
 

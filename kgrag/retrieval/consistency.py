@@ -59,7 +59,8 @@ def check_stamp(stamp: Stamp, fingerprint: str) -> None:
     if stamp.retrieval != fingerprint:
         raise KnowledgeBaseRebuilding(
             "the knowledge base was rebuilt since it was opened; open it again "
-            f"(loaded {fingerprint!r}, the graph now says {stamp.retrieval!r})"
+            f"(loaded {fingerprint!r}, the graph now says {stamp.retrieval!r})",
+            reopen=True,
         )
 
 
@@ -93,5 +94,6 @@ def consistent_read(store: GraphStore, fingerprint: str) -> Iterator[Stamp]:
     if after != before:
         raise KnowledgeBaseRebuilding(
             "the knowledge base changed while answering (a build started or finished); "
-            + ("retry when the build finishes" if after.status != "complete" else "open it again")
+            + ("retry when the build finishes" if after.status != "complete" else "open it again"),
+            reopen=after.status == "complete",
         )
