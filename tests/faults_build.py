@@ -2,6 +2,8 @@
 once, a build killed mid-way, readers during a rebuild). Not a test module.
 
 Usage: python tests/faults_build.py KB_DIR CORPUS_DIR CACHE_DIR [--rebuild] [--wait SECONDS]
+[--slow SECONDS]  (``--slow``: pause that long at each progress step, so that a test can
+act while the build is surely still running, however fast the machine)
 """
 
 from __future__ import annotations
@@ -64,7 +66,11 @@ def recipe(corpus: Path):  # type: ignore[no-untyped-def]
     )
 
 
-def build(kb: Path, corpus: Path, cache: Path, *, rebuild: bool = False, wait: float = 0.0):  # type: ignore[no-untyped-def]
+def build(  # type: ignore[no-untyped-def]
+    kb: Path, corpus: Path, cache: Path, *, rebuild: bool = False, wait: float = 0.0, slow: float = 0.0
+):
+    import time
+
     from kgrag.config import load_settings
     from kgrag.graph.sqlite_store import SqliteGraphStore
     from kgrag.pipeline.runner import Builder
@@ -72,9 +78,13 @@ def build(kb: Path, corpus: Path, cache: Path, *, rebuild: bool = False, wait: f
     settings = load_settings(cache_dir=cache, ontologies_dir=ONTOLOGIES, kb_dir=kb)
     store = SqliteGraphStore(kb)
     try:
-        return Builder(recipe(corpus), store, table=small_table(), settings=settings).run(
-            rebuild=rebuild, wait=wait
-        )
+        return Builder(
+            recipe(corpus),
+            store,
+            table=small_table(),
+            settings=settings,
+            progress=(lambda step: time.sleep(slow)) if slow else None,
+        ).run(rebuild=rebuild, wait=wait)
     finally:
         store.close()
 
@@ -88,9 +98,10 @@ if __name__ == "__main__":
     p.add_argument("cache", type=Path)
     p.add_argument("--rebuild", action="store_true")
     p.add_argument("--wait", type=float, default=0.0)
+    p.add_argument("--slow", type=float, default=0.0)
     a = p.parse_args()
     try:
-        report = build(a.kb, a.corpus, a.cache, rebuild=a.rebuild, wait=a.wait)
+        report = build(a.kb, a.corpus, a.cache, rebuild=a.rebuild, wait=a.wait, slow=a.slow)
     except KgragError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)

@@ -99,7 +99,7 @@ def test_two_builds_at_once_one_killed(small_kb: dict[str, Any], tmp_path: Path)
     """Build A writes; B fails at once naming A's pid; C waits; A is killed mid-build;
     C takes the lock, resumes, and the knowledge base ends as a clean build does."""
     kb = tmp_path / "kb"
-    a = _child(kb, small_kb)
+    a = _child(kb, small_kb, "--slow", "0.5")
     deadline = time.time() + 180
     while time.time() < deadline and _meta(kb, "source:vocabularies") in (None, "building"):
         time.sleep(0.2)  # until A has finished one source and is writing the next
@@ -141,7 +141,7 @@ def test_readers_during_a_rebuild_answer_fully_or_say_so(
         terms = list(dx.model.terms)
         baseline = _answer(dx, terms)
     assert baseline[1] >= 10 and baseline[2] > 0
-    rebuild = _child(kb, small_kb, "--rebuild")
+    rebuild = _child(kb, small_kb, "--rebuild", "--slow", "0.2")
     answers, refusals, during = 0, 0, 0
     while rebuild.poll() is None or answers == 0:
         building = _meta(kb, "status") != "complete"
