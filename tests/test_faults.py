@@ -232,8 +232,12 @@ def test_one_bad_file_never_fails_the_corpus(tmp_path: Path) -> None:
     folder = tmp_path / "corpus"
     _hostile_corpus(folder)
     assert (folder / "bomb.txt.gz").stat().st_size < 200_000
-    tracemalloc.start()
     items = list(read_corpus(folder, source="t", max_chars=100_000))
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(folder / "bomb.txt.gz", alone)
+    tracemalloc.start()
+    assert [f.kind for f in read_corpus(alone, max_chars=100_000)] == ["too large"]  # type: ignore[union-attr]
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 30_000_000  # the 100 MB expansion never sits in memory
