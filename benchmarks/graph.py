@@ -135,7 +135,10 @@ def main() -> None:
             shutil.copytree(recipe.base_dir / spec.path, tmp / "corpora" / (spec.name or "corpus"))
             spec = spec.model_copy(update={"path": str(tmp / "corpora" / (spec.name or "corpus"))})
         sources.append(spec)
-    recipe = recipe.model_copy(update={"sources": sources})
+    # the copy is a folder this run allows explicitly (recipes are confined to their own)
+    recipe = recipe.model_copy(
+        update={"sources": sources, "allowed_roots": (*recipe.allowed_roots, tmp)}
+    )
     results: dict[str, object] = {
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "recipe": recipe.name,

@@ -14,9 +14,9 @@ Arguments are checked here, at the door: a wrong type or value raises
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kgrag.errors import InvalidRequest
 from kgrag.types import Candidate, Mentions
@@ -319,6 +319,22 @@ def linker_for(vocab: Sequence[str] | None, kinds: Sequence[str] | None) -> Conc
         return linker
 
 
+_R = TypeVar("_R")
+
+
+def _answer(call: Callable[[Diagnoser], _R]) -> _R:
+    """``call`` on the shared diagnoser, reopened once if a newer build has completed."""
+    from kgrag.errors import KnowledgeBaseRebuilding
+
+    try:
+        return call(default_diagnoser())
+    except KnowledgeBaseRebuilding as e:
+        if not e.reopen:
+            raise
+        _forget_diagnoser()  # the old one closes when no request holds it
+        return call(default_diagnoser())
+
+
 def diagnose(
     text: str | None = None,
     findings: list[FindingInput | dict[str, object] | str] | None = None,
@@ -364,8 +380,8 @@ def diagnose(
         raise InvalidRequest("give text=..., findings=[...] or both")
     if evidence not in ("none", "summary", "full"):
         raise InvalidRequest(f"evidence must be 'none', 'summary' or 'full', got {evidence!r:.40}")
-    return default_diagnoser().diagnose(
-        checked_text, checked, top_k=k, method=how, evidence=evidence
+    return _answer(
+        lambda dx: dx.diagnose(checked_text, checked, top_k=k, method=how, evidence=evidence)
     )
 
 
@@ -404,7 +420,7 @@ def retrieve(
     pk = None if passages_k is None else _positive_int("passages_k", passages_k)
     if checked_text is None and checked is None:
         raise InvalidRequest("give text=..., findings=[...] or both")
-    return default_diagnoser().retrieve(checked_text, checked, top_k=k, passages_k=pk)
+    return _answer(lambda dx: dx.retrieve(checked_text, checked, top_k=k, passages_k=pk))
 
 
 def build(
@@ -412,6 +428,9 @@ def build(
     store: str | Path | GraphStore | None = None,
     rebuild: bool = False,
     progress: Progress | None = None,
+    *,
+    wait: float = 0.0,
+    allow: Sequence[str | Path] = (),
 ) -> BuildReport:
     """Build (or update) a knowledge base from a recipe; what ``kgrag build`` runs.
 
@@ -427,6 +446,9 @@ def build(
         rebuild: rebuild every source even if unchanged.
         progress: called with one line per step (a rich reporter with ``count`` also
             gets counted tasks); default: the ``kgrag.pipeline`` logger.
+        wait: seconds to wait for another build of the same knowledge base to finish
+            (0: fail at once with :class:`~kgrag.errors.BuildLocked`).
+        allow: folders outside the recipe's own that its sources may read.
 
     Returns:
         The :class:`~kgrag.pipeline.runner.BuildReport`; ``status`` is ``incomplete``
@@ -436,6 +458,8 @@ def build(
         InvalidRequest: an argument of the wrong type.
         ConfigError: the recipe is missing or invalid.
         GraphUnavailable: the store cannot be opened.
+        BuildLocked: another build holds the knowledge base and ``wait`` ran out.
+        RecipePathRefused: a source's path lies outside the allowed folders.
 
     Example:
         >>> import kgrag
@@ -455,7 +479,7 @@ def build(
         raise InvalidRequest(
             f"progress must be a callable taking one str, got {type(progress).__name__}"
         )
-    spec = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    spec = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, allow=allow)
     owned = not isinstance(store, GraphStore)
     if owned and store is not None and not isinstance(store, (str, Path)):
         raise InvalidRequest(
@@ -463,7 +487,7 @@ def build(
         )
     graph: GraphStore = open_store(store) if owned else store  # type: ignore[arg-type,assignment]
     try:
-        report = Builder(spec, graph, progress=progress).run(rebuild=rebuild)
+        report = Builder(spec, graph, progress=progress).run(rebuild=rebuild, wait=wait)
     finally:
         if owned:
             graph.close()

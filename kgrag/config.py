@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         description="seconds one Neo4j statement (or one batch of streamed records) may take; "
         "past it the call ends in GraphUnavailable",
     )
+    # -- faults: files of the knowledge base --
+    kb_private: bool = Field(
+        default=True,
+        description="write knowledge base files 0600 and folders 0700 (they hold corpus text); "
+        "False keeps the process umask",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -4,25 +4,30 @@ The tree::
 
     KgragError
     ├── ConfigError(ValueError)            bad settings or config file
+    │   └── RecipePathRefused              a recipe path outside the allowed folders
     ├── MissingExtraError(ImportError)     an optional dependency is not installed
     ├── OntologyError
     │   ├── OntologyFormatError(ValueError)   a source file is malformed (file and line)
     │   ├── OntologySourceMissing(FileNotFoundError)  a source file is not where expected
     │   └── ChecksumMismatch               a shipped file differs from its manifest
     ├── CorpusFormatError(ValueError)      a corpus file is malformed (file and line)
-    ├── InvalidRequest(ValueError)         a request breaks a limit or names nothing usable
-    │   └── InputTooLarge                  a text is larger than one call accepts
+    │   └── DocumentTooLarge               over the per-document size limit
+    ├── InvalidRequest(ValueError)         a request is malformed, breaks a limit or names
+    │   │                                  nothing usable (wrong argument types, top_k < 1)
+    │   ├── InputTooLarge                  a text is larger than one call accepts
+    │   └── InvalidSpan                    a target span outside its text
     ├── IndexMismatch(ValueError)          a vector index was built with another encoder/dim
     ├── GraphError                         a graph store failed
     │   ├── GraphUnavailable(ConnectionError)  server down or frozen (timeout), wrong
     │   │                                  credentials, no such store
     │   ├── GraphReadError                 a read failed (corrupt file, refused query)
-    │   └── GraphWriteError                a write failed (disk full, lost connection)
+    │   ├── GraphWriteError                a write failed (disk full, lost connection)
+    │   └── BuildLocked                    another build holds the knowledge base's lock
     ├── ConceptNotFound(KeyError)          no concept has that code or id
     └── RetrievalError                     diagnosis/retrieval cannot answer
         ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
-        └── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
-    InvalidRequest(ValueError)             a public function got arguments of the wrong shape
+        ├── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+        └── KnowledgeBaseRebuilding        a build changed the knowledge base mid-request
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -185,3 +190,34 @@ class NoUsableFindings(RetrievalError, ValueError):
 
 class RetrievalNotBuilt(RetrievalError):
     """The knowledge base has no (or stale) retrieval artifacts; ``kgrag build`` makes them."""
+
+
+# -- faults: build lock, consistent readers, bounded corpus reading, recipe confinement --
+class BuildLocked(GraphError):
+    """Another build holds this knowledge base's build lock; the message names its pid."""
+
+
+class KnowledgeBaseRebuilding(RetrievalError):
+    """The knowledge base changed (a build started or finished) while a request read it;
+    the answer is withheld rather than mixing two versions. Retry after the build.
+    ``reopen``: a newer build is complete; a reader opened anew answers from it."""
+
+    def __init__(self, message: str, *, reopen: bool = False) -> None:
+        self.reopen = reopen
+        super().__init__(message)
+
+
+class DocumentTooLarge(CorpusFormatError):
+    """A corpus document over the per-document size limit (``max_chars`` of its source)."""
+
+    def __init__(self, path: str | Path, detail: str, max_chars: int) -> None:
+        super().__init__(
+            path,
+            None,
+            f"longer than {max_chars:,} characters ({detail}); skipped "
+            "(raise max_chars on the recipe's source to read it)",
+        )
+
+
+class RecipePathRefused(ConfigError):
+    """A recipe names a path outside its own folder and the folders the user allowed."""

@@ -32,4 +32,12 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progr
 
 
 def main() -> None:
+    import sys
+
+    from kgrag.cli._output import clean_argv
+
+    for stream in (sys.stdout, sys.stderr):  # a stray surrogate from data never crashes a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+    sys.argv[1:] = clean_argv(sys.argv[1:])
     app()

@@ -1,27 +1,78 @@
-"""Shared console, JSON output and error reporting for CLI commands."""
+"""Shared console, JSON output and error reporting for CLI commands.
+
+Every string that came from data or from the user is escaped before rich renders it
+(:func:`safe`), so text such as ``[/x]`` prints as itself instead of being read as markup;
+emoji codes (``:x:``) are left as typed. :func:`clean_argv` makes command-line arguments
+that are not valid UTF-8 printable (undecodable bytes become U+FFFD, with a warning).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import orjson
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from kgrag.errors import KgragError
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+console = Console(stderr=False, emoji=False)
+err_console = Console(stderr=True, emoji=False)
+
+T = TypeVar("T")
+
+
+def safe(value: T) -> T:
+    """``value`` with every string in it escaped for rich markup: strings, and the strings
+    inside pydantic models, lists, tuples and dicts (keys too), recursively; enums and
+    other values unchanged. Apply it to data before formatting it into markup."""
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, str):
+        return escape(value)  # type: ignore[return-value]
+    if isinstance(value, BaseModel):
+        return value.model_copy(update={k: safe(getattr(value, k)) for k in type(value).model_fields})
+    if isinstance(value, list):
+        return [safe(v) for v in value]  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        items = [safe(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {safe(k): safe(v) for k, v in value.items()}  # type: ignore[return-value]
+    return value
+
+
+def clean_argv(argv: list[str]) -> list[str]:
+    """Arguments with undecodable bytes (``\\xff`` in a UTF-8 locale arrives as a lone
+    surrogate) re-decoded with U+FFFD in their place, with one warning on stderr per
+    argument, so nothing downstream fails to encode them."""
+    out = []
+    for i, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            fixed = os.fsencode(arg).decode("utf-8", errors="replace")
+            err_console.print(
+                f"[yellow]warning:[/yellow] argument {i} is not valid UTF-8; undecodable bytes "
+                f"replaced with U+FFFD: {escape(fixed)!r}",
+                highlight=False,
+            )
+            arg = fixed
+        out.append(arg)
+    return out
 
 
 def usage_error(message: str) -> NoReturn:
     """Refuse a command line: one red line, exit code 2."""
-    err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    err_console.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
     raise typer.Exit(2)
 
 
@@ -49,7 +100,7 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except KgragError as e:
-        err_console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False)
         raise typer.Exit(2 if isinstance(e, (KeyError, ValueError)) else 1) from e
 
 
@@ -90,13 +141,13 @@ class ProgressReporter:
 
     def __call__(self, step: str) -> None:
         if not self.quiet:
-            err_console.print(f"[dim]… {step}[/dim]", markup=True, highlight=False)
+            err_console.print(f"[dim]… {escape(step)}[/dim]", markup=True, highlight=False)
 
     def count(self, task: str, done: int, total: int | None) -> None:
         if self.quiet:
             return
         if task not in self.tasks:
-            self.tasks[task] = self.bars.add_task(task, total=total)
+            self.tasks[task] = self.bars.add_task(escape(task), total=total)
         self.bars.update(self.tasks[task], completed=done, total=total)
         if not self.live and total is not None and done >= total and task not in self.finished:
             self.finished.add(task)

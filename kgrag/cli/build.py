@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, err_console
+from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, err_console, safe
 
 
 def build(
@@ -17,16 +17,28 @@ def build(
     ),
     rebuild: bool = typer.Option(False, "--rebuild", help="rebuild every source"),
     json: bool = typer.Option(False, "--json", help="machine-readable report"),
+    wait: float = typer.Option(
+        0.0,
+        "--wait",
+        min=0,
+        help="seconds to wait for another build of this knowledge base (0: fail at once)",
+    ),
+    allow: list[Path] | None = typer.Option(
+        None, "--allow", help="a folder outside the recipe's own that it may read (repeatable)"
+    ),
 ) -> None:
     """Build the knowledge graph; unchanged sources are skipped, a killed build resumes."""
     from kgrag.api import build as run_build
 
     with cli_errors():
         with ProgressReporter(json) as progress:
-            report = run_build(recipe, store, rebuild=rebuild, progress=progress)
+            report = run_build(
+                recipe, store, rebuild=rebuild, progress=progress, wait=wait, allow=allow or ()
+            )
         if json:
             emit_json(report)
         else:
+            report = safe(report)
             out = Table(title=f"kgrag build: recipe {report.recipe!r} -> {report.status}")
             for col in ("source", "status", "nodes", "edges", "seconds", "note"):
                 out.add_column(col)

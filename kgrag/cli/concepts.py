@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, usage_error
+from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, safe, usage_error
 from kgrag.ontology.compiled import load_concepts
 from kgrag.types import SemanticKind
 
@@ -23,6 +23,7 @@ def get(
         if json:
             emit_json(concept)
             return
+        concept = safe(concept)
         console.print(f"[bold]{concept.name}[/bold]  {concept.id}  ({concept.kind.value})")
         if concept.definition:
             console.print(concept.definition, highlight=False)
@@ -55,9 +56,10 @@ def search(
             emit_json(matches)
             return
         if not matches:
-            console.print(f"no concept matches {query!r}")
+            console.print(f"no concept matches {safe(repr(query))}")
             raise typer.Exit(1)
-        out = Table(title=f"concepts matching {query!r}")
+        matches = safe(matches)
+        out = Table(title=f"concepts matching {safe(repr(query))}")
         for col in ("score", "id", "name", "kind", "matched", "codes"):
             out.add_column(col, overflow="fold")
         for m in matches:

@@ -17,6 +17,7 @@ from kgrag.cli._output import (
     input_option,
     jsonl_batch,
     output_option,
+    safe,
     usage_error,
 )
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
@@ -175,6 +176,7 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
 
 
 def _print_report(report: DiagnosisReport) -> None:
+    report = safe(report)  # names, passages and notes come from data: never markup
     _print_query(report)
     console.print(_candidates_table(report, f"differential ({report.method})"))
     if report.categories:
@@ -192,6 +194,7 @@ def _print_report(report: DiagnosisReport) -> None:
 
 
 def _print_bundle(bundle: EvidenceBundle) -> None:
+    bundle = safe(bundle)  # names, passages and notes come from data: never markup
     _print_query(bundle)
     console.print(_candidates_table(bundle, "graph candidates"))
     console.print(_evidence_tree(bundle))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from kgrag.cli._output import cli_errors, console, emit_json, err_console
+from kgrag.cli._output import cli_errors, console, emit_json, err_console, safe
 
 app = typer.Typer(help="Query the built knowledge graph.", no_args_is_help=True)
 
@@ -58,7 +58,8 @@ def findings(
             )
             return
         if status != "complete":
-            err_console.print(f"[yellow]the knowledge base is {status}[/yellow]")
+            err_console.print(f"[yellow]the knowledge base is {safe(str(status))}[/yellow]")
+        rows, name = safe(rows), safe(name)
         out = Table(title=f"findings of {name} ({uid}): {len(rows)}")
         for col in ("finding", "id", "frequency", "polarity", "sources"):
             out.add_column(col, overflow="fold")
@@ -101,8 +102,8 @@ def ancestors(
                 }
             )
             return
-        console.print(f"[bold]{name}[/bold] ({uid})")
-        for n, d in up:
+        console.print(f"[bold]{safe(name)}[/bold] ({safe(uid)})")
+        for n, d in safe(up):
             console.print(
                 f"{'  ' * d}↑ {n.name} ({n.id}, {n.tier.value if n.tier else '-'})", highlight=False
             )

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from kgrag import __version__
-from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json
+from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, safe
 from kgrag.config import Settings, get_settings
 from kgrag.ontology.compiled import compiled_path, load_concepts
 
@@ -53,7 +53,9 @@ def info(
         if json:
             emit_json(payload)
             return
-        console.print(f"[bold]kgrag {__version__}[/bold]  concept table: {payload['compiled_table']}")
+        console.print(
+            f"[bold]kgrag {__version__}[/bold]  concept table: {safe(payload['compiled_table'])}"
+        )
         sources = Table(title="Vocabularies", show_lines=False)
         for col in ("source", "version", "license", "concepts", "synonyms", "is_a", "xrefs"):
             sources.add_column(col, overflow="fold")
@@ -61,9 +63,9 @@ def info(
         for s in table.sources:
             c = per.get(s.name)
             sources.add_row(
-                s.name,
-                s.version,
-                s.license.split(":")[0].split(";")[0],
+                safe(s.name),
+                safe(s.version),
+                safe(s.license.split(":")[0].split(";")[0]),
                 *(
                     f"{v:,}"
                     for v in ((c.concepts, c.synonyms, c.is_a_edges, c.xrefs) if c else (0, 0, 0, 0))
@@ -78,6 +80,7 @@ def info(
         if graph is None:
             console.print("knowledge base: none yet (run `kgrag build`)")
         else:
+            graph = safe(graph)
             console.print(
                 f"knowledge base {graph['path']}: {graph['status']}; nodes "
                 f"{graph['counts']['nodes']}, edges {graph['counts']['edges']}",
@@ -85,4 +88,4 @@ def info(
             )
         for s in table.sources:
             if s.attribution:
-                console.print(f"[dim]{s.attribution}[/dim]", highlight=False)
+                console.print(f"[dim]{safe(s.attribution)}[/dim]", highlight=False)

@@ -15,6 +15,7 @@ from kgrag.cli._output import (
     input_option,
     jsonl_batch,
     output_option,
+    safe,
     usage_error,
 )
 
@@ -137,6 +138,7 @@ def _print_mentions(mentions: list[Any]) -> None:
     if not mentions:
         console.print("no mentions found")
         return
+    mentions = safe(mentions)
     out = Table(title="mentions")
     for col in ("span", "text", "assertion", "concept", "name", "score", "via"):
         out.add_column(col, overflow="fold")

@@ -5,16 +5,27 @@ that text, and the Document node keeps it, so every citation resolves to its cha
 Formats: plain text and Markdown (the file's text, unchanged), HTML (visible text, block
 elements on their own lines), PDF (pypdf text, pages separated by a blank line) and
 MedQuAD XML (each question and its answer, one section per question type).
+
+Reading is bounded and isolated per file: a document longer than ``max_chars`` characters
+(after decompression) is skipped with its reason, ``.gz`` files are decompressed only up
+to that bound, and any failure reading or parsing one file becomes a :class:`ReadFailure`
+for that file. The folder walk follows symbolic links only where they stay inside the
+allowed folders, and reports links that loop, dangle or point elsewhere, and entries that
+are not regular files (FIFOs, sockets, devices), instead of skipping them silently.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 import logging
+import os
 import re
+import stat
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,10 +33,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from kgrag.errors import CorpusFormatError, MissingExtraError
+from kgrag.errors import CorpusFormatError, DocumentTooLarge, MissingExtraError
 from kgrag.types import BoundaryModel
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_CHARS = 2_000_000
+"""Longest document read (characters after decompression): about 700 printed pages."""
+_BYTES_PER_CHAR = 4  # the most bytes UTF-8 spends on one character
 
 
 class Section(BoundaryModel):
@@ -49,17 +64,42 @@ class SourceDocument(BoundaryModel):
 
 @dataclass(frozen=True, slots=True)
 class ReadFailure:
+    """A file (or folder entry) that was not read: ``kind`` groups the reasons for the
+    build report (unreadable, too large, duplicate, not a regular file, symlink loop,
+    broken symlink, outside the allowed folders)."""
+
     path: str
     reason: str
+    kind: str = "unreadable"
 
 
-def _read_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        import gzip
+def _read_bytes(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> bytes:
+    """The file's bytes (decompressed for ``.gz``), never more than ``max_chars`` x 4
+    bytes in memory: a larger file or a larger expansion raises :class:`DocumentTooLarge`.
 
-        data = gzip.decompress(data)
+    Raises:
+        DocumentTooLarge: over the limit (checked before reading, or while decompressing).
+        CorpusFormatError: a truncated or corrupt ``.gz``.
+    """
+    cap = max_chars * _BYTES_PER_CHAR
+    if path.suffix != ".gz":
+        if path.stat().st_size > cap:
+            raise DocumentTooLarge(path, f"{path.stat().st_size:,} bytes", max_chars)
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read(cap + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise CorpusFormatError(path, None, f"truncated or corrupt gzip file: {e}") from e
+    if len(data) > cap:
+        raise DocumentTooLarge(path, f"expands beyond {cap:,} bytes", max_chars)
     return data
+
+
+def _check_size(path: Path, text: str, max_chars: int) -> str:
+    if len(text) > max_chars:
+        raise DocumentTooLarge(path, f"{len(text):,} characters", max_chars)
+    return text
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -88,9 +128,11 @@ def _whole(path: Path, root: Path, source: str, data: bytes, text: str, title: s
     )
 
 
-def read_text(path: Path, root: Path, source: str) -> SourceDocument:
-    data = _read_bytes(path)
-    text = _decode(path, data)
+def read_text(
+    path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> SourceDocument:
+    data = _read_bytes(path, max_chars)
+    text = _check_size(path, _decode(path, data), max_chars)
     title = next((ln.strip("# ").strip() for ln in text.splitlines() if ln.strip()), path.name)
     return _whole(path, root, source, data, text, title)
 
@@ -147,34 +189,48 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def read_html(path: Path, root: Path, source: str) -> SourceDocument:
-    data = _read_bytes(path)
+def read_html(
+    path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> SourceDocument:
+    data = _read_bytes(path, max_chars)
     parser = _TextExtractor()
     parser.feed(_decode(path, data))
     text = re.sub(r"[ \t]*\n[ \t\n]*", "\n\n", "".join(parser.parts)).strip()
-    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = _check_size(path, re.sub(r"[ \t]{2,}", " ", text), max_chars)
     return _whole(path, root, source, data, text, parser.title.strip() or path.name)
 
 
-def read_pdf(path: Path, root: Path, source: str) -> SourceDocument:
+def read_pdf(
+    path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> SourceDocument:
     try:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
     except ImportError as e:
         raise MissingExtraError("pypdf", "corpus", "Reading PDF files") from e
-    data = _read_bytes(path)
+    data = _read_bytes(path, max_chars)
+    pages: list[str] = []
+    total = 0
     try:
         import io
 
-        pages = [p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages]
+        for page in PdfReader(io.BytesIO(data)).pages:  # pypdf bounds each stream's expansion
+            pages.append(page.extract_text() or "")
+            total += len(pages[-1]) + 2
+            if total > max_chars:
+                raise DocumentTooLarge(path, f"within its first {len(pages)} pages", max_chars)
     except (PdfReadError, ValueError, KeyError) as e:
+        if isinstance(e, DocumentTooLarge):
+            raise
         raise CorpusFormatError(path, None, f"unreadable PDF: {e}") from e
     text = "\n\n".join(pages)
     return _whole(path, root, source, data, text, path.stem)
 
 
-def read_medquad(path: Path, root: Path, source: str) -> SourceDocument:
-    data = _read_bytes(path)
+def read_medquad(
+    path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> SourceDocument:
+    data = _read_bytes(path, max_chars)
     try:
         doc = ET.fromstring(data)
     except ET.ParseError as e:
@@ -208,7 +264,7 @@ def read_medquad(path: Path, root: Path, source: str) -> SourceDocument:
     return SourceDocument(
         id=_doc_id(root, path),
         title=focus or path.stem,
-        text="".join(parts),
+        text=_check_size(path, "".join(parts), max_chars),
         source=f"{source}/{collection}" if collection else source,
         path=str(path),
         version=doc.get("url", ""),
@@ -241,29 +297,128 @@ def format_of(path: Path, default: str | None = None) -> str | None:
     return _BY_SUFFIX.get(suffix.lower(), default)
 
 
+def inside(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether ``path`` (resolved) lies in one of ``roots`` (resolved)."""
+    return any(path == r or path.is_relative_to(r) for r in roots)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a device or other special file"
+
+
+def walk_files(root: Path, allowed: Sequence[Path]) -> Iterator[Path | ReadFailure]:
+    """Regular files under ``root`` (sorted by name, folder by folder), following symbolic
+    links that resolve inside ``allowed``; what is not followed comes back as a
+    :class:`ReadFailure` saying why (loop, broken link, outside, not a regular file)."""
+    seen: set[Path] = set()
+
+    def visit(folder: Path) -> Iterator[Path | ReadFailure]:
+        real = folder.resolve()
+        if real in seen:
+            yield ReadFailure(str(folder), f"symlink loop: {real} was already read", "symlink loop")
+            return
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            yield ReadFailure(str(folder), f"cannot list the folder: {e.strerror}")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_symlink():
+                    try:
+                        target = path.resolve(strict=True)
+                    except RuntimeError:  # Python < 3.13 reports a loop so
+                        yield ReadFailure(str(path), "symlink loop", "symlink loop")
+                        continue
+                    except OSError as e:
+                        kind = "symlink loop" if "loop" in str(e).lower() else "broken symlink"
+                        yield ReadFailure(str(path), f"{kind}: {e.strerror}", kind)
+                        continue
+                    if not inside(target, allowed):
+                        yield ReadFailure(
+                            str(path),
+                            f"refused: links to {target}, outside the allowed folders "
+                            f"({', '.join(map(str, allowed))})",
+                            "outside the allowed folders",
+                        )
+                        continue
+                mode = path.stat().st_mode
+            except OSError as e:
+                yield ReadFailure(str(path), f"cannot stat: {e.strerror}")
+                continue
+            if stat.S_ISDIR(mode):
+                yield from visit(path)
+            elif stat.S_ISREG(mode):
+                if not entry.name.startswith("."):
+                    yield path
+            else:
+                yield ReadFailure(
+                    str(path), f"not a regular file ({_file_kind(mode)}); skipped", "not a regular file"
+                )
+
+    yield from visit(root)
+
+
+def _failure(path: Path, e: Exception) -> ReadFailure:
+    if isinstance(e, DocumentTooLarge):
+        return ReadFailure(str(path), str(e), "too large")
+    if isinstance(e, (CorpusFormatError, MissingExtraError)):
+        return ReadFailure(str(path), str(e))
+    return ReadFailure(str(path), f"{path}: {type(e).__name__}: {e}")
+
+
 def read_corpus(
-    folder: str | Path, *, format: str | None = None, source: str = "corpus", limit: int | None = None
+    folder: str | Path,
+    *,
+    format: str | None = None,
+    source: str = "corpus",
+    limit: int | None = None,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    allowed: Sequence[Path] | None = None,
 ) -> Iterator[SourceDocument | ReadFailure]:
-    """Every readable document under ``folder`` (sorted, recursive); unreadable files and
-    duplicates come back as :class:`ReadFailure` so the build can report them."""
+    """Every readable document under ``folder`` (sorted, recursive); unreadable, too large
+    and duplicate files, and entries the walk does not follow, come back as
+    :class:`ReadFailure` so the build can report them. One file's failure, of any kind,
+    never ends the iteration.
+
+    Args:
+        folder: the corpus folder.
+        format: a reader name (``text``, ``html``, ...); ``None``/``auto``: by suffix.
+        source: provenance name recorded on each document.
+        limit: at most this many documents.
+        max_chars: skip documents longer than this (characters, after decompression).
+        allowed: folders symbolic links may point into (default: ``folder`` itself).
+
+    Raises:
+        CorpusFormatError: ``folder`` is not a folder.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise CorpusFormatError(root, None, "corpus folder not found")
+    roots = [Path(a).resolve() for a in allowed] if allowed is not None else [root.resolve()]
     seen: dict[str, str] = {}
     count = 0
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in walk_files(root, roots):
+        if isinstance(path, ReadFailure):
+            yield path
+            continue
         fmt = format_of(path) if format in (None, "auto") else format
-        if fmt is None or fmt not in READERS or path.name.startswith("."):
+        if fmt is None or fmt not in READERS:
             continue
         if fmt != "medquad" and format_of(path) == "medquad":
             continue
         try:
-            doc = READERS[fmt](path, root, source)
-        except (CorpusFormatError, OSError, MissingExtraError) as e:
-            yield ReadFailure(str(path), str(e))
+            doc = READERS[fmt](path, root, source, max_chars=max_chars)
+        except Exception as e:  # one bad file, of any kind, never ends a corpus
+            yield _failure(path, e)
             continue
         if doc.checksum in seen:
-            yield ReadFailure(str(path), f"duplicate of {seen[doc.checksum]}")
+            yield ReadFailure(str(path), f"duplicate of {seen[doc.checksum]}", "duplicate")
             continue
         seen[doc.checksum] = str(path)
         yield doc

@@ -19,8 +19,8 @@ from kgrag.progress import counted
 from kgrag.types import Assertion, Mention, SemanticKind
 
 if TYPE_CHECKING:
-    from kgrag.pipeline.runner import Builder, SourceSpec
     from kgrag.linking.linker import ConceptLinker
+    from kgrag.pipeline.runner import Builder, SourceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -169,29 +169,42 @@ def build_corpus(
 
     if not spec.path:
         raise ConfigError(f"corpus source {name!r} needs a path")
-    folder = (builder.recipe.base_dir / spec.path).resolve()
+    folder = builder.recipe.confined(spec.path)
     store = builder.store
     stored = _stored_checksums(store, name) if incremental else {}
     linker: ConceptLinker | None = None
     update = CorpusUpdate()
     seen: set[str] = set()
-    items = read_corpus(folder, format=spec.format, source=name, limit=spec.limit)
+    items = read_corpus(
+        folder,
+        format=spec.format,
+        source=name,
+        limit=spec.limit,
+        max_chars=spec.max_chars,
+        allowed=builder.recipe.allowed(),
+    )
     for item in counted(items, builder.say, f"{name}: documents", spec.limit):
         if isinstance(item, ReadFailure):
-            warnings.add("file skipped", f"{item.path}: {item.reason}")
+            warnings.add(f"file skipped: {item.kind}", f"{item.path}: {item.reason}")
             continue
         doc_node = document_node_id(item.id)
         seen.add(doc_node)
         if doc_node in stored and stored[doc_node] == item.checksum:
             update.unchanged += 1
             continue
+        linker = linker or ConceptLinker(builder.table, kinds=builder.recipe.linker_kinds)
+        try:  # one document's chunking or linking failure skips that document alone
+            nodes, edges = document_records(item, linker, name)
+        except Exception as e:
+            logger.warning("%s: document %s not linked: %s", name, item.id, type(e).__name__)
+            warnings.add("document skipped: linking failed", f"{item.path}: {type(e).__name__}: {e}")
+            seen.discard(doc_node)
+            continue
         if doc_node in stored:
             store.delete_documents([doc_node])
             update.changed += 1
         else:
             update.added += 1
-        linker = linker or ConceptLinker(builder.table, kinds=builder.recipe.linker_kinds)
-        nodes, edges = document_records(item, linker, name)
         # the document node goes last with its checksum, so a document whose write was
         # cut short is redone on the next build
         update.nodes += store.upsert_nodes([_pending(nodes[0]), *nodes[1:]])

@@ -12,21 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgrag.config import Settings, get_settings
-from kgrag.errors import ConfigError
+from kgrag.corpus.documents import DEFAULT_MAX_CHARS
+from kgrag.errors import ConfigError, RecipePathRefused
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, GraphCounts, Node
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 from kgrag.progress import Progress, counted
+from kgrag.retrieval.consistency import GENERATION_KEY
 from kgrag.types import BoundaryModel
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -43,6 +47,11 @@ class SourceSpec(BaseModel):
     path: str | None = Field(default=None, description="corpus folder, relative to the recipe")
     format: str | None = Field(default=None, description="corpus format: medquad, text, ...")
     limit: int | None = Field(default=None, description="at most this many documents")
+    max_chars: int = Field(
+        default=DEFAULT_MAX_CHARS,
+        gt=0,
+        description="corpus documents longer than this (characters, after decompression) are skipped",
+    )
 
 
 class Recipe(BaseModel):
@@ -56,10 +65,39 @@ class Recipe(BaseModel):
         description="passage encoder: auto (offline MiniLM if installed), hashing, or a model name",
     )
     base_dir: Path = Path(".")
+    allowed_roots: tuple[Path, ...] = Field(
+        default=(),
+        description="folders besides base_dir the recipe may read (given by the user, never "
+        "by the recipe file)",
+    )
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.model_dump_json(exclude={"base_dir"}).encode()).hexdigest()
+        return hashlib.sha256(
+            self.model_dump_json(exclude={"base_dir", "allowed_roots"}).encode()
+        ).hexdigest()
+
+    def allowed(self) -> list[Path]:
+        """The folders this recipe may read, symbolic links resolved."""
+        return [p.resolve() for p in (self.base_dir, *self.allowed_roots)]
+
+    def confined(self, relative: str) -> Path:
+        """``relative`` (a path in the recipe) resolved, if it lies in an allowed folder.
+
+        Raises:
+            RecipePathRefused: it resolves elsewhere (``..``, an absolute path, a link).
+        """
+        from kgrag.corpus.documents import inside
+
+        path = (self.base_dir / relative).resolve()
+        allowed = self.allowed()
+        if not inside(path, allowed):
+            raise RecipePathRefused(
+                f"recipe {self.name!r}: refused to read {relative!r} (resolves to {path}), outside "
+                f"the recipe's folder {allowed[0]}; move it there or allow its folder "
+                "explicitly (`kgrag build RECIPE --allow FOLDER`)"
+            )
+        return path
 
 
 class SourceReport(BoundaryModel):
@@ -149,15 +187,43 @@ def default_recipe_path() -> Path:
     raise ConfigError("the default recipe ingest/default.toml is missing; pass a recipe path")
 
 
-def load_recipe(path: str | Path | None = None) -> Recipe:
+def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] = ()) -> Recipe:
+    """The recipe at ``path`` (default: the shipped ``ingest/default.toml``).
+
+    Args:
+        path: a recipe TOML file.
+        allow: folders outside the recipe's own that it may read (the shipped default
+            recipe may read the project folder that holds ``ingest/`` and ``corpora/``).
+
+    Raises:
+        ConfigError: missing or invalid recipe.
+    """
+    default = not path
     path = Path(path) if path else default_recipe_path()
+    roots = tuple(Path(a) for a in allow) + ((path.resolve().parent.parent,) if default else ())
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Recipe(**data, base_dir=path.parent)
+        return Recipe(**data, base_dir=path.parent, allowed_roots=roots)
     except FileNotFoundError as e:
         raise ConfigError(f"no recipe at {path}") from e
     except (tomllib.TOMLDecodeError, ValidationError, TypeError) as e:
         raise ConfigError(f"invalid recipe {path}: {e}") from e
+
+
+def make_private(folder: Path, *, only: tuple[str, ...] | None = None) -> None:
+    """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links
+    untouched); ``only``: of ``folder``'s direct entries just those whose names start so
+    (a store folder the user named may hold other files)."""
+    if not folder.is_dir():
+        return
+    folder.chmod(0o700)
+    for entry in folder.iterdir():
+        if entry.is_symlink() or (only is not None and not entry.name.startswith(only)):
+            continue
+        if entry.is_dir():
+            make_private(entry)
+        elif entry.is_file():
+            entry.chmod(0o600)
 
 
 def _digest(*parts: object) -> str:
@@ -199,8 +265,47 @@ class Builder:
         self.table_digest = compiled_path(self.settings).name if table is None else str(len(table))
         self._tiers: list | None = None  # type: ignore[type-arg]
 
-    def run(self, *, rebuild: bool = False) -> BuildReport:
+    def run(self, *, rebuild: bool = False, wait: float = 0.0) -> BuildReport:
+        """Build every source that changed (all with ``rebuild``), holding the knowledge
+        base's build lock; ``wait``: seconds to wait for another build's lock.
+
+        Raises:
+            BuildLocked: another build holds the lock past ``wait``.
+        """
+        from kgrag.pipeline.lock import BuildLock, lock_path
+
+        with BuildLock(lock_path(self.store, self.settings), wait=wait), self._private_files():
+            return self._run(rebuild)
+
+    def _make_private(self) -> None:
+        from kgrag.retrieval.artifacts import artifacts_dir
+
+        directory = getattr(self.store, "directory", None)
+        if isinstance(directory, Path):  # the graph's files, the lock, the artifacts
+            make_private(directory, only=("graph.sqlite", "build.lock", "retrieval"))
+        else:
+            make_private(artifacts_dir(self.store, self.settings))
+
+    @contextmanager
+    def _private_files(self) -> Iterator[None]:
+        """Files made during the build are 0600 and folders 0700 (umask 077), and those
+        already in the knowledge base are set so (``kb_private = false``: left alone)."""
+        if not self.settings.kb_private:
+            yield
+            return
+        old = os.umask(0o077)
+        try:
+            self._make_private()
+            yield
+        finally:
+            os.umask(old)
+            self._make_private()
+
+    def _run(self, rebuild: bool) -> BuildReport:
         started = time.perf_counter()
+        # readers compare this stamp before and after each request (retrieval.consistency)
+        generation = self.store.get_meta(GENERATION_KEY) or "0"
+        self.store.set_meta(GENERATION_KEY, str(int(generation) + 1 if generation.isdigit() else 1))
         self.store.set_meta("status", "building")
         self.store.set_meta("recipe", self.recipe.name)
         reports: list[SourceReport] = []
@@ -295,8 +400,14 @@ class Builder:
         """Names, sizes and times of a corpus source's files ('' for other sources)."""
         if spec.kind != "corpus" or not spec.path:
             return ""
-        folder = (self.recipe.base_dir / spec.path).resolve()
-        files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        from kgrag.corpus.documents import walk_files
+
+        try:
+            folder = self.recipe.confined(spec.path)
+        except RecipePathRefused:
+            return ""  # the build of this source fails with the reason
+        found = walk_files(folder, self.recipe.allowed()) if folder.is_dir() else iter(())
+        files = [p for p in found if isinstance(p, Path)]
         return _digest(
             [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
         )

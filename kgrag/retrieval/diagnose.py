@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from kgrag._text import sanitize
 from kgrag.config import Settings, get_settings
-from kgrag.errors import RetrievalNotBuilt
+from kgrag.errors import KnowledgeBaseRebuilding, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
 from kgrag.retrieval.citations import verify
+from kgrag.retrieval.consistency import consistent_read, read_stamp
 from kgrag.retrieval.evidence import EvidenceBuilder
 from kgrag.retrieval.findings import FindingsArg, read_findings
 from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
@@ -71,6 +72,12 @@ class Diagnoser:
             else open_store(store, read_only=True, settings=self.settings)
         )
         self.directory = artifacts_dir(self.store, self.settings)
+        if read_stamp(self.store).status == "building":
+            self.store.close()
+            raise KnowledgeBaseRebuilding(
+                "the knowledge base is being built (a build is running, or one was interrupted "
+                "and `kgrag build` resumes it); retry when the build finishes"
+            )
         self.model = DiagnosticModel.load(self.directory / FILE_NAME, params)
         if (stamp := self.store.get_meta(META_KEY)) != self.model.fingerprint:
             raise RetrievalNotBuilt(
@@ -174,11 +181,12 @@ class Diagnoser:
             ConfigError: a bad argument or too large a request.
         """
         check_request(top_k, evidence)
-        r = self.rank(
-            text, findings, method=method, passages_k=passages_k,
-            drop_references=drop_references, with_passages=evidence == "full",
-        )  # fmt: skip
-        return build_report(r, top_k, evidence, self.store, self.evidence)
+        with consistent_read(self.store, self.model.fingerprint):  # one version, or an error
+            r = self.rank(
+                text, findings, method=method, passages_k=passages_k,
+                drop_references=drop_references, with_passages=evidence == "full",
+            )  # fmt: skip
+            return build_report(r, top_k, evidence, self.store, self.evidence)
 
     def retrieve(
         self,
@@ -190,8 +198,9 @@ class Diagnoser:
     ) -> EvidenceBundle:
         """The evidence alone: graph candidates with full evidence, and the passages."""
         check_request(top_k, "full")
-        r = self.rank(text, findings, method="graph", passages_k=passages_k, with_passages=True)
-        report = build_report(r, top_k, "full", self.store, self.evidence)
+        with consistent_read(self.store, self.model.fingerprint):  # one version, or an error
+            r = self.rank(text, findings, method="graph", passages_k=passages_k, with_passages=True)
+            report = build_report(r, top_k, "full", self.store, self.evidence)
         return EvidenceBundle(
             query=report.query, diseases=report.candidates, passages=r.passages, warnings=report.warnings
         )
