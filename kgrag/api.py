@@ -201,9 +201,8 @@ def normalize(mention: str, context: str | None = None, k: int = 5) -> list[Cand
     """
     checked = _text_arg("mention", mention)
     assert checked is not None
-    return default_linker().normalize(
-        checked, _text_arg("context", context, optional=True), _positive_int("k", k)
-    )
+    doc, top = _text_arg("context", context, optional=True), _positive_int("k", k)
+    return default_linker().normalize(checked, doc, top)  # checked first: no linker for a bad call
 
 
 def diagnose(
