@@ -226,9 +226,8 @@ def normalize(
     """
     checked = _text_arg("mention", mention)
     assert checked is not None
-    return linker_for(vocab, kinds).normalize(
-        checked, _text_arg("context", context, optional=True), _positive_int("k", k)
-    )
+    doc, top = _text_arg("context", context, optional=True), _positive_int("k", k)
+    return linker_for(vocab, kinds).normalize(checked, doc, top)  # checked first: no linker for a bad call
 
 
 def assert_spans(

@@ -2,8 +2,9 @@
 against this checkout, and are stored without outputs.
 
 01 runs on the default knowledge base (``default_kb`` in conftest.py); 02 builds the
-guidelines knowledge base next to it and 04 reuses it; 03 needs Neo4j (skipped with the
-reason otherwise) and clears the test server afterwards.
+guidelines knowledge base in the session cache (next to the compiled concept table) and 04
+reuses it; 03 needs Neo4j (skipped with the reason otherwise) and clears the test server
+afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kgrag.config import Settings
+from kgrag.ontology.table import ConceptTable
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -73,8 +75,10 @@ def test_01_quickstart(default_kb: Settings, monkeypatch: pytest.MonkeyPatch) ->
     assert "absent" in text and "log LR" in text and "Does the patient" in text
 
 
-def test_02_build_your_own_graph(default_kb: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    book = execute("02_build_your_own_graph.ipynb", default_kb, monkeypatch)
+def test_02_build_your_own_graph(
+    table: ConceptTable, default_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = execute("02_build_your_own_graph.ipynb", default_settings, monkeypatch)
     html = "".join(outputs(book, "text/html"))
     assert "kgrag build: recipe &#x27;guidelines&#x27;" in html or "recipe 'guidelines'" in html
     assert "<mark>" in html  # a citation shown as a highlighted span
@@ -83,7 +87,9 @@ def test_02_build_your_own_graph(default_kb: Settings, monkeypatch: pytest.Monke
 
 
 @pytest.mark.neo4j
-def test_03_neo4j(default_kb: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_03_neo4j(
+    table: ConceptTable, default_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kgrag.graph.neo4j_store import Neo4jGraphStore
 
     uri = os.environ["KGRAG_TEST_NEO4J_URI"]
@@ -98,7 +104,7 @@ def test_03_neo4j(default_kb: Settings, monkeypatch: pytest.MonkeyPatch) -> None
     store = Neo4jGraphStore(uri, auth=auth)
     store.clear()
     try:
-        book = execute("03_neo4j.ipynb", default_kb, monkeypatch)
+        book = execute("03_neo4j.ipynb", default_settings, monkeypatch)
         text = "".join(outputs(book, "text/plain"))
         assert "skipped" not in text and "edges" in text
         assert store.counts().edges.get("HAS_FINDING", 0) > 500
@@ -116,8 +122,10 @@ def test_03_neo4j_without_a_server_says_skipped(
     assert "skipped: no Neo4j configured" in "".join(outputs(book, "text/plain"))
 
 
-def test_04_evaluate(default_kb: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    book = execute("04_evaluate.ipynb", default_kb, monkeypatch)
+def test_04_evaluate(
+    table: ConceptTable, default_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = execute("04_evaluate.ipynb", default_settings, monkeypatch)
     text = "".join(outputs(book, "text/plain"))
     assert "top-1:" in text and "top-10:" in text
     assert len(outputs(book, "image/png")) == 3  # rank histogram, calibration, evidence graph
