@@ -1,0 +1,192 @@
+"""The loaded knowledge base behind both the REST API and the MCP tools: one
+:class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage
+index, linker), loaded once, its calls serialised by a lock (the store's connection and
+the encoder are shared)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from kgrag.errors import ConceptNotFound, GraphUnavailable, KgragError
+from kgrag.graph.schema import Label
+from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle
+from kgrag.serve.models import (
+    CaseRequest,
+    ConceptSearchResponse,
+    DiagnoseRequest,
+    Readiness,
+    RetrieveRequest,
+    SpanResponse,
+)
+from kgrag.types import Candidate, Concept, Mention
+
+if TYPE_CHECKING:
+    from kgrag.config import Settings
+    from kgrag.retrieval.diagnose import Diagnoser
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class DocumentNotFound(KgragError, KeyError):
+    """No stored document has this id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NotReady(KgragError):
+    """The knowledge base is still loading (or failed to load); the message says which."""
+
+
+class KnowledgeService:
+    """One knowledge base, loaded once per process.
+
+    Args:
+        store: a knowledge-base directory or ``neo4j://`` URI (``None``: the settings').
+        settings: kgrag settings (``None``: the process-wide ones).
+        factory: builds the Diagnoser instead of ``Diagnoser(store, settings=...)``.
+    """
+
+    def __init__(
+        self,
+        store: str | None = None,
+        *,
+        settings: Settings | None = None,
+        factory: Callable[[], Diagnoser] | None = None,
+    ) -> None:
+        self.store_spec = store
+        self.settings = settings
+        self.factory = factory
+        self._dx: Diagnoser | None = None
+        self._lock = threading.Lock()
+        self.error: str | None = None
+        self.parts = {"knowledge_base": False, "model": False, "index": False}
+        self.load_seconds: float | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+    def load(self) -> None:
+        """Open the store, load the model, the passage index and the linker (blocking).
+        A failure is kept for ``/readyz`` instead of raised."""
+        started = time.perf_counter()
+        try:
+            if self.factory is not None:
+                dx = self.factory()
+            else:
+                from kgrag.retrieval.diagnose import Diagnoser
+
+                dx = Diagnoser(self.store_spec, settings=self.settings)
+            self.parts["knowledge_base"] = True
+            _ = dx.model
+            self.parts["model"] = True
+            _ = dx.linker  # builds the dictionary over the concept table
+            index = dx.passages
+            self.parts["index"] = True
+            if index is None:
+                logger.warning("passage search unavailable: %s", dx._passage_error)
+            self._dx = dx
+            self.load_seconds = time.perf_counter() - started
+            logger.info("knowledge base loaded", extra={"seconds": round(self.load_seconds, 2)})
+        except Exception as e:
+            self.error = f"{type(e).__name__}: {e}"
+            logger.error("knowledge base failed to load: %s", self.error)
+
+    def close(self) -> None:
+        if self._dx is not None:
+            self._dx.close()
+            self._dx = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._dx is not None
+
+    @property
+    def diagnoser(self) -> Diagnoser:
+        """Raises:
+        NotReady: still loading, or loading failed."""
+        if self._dx is None:
+            raise NotReady(
+                self.error and f"the knowledge base failed to load ({self.error}); fix and restart"
+                or "the knowledge base is still loading; retry shortly (see /readyz)"
+            )
+        return self._dx
+
+    def readiness(self) -> Readiness:
+        """Loaded, and the graph store answers a read right now."""
+        where = self.store_spec or "default"
+        if self._dx is None:
+            return Readiness(
+                status="unavailable" if self.error else "loading",
+                store=where,
+                detail=self.error,
+                **self.parts,
+            )
+        try:
+            self._locked(lambda: self.diagnoser.store.get_meta("status"))
+        except GraphUnavailable as e:
+            return Readiness(status="unavailable", store=where, detail=str(e), **self.parts)
+        return Readiness(status="ready", store=where, **self.parts)
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            return fn()
+
+    # -- the calls ---------------------------------------------------------------------
+    def link(self, text: str) -> list[Mention]:
+        dx = self.diagnoser
+        return self._locked(lambda: dx.linker.link(text))
+
+    def normalize(self, mention: str, context: str | None, k: int) -> list[Candidate]:
+        dx = self.diagnoser
+        return self._locked(lambda: dx.linker.normalize(mention, context, k))
+
+    def retrieve(self, req: RetrieveRequest) -> EvidenceBundle:
+        dx = self.diagnoser
+        return self._locked(
+            lambda: dx.retrieve(req.text, list(req.findings), top_k=req.top_k, passages_k=req.passages_k)
+        )
+
+    def diagnose(self, req: DiagnoseRequest | CaseRequest) -> DiagnosisReport:
+        dx = self.diagnoser
+        method = req.method if isinstance(req, DiagnoseRequest) else None
+        return self._locked(
+            lambda: dx.diagnose(req.text, list(req.findings), top_k=req.top_k, method=method)
+        )
+
+    def concept(self, code: str) -> Concept:
+        """Raises:
+        ConceptNotFound: no concept has this id or code."""
+        dx = self.diagnoser
+        return self._locked(lambda: dx.table.get(code))
+
+    def search(self, q: str, limit: int, kind: str | None) -> ConceptSearchResponse:
+        dx = self.diagnoser
+        kinds = [kind] if kind else None
+        matches = self._locked(lambda: dx.table.search(q, limit=limit, kinds=kinds))
+        return ConceptSearchResponse(query=q, matches=matches)
+
+    def span(self, document: str, start: int | None, end: int | None) -> SpanResponse:
+        """``text[start:end]`` of a stored document (whole text when both are omitted).
+
+        Raises:
+            DocumentNotFound: no document with this id.
+            ValueError: the span is outside the document or reversed.
+        """
+        dx = self.diagnoser
+        node = self._locked(lambda: dx.store.get_node(document))
+        if node is None or node.label is not Label.DOCUMENT:
+            raise DocumentNotFound(f"no document {document!r}; cite ids come from passages' 'document'")
+        text = str(node.props.get("text", ""))
+        s = 0 if start is None else start
+        e = len(text) if end is None else end
+        if not 0 <= s <= e <= len(text):
+            raise ValueError(f"span [{s}:{e}] is outside the document (0..{len(text)})")
+        return SpanResponse(document=document, title=node.name, start=s, end=e, text=text[s:e], length=len(text))
+
+
+__all__ = ["ConceptNotFound", "DocumentNotFound", "KnowledgeService", "NotReady"]
