@@ -44,10 +44,6 @@ def fingerprint(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:12]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class Guard:
     """Wraps the app.
 
@@ -162,21 +158,27 @@ class Guard:
                 await reply(413, "body_too_large", f"request body over {self.max_body:,} bytes")
                 return
             seen = 0
+            too_large = False
 
             async def receive_limited() -> Message:
-                nonlocal seen
+                # past the limit the body is cut short, the app's answer is discarded
+                # and a 413 is sent instead
+                nonlocal seen, too_large
                 message = await receive()
-                if message["type"] == "http.request":
+                if message["type"] == "http.request" and not too_large:
                     seen += len(message.get("body", b""))
                     if seen > self.max_body:
-                        raise _TooLarge
+                        too_large = True
+                        return {"type": "http.request", "body": b"", "more_body": False}
                 return message
 
-            try:
-                await self.app(scope, receive_limited, send_wrapped)
-            except _TooLarge:
-                if not status["started"]:
-                    await reply(413, "body_too_large", f"request body over {self.max_body:,} bytes")
+            async def send_unless_too_large(message: Message) -> None:
+                if not too_large:
+                    await send_wrapped(message)
+
+            await self.app(scope, receive_limited, send_unless_too_large)
+            if too_large and not status["started"]:
+                await reply(413, "body_too_large", f"request body over {self.max_body:,} bytes")
         finally:
             route = self._route(scope)
             elapsed = time.perf_counter() - started
