@@ -94,8 +94,10 @@ function show(r) {
   $("candidates").replaceChildren(...rows);
   $("differential").hidden = false;
 
+  const names = new Map(r.candidates.map((c) => [c.concept_id, c.name]));
+  const named = (ids) => ids.map((i) => names.get(i) || i).join(", ");
   const qs = (r.follow_ups || []).map((f) => el("li", {}, f.question,
-    el("span", { class: "path" }, f.supports.length ? `  (for: ${f.supports.join(", ")})` : "")));
+    el("span", { class: "path" }, f.supports.length ? `  (suggests ${named(f.supports)})` : "")));
   $("questions").replaceChildren(...qs);
   $("followups").hidden = !qs.length;
   if (r.candidates.length) choose(0); else $("evidence").hidden = true;
