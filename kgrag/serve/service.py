@@ -72,7 +72,9 @@ class KnowledgeService:
     # -- life cycle -------------------------------------------------------------------
     def load(self) -> None:
         """Open the store, load the model, the passage index and the linker (blocking).
-        A failure is kept for ``/readyz`` instead of raised."""
+        A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is."""
+        if self._dx is not None:
+            return
         started = time.perf_counter()
         try:
             if self.factory is not None:
