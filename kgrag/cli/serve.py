@@ -23,16 +23,20 @@ def _env(**values: object) -> None:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="interface; beyond loopback an API key is required"),
-    port: int = typer.Option(8765, "--port", "-p", min=1, max=65535),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, max=64, help="worker processes"),
+    host: str | None = typer.Option(
+        None, "--host", help="interface (default 127.0.0.1); beyond loopback an API key is required"
+    ),
+    port: int | None = typer.Option(None, "--port", "-p", min=1, max=65535, help="default 8765"),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, max=64, help="worker processes"),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     api_key_file: Path | None = typer.Option(
         None, "--api-key-file", help="one key per line (or KGRAG_SERVE_API_KEYS=k1,k2)", dir_okay=False
     ),
-    log_level: str = typer.Option("INFO", "--log-level"),
+    log_level: str | None = typer.Option(None, "--log-level", help="default INFO"),
 ) -> None:
-    """Serve the knowledge base over HTTP: /v1 REST API, /docs, /mcp/, the page at /."""
+    """Serve the knowledge base over HTTP: /v1 REST API, /docs, /mcp/, the page at /.
+
+    Options not given come from ``KGRAG_SERVE_*`` (e.g. ``KGRAG_SERVE_API_KEYS``)."""
     try:
         import uvicorn
 
@@ -49,14 +53,14 @@ def serve(
         config = load_config()
         config.check()  # refuse before binding, not in each worker
         configure(config.log_level)
-        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if config.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kgrag-metrics-")
         uvicorn.run(
             "kgrag.serve.app:app_from_env",
             factory=True,
-            host=host,
-            port=port,
-            workers=workers,
+            host=config.host,
+            port=config.port,
+            workers=config.workers,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
