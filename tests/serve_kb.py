@@ -59,7 +59,9 @@ def small_table() -> ConceptTable:
         [
             load_hpo(d / "hp_serve.obo"),
             load_disease_ontology(
-                DoFiles(d / "HumanDO.tsv", d / "allXREFinDO.tsv", disease_symptom=d / "disease-symptom.tsv"),
+                DoFiles(
+                    d / "HumanDO.tsv", d / "allXREFinDO.tsv", disease_symptom=d / "disease-symptom.tsv"
+                ),
                 "test",
             ),
         ]

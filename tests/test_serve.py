@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("fastapi")
-
 import serve_kb
 from fastapi.testclient import TestClient
 
@@ -63,30 +60,39 @@ def client(kb_root: Path) -> Iterator[TestClient]:
 def test_routes_answer_with_the_library_models(client: TestClient) -> None:
     r = client.post("/v1/link", json={"text": serve_kb.CASE}, headers=AUTH)
     mentions = LinkResponse.model_validate(r.json()).mentions
-    assert {(m.text, m.assertion.value) for m in mentions} >= {("seizures", "present"), ("cough", "absent")}
+    assert {(m.text, m.assertion.value) for m in mentions} >= {
+        ("seizures", "present"),
+        ("cough", "absent"),
+    }
 
     r = client.post("/v1/diagnose", json={"text": serve_kb.CASE, "top_k": 3}, headers=AUTH)
     assert r.status_code == 200
     report = DiagnosisReport.model_validate(r.json())
     assert report.candidates[0].name == "Dravet syndrome"
     assert [c.name for c in report.candidates[0].category_path] == [
-        "nervous system disease", "disease of anatomical entity"
+        "nervous system disease",
+        "disease of anatomical entity",
     ]
     assert report.candidates[0].passages and report.candidates[0].passages[0].citation.verified
 
-    r = client.post("/v1/retrieve", json={"findings": [{"id": "HP:0012735"}, {"id": "HP:0001945"}]},
-                    headers=AUTH)
+    r = client.post(
+        "/v1/retrieve", json={"findings": [{"id": "HP:0012735"}, {"id": "HP:0001945"}]}, headers=AUTH
+    )
     bundle = EvidenceBundle.model_validate(r.json())
     assert {d.name for d in bundle.diseases[:2]} == {"influenza", "pneumonia"}
     cit = bundle.passages[0].citation
 
-    r = client.get(f"/v1/documents/{cit.document}/span", params={"start": cit.start, "end": cit.end},
-                   headers=AUTH)
+    r = client.get(
+        f"/v1/documents/{cit.document}/span", params={"start": cit.start, "end": cit.end}, headers=AUTH
+    )
     assert SpanResponse.model_validate(r.json()).text == cit.quote
 
     r = client.post("/v1/normalize", json={"mention": "pyrexia"}, headers=AUTH)
     assert r.json()["candidates"][0]["concept_id"] == "HP:0001945"
-    assert Concept.model_validate(client.get("/v1/concepts/HP:0001250", headers=AUTH).json()).name == "Seizure"
+    assert (
+        Concept.model_validate(client.get("/v1/concepts/HP:0001250", headers=AUTH).json()).name
+        == "Seizure"
+    )
     r = client.get("/v1/concepts", params={"q": "asthma", "kind": "disease"}, headers=AUTH)
     assert r.json()["matches"][0]["concept_id"] == "DOID:2841"
 
@@ -130,8 +136,11 @@ def test_limits(kb_root: Path) -> None:
     config = ServeConfig(max_body_bytes=4096, max_text_chars=500, max_top_k=20, rate_limit="8/minute")
     with TestClient(create_app(config, service(kb_root))) as c:
         wait_ready(c)
-        r = c.post("/v1/link", content=b'{"text": "' + b"a" * 5000 + b'"}',
-                   headers={"content-type": "application/json"})
+        r = c.post(
+            "/v1/link",
+            content=b'{"text": "' + b"a" * 5000 + b'"}',
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 413 and r.json()["error"] == "body_too_large"
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted while read
@@ -170,13 +179,17 @@ def test_timeout_cors_and_loading(kb_root: Path) -> None:
         started = time.monotonic()
         r = c.post("/v1/diagnose", json={"text": serve_kb.CASE})
         assert r.status_code == 504 and time.monotonic() - started < 1.4
-        r = c.options("/v1/link", headers={"Origin": "https://example.org",
-                                            "Access-Control-Request-Method": "POST"})
+        r = c.options(
+            "/v1/link",
+            headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+        )
         assert "access-control-allow-origin" not in r.headers  # CORS off by default
 
     with TestClient(create_app(ServeConfig(cors_origins="https://example.org"), service(kb_root))) as c:
-        r = c.options("/v1/link", headers={"Origin": "https://example.org",
-                                            "Access-Control-Request-Method": "POST"})
+        r = c.options(
+            "/v1/link",
+            headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+        )
         assert r.headers["access-control-allow-origin"] == "https://example.org"
 
     # /readyz says 503 until the knowledge base is loaded; requests get a clear 503
@@ -222,9 +235,12 @@ def test_logs_are_json_without_patient_text_or_key(kb_root: Path) -> None:
     try:
         with TestClient(create_app(ServeConfig(api_keys=KEY), service(kb_root))) as c:
             wait_ready(c)
-            for path, body in (("/v1/link", {"text": secret_case}), ("/v1/diagnose", {"text": secret_case}),
-                               ("/v1/retrieve", {"text": secret_case}),
-                               ("/v1/normalize", {"mention": "Quixby fever"})):
+            for path, body in (
+                ("/v1/link", {"text": secret_case}),
+                ("/v1/diagnose", {"text": secret_case}),
+                ("/v1/retrieve", {"text": secret_case}),
+                ("/v1/normalize", {"mention": "Quixby fever"}),
+            ):
                 assert c.post(path, json=body, headers=AUTH).status_code == 200
             c.post("/v1/diagnose", json={"text": "Zebulon Quixby alone"}, headers=AUTH)  # 422
             c.post("/v1/diagnose", json={"text": secret_case}, headers={"X-API-Key": "wrong-" + KEY})
@@ -284,8 +300,12 @@ def test_mcp_tools_in_process(kb_root: Path) -> None:
 
 def test_mcp_over_http_behind_the_key(client: TestClient) -> None:
     accept = {"accept": "application/json, text/event-stream"}
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "lookup_concept", "arguments": {"code": "HP:0001250"}}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "lookup_concept", "arguments": {"code": "HP:0001250"}},
+    }
     assert client.post("/mcp/", json=call, headers=accept).status_code == 401
     r = client.post("/mcp/", json=call, headers={**accept, **AUTH})
     assert r.status_code == 200, r.text

@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-yaml = pytest.importorskip("yaml")
+import yaml
 
 from kgrag.config import Settings
 from kgrag.serve.config import DEFAULT_PORT, ENV_PREFIX, ServeConfig
@@ -39,11 +37,21 @@ def dockerfile() -> list[tuple[str, str]]:
 def test_dockerfile_is_multi_stage_non_root_and_uses_the_code_s_names() -> None:
     steps = dockerfile()
     assert {i for i, _ in steps} <= {
-        "FROM", "ARG", "ENV", "RUN", "COPY", "WORKDIR", "USER", "EXPOSE", "VOLUME", "HEALTHCHECK", "CMD"
+        "FROM",
+        "ARG",
+        "ENV",
+        "RUN",
+        "COPY",
+        "WORKDIR",
+        "USER",
+        "EXPOSE",
+        "VOLUME",
+        "HEALTHCHECK",
+        "CMD",
     }
     stages = [i for i, (instr, _) in enumerate(steps) if instr == "FROM"]
     assert len(stages) >= 2
-    final = steps[stages[-1]:]
+    final = steps[stages[-1] :]
     users = [args for instr, args in final if instr == "USER"]
     assert users and users[-1] not in ("root", "0")
     assert any(instr == "COPY" and "--from=build" in args for instr, args in final)
@@ -95,4 +103,4 @@ def test_compose_wires_neo4j_and_the_sidecar() -> None:
     assert secret in sidecar["secrets"] and secret in compose["secrets"]
     assert sidecar["depends_on"]["kgrag-build"]["condition"] == "service_completed_successfully"
     # the same settings validate as the code reads them
-    ServeConfig(**{k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)})
+    ServeConfig(**{k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)})

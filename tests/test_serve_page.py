@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("fastapi")
-playwright = pytest.importorskip("playwright.sync_api")
-
 import serve_kb
 import uvicorn
+from playwright import sync_api as playwright
 
 from kgrag.serve.app import create_app
 from kgrag.serve.config import ServeConfig

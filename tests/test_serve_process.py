@@ -15,11 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("fastapi")
-
 import httpx
+import pytest
 import serve_kb
 
 KEY = "process-test-key"
@@ -93,8 +90,11 @@ def test_kill_minus_nine_under_load_then_restart_same_answers(kb_root: Path) -> 
             with httpx.Client(timeout=5) as client:
                 while not stop.is_set():
                     try:
-                        r = client.post(f"http://127.0.0.1:{port}/v1/retrieve",
-                                        json={"text": serve_kb.CASE}, headers=AUTH)
+                        r = client.post(
+                            f"http://127.0.0.1:{port}/v1/retrieve",
+                            json={"text": serve_kb.CASE},
+                            headers=AUTH,
+                        )
                         statuses.append(r.status_code)
                     except httpx.HTTPError as e:
                         statuses.append(type(e).__name__)
@@ -124,8 +124,13 @@ def test_kill_minus_nine_under_load_then_restart_same_answers(kb_root: Path) -> 
 
 
 def test_refuses_to_bind_beyond_loopback_without_a_key(kb_root: Path) -> None:
-    r = subprocess.run([*CLI, "serve", "--host", "0.0.0.0", "--port", str(free_port())],
-                       env=env(kb_root), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*CLI, "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        env=env(kb_root),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "without an API key" in r.stderr
 
 

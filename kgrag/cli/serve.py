@@ -48,8 +48,14 @@ def serve(
     from kgrag.serve.logs import configure
 
     with cli_errors():
-        _env(host=host, port=port, workers=workers, store=store, api_key_file=api_key_file,
-             log_level=log_level)
+        _env(
+            host=host,
+            port=port,
+            workers=workers,
+            store=store,
+            api_key_file=api_key_file,
+            log_level=log_level,
+        )
         config = load_config()
         config.check()  # refuse before binding, not in each worker
         configure(config.log_level)

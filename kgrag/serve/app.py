@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import FastAPI, Path as PathParam, Query, Request
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -153,8 +154,10 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     def limit_text(value: str | None, field: str) -> None:
         if value is not None and len(value) > config.max_text_chars:
             raise ApiError(
-                422, "text_too_long", f"'{field}' has {len(value):,} characters; at most "
-                f"{config.max_text_chars:,} (split the text)"
+                422,
+                "text_too_long",
+                f"'{field}' has {len(value):,} characters; at most "
+                f"{config.max_text_chars:,} (split the text)",
             )
 
     def limit_case(req: CaseRequest) -> None:
@@ -167,7 +170,9 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             )
 
     # -- errors ------------------------------------------------------------------------
-    def body(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    def body(
+        status: int, error: str, message: str, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
         return JSONResponse(
             ErrorBody(error=error, message=message).model_dump(exclude_none=True), status, headers
         )
@@ -179,12 +184,17 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         details = [
-            {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": err.get("type")}
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": err.get("type"),
+            }
             for err in e.errors()
         ]
         return JSONResponse(
-            ErrorBody(error="invalid_request", message="the request does not match the schema",
-                      details=details).model_dump(),
+            ErrorBody(
+                error="invalid_request", message="the request does not match the schema", details=details
+            ).model_dump(),
             422,
         )
 
@@ -202,7 +212,9 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         if isinstance(e, NotReady):
             return body(503, "not_ready", str(e), {"Retry-After": "5"})
         if isinstance(e, GraphUnavailable):
-            return body(503, "graph_unavailable", f"the graph store is unavailable: {e}", {"Retry-After": "5"})
+            return body(
+                503, "graph_unavailable", f"the graph store is unavailable: {e}", {"Retry-After": "5"}
+            )
         if isinstance(e, RetrievalNotBuilt):
             return body(503, "not_built", str(e))
         if isinstance(e, (ConfigError, ValueError)):
@@ -232,10 +244,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             with anyio.fail_after(config.readiness_probe_s):
                 r = await anyio.to_thread.run_sync(svc.readiness, abandon_on_cancel=True)
         except TimeoutError:
-            r = Readiness(
-                status="unavailable", store=svc.store_spec or "default",
-                detail=f"the graph store did not answer within {config.readiness_probe_s:g} s",
-                **svc.parts,
+            r = svc.status(
+                "unavailable", f"the graph store did not answer within {config.readiness_probe_s:g} s"
             )
         return JSONResponse(r.model_dump(), 200 if r.status == "ready" else 503)
 
@@ -260,9 +270,13 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         """The top-k concepts for one mention string."""
         limit_text(req.mention, "mention")
         limit_text(req.context, "context")
-        return NormalizeResponse(candidates=await call(lambda: svc.normalize(req.mention, req.context, req.k)))
+        return NormalizeResponse(
+            candidates=await call(lambda: svc.normalize(req.mention, req.context, req.k))
+        )
 
-    @app.post("/v1/retrieve", response_model=EvidenceBundle, tags=["retrieval"], responses=_errors(*COMMON))
+    @app.post(
+        "/v1/retrieve", response_model=EvidenceBundle, tags=["retrieval"], responses=_errors(*COMMON)
+    )
     async def retrieve(req: RetrieveRequest) -> EvidenceBundle:
         """The evidence bundle (graph candidates with paths, cited passages), no LLM."""
         limit_case(req)
@@ -293,27 +307,39 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             from kgrag.api import answer  # type: ignore[attr-defined]
         except ImportError as e:
             raise ApiError(
-                501, "llm_unavailable", "the generation stage is not installed in this kgrag; "
-                "use \"llm\": false for the ranked differential"
+                501,
+                "llm_unavailable",
+                "the generation stage is not installed in this kgrag; "
+                'use "llm": false for the ranked differential',
             ) from e
         try:
             result = await call(lambda: answer(req.text, list(req.findings), top_k=req.top_k))
         except (ImportError, ConfigError) as e:
             raise ApiError(
-                501, "llm_unavailable", f"no LLM is configured ({e}); use \"llm\": false"
+                501, "llm_unavailable", f'no LLM is configured ({e}); use "llm": false'
             ) from e
         return JSONResponse(result.model_dump(mode="json"))
 
     @app.get(
-        "/v1/concepts/{concept_id}", response_model=Concept, tags=["concepts"], responses=_errors(*COMMON, 404)
+        "/v1/concepts/{concept_id}",
+        response_model=Concept,
+        tags=["concepts"],
+        responses=_errors(*COMMON, 404),
     )
     async def concept(
-        concept_id: Annotated[str, PathParam(min_length=1, max_length=200, description="any id or code")],
+        concept_id: Annotated[
+            str, PathParam(min_length=1, max_length=200, description="any id or code")
+        ],
     ) -> Concept:
         """One unified concept by any of its codes (``HP:0001250``, ``MESH:D003924``, ...)."""
         return await call(lambda: svc.concept(concept_id))
 
-    @app.get("/v1/concepts", response_model=ConceptSearchResponse, tags=["concepts"], responses=_errors(*COMMON))
+    @app.get(
+        "/v1/concepts",
+        response_model=ConceptSearchResponse,
+        tags=["concepts"],
+        responses=_errors(*COMMON),
+    )
     async def search(
         q: Annotated[str, Query(min_length=1, max_length=500, description="name or code")],
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
@@ -345,7 +371,7 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         return FileResponse(STATIC / "index.html")
 
     app.add_middleware(
-        Guard,  # type: ignore[arg-type]
+        Guard,
         keys=keys,
         max_body_bytes=config.max_body_bytes,
         rate_limit=config.rate_limit,

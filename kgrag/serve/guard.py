@@ -111,7 +111,9 @@ class Guard:
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
-        async def reply(code: int, error: str, text: str, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
+        async def reply(
+            code: int, error: str, text: str, extra: Sequence[tuple[bytes, bytes]] = ()
+        ) -> None:
             body = json.dumps({"error": error, "message": text}).encode()
             await send_wrapped(
                 {
@@ -130,15 +132,14 @@ class Guard:
         try:
             public = is_public(path)
             given = self._key(headers)
-            if self.keys and not public:
-                if not self._check_key(given):
-                    await reply(
-                        401,
-                        "unauthorized",
-                        "missing or invalid API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
-                        [(b"www-authenticate", b'Bearer realm="kgrag"')],
-                    )
-                    return
+            if self.keys and not public and not self._check_key(given):
+                await reply(
+                    401,
+                    "unauthorized",
+                    "missing or invalid API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
+                    [(b"www-authenticate", b'Bearer realm="kgrag"')],
+                )
+                return
             if given is not None and self._check_key(given):
                 who = "key:" + fingerprint(given)
             elif scope.get("client"):

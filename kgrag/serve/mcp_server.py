@@ -43,9 +43,7 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
     cfg = config or ServeConfig()
     # log_level: the SDK calls logging.basicConfig with it (a no-op once kgrag's JSON
     # logging is configured)
-    server = MCPServer(
-        name="kgrag", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
-    )
+    server = MCPServer(name="kgrag", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
 
     async def run(fn: Callable[[], T]) -> T:
         try:
@@ -64,14 +62,18 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
         if findings > cfg.max_findings:
             raise ToolError(f"at most {cfg.max_findings} findings")
 
-    @server.tool(description="Mentions of diseases and findings in clinical text, with assertion "
-                 "(present, absent, ...) and ranked concept candidates.")
+    @server.tool(
+        description="Mentions of diseases and findings in clinical text, with assertion "
+        "(present, absent, ...) and ranked concept candidates."
+    )
     async def link(text: Annotated[str, Field(description="clinical text")]) -> LinkResponse:
         check(text)
         return LinkResponse(mentions=await run(lambda: service.link(text)))
 
-    @server.tool(description="The evidence bundle for a case: graph candidates with finding paths "
-                 "and citations, and passages with verified spans. No LLM.")
+    @server.tool(
+        description="The evidence bundle for a case: graph candidates with finding paths "
+        "and citations, and passages with verified spans. No LLM."
+    )
     async def retrieve_evidence(
         text: Annotated[str | None, Field(description="a patient description")] = None,
         findings: Annotated[list[FindingInput] | None, Field(description="coded findings")] = None,
@@ -84,8 +86,10 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
             raise ToolError(str(e)) from e
         return await run(lambda: service.retrieve(req))
 
-    @server.tool(description="A ranked differential diagnosis with category paths, probabilities, "
-                 "cited evidence and follow-up questions.")
+    @server.tool(
+        description="A ranked differential diagnosis with category paths, probabilities, "
+        "cited evidence and follow-up questions."
+    )
     async def diagnose(
         text: Annotated[str | None, Field(description="a patient description")] = None,
         findings: Annotated[list[FindingInput] | None, Field(description="coded findings")] = None,
@@ -99,12 +103,16 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
             raise ToolError(str(e)) from e
         return await run(lambda: service.diagnose(req))
 
-    @server.tool(description="A unified concept by any of its ids or codes (HP:, DOID:, MESH:, OMIM:, ...).")
+    @server.tool(
+        description="A unified concept by any of its ids or codes (HP:, DOID:, MESH:, OMIM:, ...)."
+    )
     async def lookup_concept(code: Annotated[str, Field(min_length=1, max_length=200)]) -> Concept:
         return await run(lambda: service.concept(code))
 
-    @server.tool(description="The cited text: text[start:end] of a stored document (a passage "
-                 "citation's document, start and end).")
+    @server.tool(
+        description="The cited text: text[start:end] of a stored document (a passage "
+        "citation's document, start and end)."
+    )
     async def get_span(
         document: Annotated[str, Field(min_length=1)],
         start: Annotated[int | None, Field(ge=0)] = None,

@@ -32,11 +32,10 @@ STAGES = Histogram(
     ["stage"],
     buckets=_LATENCY,
 )
-CITATIONS = Counter(
-    "kgrag_citations_total", "passage citations returned, by verification", ["verified"]
-)
+CITATIONS = Counter("kgrag_citations_total", "passage citations returned, by verification", ["verified"])
 CITATIONS_DROPPED = Counter(
-    "kgrag_citations_dropped_total", "citations dropped because they did not verify against the stored text"
+    "kgrag_citations_dropped_total",
+    "citations dropped because they did not verify against the stored text",
 )
 LLM_PARSE_FAILURES = Counter(
     "kgrag_llm_parse_failures_total", "LLM answers that did not parse into the grounded schema"

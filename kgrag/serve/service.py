@@ -68,6 +68,9 @@ class KnowledgeService:
         self.error: str | None = None
         self.parts = {"knowledge_base": False, "model": False, "index": False}
         self.load_seconds: float | None = None
+        self.store_error: str | None = None  # set while a server-backed store is unreachable
+        self._stop = threading.Event()
+        self._watch: threading.Thread | None = None
 
     # -- life cycle -------------------------------------------------------------------
     def load(self) -> None:
@@ -92,13 +95,48 @@ class KnowledgeService:
             if index is None:
                 logger.warning("passage search unavailable: %s", dx._passage_error)
             self._dx = dx
+            if getattr(dx.store, "driver", None) is not None:
+                self._watch = threading.Thread(
+                    target=self._watch_store, name="kgrag-store-watch", daemon=True
+                )
+                self._watch.start()
             self.load_seconds = time.perf_counter() - started
             logger.info("knowledge base loaded", extra={"seconds": round(self.load_seconds, 2)})
         except Exception as e:
             self.error = f"{type(e).__name__}: {e}"
             logger.error("knowledge base failed to load: %s", self.error)
 
+    def _ping(self) -> None:
+        """Raises GraphUnavailable when a server-backed store (Neo4j) does not answer.
+        Not under the lock, and without the driver's 30 s of retries."""
+        if self._dx is None:
+            return
+        driver = getattr(self._dx.store, "driver", None)
+        if driver is None:
+            return
+        try:
+            driver.verify_connectivity()
+        except Exception as e:
+            raise GraphUnavailable(f"the graph store does not answer: {type(e).__name__}: {e}") from e
+
+    def _watch_store(self, every: float = 1.0) -> None:
+        """Keep ``store_error`` current, so requests fail fast (503) while the graph
+        server is down instead of each waiting out the driver's retries."""
+        while not self._stop.wait(every):
+            try:
+                self._ping()
+                if self.store_error is not None:
+                    logger.warning("graph store reachable again")
+                self.store_error = None
+            except GraphUnavailable as e:
+                if self.store_error is None:
+                    logger.error(
+                        "graph store unreachable", extra={"error_type": type(e.__cause__).__name__}
+                    )
+                self.store_error = str(e)
+
     def close(self) -> None:
+        self._stop.set()
         if self._dx is not None:
             self._dx.close()
             self._dx = None
@@ -113,26 +151,38 @@ class KnowledgeService:
         NotReady: still loading, or loading failed."""
         if self._dx is None:
             raise NotReady(
-                self.error and f"the knowledge base failed to load ({self.error}); fix and restart"
+                (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
                 or "the knowledge base is still loading; retry shortly (see /readyz)"
             )
+        if self.store_error is not None:
+            raise GraphUnavailable(self.store_error)
         return self._dx
+
+    def status(self, status: str, detail: str | None = None) -> Readiness:
+        """A readiness answer with the parts loaded so far."""
+        return Readiness(
+            status=status,  # type: ignore[arg-type]
+            knowledge_base=self.parts["knowledge_base"],
+            model=self.parts["model"],
+            index=self.parts["index"],
+            store=self.store_spec or "default",
+            detail=detail,
+        )
 
     def readiness(self) -> Readiness:
         """Loaded, and the graph store answers a read right now."""
-        where = self.store_spec or "default"
         if self._dx is None:
-            return Readiness(
-                status="unavailable" if self.error else "loading",
-                store=where,
-                detail=self.error,
-                **self.parts,
-            )
+            return self.status("unavailable" if self.error else "loading", self.error)
         try:
-            self._locked(lambda: self.diagnoser.store.get_meta("status"))
+            if getattr(self._dx.store, "driver", None) is not None:
+                self._ping()  # the server answers now
+                self.store_error = None
+            else:
+                self._locked(lambda: self.diagnoser.store.get_meta("status"))
         except GraphUnavailable as e:
-            return Readiness(status="unavailable", store=where, detail=str(e), **self.parts)
-        return Readiness(status="ready", store=where, **self.parts)
+            self.store_error = str(e)
+            return self.status("unavailable", str(e))
+        return self.status("ready")
 
     def _locked(self, fn: Callable[[], T]) -> T:
         with self._lock:
@@ -188,7 +238,9 @@ class KnowledgeService:
         e = len(text) if end is None else end
         if not 0 <= s <= e <= len(text):
             raise ValueError(f"span [{s}:{e}] is outside the document (0..{len(text)})")
-        return SpanResponse(document=document, title=node.name, start=s, end=e, text=text[s:e], length=len(text))
+        return SpanResponse(
+            document=document, title=node.name, start=s, end=e, text=text[s:e], length=len(text)
+        )
 
 
 __all__ = ["ConceptNotFound", "DocumentNotFound", "KnowledgeService", "NotReady"]
