@@ -114,8 +114,9 @@ class KnowledgeService:
         driver = getattr(self._dx.store, "driver", None)
         if driver is None:
             return
-        try:
-            driver.verify_connectivity()
+        try:  # an auto-commit query: one round trip, none of execute_query's retries
+            with driver.session(database=getattr(self._dx.store, "database", None)) as session:
+                session.run("RETURN 1").consume()
         except Exception as e:
             raise GraphUnavailable(f"the graph store does not answer: {type(e).__name__}: {e}") from e
 
