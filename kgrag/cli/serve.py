@@ -86,7 +86,7 @@ def mcp(
     with cli_errors():
         configure(log_level)  # stderr: stdout carries the protocol
         config = load_config(store=store)
-        service = KnowledgeService(config.store)
+        service = KnowledgeService(config.store, torch_threads=config.torch_threads)
         service.load()
         if not service.loaded:
             from kgrag.errors import RetrievalError

@@ -105,7 +105,7 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     config = config or ServeConfig()
     config.check()
     keys = config.keys()
-    svc = service or KnowledgeService(config.store)
+    svc = service or KnowledgeService(config.store, torch_threads=config.torch_threads)
     mcp = build_mcp(svc, config)
     # With keys, the key check guards /mcp/; without (loopback only), the SDK's
     # DNS-rebinding guard accepts only loopback Host headers.

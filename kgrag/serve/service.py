@@ -6,6 +6,7 @@ the encoder are shared)."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ class KnowledgeService:
         store: a knowledge-base directory or ``neo4j://`` URI (``None``: the settings').
         settings: kgrag settings (``None``: the process-wide ones).
         factory: builds the Diagnoser instead of ``Diagnoser(store, settings=...)``.
+        torch_threads: CPU threads torch may use (0: leave torch's default), set once the
+            passage encoder has loaded torch.
     """
 
     def __init__(
@@ -59,10 +62,12 @@ class KnowledgeService:
         *,
         settings: Settings | None = None,
         factory: Callable[[], Diagnoser] | None = None,
+        torch_threads: int = 1,
     ) -> None:
         self.store_spec = store
         self.settings = settings
         self.factory = factory
+        self.torch_threads = torch_threads
         self._dx: Diagnoser | None = None
         self._lock = threading.Lock()
         self.error: str | None = None
@@ -92,6 +97,9 @@ class KnowledgeService:
             _ = dx.linker  # builds the dictionary over the concept table
             index = dx.passages
             self.parts["index"] = True
+            torch = sys.modules.get("torch")
+            if torch is not None and self.torch_threads:
+                torch.set_num_threads(self.torch_threads)
             if index is None:
                 logger.warning("passage search unavailable: %s", dx._passage_error)
             self._dx = dx
