@@ -230,6 +230,16 @@ def test_logs_are_json_without_patient_text_or_key(kb_root: Path) -> None:
     from kgrag.serve.logs import configure
 
     stream = io.StringIO()
+    names = ("kgrag", "uvicorn", "uvicorn.error", "uvicorn.access", "")
+    saved = {
+        n: (
+            logging.getLogger(n or None).handlers[:],
+            logging.getLogger(n or None).level,
+            logging.getLogger(n or None).propagate,
+            logging.getLogger(n or None).disabled,
+        )
+        for n in names
+    }
     configure("INFO", stream)
     secret_case = "Zebulon Quixby, 34, has prolonged seizures and fever. No cough."
     try:
@@ -246,9 +256,9 @@ def test_logs_are_json_without_patient_text_or_key(kb_root: Path) -> None:
             c.post("/v1/diagnose", json={"text": secret_case}, headers={"X-API-Key": "wrong-" + KEY})
             c.get("/v1/concepts", params={"q": "Quixby"}, headers=AUTH)
     finally:
-        for name in ("kgrag", "uvicorn", "uvicorn.error", ""):
-            logging.getLogger(name or None).handlers = []
-        logging.getLogger("kgrag").propagate = True
+        for n, (handlers, level, propagate, disabled) in saved.items():
+            log = logging.getLogger(n or None)
+            log.handlers, log.level, log.propagate, log.disabled = handlers, level, propagate, disabled
     lines = [ln for ln in stream.getvalue().splitlines() if ln.strip()]
     records = [json.loads(ln) for ln in lines]  # every line is one JSON object
     assert sum(r.get("route") == "/v1/diagnose" for r in records) >= 3
