@@ -45,6 +45,10 @@ CASES = [
 ]
 
 
+class _Done(Exception):
+    pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,6 +156,7 @@ def main() -> None:
     ap.add_argument("--soak-clients", type=int, default=8)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--store", default=None)
+    ap.add_argument("--no-restart", action="store_true", help="skip the SIGKILL + restart")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
@@ -204,6 +209,8 @@ def main() -> None:
                 "samples": samples,
             }
         # fault: SIGKILL, restart, time to ready, same answer
+        if args.no_restart:
+            raise _Done
         before = httpx.post(
             base + "/v1/diagnose",
             json={"text": CASES[0]},
@@ -223,6 +230,8 @@ def main() -> None:
         before.pop("timings_ms", None)
         after.pop("timings_ms", None)
         result["kill9_restart"] = {"restart_to_ready_s": round(ready, 2), "same_answer": before == after}
+    except _Done:
+        pass
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
