@@ -156,6 +156,7 @@ def main() -> None:
     ap.add_argument("--soak-clients", type=int, default=8)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--store", default=None)
+    ap.add_argument("--ready-timeout", type=float, default=300, help="seconds to wait for /readyz")
     ap.add_argument("--no-restart", action="store_true", help="skip the SIGKILL + restart")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
@@ -170,7 +171,7 @@ def main() -> None:
         "runs": [],
     }
     try:
-        result["start_to_ready_s"] = round(wait_ready(port), 2)
+        result["start_to_ready_s"] = round(wait_ready(port, args.ready_timeout), 2)
         for case in CASES[:2]:  # warm-up (the first text query builds the linker's caches)
             httpx.post(
                 base + "/v1/diagnose",
@@ -220,7 +221,7 @@ def main() -> None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
         proc = start(port, args.workers, args.store)
-        ready = wait_ready(port)
+        ready = wait_ready(port, args.ready_timeout)
         after = httpx.post(
             base + "/v1/diagnose",
             json={"text": CASES[0]},
