@@ -70,6 +70,7 @@ def serve(
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
+            timeout_worker_healthcheck=config.worker_healthcheck_s,
         )
 
 
