@@ -47,8 +47,8 @@ class ServeConfig(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="allowed CORS origins; empty: CORS off"
     )
-    worker_healthcheck_s: float = Field(
-        default=120.0,
+    worker_healthcheck_s: int = Field(
+        default=120,
         gt=0,
         description="how long uvicorn's supervisor waits for a worker's ping before replacing it; "
         "loading the knowledge base keeps a worker busy (its 5 s default restarted loading "
