@@ -227,7 +227,7 @@ def normalize(
     checked = _text_arg("mention", mention)
     assert checked is not None
     doc, top = _text_arg("context", context, optional=True), _positive_int("k", k)
-    return linker_for(vocab, kinds).normalize(checked, doc, top)  # checked first: no linker for a bad call
+    return linker_for(vocab, kinds).normalize(checked, doc, top)  # checked first: no linker built
 
 
 def assert_spans(

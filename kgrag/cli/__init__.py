@@ -23,6 +23,12 @@ app.command("retrieve")(diagnose.retrieve)
 app.add_typer(concepts.app, name="concepts")
 app.add_typer(graph.app, name="graph")
 
+# -- serve: the HTTP sidecar and the MCP server over stdio (kgrag[serve]) --
+from kgrag.cli import serve as serve_cmd  # noqa: E402
+
+app.command("serve")(serve_cmd.serve)
+app.command("mcp")(serve_cmd.mcp)
+
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress")) -> None:

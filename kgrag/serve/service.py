@@ -1,0 +1,255 @@
+"""The loaded knowledge base behind both the REST API and the MCP tools: one
+:class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage
+index, linker), loaded once, its calls serialised by a lock (the store's connection and
+the encoder are shared)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from kgrag.errors import ConceptNotFound, GraphUnavailable, KgragError
+from kgrag.graph.schema import Label
+from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle
+from kgrag.serve.models import (
+    CaseRequest,
+    ConceptSearchResponse,
+    DiagnoseRequest,
+    Readiness,
+    RetrieveRequest,
+    SpanResponse,
+)
+from kgrag.types import Candidate, Concept, Mention
+
+if TYPE_CHECKING:
+    from kgrag.config import Settings
+    from kgrag.retrieval.diagnose import Diagnoser
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class DocumentNotFound(KgragError, KeyError):
+    """No stored document has this id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NotReady(KgragError):
+    """The knowledge base is still loading (or failed to load); the message says which."""
+
+
+class KnowledgeService:
+    """One knowledge base, loaded once per process.
+
+    Args:
+        store: a knowledge-base directory or ``neo4j://`` URI (``None``: the settings').
+        settings: kgrag settings (``None``: the process-wide ones).
+        factory: builds the Diagnoser instead of ``Diagnoser(store, settings=...)``.
+        torch_threads: CPU threads torch may use (0: leave torch's default), set once the
+            passage encoder has loaded torch.
+    """
+
+    def __init__(
+        self,
+        store: str | None = None,
+        *,
+        settings: Settings | None = None,
+        factory: Callable[[], Diagnoser] | None = None,
+        torch_threads: int = 1,
+    ) -> None:
+        self.store_spec = store
+        self.settings = settings
+        self.factory = factory
+        self.torch_threads = torch_threads
+        self._dx: Diagnoser | None = None
+        self._lock = threading.Lock()
+        self.error: str | None = None
+        self.parts = {"knowledge_base": False, "model": False, "index": False}
+        self.load_seconds: float | None = None
+        self.store_error: str | None = None  # set while a server-backed store is unreachable
+        self._stop = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+    def load(self) -> None:
+        """Open the store, load the model, the passage index and the linker (blocking).
+        A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is."""
+        if self._dx is not None:
+            return
+        started = time.perf_counter()
+        try:
+            if self.factory is not None:
+                dx = self.factory()
+            else:
+                from kgrag.retrieval.diagnose import Diagnoser
+
+                dx = Diagnoser(self.store_spec, settings=self.settings)
+            self.parts["knowledge_base"] = True
+            _ = dx.model
+            self.parts["model"] = True
+            _ = dx.linker  # builds the dictionary over the concept table
+            index = dx.passages
+            self.parts["index"] = True
+            torch = sys.modules.get("torch")
+            if torch is not None and self.torch_threads:
+                torch.set_num_threads(self.torch_threads)
+            if index is None:
+                logger.warning("passage search unavailable: %s", dx._passage_error)
+            self._dx = dx
+            if getattr(dx.store, "driver", None) is not None:
+                self._watch = threading.Thread(
+                    target=self._watch_store, name="kgrag-store-watch", daemon=True
+                )
+                self._watch.start()
+            self.load_seconds = time.perf_counter() - started
+            logger.info("knowledge base loaded", extra={"seconds": round(self.load_seconds, 2)})
+        except Exception as e:
+            self.error = f"{type(e).__name__}: {e}"
+            logger.error("knowledge base failed to load: %s", self.error)
+
+    def _ping(self) -> None:
+        """Raises GraphUnavailable when a server-backed store (Neo4j) does not answer.
+        Not under the lock, and without the driver's 30 s of retries."""
+        if self._dx is None:
+            return
+        driver = getattr(self._dx.store, "driver", None)
+        if driver is None:
+            return
+        try:  # an auto-commit query: one round trip, none of execute_query's retries
+            with driver.session(database=getattr(self._dx.store, "database", None)) as session:
+                session.run("RETURN 1").consume()
+        except Exception as e:
+            raise GraphUnavailable(f"the graph store does not answer: {type(e).__name__}: {e}") from e
+
+    def _watch_store(self, every: float = 1.0) -> None:
+        """Keep ``store_error`` current, so requests fail fast (503) while the graph
+        server is down instead of each waiting out the driver's retries."""
+        while not self._stop.wait(every):
+            try:
+                self._ping()
+                if self.store_error is not None:
+                    logger.warning("graph store reachable again")
+                self.store_error = None
+            except GraphUnavailable as e:
+                if self.store_error is None:
+                    logger.error(
+                        "graph store unreachable", extra={"error_type": type(e.__cause__).__name__}
+                    )
+                self.store_error = str(e)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._dx is not None:
+            self._dx.close()
+            self._dx = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._dx is not None
+
+    @property
+    def diagnoser(self) -> Diagnoser:
+        """Raises:
+        NotReady: still loading, or loading failed."""
+        if self._dx is None:
+            raise NotReady(
+                (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
+                or "the knowledge base is still loading; retry shortly (see /readyz)"
+            )
+        if self.store_error is not None:
+            raise GraphUnavailable(self.store_error)
+        return self._dx
+
+    def status(self, status: str, detail: str | None = None) -> Readiness:
+        """A readiness answer with the parts loaded so far."""
+        return Readiness(
+            status=status,  # type: ignore[arg-type]
+            knowledge_base=self.parts["knowledge_base"],
+            model=self.parts["model"],
+            index=self.parts["index"],
+            store=self.store_spec or "default",
+            detail=detail,
+        )
+
+    def readiness(self) -> Readiness:
+        """Loaded, and the graph store answers a read right now."""
+        if self._dx is None:
+            return self.status("unavailable" if self.error else "loading", self.error)
+        try:
+            if getattr(self._dx.store, "driver", None) is not None:
+                self._ping()  # the server answers now
+                self.store_error = None
+            else:
+                self._locked(lambda: self.diagnoser.store.get_meta("status"))
+        except GraphUnavailable as e:
+            self.store_error = str(e)
+            return self.status("unavailable", str(e))
+        return self.status("ready")
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            return fn()
+
+    # -- the calls ---------------------------------------------------------------------
+    def link(self, text: str) -> list[Mention]:
+        dx = self.diagnoser
+        return self._locked(lambda: dx.linker.link(text))
+
+    def normalize(self, mention: str, context: str | None, k: int) -> list[Candidate]:
+        dx = self.diagnoser
+        return self._locked(lambda: dx.linker.normalize(mention, context, k))
+
+    def retrieve(self, req: RetrieveRequest) -> EvidenceBundle:
+        dx = self.diagnoser
+        return self._locked(
+            lambda: dx.retrieve(req.text, list(req.findings), top_k=req.top_k, passages_k=req.passages_k)
+        )
+
+    def diagnose(self, req: DiagnoseRequest | CaseRequest) -> DiagnosisReport:
+        dx = self.diagnoser
+        method = req.method if isinstance(req, DiagnoseRequest) else None
+        return self._locked(
+            lambda: dx.diagnose(req.text, list(req.findings), top_k=req.top_k, method=method)
+        )
+
+    def concept(self, code: str) -> Concept:
+        """Raises:
+        ConceptNotFound: no concept has this id or code."""
+        dx = self.diagnoser
+        return self._locked(lambda: dx.table.get(code))
+
+    def search(self, q: str, limit: int, kind: str | None) -> ConceptSearchResponse:
+        dx = self.diagnoser
+        kinds = [kind] if kind else None
+        matches = self._locked(lambda: dx.table.search(q, limit=limit, kinds=kinds))
+        return ConceptSearchResponse(query=q, matches=matches)
+
+    def span(self, document: str, start: int | None, end: int | None) -> SpanResponse:
+        """``text[start:end]`` of a stored document (whole text when both are omitted).
+
+        Raises:
+            DocumentNotFound: no document with this id.
+            ValueError: the span is outside the document or reversed.
+        """
+        dx = self.diagnoser
+        node = self._locked(lambda: dx.store.get_node(document))
+        if node is None or node.label is not Label.DOCUMENT:
+            raise DocumentNotFound(f"no document {document!r}; cite ids come from passages' 'document'")
+        text = str(node.props.get("text", ""))
+        s = 0 if start is None else start
+        e = len(text) if end is None else end
+        if not 0 <= s <= e <= len(text):
+            raise ValueError(f"span [{s}:{e}] is outside the document (0..{len(text)})")
+        return SpanResponse(
+            document=document, title=node.name, start=s, end=e, text=text[s:e], length=len(text)
+        )
+
+
+__all__ = ["ConceptNotFound", "DocumentNotFound", "KnowledgeService", "NotReady"]
