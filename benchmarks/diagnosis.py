@@ -90,6 +90,10 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/diagnosis.json")
     ap.add_argument("--latency-cases", type=int, default=300)
+    ap.add_argument(
+        "--setting", default="rare", choices=["general", "rare", "uniform"],
+        help="pretest probability (rare-disease cases: a genetics clinic)",
+    )
     args = ap.parse_args()
 
     from kgrag.errors import NoUsableFindings
@@ -128,6 +132,7 @@ def main() -> int:
                     None if v.get("text") else findings,
                     method=v["method"],  # type: ignore[arg-type]
                     drop_references=[f"PMID:{pmid}"] if v.get("drop") and pmid else (),
+                    setting=args.setting,
                 )
                 rank = gold_rank(r.order, gold)
             except NoUsableFindings:
@@ -156,7 +161,7 @@ def main() -> int:
             t = time.perf_counter()
             try:
                 if use_text:
-                    dx.diagnose(text=render_text(features), top_k=10)
+                    dx.diagnose(text=render_text(features), top_k=10, setting=args.setting)
                 else:
                     dx.diagnose(
                         findings=[
@@ -164,6 +169,7 @@ def main() -> int:
                             for f in features
                         ],
                         top_k=10,
+                        setting=args.setting,
                     )
             except NoUsableFindings:
                 continue
@@ -176,6 +182,7 @@ def main() -> int:
     out = {
         "cases": len(cases),
         "cases_source": str(args.cases.name),
+        "setting": args.setting,
         "covered_cases": covered_count,
         "method_note": "fused = reciprocal-rank fusion of graph ranks and passage vector hits",
         "encoder": dx.passages.encoder.name if dx.passages else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from kgrag.types import Candidate, Mention
 
@@ -62,6 +62,7 @@ def diagnose(
     *,
     top_k: int = 10,
     method: Method | None = None,
+    setting: Literal["general", "rare", "uniform"] | None = None,
 ) -> DiagnosisReport:
     """A ranked differential diagnosis with its evidence and follow-up questions.
 
@@ -69,7 +70,7 @@ def diagnose(
     ... # doctest: +SKIP
     >>> report.candidates[0].name, report.candidates[0].findings[0].citations  # doctest: +SKIP
     """
-    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method)
+    return default_diagnoser().diagnose(text, findings, top_k=top_k, method=method, setting=setting)
 
 
 def retrieve(
@@ -78,6 +79,9 @@ def retrieve(
     *,
     top_k: int = 10,
     passages_k: int | None = None,
+    setting: Literal["general", "rare", "uniform"] | None = None,
 ) -> EvidenceBundle:
     """The evidence bundle alone (graph candidates with paths, passages with citations)."""
-    return default_diagnoser().retrieve(text, findings, top_k=top_k, passages_k=passages_k)
+    return default_diagnoser().retrieve(
+        text, findings, top_k=top_k, passages_k=passages_k, setting=setting
+    )

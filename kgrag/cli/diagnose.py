@@ -22,6 +22,8 @@ from kgrag.cli._output import (
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
 
 METHODS = ("graph", "ppr", "fused")
+SETTINGS = ("general", "rare", "uniform")  # pretest probability (kgrag/retrieval/priors.py)
+_SETTING_HELP = "pretest probability: general (common diseases favoured) | rare | uniform"
 
 
 def _findings(present: list[str] | None, absent: list[str] | None) -> list[FindingInput]:
@@ -62,6 +64,7 @@ def diagnose(
     method: str | None = typer.Option(None, "--method", help="graph | ppr | fused (default: settings)"),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP + " (default: settings)"),
 ) -> None:
     """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
     from kgrag.retrieval.diagnose import Diagnoser
@@ -71,15 +74,29 @@ def diagnose(
         _check(text, findings, input)
         if method is not None and method not in METHODS:
             usage_error(f"--method must be one of {', '.join(METHODS)}")
+        if setting is not None and setting not in SETTINGS:
+            usage_error(f"--setting must be one of {', '.join(SETTINGS)}")
         with Diagnoser(store) as dx:
             if input is None:
-                report = dx.diagnose(text, findings, top_k=top_k, method=method)  # type: ignore[arg-type]
+                report = dx.diagnose(
+                    text,
+                    findings,
+                    top_k=top_k,
+                    method=method,  # type: ignore[arg-type]
+                    setting=setting,  # type: ignore[arg-type]
+                )
                 emit_json(report) if json else _print_report(report)
                 return
 
             def handle(lineno: int, record: dict[str, Any]) -> dict[str, Any]:
                 rid, t, f = _case(record, lineno)
-                r = dx.diagnose(t, f, top_k=top_k, method=method)  # type: ignore[arg-type]
+                r = dx.diagnose(
+                    t,
+                    f,
+                    top_k=top_k,
+                    method=method,  # type: ignore[arg-type]
+                    setting=setting,  # type: ignore[arg-type]
+                )
                 return {"id": rid, **r.model_dump(mode="json")}
 
             jsonl_batch(input, output, "diagnosing", handle)
@@ -93,6 +110,7 @@ def retrieve(
     passages: int = typer.Option(10, "--passages", min=1, max=200),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP + " (default: settings)"),
 ) -> None:
     """The evidence bundle alone (graph paths and passages with citations), for an LLM."""
     from kgrag.retrieval.diagnose import Diagnoser
@@ -100,8 +118,16 @@ def retrieve(
     with cli_errors():
         findings = _findings(finding, absent)
         _check(text, findings, None)
+        if setting is not None and setting not in SETTINGS:
+            usage_error(f"--setting must be one of {', '.join(SETTINGS)}")
         with Diagnoser(store) as dx:
-            bundle = dx.retrieve(text, findings, top_k=top_k, passages_k=passages)
+            bundle = dx.retrieve(
+                text,
+                findings,
+                top_k=top_k,
+                passages_k=passages,
+                setting=setting,  # type: ignore[arg-type]
+            )
         emit_json(bundle) if json else _print_bundle(bundle)
 
 
@@ -123,7 +149,7 @@ def _print_query(report: DiagnosisReport | EvidenceBundle) -> None:
 def _candidates_table(report: DiagnosisReport | EvidenceBundle, title: str) -> Table:
     rows = report.candidates if isinstance(report, DiagnosisReport) else report.diseases
     out = Table(title=title)
-    for col in ("#", "disease", "codes", "p", "score", "category"):
+    for col in ("#", "disease", "codes", "p", "score", "prior", "category"):
         out.add_column(col, overflow="fold")
     for c in rows:
         out.add_row(
@@ -132,6 +158,7 @@ def _candidates_table(report: DiagnosisReport | EvidenceBundle, title: str) -> T
             ", ".join(c.codes[:4]),
             f"{c.probability:.3f}",
             f"{c.score:.4g}",
+            c.prior_class or "-",
             " > ".join(p.name for p in reversed(c.category_path)),
         )
     return out
@@ -164,7 +191,7 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
 
 def _print_report(report: DiagnosisReport) -> None:
     _print_query(report)
-    console.print(_candidates_table(report, f"differential ({report.method})"))
+    console.print(_candidates_table(report, f"differential ({report.method}, setting {report.setting})"))
     if report.categories:
         console.print(
             "categories: " + "; ".join(f"{c.name} {c.probability:.2f}" for c in report.categories[:5]),

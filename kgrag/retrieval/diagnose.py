@@ -25,6 +25,7 @@ from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
 from kgrag.retrieval.differences import follow_ups
 from kgrag.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
 from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
+from kgrag.retrieval.priors import SETTINGS, DiseasePrior, Setting, disease_priors, log_prior
 from kgrag.retrieval.types import (
     CategoryScore,
     Citation,
@@ -70,6 +71,9 @@ class Ranking:
     warnings: list[str]
     timings: dict[str, float]
     started: float
+    # pretest probability (kgrag/retrieval/priors.py): the setting and its log prior per disease
+    setting: Setting = "uniform"
+    log_prior: npt.NDArray[np.float64] | None = None
 
 
 class Diagnoser:
@@ -132,6 +136,20 @@ class Diagnoser:
             except Exception as e:  # e.g. the encoder it was built with is not installed
                 self._passage_error = f"vector search unavailable: {e}"
         return self._passages
+
+    @cached_property
+    def priors(self) -> list[DiseasePrior]:
+        """Each model disease's prior class (computed once from the store's nodes)."""
+        return disease_priors(self.model.diseases, self.store, self.settings.ontologies_dir)
+
+    def log_prior(self, setting: Setting) -> npt.NDArray[np.float64]:
+        """The log prior per model disease under ``setting`` (cached per setting)."""
+        if setting not in SETTINGS:
+            raise ConfigError(f"setting must be one of {', '.join(SETTINGS)}, not {setting!r}")
+        cache: dict[str, npt.NDArray[np.float64]] = self.__dict__.setdefault("_log_priors", {})
+        if setting not in cache:
+            cache[setting] = log_prior([p.prior_class for p in self.priors], setting)
+        return cache[setting]
 
     @cached_property
     def ppr(self) -> PersonalizedPageRank:
@@ -433,6 +451,7 @@ class Diagnoser:
         passages_k: int | None = None,
         drop_references: Iterable[str] = (),
         with_passages: bool = False,
+        setting: Setting | None = None,
     ) -> Ranking:
         """Every candidate in rank order, without the evidence (what benchmarks need).
         Passages are searched for ``fused`` (they rank) or when ``with_passages``."""
@@ -444,6 +463,8 @@ class Diagnoser:
         warnings: list[str] = []
         t1 = time.perf_counter()
         log_lr = self.model.score(present, excluded, drop_references=drop_references)
+        setting = setting or self.settings.diagnose_setting
+        prior = self.log_prior(setting)
         timings["graph"] = (time.perf_counter() - t1) * 1000
         passages: list[Passage] = []
         if method == "fused" or with_passages:
@@ -454,8 +475,8 @@ class Diagnoser:
                 warnings.append(self._passage_error + " (ranked by the graph alone)")
             timings["vector"] = (time.perf_counter() - t2) * 1000
         t3 = time.perf_counter()
-        order, scores, ranks = self._rank(method, log_lr, present, excluded, passages)
-        posterior = np.exp(log_lr - log_lr.max())
+        order, scores, ranks = self._rank(method, log_lr + prior, present, excluded, passages)
+        posterior = np.exp(log_lr + prior - (log_lr + prior).max())
         posterior /= posterior.sum()
         timings["rank"] = (time.perf_counter() - t3) * 1000
         return Ranking(
@@ -472,6 +493,8 @@ class Diagnoser:
             warnings,
             timings,
             t0,
+            setting,
+            prior,
         )
 
     def diagnose(
@@ -484,11 +507,14 @@ class Diagnoser:
         evidence: bool = True,
         passages_k: int | None = None,
         drop_references: Iterable[str] = (),
+        setting: Setting | None = None,
     ) -> DiagnosisReport:
         """A ranked differential for ``text`` and/or coded ``findings``.
 
         ``drop_references``: score without annotations that cite only these references
-        (evaluation on cases curated from the same papers)."""
+        (evaluation on cases curated from the same papers). ``setting``: the pretest
+        probability, ``general`` | ``rare`` | ``uniform`` (default: settings; see
+        :mod:`kgrag.retrieval.priors`)."""
         if top_k < 1:
             raise ConfigError("top_k must be at least 1")
         dropped = set(drop_references)
@@ -499,6 +525,7 @@ class Diagnoser:
             passages_k=passages_k,
             drop_references=dropped,
             with_passages=evidence,
+            setting=setting,
         )
         return self._report(r, top_k, evidence, dropped)
 
@@ -520,6 +547,12 @@ class Diagnoser:
                     score=round(r.scores[d], 6),
                     probability=round(float(r.posterior[di]), 6) if di is not None else 0.0,
                     log_lr=round(float(r.log_lr[di]), 4) if di is not None else None,
+                    log_prior=(
+                        round(float(r.log_prior[di]), 4)
+                        if di is not None and r.log_prior is not None
+                        else None
+                    ),
+                    prior_class=self.priors[di].prior_class.value if di is not None else None,
                     category_path=self._category_path(d) if evidence else [],
                     ranks=r.ranks.get(d, {}),
                     findings=(
@@ -550,6 +583,7 @@ class Diagnoser:
         r.timings["total"] = (time.perf_counter() - r.started) * 1000
         return DiagnosisReport(
             method=r.method,
+            setting=r.setting,
             query=r.query,
             candidates=candidates,
             categories=categories,
@@ -579,11 +613,14 @@ class Diagnoser:
         *,
         top_k: int = 10,
         passages_k: int | None = None,
+        setting: Setting | None = None,
     ) -> EvidenceBundle:
         """The evidence alone: graph candidates with their paths, and passages."""
         if top_k < 1:
             raise ConfigError("top_k must be at least 1")
-        r = self.rank(text, findings, method="graph", passages_k=passages_k, with_passages=True)
+        r = self.rank(
+            text, findings, method="graph", passages_k=passages_k, with_passages=True, setting=setting
+        )
         report = self._report(r, top_k, evidence=True, dropped=set())
         return EvidenceBundle(
             query=report.query, diseases=report.candidates, passages=r.passages, warnings=report.warnings

@@ -90,6 +90,10 @@ class DiagnosisCandidate(_Model):
     score: float = Field(description="the ranking score of the chosen method")
     probability: float = Field(description="posterior over the ranked diseases (graph model)")
     log_lr: float | None = None
+    log_prior: float | None = Field(
+        default=None, description="log pretest probability of the disease's class (priors.py)"
+    )
+    prior_class: str | None = Field(default=None, description="common | mixed | unclassified | rare")
     category_path: list[ConceptRef] = Field(
         default_factory=list, description="from the disease up to its category"
     )
@@ -116,6 +120,7 @@ class QueryFindings(_Model):
 
 class DiagnosisReport(_Model):
     method: Method
+    setting: str = Field(default="uniform", description="pretest probability: general | rare | uniform")
     query: QueryFindings
     candidates: list[DiagnosisCandidate]
     categories: list[CategoryScore] = Field(default_factory=list)
