@@ -237,6 +237,20 @@ class Builder:
         self.say(f"retrieval artifacts: {counts} in {time.perf_counter() - t0:.1f}s")
         return counts
 
+    def _ddxplus_findings(self, name: str, conditions: list, directory: Path) -> int:  # type: ignore[type-arg]
+        """DDXPlus conditions -> shared findings through the curated evidence mapping
+        (``ontologies/ddxplus/evidence_findings.tsv``); 0 edges when the file is absent."""
+        from kgrag.ontology.ddxplus import EVIDENCE_FINDINGS_FILE, load_evidence_findings
+
+        path = directory / "ddxplus" / EVIDENCE_FINDINGS_FILE
+        if not path.is_file():
+            self.say(f"{name}: no {path.name}; DDXPlus evidences stay separate concepts")
+            return 0
+        mapping = load_evidence_findings(path)
+        return self._write(
+            name, [], builders.ddxplus_finding_edges(conditions, mapping, self.table, name)
+        )[1]
+
     def _fingerprint(self, spec: SourceSpec) -> str:
         return _digest(spec, self.table_digest)
 
@@ -313,6 +327,7 @@ class Builder:
                     name,
                 ),
             )
+            e += self._ddxplus_findings(name, r.extras["conditions"], d)
         elif spec.kind == "do_disease_symptom":
             from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
 
