@@ -34,8 +34,13 @@ EXAMPLES: list[tuple[str, list[str]]] = [
     ),
     (
         "55 year old man with crushing chest pain radiating to the left arm, sweating and nausea.",
-        ["myocardial infarction", "acute myocardial infarction", "acute coronary syndrome",
-         "unstable angina", "possible nstemi / stemi"],
+        [
+            "myocardial infarction",
+            "acute myocardial infarction",
+            "acute coronary syndrome",
+            "unstable angina",
+            "possible nstemi / stemi",
+        ],
     ),
     (
         "Polyuria, polydipsia, weight loss and fatigue.",

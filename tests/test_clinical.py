@@ -135,7 +135,8 @@ def test_setting_changes_the_ranking_and_is_reported(tmp_path: Path) -> None:
 def test_mapping_covers_every_evidence_once() -> None:
     import gzip
 
-    evidences = json.loads(gzip.open(EVIDENCES, "rt", encoding="utf-8").read())
+    with gzip.open(EVIDENCES, "rt", encoding="utf-8") as fh:
+        evidences = json.loads(fh.read())
     rows = load_evidence_findings(MAPPING)
     base = [r for r in rows if not r.value]
     assert sorted(r.evidence for r in base) == sorted(evidences)  # 223, each once
@@ -151,14 +152,21 @@ def test_mapping_covers_every_evidence_once() -> None:
 
 
 def test_mapping_codes_exist_in_the_concept_table(table: ConceptTable) -> None:
-    missing = [(r.evidence, c) for r in load_evidence_findings(MAPPING) for c in r.codes if table.resolve(c) is None]
+    missing = [
+        (r.evidence, c)
+        for r in load_evidence_findings(MAPPING)
+        for c in r.codes
+        if table.resolve(c) is None
+    ]
     assert not missing
 
 
 def test_mapping_file_errors_name_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "m.tsv"
     header = MAPPING.read_text(encoding="utf-8").splitlines()[0]
-    bad.write_text(header + "\nE_1\t\tB\tsymptom\tpatient\tq?\tHP:1\tx\tsideways\tnote\n", encoding="utf-8")
+    bad.write_text(
+        header + "\nE_1\t\tB\tsymptom\tpatient\tq?\tHP:1\tx\tsideways\tnote\n", encoding="utf-8"
+    )
     with pytest.raises(OntologyFormatError, match="unknown relation"):
         load_evidence_findings(bad)
     bad.write_text(header + "\nE_1\t\tB\tsymptom\tpatient\tq?\t\t\texact\tnote\n", encoding="utf-8")
@@ -182,3 +190,25 @@ def test_ddxplus_conditions_reach_shared_findings(table: ConceptTable) -> None:
     assert findings == {table.resolve("HP:0001945"), table.resolve("HP:0012735")}
     assert risks == {table.resolve("ICD10CM:Z72.0")}
     assert all(e.claims[0].reference.startswith("DDX:pneumonia E_") for e in edges)
+
+
+def test_finding_coverage_per_source_and_tier(tmp_path: Path) -> None:
+    from kgrag.graph.coverage import finding_coverage
+
+    store = _store(tmp_path / "kb")
+    store.upsert_edges(
+        [
+            Edge(
+                src="D_COMMON",
+                type=EdgeType.HAS_FINDING,
+                dst="F",
+                props={"polarity": "present"},
+                claims=(Claim(source="medquad", reference="chunk:x", start=0, end=1),),
+            )
+        ]
+    )
+    cov = finding_coverage(store)
+    assert cov.diseases == 2
+    assert cov.per_source == {"t": 2, "medquad": 1}
+    assert cov.only_source == {"t": 1}
+    assert cov.per_tier == {"disease": 2}

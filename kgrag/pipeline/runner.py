@@ -240,6 +240,7 @@ class Builder:
     def _ddxplus_findings(self, name: str, conditions: list, directory: Path) -> int:  # type: ignore[type-arg]
         """DDXPlus conditions -> shared findings through the curated evidence mapping
         (``ontologies/ddxplus/evidence_findings.tsv``); 0 edges when the file is absent."""
+        from kgrag.graph import builders
         from kgrag.ontology.ddxplus import EVIDENCE_FINDINGS_FILE, load_evidence_findings
 
         path = directory / "ddxplus" / EVIDENCE_FINDINGS_FILE

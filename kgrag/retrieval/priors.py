@@ -43,7 +43,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -70,7 +70,7 @@ CONSUMER_SOURCES = frozenset(
 )
 
 
-class PriorClass(str, Enum):
+class PriorClass(StrEnum):
     COMMON = "common"
     MIXED = "mixed"
     UNCLASSIFIED = "unclassified"
@@ -192,7 +192,9 @@ def disease_priors(
 
 
 def log_prior(
-    classes: Sequence[PriorClass], setting: Setting, weights: Mapping[Setting, Mapping[PriorClass, float]] | None = None
+    classes: Sequence[PriorClass],
+    setting: Setting,
+    weights: Mapping[Setting, Mapping[PriorClass, float]] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Per disease, the log of its class's weight under ``setting`` (0 for ``uniform``)."""
     table = (weights or PRIOR_WEIGHTS)[setting]
