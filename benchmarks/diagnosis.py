@@ -94,6 +94,7 @@ def main() -> int:
         "--setting", default="rare", choices=["general", "rare", "uniform"],
         help="pretest probability (rare-disease cases: a genetics clinic)",
     )
+    ap.add_argument("--variants", default=None, help="comma-separated subset of the variants")
     args = ap.parse_args()
 
     from kgrag.errors import NoUsableFindings
@@ -112,6 +113,9 @@ def main() -> int:
         "text": {"method": "graph", "text": True},
         "text, fused": {"method": "fused", "text": True},
     }
+    if args.variants:
+        keep = [v.strip() for v in args.variants.split(",")]
+        variants = {k: v for k, v in variants.items() if k in keep}
     ranks: dict[str, list[tuple[int, bool, float]]] = {v: [] for v in variants}
     covered_count = 0
     no_findings: dict[str, int] = {v: 0 for v in variants}
@@ -174,6 +178,8 @@ def main() -> int:
             except NoUsableFindings:
                 continue
             times.append((time.perf_counter() - t) * 1000)
+        if not times:  # --latency-cases 0
+            continue
         latency[label] = {
             "n": len(times),
             "p50_ms": round(statistics.median(times), 1),
