@@ -212,3 +212,21 @@ def test_finding_coverage_per_source_and_tier(tmp_path: Path) -> None:
     assert cov.per_source == {"t": 2, "medquad": 1}
     assert cov.only_source == {"t": 1}
     assert cov.per_tier == {"disease": 2}
+
+
+def test_cli_setting_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kgrag.cli import app
+
+    store = _store(tmp_path / "kb")
+    build_artifacts(store, fingerprint="fp", encoder="hashing")
+    store.close()
+    run = CliRunner()
+    args = ["diagnose", "-f", "F", "--store", str(tmp_path / "kb"), "--json"]
+    out = json.loads(run.invoke(app, [*args, "--setting", "general"]).stdout)
+    assert out["setting"] == "general" and out["candidates"][0]["concept_id"] == "D_COMMON"
+    out = json.loads(run.invoke(app, [*args, "--setting", "uniform"]).stdout)
+    assert out["setting"] == "uniform" and out["candidates"][0]["concept_id"] == "D_RARE"
+    bad = run.invoke(app, [*args, "--setting", "icu"])
+    assert bad.exit_code != 0 and "--setting must be one of" in bad.output
