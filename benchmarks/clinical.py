@@ -39,6 +39,7 @@ EXAMPLES: list[tuple[str, list[str]]] = [
             "acute myocardial infarction",
             "acute coronary syndrome",
             "unstable angina",
+            "intermediate coronary syndrome",
             "possible nstemi / stemi",
         ],
     ),

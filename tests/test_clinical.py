@@ -37,7 +37,7 @@ EVIDENCES = ROOT / "ontologies" / "ddxplus" / "release_evidences.json.gz"
         (("DDX:pneumonia", "ICD10CM:J18.9"), PriorClass.COMMON),
         (("ICD10CM:E11",), PriorClass.COMMON),  # an ICD-10-CM code, no rare mapping
         (("ICD10CM:G70.0", "ORPHA:589", "DDX:myasthenia_gravis"), PriorClass.MIXED),
-        (("ICD10CM:Q43.1", "ORPHA:388"), PriorClass.RARE),  # ICD code alone is not common
+        (("ICD10CM:Q43.1", "ORPHA:388"), PriorClass.MIXED),  # a dedicated ICD code and Orphanet
         (("MESH:D000001",), PriorClass.UNCLASSIFIED),
         (("DOID:9999999",), PriorClass.RARE),  # in the rare slim below
     ],

@@ -9,13 +9,13 @@ on **classes** read from documented membership:
   code, or its Disease Ontology id is in DO's rare slim (``DO_rare_slim.obo``). Orphanet
   and OMIM catalogue rare and Mendelian diseases by definition.
 - *common evidence*: the disease is a DDXPlus condition (``DDX:``; the 49 pathologies of a
-  primary-care / emergency differential), it has an ICD-10-CM code and no rare evidence,
-  or it is the focus of a consumer-health page from a general-health MedQuAD collection
+  primary-care / emergency differential), it has a dedicated ICD-10-CM code (an exact
+  match of the unified concept; most rare diseases share residual codes), or it is the focus of a consumer-health page from a general-health MedQuAD collection
   (``CONSUMER_SOURCES``; GARD, GHR and NINDS are left out, their pages are about rare
   disorders).
 
 The classes are ``common`` (common evidence only), ``mixed`` (both: myasthenia gravis is
-in DDXPlus and in Orphanet), ``unclassified`` (neither) and ``rare`` (rare evidence
+in DDXPlus and in Orphanet; type 1 diabetes has ICD-10-CM E10 and an OMIM entry), ``unclassified`` (neither) and ``rare`` (rare evidence
 only). A ``setting`` gives each class a relative prior probability (``PRIOR_WEIGHTS``);
 the log prior is added to the disease's summed log likelihood ratios, so the posterior is
 ``prior x likelihood`` renormalised.
@@ -142,8 +142,9 @@ def classify(
     all_codes = list(dict.fromkeys([concept_id, *codes]))
     rare = [c for c in all_codes if c.startswith(RARE_PREFIXES) or c in rare_slim]
     common = [c for c in all_codes if c.startswith(COMMON_PREFIXES)]
-    if not rare:
-        common += [c for c in all_codes if c.startswith(ICD_PREFIX)][:1]
+    # a dedicated ICD-10-CM code (an exact match) is kept for conditions of general care:
+    # common evidence; with rare evidence too the disease is ``mixed``
+    common += [c for c in all_codes if c.startswith(ICD_PREFIX)][:1]
     if concept_id in consumer_focus:
         common.append("consumer-health focus")
     if common and rare:
