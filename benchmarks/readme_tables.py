@@ -181,7 +181,7 @@ def clinical(d: dict) -> str:  # type: ignore[type-arg]
         )
     rows += [
         "",
-        "| example | expected | rank before (uniform) | rank with general | top 3 with general |",
+        "| example | expected | rank, uniform | rank, general | top 3, general |",
         "|---|---|---:|---:|---|",
     ]
     for e in d["examples"]:
