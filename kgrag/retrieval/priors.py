@@ -10,13 +10,14 @@ on **classes** read from documented membership:
   and OMIM catalogue rare and Mendelian diseases by definition.
 - *common evidence*: the disease is a DDXPlus condition (``DDX:``; the 49 pathologies of a
   primary-care / emergency differential), it has a dedicated ICD-10-CM code (an exact
-  match of the unified concept; most rare diseases share residual codes), or it is the focus of a consumer-health page from a general-health MedQuAD collection
+  match of the unified concept; most rare diseases share residual codes), or it is the
+  focus of a consumer-health page from a general-health MedQuAD collection
   (``CONSUMER_SOURCES``; GARD, GHR and NINDS are left out, their pages are about rare
   disorders).
 
 The classes are ``common`` (common evidence only), ``mixed`` (both: myasthenia gravis is
-in DDXPlus and in Orphanet; type 1 diabetes has ICD-10-CM E10 and an OMIM entry), ``unclassified`` (neither) and ``rare`` (rare evidence
-only). A ``setting`` gives each class a relative prior probability (``PRIOR_WEIGHTS``);
+in DDXPlus and in Orphanet; type 1 diabetes has ICD-10-CM E10 and an OMIM entry),
+``unclassified`` (neither) and ``rare`` (rare evidence only). A ``setting`` gives each class a relative prior probability (``PRIOR_WEIGHTS``);
 the log prior is added to the disease's summed log likelihood ratios, so the posterior is
 ``prior x likelihood`` renormalised.
 
