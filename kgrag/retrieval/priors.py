@@ -17,9 +17,10 @@ on **classes** read from documented membership:
 
 The classes are ``common`` (common evidence only), ``mixed`` (both: myasthenia gravis is
 in DDXPlus and in Orphanet; type 1 diabetes has ICD-10-CM E10 and an OMIM entry),
-``unclassified`` (neither) and ``rare`` (rare evidence only). A ``setting`` gives each class a relative prior probability (``PRIOR_WEIGHTS``);
-the log prior is added to the disease's summed log likelihood ratios, so the posterior is
-``prior x likelihood`` renormalised.
+``unclassified`` (neither) and ``rare`` (rare evidence only). A ``setting`` gives each
+class a relative prior probability (``PRIOR_WEIGHTS``); the log prior is added to the
+disease's summed log likelihood ratios, so the posterior is ``prior x likelihood``
+renormalised.
 
 Derivation of the weights (``general``: primary care / emergency). A rare disease is one
 with a prevalence below 1 in 2,000 (EU definition; the US threshold of 200,000 patients is
