@@ -230,3 +230,26 @@ def test_cli_setting_option(tmp_path: Path) -> None:
     assert out["setting"] == "uniform" and out["candidates"][0]["concept_id"] == "D_RARE"
     bad = run.invoke(app, [*args, "--setting", "icu"])
     assert bad.exit_code != 0 and "--setting must be one of" in bad.output
+
+
+def test_full_recipe_adds_the_shipped_medquad_collections() -> None:
+    from kgrag.corpus.documents import read_medquad
+    from kgrag.pipeline.runner import load_recipe
+
+    recipe = load_recipe(ROOT / "ingest" / "full.toml")
+    corpora = {s.name: s for s in recipe.sources if s.kind == "corpus"}
+    assert set(corpora) == {"medquad", "medquad_more"}
+    folder = (recipe.base_dir / str(corpora["medquad_more"].path)).resolve()
+    collections = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert collections == [
+        "1_CancerGov_QA",
+        "2_GARD_QA",
+        "3_GHR_QA",
+        "6_NINDS_QA",
+        "7_SeniorHealth_QA",
+        "9_CDC_QA",
+    ]
+    assert (folder / "LICENSE.txt").is_file()
+    page = next((folder / "9_CDC_QA").glob("*.xml.gz"))
+    doc = read_medquad(page, folder, "medquad_more")
+    assert doc.sections and doc.source == "medquad_more/CDC"
