@@ -128,6 +128,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/diagnosis.json")
     ap.add_argument("--latency-cases", type=int, default=300)
     ap.add_argument("--throughput-cases", type=int, default=500)
+    ap.add_argument(
+        "--setting", default="rare", choices=["general", "rare", "uniform"],
+        help="pretest probability (rare-disease cases: a genetics clinic)",
+    )
+    ap.add_argument("--variants", default=None, help="comma-separated subset of the variants")
     args = ap.parse_args()
 
     from kgrag.errors import NoUsableFindings
@@ -146,6 +151,9 @@ def main() -> int:
         "text": {"method": "graph", "text": True},
         "text, fused": {"method": "fused", "text": True},
     }
+    if args.variants:
+        keep = [v.strip() for v in args.variants.split(",")]
+        variants = {k: v for k, v in variants.items() if k in keep}
     ranks: dict[str, list[tuple[int, bool, float]]] = {v: [] for v in variants}
     covered_count = 0
     no_findings: dict[str, int] = {v: 0 for v in variants}
@@ -166,6 +174,7 @@ def main() -> int:
                     None if v.get("text") else findings,
                     method=v["method"],  # type: ignore[arg-type]
                     drop_references=[f"PMID:{pmid}"] if v.get("drop") and pmid else (),
+                    setting=args.setting,
                 )
                 rank = gold_rank(r.order, gold)
             except NoUsableFindings:
@@ -194,12 +203,14 @@ def main() -> int:
             t = time.perf_counter()
             try:
                 if use_text:
-                    dx.diagnose(text=render_text(features), top_k=10)
+                    dx.diagnose(text=render_text(features), top_k=10, setting=args.setting)
                 else:
-                    dx.diagnose(findings=coded(features), top_k=10)
+                    dx.diagnose(findings=coded(features), top_k=10, setting=args.setting)
             except NoUsableFindings:
                 continue
             times.append((time.perf_counter() - t) * 1000)
+        if not times:  # --latency-cases 0
+            continue
         latency[label] = {
             "n": len(times),
             "p50_ms": round(statistics.median(times), 1),
@@ -208,6 +219,7 @@ def main() -> int:
     out = {
         "cases": len(cases),
         "cases_source": str(args.cases.name),
+        "setting": args.setting,
         "covered_cases": covered_count,
         "method_note": "fused = reciprocal-rank fusion of graph ranks and passage vector hits",
         "encoder": dx.passages.index.encoder.name if dx.passages.index else None,

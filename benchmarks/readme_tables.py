@@ -173,6 +173,38 @@ def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
     return "\n".join(rows)
 
 
+def clinical(d: dict) -> str:  # type: ignore[type-arg]
+    """benchmarks/clinical.py: top-k per setting and the issue's three examples."""
+
+    def pct(m: dict) -> str:  # type: ignore[type-arg]
+        return " / ".join(f"{m[k] * 100:.1f}" for k in ("top1", "top3", "top10"))
+
+    rows = [
+        "| setting | all cases: top-1 / top-3 / top-10 % | cases whose diagnosis has findings "
+        "in the KB: top-1 / top-3 / top-10 % | misses of the top 10: no facts / nothing linked "
+        "/ outranked |",
+        "|---|---|---|---|",
+    ]
+    for setting, r in d["results"].items():
+        m = r["misses_top10"]
+        rows.append(
+            f"| {setting} | {pct(r['all'])} | {pct(r['with_facts'])} (n = {r['with_facts']['n']}) "
+            f"| {m['no facts']} / {m['no present finding linked']} / {m['outranked']} |"
+        )
+    rows += [
+        "",
+        "| example | expected | rank, uniform | rank, general | top 3, general |",
+        "|---|---|---:|---:|---|",
+    ]
+    for e in d["examples"]:
+        rank = {s: e[s]["rank_of_expected"] for s in ("uniform", "general")}
+        rows.append(
+            f"| {e['text']} | {e['expected'][0]} | {rank['uniform'] or '-'} | {rank['general'] or '-'} "
+            f"| {', '.join(e['general']['top3'])} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> None:
     readme = REPO / "README.md"
     text = readme.read_text()
@@ -181,6 +213,7 @@ def main() -> None:
         ("linking", linking),
         ("graph", graph),
         ("diagnosis", diagnosis),
+        ("clinical", clinical),
     ):
         path = OUT / f"{name}.json"
         if not path.is_file():

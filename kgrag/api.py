@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kgrag.pipeline.runner import BuildReport, Recipe
     from kgrag.progress import Progress
     from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.retrieval.priors import Setting
     from kgrag.retrieval.types import (
         DiagnosisReport,
         EvidenceBundle,
@@ -151,6 +152,15 @@ def _findings_arg(findings: object) -> list[FindingInput | str] | None:
         else:
             raise InvalidRequest(f"findings[{i}] is a {type(f).__name__}; {expected}")
     return out
+
+
+def _setting_arg(setting: object) -> None:
+    from kgrag.retrieval.priors import SETTINGS
+
+    if setting is not None and setting not in SETTINGS:
+        raise InvalidRequest(
+            f"setting must be one of {', '.join(SETTINGS)} (or None), got {setting!r:.80}"
+        )
 
 
 def _method_arg(method: object) -> Method | None:
@@ -341,6 +351,7 @@ def diagnose(
     top_k: int = 10,
     method: Method | None = None,
     evidence: EvidenceLevel = "full",
+    setting: Setting | None = None,
 ) -> DiagnosisReport:
     """A ranked differential diagnosis with its evidence and follow-up questions.
 
@@ -355,6 +366,10 @@ def diagnose(
         evidence: ``full`` (citations and passages), ``summary`` (graph paths and log
             likelihood ratios, categories, follow-ups) or ``none`` (the ranking alone, for
             batches: several times faster).
+        setting: the pretest probability: ``general`` (primary care / emergency: common
+            diseases favoured), ``rare`` (a genetics clinic) or ``uniform`` (no prior);
+            default: the ``diagnose_setting`` setting (``general``). See
+            :mod:`kgrag.retrieval.priors` for the derivation.
 
     Returns:
         The report: candidates with probability, category path, findings evidence with
@@ -377,10 +392,13 @@ def diagnose(
     how = _method_arg(method)
     if checked_text is None and checked is None:
         raise InvalidRequest("give text=..., findings=[...] or both")
+    _setting_arg(setting)
     if evidence not in ("none", "summary", "full"):
         raise InvalidRequest(f"evidence must be 'none', 'summary' or 'full', got {evidence!r:.40}")
     return _answer(
-        lambda dx: dx.diagnose(checked_text, checked, top_k=k, method=how, evidence=evidence)
+        lambda dx: dx.diagnose(
+            checked_text, checked, top_k=k, method=how, evidence=evidence, setting=setting
+        )
     )
 
 
@@ -390,6 +408,7 @@ def retrieve(
     *,
     top_k: int = 10,
     passages_k: int | None = None,
+    setting: Setting | None = None,
 ) -> EvidenceBundle:
     """The evidence alone: graph candidates with their paths, and cited passages.
 
@@ -398,6 +417,7 @@ def retrieve(
         findings: coded findings (see :func:`diagnose`).
         top_k: how many candidate diseases (>= 1).
         passages_k: how many passages (>= 1; default: the ``passages_k`` setting).
+        setting: the pretest probability (see :func:`diagnose`).
 
     Returns:
         An :class:`~kgrag.retrieval.types.EvidenceBundle` for an LLM or a reader.
@@ -419,7 +439,10 @@ def retrieve(
     pk = None if passages_k is None else _positive_int("passages_k", passages_k)
     if checked_text is None and checked is None:
         raise InvalidRequest("give text=..., findings=[...] or both")
-    return _answer(lambda dx: dx.retrieve(checked_text, checked, top_k=k, passages_k=pk))
+    _setting_arg(setting)
+    return _answer(
+        lambda dx: dx.retrieve(checked_text, checked, top_k=k, passages_k=pk, setting=setting)
+    )
 
 
 def build(

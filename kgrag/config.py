@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         description="graph likelihood ratios, personalized PageRank, or fused with vector hits "
         "(passages are attached as evidence either way)",
     )
+    diagnose_setting: Literal["general", "rare", "uniform"] = Field(
+        default="general",
+        description="pretest probability of diagnose: general (primary care / emergency, common "
+        "diseases favoured), rare (genetics clinic), uniform (no prior); see retrieval/priors.py",
+    )
     fusion: Literal["rrf", "weighted"] = Field(
         default="rrf", description="how graph and vector candidates are fused"
     )

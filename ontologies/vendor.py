@@ -109,10 +109,10 @@ SOURCES = [
             ("ddxplus/release_conditions.json", "ddxplus/release_conditions.json.gz"),
             ("ddxplus/release_evidences.json", "ddxplus/release_evidences.json.gz"),
         ],
-        "DDXPlus English release; ICD-10 corrections in ddxplus/icd10_corrections.json (kgrag's, not the file's)",
+        "DDXPlus English release; ICD-10 corrections in ddxplus/icd10_corrections.json (kgrag's, not the file's); evidence -> finding mapping in ddxplus/evidence_findings.tsv (kgrag's, curated by reading each question)",
     ),
 ]
-KGRAG_FILES = {"DDX": ["ddxplus/icd10_corrections.json"]}
+KGRAG_FILES = {"DDX": ["ddxplus/icd10_corrections.json", "ddxplus/evidence_findings.tsv"]}
 
 
 def sha256(path: Path) -> str:

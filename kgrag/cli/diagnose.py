@@ -20,9 +20,11 @@ from kgrag.cli._output import (
     safe,
     usage_error,
 )
+from kgrag.retrieval.priors import SETTINGS
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
 
 EVIDENCE = ("none", "summary", "full")
+_SETTING_HELP = "pretest probability: general (common diseases favoured) | rare | uniform"
 
 
 def _findings(present: list[str] | None, absent: list[str] | None) -> list[FindingInput]:
@@ -69,6 +71,7 @@ def diagnose(
     ),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP + " (default: settings)"),
 ) -> None:
     """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
     from kgrag.retrieval.diagnose import Diagnoser
@@ -81,17 +84,25 @@ def diagnose(
             usage_error(f"--method must be one of {', '.join(RANKERS)}")
         if evidence is not None and evidence not in EVIDENCE:
             usage_error(f"--evidence must be one of {', '.join(EVIDENCE)}")
+        if setting is not None and setting not in SETTINGS:
+            usage_error(f"--setting must be one of {', '.join(SETTINGS)}")
         with Diagnoser(store) as dx:
             if input is None:
                 level = evidence or "full"
-                report = dx.diagnose(text, findings, top_k=top_k, method=method, evidence=level)  # type: ignore[arg-type]
+                report = dx.diagnose(
+                    text, findings, top_k=top_k, method=method, evidence=level,  # type: ignore[arg-type]
+                    setting=setting,
+                )  # fmt: skip
                 emit_json(report) if json else _print_report(report)
                 return
             batch_level = evidence or "summary"
 
             def handle(lineno: int, record: dict[str, Any]) -> dict[str, Any]:
                 rid, t, f = _case(record, lineno)
-                r = dx.diagnose(t, f, top_k=top_k, method=method, evidence=batch_level)  # type: ignore[arg-type]
+                r = dx.diagnose(
+                    t, f, top_k=top_k, method=method, evidence=batch_level,  # type: ignore[arg-type]
+                    setting=setting,
+                )  # fmt: skip
                 return {"id": rid, **r.model_dump(mode="json")}
 
             jsonl_batch(input, output, "diagnosing", handle)
@@ -105,6 +116,7 @@ def retrieve(
     passages: int = typer.Option(10, "--passages", min=1, max=200),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP + " (default: settings)"),
 ) -> None:
     """The evidence bundle alone (graph paths and passages with citations), for an LLM."""
     from kgrag.retrieval.diagnose import Diagnoser
@@ -112,8 +124,16 @@ def retrieve(
     with cli_errors():
         findings = _findings(finding, absent)
         _check(text, findings, None)
+        if setting is not None and setting not in SETTINGS:
+            usage_error(f"--setting must be one of {', '.join(SETTINGS)}")
         with Diagnoser(store) as dx:
-            bundle = dx.retrieve(text, findings, top_k=top_k, passages_k=passages)
+            bundle = dx.retrieve(
+                text,
+                findings,
+                top_k=top_k,
+                passages_k=passages,
+                setting=setting,
+            )
         emit_json(bundle) if json else _print_bundle(bundle)
 
 
@@ -135,7 +155,7 @@ def _print_query(report: DiagnosisReport | EvidenceBundle) -> None:
 def _candidates_table(report: DiagnosisReport | EvidenceBundle, title: str) -> Table:
     rows = report.candidates if isinstance(report, DiagnosisReport) else report.diseases
     out = Table(title=title)
-    for col in ("#", "disease", "codes", "p", "score", "category"):
+    for col in ("#", "disease", "codes", "p", "score", "prior", "category"):
         out.add_column(col, overflow="fold")
     for c in rows:
         out.add_row(
@@ -144,6 +164,7 @@ def _candidates_table(report: DiagnosisReport | EvidenceBundle, title: str) -> T
             ", ".join(c.codes[:4]),
             f"{c.probability:.3f}",
             f"{c.score:.4g}",
+            c.prior_class or "-",
             " > ".join(p.name for p in reversed(c.category_path)),
         )
     return out
@@ -178,7 +199,7 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
 def _print_report(report: DiagnosisReport) -> None:
     report = safe(report)  # names, passages and notes come from data: never markup
     _print_query(report)
-    console.print(_candidates_table(report, f"differential ({report.method})"))
+    console.print(_candidates_table(report, f"differential ({report.method}, setting {report.setting})"))
     if report.categories:
         console.print(
             "categories: " + "; ".join(f"{c.name} {c.probability:.2f}" for c in report.categories[:5]),

@@ -23,10 +23,14 @@ def _graph_summary(settings: Settings) -> dict[str, Any] | None:
     except GraphUnavailable:
         return None
     try:
+        from kgrag.graph.coverage import finding_coverage
+
         return {
             "path": str(store.directory),
             "status": store.get_meta("status") or "unknown",
             "counts": store.counts().model_dump(),
+            # diseases with >= 1 finding, per source and per tier (issue 15)
+            "finding_coverage": finding_coverage(store).model_dump(),
         }
     finally:
         store.close()
@@ -84,6 +88,16 @@ def info(
             console.print(
                 f"knowledge base {graph['path']}: {graph['status']}; nodes "
                 f"{graph['counts']['nodes']}, edges {graph['counts']['edges']}",
+                highlight=False,
+            )
+            cov = graph["finding_coverage"]
+            console.print(
+                f"diseases with >= 1 finding: {cov['diseases']:,}; per source: "
+                + ", ".join(f"{k} {v:,}" for k, v in cov["per_source"].items())
+                + "; only from one source: "
+                + ", ".join(f"{k} {v:,}" for k, v in cov["only_source"].items())
+                + "; per tier: "
+                + ", ".join(f"{k} {v:,}" for k, v in cov["per_tier"].items()),
                 highlight=False,
             )
         for s in table.sources:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
-from kgrag.ontology.ddxplus import DdxCondition
+from kgrag.ontology.ddxplus import DdxCondition, EvidenceFinding
 from kgrag.ontology.disease_ontology import DiseaseSymptom
 from kgrag.ontology.hpo import DiseasePhenotype
 from kgrag.ontology.records import Warnings
@@ -111,6 +111,64 @@ def ddxplus_edges(
                         props={"polarity": "present"},
                         claims=(Claim(source=source, reference=c.id, props={"severity": c.severity}),),
                     )
+
+
+def ddxplus_finding_edges(
+    conditions: Sequence[DdxCondition],
+    mapping: Sequence[EvidenceFinding],
+    table: ConceptTable,
+    source: str,
+) -> Iterator[Edge]:
+    """DDXPlus conditions joined to the shared finding layer: each condition's evidences
+    (its own symptom and antecedent lists) through the curated mapping
+    (``ontologies/ddxplus/evidence_findings.tsv``) to HPO/UMLS-style findings
+    (HAS_FINDING) and risk factors (HAS_RISK_FACTOR). Rows for one answer value and
+    family-history rows are not the condition's own findings and are skipped.
+
+    Args:
+        conditions: the DDXPlus conditions (``load_ddxplus(...).extras["conditions"]``).
+        mapping: the reviewed evidence rows (``load_evidence_findings``).
+        table: resolves mapped codes to unified concepts.
+        source: provenance name of the claims.
+
+    Yields:
+        One edge per (condition, mapped concept); its claim cites the evidence id and
+        carries the mapping relation.
+    """
+    by_evidence: dict[str, list[EvidenceFinding]] = {}
+    for row in mapping:
+        if not row.value and row.codes and row.subject != "family":
+            by_evidence.setdefault(f"DDXE:{row.evidence}", []).append(row)
+    for c in conditions:
+        disease = table.resolve(c.id)
+        if disease is None:
+            continue
+        seen: set[tuple[EdgeType, str]] = set()
+        for typ, evidences in (
+            (EdgeType.HAS_FINDING, c.symptoms),
+            (EdgeType.HAS_RISK_FACTOR, c.antecedents),
+        ):
+            for ev in evidences:
+                for row in by_evidence.get(ev, ()):
+                    # a symptom-listed antecedent (e.g. E_16 anxiety) stays with its list
+                    for code in row.codes:
+                        target = table.resolve(code)
+                        if target is None or target == disease or (typ, target) in seen:
+                            continue
+                        seen.add((typ, target))
+                        yield Edge(
+                            src=disease,
+                            type=typ,
+                            dst=target,
+                            props={"polarity": "present"},
+                            claims=(
+                                Claim(
+                                    source=source,
+                                    reference=f"{c.id} {row.evidence}",
+                                    props={"relation": row.relation, "evidence": row.evidence},
+                                ),
+                            ),
+                        )
 
 
 def disease_symptom_edges(

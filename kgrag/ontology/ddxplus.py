@@ -184,3 +184,88 @@ def load_ddxplus(
         conditions=conditions,
         evidences=list(evidences.values()),
     )
+
+
+# -- DDXPlus evidences joined to the shared finding layer ---------------------------------
+EVIDENCE_FINDINGS_FILE = "evidence_findings.tsv"
+_MAPPING_COLUMNS = (
+    "evidence",
+    "value",
+    "data_type",
+    "role",
+    "subject",
+    "question",
+    "codes",
+    "code_names",
+    "relation",
+    "note",
+)
+MAPPING_RELATIONS = frozenset({"exact", "broader", "narrower", "value-specific", "unmapped"})
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFinding:
+    """One reviewed row of ``ontologies/ddxplus/evidence_findings.tsv``.
+
+    ``relation`` says how the mapped codes relate to the evidence: ``exact``; ``broader``
+    (the code is more general than the question); ``narrower`` (more specific);
+    ``value-specific`` (the row holds for one answer ``value`` of a categorical or
+    multi-choice evidence); ``unmapped`` (no code: scales, exposures, medications).
+    ``subject`` is ``patient``, ``family`` or ``patient or family``.
+    """
+
+    evidence: str  # "E_91"
+    value: str  # "" or a value code ("V_29")
+    role: str  # "symptom" | "antecedent"
+    subject: str
+    question: str
+    codes: tuple[str, ...]
+    relation: str
+    note: str
+
+
+def load_evidence_findings(path: Path) -> list[EvidenceFinding]:
+    """Read the curated DDXPlus evidence -> finding mapping (tab-separated, header row).
+
+    Args:
+        path: ``evidence_findings.tsv`` (columns ``_MAPPING_COLUMNS``).
+
+    Returns:
+        One :class:`EvidenceFinding` per row, in file order.
+
+    Raises:
+        OntologyFormatError: a wrong header, column count or relation, naming the line.
+    """
+    rows: list[EvidenceFinding] = []
+    for lineno, line in iter_lines(path):
+        cells = line.rstrip("\n").split("\t")
+        if lineno == 1:
+            if tuple(cells) != _MAPPING_COLUMNS:
+                expected = " | ".join(_MAPPING_COLUMNS)
+                raise OntologyFormatError(path, lineno, f"header must be the tab-separated {expected}")
+            continue
+        if not line.strip():
+            continue
+        if len(cells) != len(_MAPPING_COLUMNS):
+            raise OntologyFormatError(
+                path, lineno, f"{len(cells)} columns, expected {len(_MAPPING_COLUMNS)}"
+            )
+        row = dict(zip(_MAPPING_COLUMNS, cells, strict=True))
+        if row["relation"] not in MAPPING_RELATIONS:
+            raise OntologyFormatError(path, lineno, f"unknown relation {row['relation']!r}")
+        codes = tuple(c for c in row["codes"].split(";") if c)
+        if bool(codes) == (row["relation"] == "unmapped"):
+            raise OntologyFormatError(path, lineno, "codes are required unless the relation is unmapped")
+        rows.append(
+            EvidenceFinding(
+                evidence=row["evidence"],
+                value=row["value"],
+                role=row["role"],
+                subject=row["subject"],
+                question=row["question"],
+                codes=codes,
+                relation=row["relation"],
+                note=row["note"],
+            )
+        )
+    return rows

@@ -15,10 +15,10 @@ import logging
 import os
 import time
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +31,9 @@ from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
 from kgrag.progress import Progress, counted
 from kgrag.retrieval.consistency import GENERATION_KEY
+
+if TYPE_CHECKING:
+    from kgrag.ontology.ddxplus import DdxCondition
 from kgrag.types import BoundaryModel
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -393,6 +396,23 @@ class Builder:
         self.say(f"retrieval artifacts: {counts} in {time.perf_counter() - t0:.1f}s")
         return counts
 
+    def _ddxplus_findings(
+        self, name: str, conditions: Sequence[DdxCondition], directory: Path
+    ) -> int:
+        """DDXPlus conditions -> shared findings through the curated evidence mapping
+        (``ontologies/ddxplus/evidence_findings.tsv``); 0 edges when the file is absent."""
+        from kgrag.graph import builders
+        from kgrag.ontology.ddxplus import EVIDENCE_FINDINGS_FILE, load_evidence_findings
+
+        path = directory / "ddxplus" / EVIDENCE_FINDINGS_FILE
+        if not path.is_file():
+            self.say(f"{name}: no {path.name}; DDXPlus evidences stay separate concepts")
+            return 0
+        mapping = load_evidence_findings(path)
+        return self._write(
+            name, [], builders.ddxplus_finding_edges(conditions, mapping, self.table, name)
+        )[1]
+
     def _fingerprint(self, spec: SourceSpec) -> str:
         return _digest(spec, self.table_digest)
 
@@ -475,6 +495,7 @@ class Builder:
                     name,
                 ),
             )
+            e += self._ddxplus_findings(name, ddx.conditions, d)
         elif spec.kind == "do_disease_symptom":
             from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
 

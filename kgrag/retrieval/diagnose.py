@@ -12,9 +12,12 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from kgrag._text import sanitize
 from kgrag.config import Settings, get_settings
-from kgrag.errors import KnowledgeBaseRebuilding, RetrievalNotBuilt
+from kgrag.errors import InvalidRequest, KnowledgeBaseRebuilding, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
 from kgrag.retrieval.citations import verify
@@ -23,6 +26,7 @@ from kgrag.retrieval.evidence import EvidenceBuilder
 from kgrag.retrieval.findings import FindingsArg, read_findings
 from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
 from kgrag.retrieval.passage_search import PassageSearch, findings_query
+from kgrag.retrieval.priors import SETTINGS, DiseasePrior, Setting, disease_priors, log_prior
 from kgrag.retrieval.rankers import Ranker, RankRequest, make_ranker
 from kgrag.retrieval.report import Laps, Ranking, build_report, check_request, posterior
 from kgrag.retrieval.types import Citation, DiagnosisReport, EvidenceBundle, EvidenceLevel, Method
@@ -91,6 +95,7 @@ class Diagnoser:
         self.passages = PassageSearch(self.store, self.directory)
         self.evidence = EvidenceBuilder(self.model, self.store)
         self._rankers: dict[str, Ranker] = {}
+        self._log_priors: dict[str, npt.NDArray[np.float64]] = {}
 
     @cached_property
     def table(self) -> ConceptTable:
@@ -105,6 +110,29 @@ class Diagnoser:
         from kgrag.linking.linker import ConceptLinker
 
         return ConceptLinker(self.table)
+
+    @cached_property
+    def priors(self) -> list[DiseasePrior]:
+        """Each model disease's prior class (computed once from the store's nodes)."""
+        return disease_priors(self.model.diseases, self.store, self.settings.ontologies_dir)
+
+    @cached_property
+    def prior_classes(self) -> list[str]:
+        """Each model disease's prior class name (``common``, ``rare``, ...)."""
+        return [p.prior_class.value for p in self.priors]
+
+    def log_prior(self, setting: Setting) -> npt.NDArray[np.float64]:
+        """The log prior per model disease under ``setting`` (nats, shape
+        ``(n_diseases,)``; cached per setting).
+
+        Raises:
+            InvalidRequest: ``setting`` is not one of :data:`~kgrag.retrieval.priors.SETTINGS`.
+        """
+        if setting not in SETTINGS:
+            raise InvalidRequest(f"setting must be one of {', '.join(SETTINGS)}, got {setting!r:.40}")
+        if setting not in self._log_priors:
+            self._log_priors[setting] = log_prior([p.prior_class for p in self.priors], setting)
+        return self._log_priors[setting]
 
     def ranker(self, method: Method) -> Ranker:
         """The ranker registered as ``method`` (made once per Diagnoser)."""
@@ -121,6 +149,7 @@ class Diagnoser:
         passages_k: int | None = None,
         drop_references: Iterable[str] = (),
         with_passages: bool = False,
+        setting: Setting | None = None,
     ) -> Ranking:
         """Every candidate in rank order, without evidence (what benchmarks need); passages
         are searched when the ranker needs them or ``with_passages``. Arguments as for
@@ -134,6 +163,9 @@ class Diagnoser:
         laps.lap("findings")
         dropped = set(drop_references)  # read once: it may be an iterator
         log_lr = self.model.score(f.present, f.absent, drop_references=dropped)
+        setting = setting or self.settings.diagnose_setting
+        prior = self.log_prior(setting)
+        scored = log_lr + prior  # the pretest probability, in nats
         laps.lap("graph")
         passages, warnings = [], []
         if ranker.needs_passages or with_passages:
@@ -142,11 +174,12 @@ class Diagnoser:
             if self.passages.error:
                 warnings.append(self.passages.error + " (ranked by the graph alone)")
             laps.lap("vector")
-        ranked = ranker.rank(RankRequest(log_lr, f.present, f.absent, passages))
+        ranked = ranker.rank(RankRequest(scored, f.present, f.absent, passages))
         laps.lap("rank")
         return Ranking(
-            method, ranked.order, ranked.scores, ranked.ranks, log_lr, posterior(log_lr),
+            method, ranked.order, ranked.scores, ranked.ranks, log_lr, posterior(scored),
             f.present, f.absent, f.query, passages, dropped, warnings, laps,
+            setting, prior, self.prior_classes,
         )  # fmt: skip
 
     def diagnose(
@@ -159,6 +192,7 @@ class Diagnoser:
         evidence: EvidenceLevel = "full",
         passages_k: int | None = None,
         drop_references: Iterable[str] = (),
+        setting: Setting | None = None,
     ) -> DiagnosisReport:
         """A ranked differential for ``text`` and/or coded ``findings``.
 
@@ -172,6 +206,8 @@ class Diagnoser:
             passages_k: passages searched (default: ``settings.passages_k``).
             drop_references: score without annotations that cite only these references
                 (evaluation on cases curated from the same papers).
+            setting: the pretest probability, ``general`` | ``rare`` | ``uniform``
+                (default: ``settings.diagnose_setting``; see :mod:`kgrag.retrieval.priors`).
 
         Returns:
             The report.
@@ -185,6 +221,7 @@ class Diagnoser:
             r = self.rank(
                 text, findings, method=method, passages_k=passages_k,
                 drop_references=drop_references, with_passages=evidence == "full",
+                setting=setting,
             )  # fmt: skip
             return build_report(r, top_k, evidence, self.store, self.evidence)
 
@@ -195,11 +232,15 @@ class Diagnoser:
         *,
         top_k: int = 10,
         passages_k: int | None = None,
+        setting: Setting | None = None,
     ) -> EvidenceBundle:
         """The evidence alone: graph candidates with full evidence, and the passages."""
         check_request(top_k, "full")
         with consistent_read(self.store, self.model.fingerprint):  # one version, or an error
-            r = self.rank(text, findings, method="graph", passages_k=passages_k, with_passages=True)
+            r = self.rank(
+                text, findings, method="graph", passages_k=passages_k, with_passages=True,
+                setting=setting,
+            )  # fmt: skip
             report = build_report(r, top_k, "full", self.store, self.evidence)
         return EvidenceBundle(
             query=report.query, diseases=report.candidates, passages=r.passages, warnings=report.warnings

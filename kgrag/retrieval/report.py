@@ -4,6 +4,7 @@ its top: candidates with as much evidence as the request asks for."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import get_args
 
@@ -72,6 +73,10 @@ class Ranking:
         dropped: references left out of the scoring.
         warnings: notes for the report.
         laps: milliseconds per step so far.
+        setting: the pretest-probability setting (:mod:`kgrag.retrieval.priors`).
+        log_prior: the log prior per disease under ``setting`` (nats, shape
+            ``(n_diseases,)``), added to ``log_lr`` before ranking; None for none.
+        prior_classes: each disease's prior class (``common``, ``rare``, ...), or None.
     """
 
     method: Method
@@ -87,6 +92,9 @@ class Ranking:
     dropped: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     laps: Laps = field(default_factory=Laps)
+    setting: str = "uniform"
+    log_prior: FloatArray | None = None
+    prior_classes: Sequence[str] | None = None
 
 
 def build_report(
@@ -120,6 +128,12 @@ def build_report(
                 score=round(r.scores[d], 6),
                 probability=round(float(r.posterior[di]), 6) if di is not None else 0.0,
                 log_lr=round(float(r.log_lr[di]), 4) if di is not None else None,
+                log_prior=(
+                    round(float(r.log_prior[di]), 4)
+                    if di is not None and r.log_prior is not None
+                    else None
+                ),
+                prior_class=r.prior_classes[di] if di is not None and r.prior_classes else None,
                 ranks=r.ranks.get(d, {}),
                 category_path=evidence.category_path(d) if level != "none" else [],
                 findings=(
@@ -139,6 +153,7 @@ def build_report(
     r.laps.ms["total"] = (time.perf_counter() - r.laps.started) * 1000
     return DiagnosisReport(
         method=r.method,
+        setting=r.setting,
         query=r.query,
         candidates=candidates,
         categories=categories,

@@ -125,6 +125,10 @@ class DiagnosisCandidate(_Model):
     )
     probability: float = Field(description="posterior over the ranked diseases (graph model)")
     log_lr: float | None = None
+    log_prior: float | None = Field(
+        default=None, description="log pretest probability of the disease's class (priors.py)"
+    )
+    prior_class: str | None = Field(default=None, description="common | mixed | unclassified | rare")
     category_path: list[ConceptRef] = Field(
         default_factory=list, description="from the disease up to its category"
     )
@@ -164,6 +168,7 @@ class DiagnosisReport(_Model):
     """
 
     method: Method
+    setting: str = Field(default="uniform", description="pretest probability: general | rare | uniform")
     query: QueryFindings
     candidates: list[DiagnosisCandidate]
     categories: list[CategoryScore] = Field(default_factory=list)
