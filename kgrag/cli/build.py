@@ -19,8 +19,8 @@ def build(
     json: bool = typer.Option(False, "--json", help="machine-readable report"),
 ) -> None:
     """Build the knowledge graph; unchanged sources are skipped, a killed build resumes."""
-    from kgrag.pipeline.runner import Builder, load_recipe
     from kgrag.graph.stores import open_store
+    from kgrag.pipeline.runner import Builder, load_recipe
 
     with cli_errors():
         spec = load_recipe(recipe)

@@ -101,8 +101,7 @@ def parse_answer(completion: Completion, shape: dict[str, Any]) -> tuple[bool, l
     """
     if completion.finish_reason in ("length", "timeout"):
         raise AnswerInvalid(
-            f"the answer was cut off ({completion.finish_reason}, "
-            f"{completion.completion_tokens} tokens)"
+            f"the answer was cut off ({completion.finish_reason}, {completion.completion_tokens} tokens)"
         )
     text = completion.text.strip()
     if text.startswith("```"):
@@ -145,8 +144,14 @@ def weak_evidence(pack: EvidencePack, options: GenerateOptions) -> str | None:
     return None
 
 
-def abstain(reason: str, pack: EvidencePack | None = None, *, source: str = "extractive",
-            model: str | None = None, started: float | None = None) -> GroundedDiagnosis:
+def abstain(
+    reason: str,
+    pack: EvidencePack | None = None,
+    *,
+    source: str = "extractive",
+    model: str | None = None,
+    started: float | None = None,
+) -> GroundedDiagnosis:
     """An ``insufficient_evidence`` answer: no diagnoses, no citations, the reason."""
     return GroundedDiagnosis(
         status="insufficient_evidence",
@@ -201,10 +206,15 @@ def _report(
     )
 
 
-def _extractive(pack: EvidencePack, documents: DocumentSource, options: GenerateOptions,
-                started: float, **kw: Any) -> GroundedDiagnosis:
-    v = verify_claims(extractive_claims(pack, max_claims=options.extractive_claims), pack, documents,
-                      unsupported="remove")
+def _extractive(
+    pack: EvidencePack, documents: DocumentSource, options: GenerateOptions, started: float, **kw: Any
+) -> GroundedDiagnosis:
+    v = verify_claims(
+        extractive_claims(pack, max_claims=options.extractive_claims),
+        pack,
+        documents,
+        unsupported="remove",
+    )
     if not v.claims:
         return abstain("no candidate has verifiable evidence", pack, started=started)
     return _report(v, pack, documents, source="extractive", model=None, started=started, **kw)
@@ -251,35 +261,74 @@ def ground(
         attempts += 1
         try:
             completion = llm.complete(
-                messages, schema, max_tokens=options.max_tokens,
-                temperature=options.temperature, timeout=options.timeout,
+                messages,
+                schema,
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                timeout=options.timeout,
             )
         except LLMError as e:
             logger.warning("LLM %s failed: %s", llm.name, e)
-            return _extractive(pack, documents, options, started, reason=f"the LLM failed: {e}",
-                               attempts=attempts, errors=errors)
+            return _extractive(
+                pack,
+                documents,
+                options,
+                started,
+                reason=f"the LLM failed: {e}",
+                attempts=attempts,
+                errors=errors,
+            )
         try:
             parsed = parse_answer(completion, shape)
             break
         except AnswerInvalid as e:
             errors.append(str(e))
-            messages = [*messages, Message(role="assistant", content=completion.text[:4000]),
-                        reask_message(str(e))]
+            messages = [
+                *messages,
+                Message(role="assistant", content=completion.text[:4000]),
+                reask_message(str(e)),
+            ]
     if parsed is None:
-        return _extractive(pack, documents, options, started, attempts=attempts, errors=errors,
-                           reason=f"no valid answer in {attempts} attempts ({errors[-1]})")
+        return _extractive(
+            pack,
+            documents,
+            options,
+            started,
+            attempts=attempts,
+            errors=errors,
+            reason=f"no valid answer in {attempts} attempts ({errors[-1]})",
+        )
     insufficient, claims = parsed
     if insufficient and not claims:
-        return abstain("the model found the evidence insufficient", pack, source="llm",
-                       model=llm.name, started=started).model_copy(
-            update={"attempts": attempts, "errors": errors})
+        return abstain(
+            "the model found the evidence insufficient",
+            pack,
+            source="llm",
+            model=llm.name,
+            started=started,
+        ).model_copy(update={"attempts": attempts, "errors": errors})
     v = verify_claims(claims, pack, documents, unsupported=options.unsupported)
     if not any(c.supported for c in v.claims):
-        return _extractive(pack, documents, options, started, attempts=attempts, errors=errors,
-                           model_counts=v.counts,
-                           reason=f"none of the model's {len(claims)} diagnoses was supported")
-    return _report(v, pack, documents, source="llm", model=llm.name, started=started,
-                   attempts=attempts, errors=errors)
+        return _extractive(
+            pack,
+            documents,
+            options,
+            started,
+            attempts=attempts,
+            errors=errors,
+            model_counts=v.counts,
+            reason=f"none of the model's {len(claims)} diagnoses was supported",
+        )
+    return _report(
+        v,
+        pack,
+        documents,
+        source="llm",
+        model=llm.name,
+        started=started,
+        attempts=attempts,
+        errors=errors,
+    )
 
 
 def answer_with(
@@ -311,6 +360,10 @@ def answer_with(
         bundle = diagnoser.retrieve(text, findings, top_k=top_k, passages_k=passages_k)
     except NoUsableFindings as e:
         return abstain(f"no present finding: {e}", started=started)
-    report = ground(bundle, StoreDocuments(diagnoser.store), llm,
-                    options or GenerateOptions.from_settings(diagnoser.settings))
+    report = ground(
+        bundle,
+        StoreDocuments(diagnoser.store),
+        llm,
+        options or GenerateOptions.from_settings(diagnoser.settings),
+    )
     return report.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})

@@ -84,8 +84,10 @@ def _is_absent(finding: FindingEvidence) -> bool:
 def _fact_statement(disease: DiagnosisCandidate, f: FindingEvidence) -> str:
     annotated = f.annotated.name if f.annotated is not None else f.finding.name
     freq = f" in {round(f.frequency * 100)}% of patients" if f.frequency is not None else ""
-    via = "" if f.annotated is None or f.annotated.id == f.finding.id else (
-        f" (the patient's {f.finding.name} matches it)"
+    via = (
+        ""
+        if f.annotated is None or f.annotated.id == f.finding.id
+        else (f" (the patient's {f.finding.name} matches it)")
     )
     return f"{disease.name} shows {annotated}{freq}{via}."
 

@@ -59,8 +59,12 @@ def extractive_claims(pack: EvidencePack, *, max_claims: int = 3, per_claim: int
 
 
 def extractive_verification(
-    pack: EvidencePack, documents: DocumentSource, *, max_claims: int = 3,
-    unsupported: Unsupported = "remove"
+    pack: EvidencePack,
+    documents: DocumentSource,
+    *,
+    max_claims: int = 3,
+    unsupported: Unsupported = "remove",
 ) -> Verification:
-    return verify_claims(extractive_claims(pack, max_claims=max_claims), pack, documents,
-                         unsupported=unsupported)
+    return verify_claims(
+        extractive_claims(pack, max_claims=max_claims), pack, documents, unsupported=unsupported
+    )

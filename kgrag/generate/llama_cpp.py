@@ -50,17 +50,18 @@ class LlamaCppLLM:
     def __init__(
         self, model_path: str | Path, *, n_ctx: int = 8192, n_threads: int | None = None, seed: int = 0
     ) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise LLMUnavailable(f"no GGUF model file at {path}")
         try:
             from llama_cpp import Llama
         except ImportError as e:
             raise MissingExtraError("llama-cpp-python", "llm", "Running a GGUF model in process") from e
-        path = Path(model_path)
-        if not path.is_file():
-            raise LLMUnavailable(f"no GGUF model file at {path}")
         threads = n_threads or max(1, len(os.sched_getaffinity(0)))
         try:
-            self._llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=seed,
-                                verbose=False)
+            self._llama = Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=seed, verbose=False
+            )
         except (ValueError, RuntimeError) as e:
             raise LLMUnavailable(f"llama.cpp cannot load {path}: {e}") from e
         self.path = path
@@ -93,8 +94,8 @@ class LlamaCppLLM:
         with self._lock:
             try:
                 out: Any = self._llama.create_chat_completion(
-                    messages=[m.model_dump() for m in messages],  # type: ignore[misc]
-                    response_format=fmt,  # type: ignore[arg-type]
+                    messages=[m.model_dump() for m in messages],
+                    response_format=fmt,
                     max_tokens=max_tokens,
                     temperature=temperature,
                     stopping_criteria=late,

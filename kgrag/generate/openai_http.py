@@ -76,8 +76,10 @@ class OpenAICompatibleLLM:
         if schema is None or self.response_format == "none":
             return None
         if self.response_format == "json_schema":
-            return {"type": "json_schema",
-                    "json_schema": {"name": "answer", "strict": True, "schema": schema}}
+            return {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "strict": True, "schema": schema},
+            }
         return {"type": "json_object", "schema": schema}
 
     def _post(self, body: dict[str, Any], timeout: float) -> httpx.Response:
@@ -92,13 +94,16 @@ class OpenAICompatibleLLM:
                 response = self._client.post(url, json=body, headers=headers, timeout=timeout)
             except httpx.TimeoutException as e:
                 if last:
-                    raise LLMTimeout(f"{url}: no answer within {timeout:.0f} s "
-                                     f"({self.max_retries + 1} tries); raise KGRAG_LLM_TIMEOUT") from e
+                    raise LLMTimeout(
+                        f"{url}: no answer within {timeout:.0f} s "
+                        f"({self.max_retries + 1} tries); raise KGRAG_LLM_TIMEOUT"
+                    ) from e
                 logger.warning("LLM %s timed out, retrying", url)
             except httpx.TransportError as e:
                 if last:
-                    raise LLMUnavailable(f"cannot reach the LLM at {url} ({type(e).__name__}); "
-                                         "is the server running?") from e
+                    raise LLMUnavailable(
+                        f"cannot reach the LLM at {url} ({type(e).__name__}); is the server running?"
+                    ) from e
                 logger.warning("LLM %s: %s, retrying", url, type(e).__name__)
             else:
                 if response.status_code not in RETRY_STATUS or last:
@@ -149,8 +154,7 @@ class OpenAICompatibleLLM:
             response = self._post(body, timeout)
         if response.status_code != 200:
             raise LLMUnavailable(
-                f"the LLM at {self.base_url} answered HTTP {response.status_code}: "
-                f"{response.text[:200]}"
+                f"the LLM at {self.base_url} answered HTTP {response.status_code}: {response.text[:200]}"
             )
         try:
             data = response.json()

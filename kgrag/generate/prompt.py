@@ -22,8 +22,17 @@ OTHER = "other"
 # keywords llama.cpp's JSON-schema-to-grammar converter applies; anything else (pattern,
 # uniqueItems, not, format, if/then, ...) may be skipped silently and is refused here
 ALLOWED_KEYWORDS = frozenset(
-    {"type", "properties", "required", "additionalProperties", "items", "enum", "minItems",
-     "maxItems", "description"}
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "minItems",
+        "maxItems",
+        "description",
+    }
 )
 MAX_DEPTH = 3  # objects nested in objects (through arrays)
 
@@ -44,8 +53,8 @@ def output_schema(pack: EvidencePack, *, ids_as_enums: bool = True) -> dict[str,
     Returns:
         A JSON schema (a dict) that :func:`lint_schema` accepts.
     """
-    evidence_ids = [i.id for i in pack.items][: MAX_ENUM]
-    diagnosis_ids = [*[c.id for c in pack.candidates][:MAX_ENUM - 1], OTHER]
+    evidence_ids = [i.id for i in pack.items][:MAX_ENUM]
+    diagnosis_ids = [*[c.id for c in pack.candidates][: MAX_ENUM - 1], OTHER]
 
     def ids(values: list[str]) -> dict[str, Any]:
         return {"type": "string", "enum": values} if ids_as_enums and values else {"type": "string"}
@@ -121,7 +130,7 @@ def _evidence_block(pack: EvidencePack) -> str:
             lines.append(f"[{item.id}] graph fact: {item.text}{refs}")
         else:
             text = " ".join(item.text.split())
-            lines.append(f"[{item.id}] passage from \"{item.title}\": {text}")
+            lines.append(f'[{item.id}] passage from "{item.title}": {text}')
     return "\n".join(lines)
 
 
@@ -139,8 +148,12 @@ def build_messages(pack: EvidencePack) -> list[Message]:
                 "name": pack.candidates[0].name if pack.candidates else "disease name",
                 "likelihood": "high",
                 "rationale": "one short sentence",
-                "citations": [{"evidence": pack.items[0].id if pack.items else "F1",
-                               "quote": "words copied exactly from that evidence"}],
+                "citations": [
+                    {
+                        "evidence": pack.items[0].id if pack.items else "F1",
+                        "quote": "words copied exactly from that evidence",
+                    }
+                ],
             }
         ],
     }
@@ -149,7 +162,7 @@ def build_messages(pack: EvidencePack) -> list[Message]:
         f"Candidate diagnoses (id: name):\n{candidates}\n\n"
         f"Evidence:\n{_evidence_block(pack)}\n\n"
         f"Give a differential of at most {MAX_DIAGNOSES} diagnoses, most likely first. Use a "
-        f"candidate id, or \"{OTHER}\" with the disease's name. For each, cite up to "
+        f'candidate id, or "{OTHER}" with the disease\'s name. For each, cite up to '
         f"{MAX_CITATIONS} pieces of evidence by id, each with a short quote copied word for "
         "word from that evidence about that disease. Set insufficient_evidence to true and "
         "give no diagnoses if the evidence does not support any diagnosis.\n"

@@ -112,10 +112,10 @@ class GroundedDiagnosis(_Model):
     rejected: list[RejectedCitation] = Field(default_factory=list)
     counts: GroundingCounts = Field(default_factory=GroundingCounts)
     model_counts: GroundingCounts | None = Field(
-        None, description="the model's own answer, when the report fell back to extractive"
+        default=None, description="the model's own answer, when the report fell back to extractive"
     )
     reason: str | None = Field(None, description="why it abstained or fell back")
-    attempts: int = Field(0, description="LLM requests made (1 + re-asks)")
+    attempts: int = Field(default=0, description="LLM requests made (1 + re-asks)")
     errors: list[str] = Field(default_factory=list, description="validation errors per attempt")
     latency_ms: float = 0.0
 
@@ -139,7 +139,7 @@ class GroundedDiagnosis(_Model):
         for cit in self.citations:
             where = f"{cit.document} [{cit.start}:{cit.end}]" if cit.kind == "passage" else "graph"
             refs = f" ({', '.join(cit.references[:3])})" if cit.references else ""
-            lines.append(f"[{cit.n}] {cit.evidence}, {where}{refs}: \"{cit.quote}\"")
+            lines.append(f'[{cit.n}] {cit.evidence}, {where}{refs}: "{cit.quote}"')
         return "\n".join(lines).strip()
 
     def _repr_markdown_(self) -> str:

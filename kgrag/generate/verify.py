@@ -225,14 +225,19 @@ def verify_claims(
             result = verifier.check(rc.evidence, rc.quote)
             if isinstance(result, str):
                 reason: RejectReason = result
-            elif any((c.evidence, c.start, c.end) == (result.evidence, result.start, result.end)
-                     for c in cited):
+            elif any(
+                (c.evidence, c.start, c.end) == (result.evidence, result.start, result.end)
+                for c in cited
+            ):
                 reason = "duplicate"
             else:
                 cited.append(result)
                 continue
-            rejected.append(RejectedCitation(claim=raw.name or raw.id, evidence=rc.evidence,
-                                             quote=rc.quote[:500], reason=reason))
+            rejected.append(
+                RejectedCitation(
+                    claim=raw.name or raw.id, evidence=rc.evidence, quote=rc.quote[:500], reason=reason
+                )
+            )
         counts.citations_verified += len(cited)
         counts.citations_reanchored += sum(c.reanchored for c in cited)
         supported, why, concept_id, name = verifier.support(raw, cited)

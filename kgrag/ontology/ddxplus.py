@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgrag.errors import OntologyFormatError
 from kgrag._text import normalize
+from kgrag.errors import OntologyFormatError
 from kgrag.ontology.records import LoadResult, SourceConcept, SynonymRow, Warnings
 from kgrag.ontology.sourcefile import iter_lines
 from kgrag.types import SemanticKind, SourceInfo, SynonymScope

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from kgrag.errors import ConceptNotFound
 from kgrag._text import normalize
+from kgrag.errors import ConceptNotFound
 from kgrag.ontology.curie import canonical
 from kgrag.ontology.unify import UnifiedData
 from kgrag.types import (

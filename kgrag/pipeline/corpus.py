@@ -19,8 +19,8 @@ from kgrag.progress import counted
 from kgrag.types import Assertion, Mention, SemanticKind
 
 if TYPE_CHECKING:
-    from kgrag.pipeline.runner import Builder, SourceSpec
     from kgrag.linking.linker import ConceptLinker
+    from kgrag.pipeline.runner import Builder, SourceSpec
 
 logger = logging.getLogger(__name__)
 
