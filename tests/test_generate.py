@@ -519,3 +519,61 @@ def test_llm_specs(monkeypatch: pytest.MonkeyPatch) -> None:
             llm_from_spec(bad)
     with pytest.raises(LLMUnavailable):
         llm_from_spec(str(Path("/nonexistent/model.gguf")))
+
+
+# -- the command line --------------------------------------------------------------------
+def test_cli_diagnose_with_llm_and_eval(
+    http: tuple[HttpScript, str], dx: Diagnoser, pack: EvidencePack, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from kgrag.cli import app
+
+    store = str(dx.store.directory)  # type: ignore[attr-defined]
+    script, url = http
+    good = answer_json(("D_EPI", "epileptic encephalopathy", [(ids(pack)["epi_fact"], EPI_FACT)]))
+    script.script[:] = [(200, chat_body(good), {}, 0.0)]
+    spec = url.replace("http://", "openai://").replace("/v1", "/m")
+    runner = CliRunner()
+    args = ["diagnose", "-f", "F_SEIZ", "-f", "F_HYPO", "-a", "F_FEVER", "--store", store]
+    out = runner.invoke(app, [*args, "--llm", spec])
+    assert out.exit_code == 0, out.output
+    assert "epileptic encephalopathy" in out.output and "verified" in out.output
+    assert f'"{EPI_FACT}"' in " ".join(out.output.split())
+    out = runner.invoke(app, [*args, "--llm", "none", "--json"])
+    report = GroundedDiagnosis.model_validate_json(out.stdout)
+    assert report.source == "extractive" and report.verified
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        json.dumps({"id": "a", "findings": PATIENT, "gold": ["D_EPI"]})
+        + "\n"
+        + json.dumps({"id": "b", "findings": [{"id": "F_FEVER", "excluded": True}]})
+        + "\n"
+    )
+    batch = tmp_path / "out.jsonl"
+    out = runner.invoke(
+        app, ["diagnose", "--input", str(cases), "--output", str(batch), "--store", store, "--llm", spec]
+    )
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in batch.read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["answered", "insufficient_evidence"]
+    metrics_file = tmp_path / "m.json"
+    out = runner.invoke(
+        app,
+        [
+            "eval",
+            "generation",
+            "--cases",
+            str(cases),
+            "--llm",
+            spec,
+            "--store",
+            store,
+            "-o",
+            str(metrics_file),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    m = json.loads(metrics_file.read_text())
+    assert m["cases"] == 2 and m["citation_validity"] == 100.0 and m["abstention_rate"] == 50.0
+    assert m["top1"] == 100.0 and m["retrieval_top1"] == 100.0 and m["json_valid_first"] == 100.0

@@ -62,6 +62,10 @@ def diagnose(
     method: str | None = typer.Option(None, "--method", help="graph | ppr | fused (default: settings)"),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    llm: str | None = typer.Option(
+        None, "--llm", help="answer with an LLM, citations verified: openai://HOST:PORT/MODEL, "
+        "a .gguf path, smollm2, none (extractive) or default (KGRAG_LLM)"
+    ),
 ) -> None:
     """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
     from kgrag.retrieval.diagnose import Diagnoser
@@ -71,6 +75,11 @@ def diagnose(
         _check(text, findings, input)
         if method is not None and method not in METHODS:
             usage_error(f"--method must be one of {', '.join(METHODS)}")
+        if llm is not None:  # generate: a grounded answer (kgrag/cli/generate.py)
+            from kgrag.cli.generate import diagnose_with_llm
+
+            diagnose_with_llm(store, llm, text, findings, input, output, top_k, json)
+            return
         with Diagnoser(store) as dx:
             if input is None:
                 report = dx.diagnose(text, findings, top_k=top_k, method=method)  # type: ignore[arg-type]

@@ -87,6 +87,7 @@ class GroundingCounts(_Model):
     citations_verified: int = 0
     citations_dropped: int = 0
     citations_reanchored: int = 0
+    citations_on_topic: int = Field(default=0, description="verified and about the claimed disease")
     claims_returned: int = 0
     claims_supported: int = 0
     claims_unsupported: int = 0

@@ -241,6 +241,11 @@ def verify_claims(
         counts.citations_verified += len(cited)
         counts.citations_reanchored += sum(c.reanchored for c in cited)
         supported, why, concept_id, name = verifier.support(raw, cited)
+        counts.citations_on_topic += sum(
+            1
+            for c in cited
+            if (i := pack.item(c.evidence)) is not None and verifier.about(i, concept_id, name)
+        )
         key = concept_id or normalize_quote(name)
         if key in seen_claims:  # the same disease twice: keep the first
             supported, why = False, "the same diagnosis was already given"
