@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgrag.errors import CorpusFormatError, NoUsableFindings
 from kgrag.generate.answer import GenerateOptions, abstain, ground
@@ -51,6 +51,12 @@ class GenerationCase(BaseModel):
     text: str | None = None
     findings: list[FindingInput] = Field(default_factory=list)
     gold: list[str] = Field(default_factory=list)
+
+    @field_validator("findings", mode="before")
+    @classmethod
+    def _codes(cls, value: Any) -> Any:
+        """Plain codes are present findings."""
+        return [{"id": v} if isinstance(v, str) else v for v in value or []]
 
 
 class CaseResult(BaseModel):
@@ -130,7 +136,9 @@ def evaluate_case(
 ) -> tuple[CaseResult, GroundedDiagnosis]:
     """One case through retrieval, the LLM and the verifier, with the report re-checked."""
     started = time.perf_counter()
-    gold = {c for g in case.gold if (c := dx.table.resolve(g)) is not None} | set(case.gold)
+    known = dx.model.disease_index  # concept ids need no look-up (nor the concept table)
+    gold = set(case.gold)
+    gold |= {c for g in case.gold if g not in known and (c := dx.table.resolve(g)) is not None}
     bundle: EvidenceBundle | None = None
     try:
         bundle = dx.retrieve(case.text, case.findings, top_k=top_k)
