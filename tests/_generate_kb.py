@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kgrag.config import Settings, load_settings
-from kgrag.generate.types import Completion, Message
+from kgrag.generate.types import MARKER, Completion, GroundedDiagnosis, Message
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.retrieval.artifacts import build_artifacts
@@ -256,3 +256,15 @@ def serve(script: HttpScript) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def assert_grounded(report: GroundedDiagnosis, dx: Diagnoser) -> None:
+    """Every citation reads verbatim from its stored source; markers and citations match."""
+    for c in report.citations:
+        if c.kind == "passage":
+            node = dx.store.get_node(str(c.document))
+            assert node is not None and str(node.props["text"])[c.start : c.end] == c.quote
+    used = {int(n) for n in MARKER.findall(report.body)}
+    assert used == {c.n for c in report.citations}
+    if report.status == "insufficient_evidence":
+        assert not report.citations and not report.diagnoses

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _generate_kb import DOCS, HttpScript, ScriptedLLM, answer_json, chat_body, diagnoser, serve
+from _generate_kb import (
+    DOCS,
+    HttpScript,
+    ScriptedLLM,
+    answer_json,
+    assert_grounded,
+    chat_body,
+    diagnoser,
+    serve,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,18 +76,6 @@ def run(dx: Diagnoser, bundle: EvidenceBundle, llm: Any, **options: Any) -> Grou
     report = ground(bundle, StoreDocuments(dx.store), llm, GenerateOptions(**options))
     assert_grounded(report, dx)
     return report
-
-
-def assert_grounded(report: GroundedDiagnosis, dx: Diagnoser) -> None:
-    """Every citation reads verbatim from its stored source; markers and citations match."""
-    for c in report.citations:
-        if c.kind == "passage":
-            node = dx.store.get_node(str(c.document))
-            assert node is not None and str(node.props["text"])[c.start : c.end] == c.quote
-    used = {int(n) for n in MARKER.findall(report.body)}
-    assert used == {c.n for c in report.citations}
-    if report.status == "insufficient_evidence":
-        assert not report.citations and not report.diagnoses
 
 
 # -- schema and prompt -------------------------------------------------------------------
