@@ -145,7 +145,12 @@ class AdversarialLLM:
         return Completion(text=self.answer(), finish_reason="stop")
 
 
-def adversarial(dx: Any, cases: list[GenerationCase], options: GenerateOptions) -> dict[str, Any]:
+def adversarial(
+    dx: Any,
+    cases: list[GenerationCase],
+    options: GenerateOptions,
+    pairs: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     per_kind: dict[str, list[int]] = {}
     honest_kept = honest_total = 0
     for n, case in enumerate(cases):
@@ -160,16 +165,16 @@ def adversarial(dx: Any, cases: list[GenerationCase], options: GenerateOptions) 
         )
         if not llm.attacks:
             continue
+        if pairs is not None:
+            pairs.extend(pairs_of(report, pack, dx, case.id, "adversarial"))
         for a in llm.attacks:
             if a["kind"] == "wrong_disease":
                 ok = all(c.concept_id != a["claim"] or not c.supported for c in report.diagnoses)
             else:  # the attack claim (the top candidate's "attack" claim) must not keep these
                 attack_claims = [c for c in report.diagnoses + report.removed if c.rationale == "attack"]
                 cited = {report.citations[i - 1].evidence for c in attack_claims for i in c.citations}
-                ok = (
-                    a["evidence"] not in cited
-                    or (a["kind"] == "invented_id"
-                    and a["evidence"] not in {i.id for i in pack.items})
+                ok = a["evidence"] not in cited or (
+                    a["kind"] == "invented_id" and a["evidence"] not in {i.id for i in pack.items}
                 )
                 ok = ok and not any(c.rationale == "attack" and c.supported for c in report.diagnoses)
             per_kind.setdefault(a["kind"], []).append(int(ok))
@@ -315,7 +320,7 @@ def main() -> int:
     if "extractive" in backends:
         run("extractive", None, cases)
     if "adversarial" in backends:
-        results["adversarial"] = adversarial(dx, cases, options)
+        results["adversarial"] = adversarial(dx, cases, options, pairs)
         print(json.dumps(results["adversarial"]), file=sys.stderr)
     if "inproc" in backends or "server" in backends:
         from kgrag.generate.llama_cpp import LlamaCppLLM, smollm2_path
