@@ -276,7 +276,7 @@ def test_markers_the_model_writes_are_not_trusted(
         [
             answer_json(
                 ("D_EPI", "epileptic encephalopathy [9]", [(e["epi_fact"], EPI_FACT)]),
-                rationale="see [3] and [F1, P2] and [7]",
+                rationale="see [3] and [F1, P2] and [7[8]]",
             )
         ]
     )

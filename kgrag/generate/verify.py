@@ -86,6 +86,16 @@ class Verification:
     counts: GroundingCounts
 
 
+def strip_markers(text: str) -> str:
+    """``text`` without citation-like markers (``[3]``, ``[F1, P2]``), removed until none
+    is left (``[1[2]]`` would leave ``[1]`` after one pass)."""
+    while True:
+        stripped = _LOOSE_MARKER.sub("", text)
+        if stripped == text:
+            return stripped.strip()
+        text = stripped
+
+
 def _mentions(text: str, name: str) -> bool:
     """Does ``text`` name ``name`` on word boundaries (both normalized)?"""
     n = normalize_quote(name)
@@ -254,9 +264,9 @@ def verify_claims(
         claim = GroundedClaim(
             rank=0,
             concept_id=concept_id,
-            name=_LOOSE_MARKER.sub("", name or raw.name).strip(),
+            name=strip_markers(name or raw.name),
             likelihood=raw.likelihood,
-            rationale=_LOOSE_MARKER.sub("", raw.rationale).strip(),
+            rationale=strip_markers(raw.rationale),
             supported=supported,
             support=why,
             retrieval_rank=cand.rank if cand else None,
