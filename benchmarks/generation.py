@@ -269,6 +269,59 @@ def pairs_of(
     return out
 
 
+def render(paths: list[Path]) -> str:
+    """The README table from one or more result files."""
+    backends: dict[str, Any] = {}
+    adv: dict[str, Any] | None = None
+    labels: dict[str, Any] | None = None
+    counts = []
+    for path in paths:
+        d = json.loads(path.read_text())
+        for name, m in d["backends"].items():
+            backends[name] = m
+        adv = d.get("adversarial", adv)
+        labels = d.get("labels", labels)
+        counts.append(d["cases"])
+
+    def f(v: Any, unit: str = "%") -> str:
+        return "-" if v is None else f"{v:g}{unit}"
+
+    rows = [
+        "| backend | cases | JSON valid first / after re-asks | returned citations valid | "
+        "supported (citation recall) | citation precision | abstained | fell back | top-1 / top-10 "
+        "(retrieval) | latency p50 / p99 |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for name, m in backends.items():
+        rows.append(
+            f"| {name} | {m['cases']} | "
+            f"{f(m['json_valid_first'])} / {f(m['json_valid_after_reasks'])} | "
+            f"{f(m['citation_validity'])} ({m['citations_returned_final']}) | "
+            f"{f(m['supported_share'])} | "
+            f"{f(m['citation_precision'])} | {f(m['abstention_rate'])} | {f(m['fallback_rate'])} | "
+            f"{f(m['top1'])} / {f(m['top10'])} ({f(m['retrieval_top1'])} / {f(m['retrieval_top10'])}) | "
+            f"{m['latency_ms_p50'] / 1000:.2f} / {m['latency_ms_p99'] / 1000:.2f} s |"
+        )
+    out = "\n".join(rows)
+    if adv:
+        kinds = ", ".join(
+            f"{k.replace('_', ' ')} {v['rejected_pct']:g}% of {v['n']}"
+            for k, v in adv["per_kind"].items()
+        )
+        out += (
+            f"\n\nAdversarial LLM over {adv['cases']} cases: {adv['attacks']} attacks, "
+            f"**{adv['rejected_pct']:g}% rejected** ({kinds}); the honest claim beside them kept in "
+            f"{adv['honest_claim_kept_pct']:g}% of cases."
+        )
+    if labels:
+        out += (
+            f"\n\nHand-labelled claim/citation pairs (`benchmarks/generation_labels.jsonl`): "
+            f"{labels['pairs']} pairs ({labels['positive']} labelled supported), verifier agreement "
+            f"**{labels['agreement_pct']:g}%**."
+        )
+    return out
+
+
 def main() -> int:
     global DATA
     ap = argparse.ArgumentParser(
@@ -278,9 +331,24 @@ def main() -> int:
     ap.add_argument("--llm-limit", type=int, default=20, help="cases per source for LLM backends")
     ap.add_argument("--backends", default="extractive,adversarial,inproc,server")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/generation.json")
+    ap.add_argument("--render", type=Path, nargs="*", help="only render these result files into README")
     ap.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     ap.add_argument("--labels", type=Path, default=ROOT / "benchmarks/generation_labels.jsonl")
     args = ap.parse_args()
+    if args.render:
+        import re
+
+        readme = ROOT / "README.md"
+        table = render(args.render)
+        text = re.sub(
+            r"(<!-- bench:generation -->\n).*?(<!-- /bench:generation -->)",
+            lambda m: m.group(1) + table + "\n" + m.group(2),
+            readme.read_text(),
+            flags=re.S,
+        )
+        readme.write_text(text)
+        print(table)
+        return 0
 
     from kgrag.retrieval.diagnose import Diagnoser
 
