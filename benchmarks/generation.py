@@ -161,7 +161,10 @@ def adversarial(
         pack = evidence_pack(bundle)
         llm = AdversarialLLM(pack, n)
         report = ground(
-            bundle, StoreDocuments(dx.store), llm, options.model_copy(update={"abstain_log_lr": -1e9})
+            bundle,
+            StoreDocuments(dx.store),
+            llm,
+            options.model_copy(update={"abstain_log_lr": -1e9, "unsupported": "flag"}),
         )
         if not llm.attacks:
             continue
