@@ -4,7 +4,7 @@ llama-cpp-python applies a JSON grammar only for ``response_format={"type":
 "json_object", "schema": ...}``: it ignores ``{"type": "json_schema"}`` without a word,
 and falls back to plain JSON when a schema does not convert. So the schema goes in as
 ``json_object`` and the caller validates every reply after parsing. A time limit is
-enforced between tokens (the reply ends with ``finish_reason="timeout"``).
+enforced between streamed tokens (the reply ends with ``finish_reason="timeout"``).
 """
 
 from __future__ import annotations
@@ -86,33 +86,40 @@ class LlamaCppLLM:
         Raises:
             LLMError: the prompt does not fit the context window, or llama.cpp failed.
         """
-        from llama_cpp import StoppingCriteriaList
-
         started = time.perf_counter()
         deadline = time.monotonic() + timeout
-        late = StoppingCriteriaList([lambda _ids, _logits: time.monotonic() > deadline])
         fmt = {"type": "json_object", "schema": schema} if schema is not None else None
+        parts: list[str] = []
+        finish = "stop"
+        tokens = 0
         with self._lock:
             try:
-                out: Any = self._llama.create_chat_completion(
+                # streamed, so that the time limit can end a reply between tokens
+                stream: Any = self._llama.create_chat_completion(
                     messages=[m.model_dump() for m in messages],
                     response_format=fmt,
                     max_tokens=max_tokens,
                     temperature=temperature,
-                    stopping_criteria=late,
+                    stream=True,
                 )
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    text = choice.get("delta", {}).get("content")
+                    if text:
+                        parts.append(text)
+                        tokens += 1
+                    if choice.get("finish_reason"):
+                        finish = str(choice["finish_reason"])
+                    if time.monotonic() > deadline:
+                        finish = "timeout"
+                        stream.close()
+                        break
             except (ValueError, RuntimeError) as e:
                 raise LLMError(f"llama.cpp could not answer: {e}") from e
-        choice = out["choices"][0]
-        finish = str(choice.get("finish_reason") or "stop")
-        if time.monotonic() > deadline and finish != "length":
-            finish = "timeout"
-        usage = out.get("usage") or {}
         return Completion(
-            text=choice["message"].get("content") or "",
+            text="".join(parts),
             finish_reason=finish,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
+            completion_tokens=tokens,
             model=self.name,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         )
