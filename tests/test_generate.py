@@ -478,10 +478,13 @@ def test_http_unreachable_server() -> None:
         _client("http://127.0.0.1:9/v1", max_retries=0).complete([], None, timeout=2)
 
 
-def test_http_falls_back_to_json_object(http: tuple[HttpScript, str], pack: EvidencePack) -> None:
+@pytest.mark.parametrize("status", [400, 422])
+def test_http_falls_back_to_json_object(
+    http: tuple[HttpScript, str], pack: EvidencePack, status: int
+) -> None:
     script, url = http
     script.script[:] = [
-        (400, {"error": "response_format json_schema not supported"}, {}, 0.0),
+        (status, {"error": "response_format json_schema not supported"}, {}, 0.0),
         (200, chat_body("{}"), {}, 0.0),
     ]
     llm = _client(url)

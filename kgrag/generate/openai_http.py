@@ -2,7 +2,7 @@
 ``/v1``, OpenAI) with httpx.
 
 Structured output: ``response_format`` ``json_schema`` (strict) first; a server that
-refuses it with a 400 naming ``response_format``/``json_schema`` is asked again with
+refuses it with a 400 or 422 naming ``response_format``/``json_schema`` is asked again with
 ``json_object`` (plus the schema, which llama.cpp's server turns into a grammar), and the
 choice is remembered. Replies are validated by the caller either way.
 
@@ -143,7 +143,7 @@ class OpenAICompatibleLLM:
             body["response_format"] = fmt
         response = self._post(body, timeout)
         if (
-            response.status_code == 400
+            response.status_code in (400, 422)  # 422: FastAPI servers (llama-cpp-python's)
             and fmt is not None
             and fmt["type"] == "json_schema"
             and any(w in response.text for w in ("response_format", "json_schema"))
