@@ -133,7 +133,7 @@ class AdversarialLLM:
                         "id": cand.id,
                         "name": cand.name,
                         "likelihood": "low",
-                        "rationale": "attack",
+                        "rationale": "wrong disease",
                         "citations": [{"evidence": fact.id, "quote": fact.text}],
                     }
                 )
