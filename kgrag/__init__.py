@@ -37,6 +37,7 @@ __all__ = [
     "EvidenceBundle",
     "FindingInput",
     "GraphStore",
+    "GroundedDiagnosis",
     "InvalidRequest",
     "KgragError",
     "Mention",
@@ -44,6 +45,7 @@ __all__ = [
     "SemanticKind",
     "Settings",
     "__version__",
+    "answer",
     "assert_spans",
     "build",
     "diagnose",
@@ -86,13 +88,17 @@ _LAZY = {
     "Diagnoser": "kgrag.retrieval.diagnose",
     "GraphStore": "kgrag.graph.base",
     "open_store": "kgrag.graph.stores",
+    # the generation stage (#16)
+    "answer": "kgrag.api",
+    "GroundedDiagnosis": "kgrag.generate.types",
 }
 
 if TYPE_CHECKING:
     # the control tier (#11)
-    from kgrag.api import assert_spans, build, diagnose, link, normalize, retrieve
+    from kgrag.api import answer, assert_spans, build, diagnose, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, InvalidRequest, KgragError
+    from kgrag.generate.types import GroundedDiagnosis
     from kgrag.graph.base import GraphStore
     from kgrag.graph.stores import open_store
     from kgrag.linking.linker import ConceptLinker

@@ -16,12 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kgrag.errors import InvalidRequest
 from kgrag.types import Candidate, Mentions
 
 if TYPE_CHECKING:
+    from kgrag.generate.llm import LLM
+    from kgrag.generate.types import GroundedDiagnosis
     from kgrag.graph.base import GraphStore
     from kgrag.linking.linker import ConceptLinker
     from kgrag.pipeline.runner import BuildReport, Recipe
@@ -515,3 +517,63 @@ def build(
             graph.close()
     _forget_diagnoser()  # it may have read the knowledge base just rebuilt
     return report
+
+
+# -- generate: grounded LLM answers ------------------------------------------------------
+def answer(
+    text: str | None = None,
+    findings: list[FindingInput | dict[str, object] | str] | None = None,
+    *,
+    llm: LLM | str | None = None,
+    top_k: int = 10,
+    setting: Setting | None = None,
+    **options: Any,
+) -> GroundedDiagnosis:
+    """A differential written by an LLM over the retrieved evidence, every citation verified
+    against the stored source before it is returned.
+
+    Args:
+        text: a note (see :func:`diagnose`).
+        findings: coded findings (see :func:`diagnose`).
+        llm: an :class:`~kgrag.generate.llm.LLM`, a spec (``"openai://127.0.0.1:8080/m"``,
+            a ``.gguf`` path, ``"smollm2"``, ``"none"``) or None for the ``llm`` setting
+            (``KGRAG_LLM``; unset: the extractive report, no LLM).
+        top_k: retrieval candidates in the evidence bundle (>= 1).
+        setting: the pretest probability of the retrieval ranking (see :func:`diagnose`).
+        **options: :class:`~kgrag.generate.answer.GenerateOptions` fields
+            (``max_tokens``, ``unsupported``, ...).
+
+    Returns:
+        A :class:`~kgrag.generate.types.GroundedDiagnosis`: diagnoses with verified
+        citations and per-claim support, counts of dropped citations, or an abstention.
+
+    Raises:
+        InvalidRequest: an argument of the wrong type or value.
+        RetrievalNotBuilt: run ``kgrag build`` first.
+
+    Example:
+        >>> import kgrag
+        >>> g = kgrag.answer("Fever and a productive cough. No chest pain.", llm="none")
+        >>> g.verified
+        True
+    """
+    from pydantic import ValidationError
+
+    from kgrag.generate.answer import GenerateOptions, answer_with
+    from kgrag.generate.backends import llm_from_spec
+
+    checked_text = _text_arg("text", text, optional=True)
+    checked = _findings_arg(findings)
+    k = _positive_int("top_k", top_k)
+    if checked_text is None and checked is None:
+        raise InvalidRequest("give text=..., findings=[...] or both")
+    _setting_arg(setting)
+    dx = default_diagnoser()
+    model = llm if llm is not None and not isinstance(llm, str) else llm_from_spec(llm, dx.settings)
+    try:
+        opts = GenerateOptions.from_settings(dx.settings, **options)
+    except ValidationError as e:
+        raise InvalidRequest(f"invalid generation options: {e}") from e
+    return answer_with(
+        dx, checked_text, checked, llm=model, top_k=k, options=opts, setting=setting
+    )

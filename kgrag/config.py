@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -119,6 +119,26 @@ class Settings(BaseSettings):
         default=True,
         description="write knowledge base files 0600 and folders 0700 (they hold corpus text); "
         "False keeps the process umask",
+    )
+    # -- generate: the LLM stage (kgrag.answer, kgrag diagnose --llm) ----------------------
+    llm: str | None = Field(
+        default=None,
+        description="the default LLM: openai://host:port/model, openais://host/model, a GGUF "
+        "path, 'smollm2' (the shipped small model) or 'none' (extractive report)",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="bearer key; never logged")
+    llm_timeout: float = Field(default=120.0, gt=0, description="seconds per LLM request")
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="HTTP retries on 429/5xx")
+    llm_max_tokens: int = Field(default=768, ge=16)
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_unsupported: Literal["remove", "flag"] = Field(
+        default="remove", description="unsupported diagnoses: removed, or kept and flagged"
+    )
+    llm_abstain_log_lr: float = Field(
+        default=1.0, description="abstain unless the top candidate's log LR reaches this ..."
+    )
+    llm_abstain_passage_score: float = Field(
+        default=0.5, description="... or some passage's similarity reaches this"
     )
 
     @classmethod

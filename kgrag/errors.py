@@ -24,10 +24,16 @@ The tree::
     │   ├── GraphWriteError                a write failed (disk full, lost connection)
     │   └── BuildLocked                    another build holds the knowledge base's lock
     ├── ConceptNotFound(KeyError)          no concept has that code or id
-    └── RetrievalError                     diagnosis/retrieval cannot answer
-        ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
-        ├── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
-        └── KnowledgeBaseRebuilding        a build changed the knowledge base mid-request
+    ├── RetrievalError                     diagnosis/retrieval cannot answer
+    │   ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
+    │   ├── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+    │   └── KnowledgeBaseRebuilding        a build changed the knowledge base mid-request
+    ├── LLMError                           an LLM backend failed (generate falls back)
+    │   ├── LLMUnavailable(ConnectionError)  server down, model file missing, HTTP error
+    │   ├── LLMTimeout(TimeoutError)       no answer within the time limit
+    │   └── LLMNotConfigured               a grounded answer asked of a server without an LLM
+    ├── DocumentNotFound(KeyError)         no stored document has that id
+    └── NotReady                           the sidecar's knowledge base is still loading
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -221,3 +227,35 @@ class DocumentTooLarge(CorpusFormatError):
 
 class RecipePathRefused(ConfigError):
     """A recipe names a path outside its own folder and the folders the user allowed."""
+
+
+# -- generate (LLM backends) -------------------------------------------------------------
+class LLMError(KgragError):
+    """An LLM backend failed; ``kgrag.answer`` falls back to the extractive report."""
+
+
+class LLMUnavailable(LLMError, ConnectionError):
+    """The LLM cannot be reached or loaded (server down, HTTP error after retries, no
+    model file); the message says what to check."""
+
+
+class LLMTimeout(LLMError, TimeoutError):
+    """The LLM did not answer within the time limit (``KGRAG_LLM_TIMEOUT``)."""
+
+
+# -- serve (the sidecar) --------------------------------------------------------------------
+class DocumentNotFound(KgragError, KeyError):
+    """No stored document has this id (``GET /v1/documents/{id}/span``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NotReady(KgragError):
+    """The server's knowledge base is still loading (or failed to load); the message says
+    which. Retry after ``/readyz`` answers 200."""
+
+
+class LLMNotConfigured(LLMError):
+    """A grounded answer was asked for but no LLM is configured (``KGRAG_LLM``); the
+    message says how to configure one."""

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from kgrag.cli import build, concepts, diagnose, graph, info
+from kgrag.cli import build, concepts, diagnose, generate, graph, info
 from kgrag.cli import link as link_cmd
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command("diagnose")(diagnose.diagnose)
 app.command("retrieve")(diagnose.retrieve)
 app.add_typer(concepts.app, name="concepts")
 app.add_typer(graph.app, name="graph")
+app.add_typer(generate.app, name="eval")  # generate: kgrag eval generation
 
 # -- serve: the HTTP sidecar and the MCP server over stdio (kgrag[serve]) --
 from kgrag.cli import serve as serve_cmd  # noqa: E402

@@ -72,6 +72,10 @@ def diagnose(
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
     setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP + " (default: settings)"),
+    llm: str | None = typer.Option(
+        None, "--llm", help="answer with an LLM, citations verified: openai://HOST:PORT/MODEL, "
+        "a .gguf path, smollm2, none (extractive) or default (KGRAG_LLM)"
+    ),
 ) -> None:
     """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
     from kgrag.retrieval.diagnose import Diagnoser
@@ -86,6 +90,11 @@ def diagnose(
             usage_error(f"--evidence must be one of {', '.join(EVIDENCE)}")
         if setting is not None and setting not in SETTINGS:
             usage_error(f"--setting must be one of {', '.join(SETTINGS)}")
+        if llm is not None:  # generate: a grounded answer (kgrag/cli/generate.py)
+            from kgrag.cli.generate import diagnose_with_llm
+
+            diagnose_with_llm(store, llm, text, findings, input, output, top_k, json, setting)
+            return
         with Diagnoser(store) as dx:
             if input is None:
                 level = evidence or "full"

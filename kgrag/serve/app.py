@@ -29,8 +29,11 @@ from kgrag._version import __version__
 from kgrag.errors import (
     ConceptNotFound,
     ConfigError,
+    DocumentNotFound,
     GraphUnavailable,
     KgragError,
+    LLMNotConfigured,
+    NotReady,
     NoUsableFindings,
     RetrievalNotBuilt,
 )
@@ -52,7 +55,7 @@ from kgrag.serve.models import (
     RetrieveRequest,
     SpanResponse,
 )
-from kgrag.serve.service import DocumentNotFound, KnowledgeService, NotReady
+from kgrag.serve.service import KnowledgeService
 from kgrag.types import Concept, SemanticKind
 
 logger = logging.getLogger(__name__)
@@ -304,20 +307,10 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
     async def _grounded(req: DiagnoseRequest) -> Any:
         try:
-            from kgrag.api import answer  # type: ignore[attr-defined]
-        except ImportError as e:
-            raise ApiError(
-                501,
-                "llm_unavailable",
-                "the generation stage is not installed in this kgrag; "
-                'use "llm": false for the ranked differential',
-            ) from e
-        try:
-            result = await call(lambda: answer(req.text, list(req.findings), top_k=req.top_k))
-        except (ImportError, ConfigError) as e:
-            raise ApiError(
-                501, "llm_unavailable", f'no LLM is configured ({e}); use "llm": false'
-            ) from e
+            result = await call(lambda: svc.grounded(req))
+        except (LLMNotConfigured, ImportError, ConfigError) as e:
+            raise ApiError(501, "llm_unavailable", f'{e}; use "llm": false') from e
+        metrics.observe_grounded(result)
         return JSONResponse(result.model_dump(mode="json"))
 
     @app.get(

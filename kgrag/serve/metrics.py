@@ -18,6 +18,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from kgrag.generate.types import GroundedDiagnosis
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -68,6 +69,17 @@ def observe_report(report: DiagnosisReport | EvidenceBundle) -> None:
         CITATIONS.labels("true").inc(verified)
     if unverified:
         CITATIONS.labels("false").inc(unverified)
+
+
+def observe_grounded(answer: GroundedDiagnosis) -> None:
+    """Citations dropped, parse failures (LLM answers that did not validate, re-asked or
+    replaced by the extractive report) and abstentions of one grounded answer."""
+    if answer.counts.citations_dropped:
+        CITATIONS_DROPPED.inc(answer.counts.citations_dropped)
+    if answer.errors:
+        LLM_PARSE_FAILURES.inc(len(answer.errors))
+    if answer.status == "insufficient_evidence":
+        ABSTENTIONS.labels("insufficient_evidence").inc()
 
 
 def exposition() -> tuple[bytes, str]:

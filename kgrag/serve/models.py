@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kgrag.retrieval.types import FindingInput, Method
+from kgrag.retrieval.priors import Setting
+from kgrag.retrieval.types import EvidenceLevel, FindingInput, Method
 from kgrag.types import Candidate, ConceptMatch, Mention
 
 
@@ -40,9 +41,14 @@ class CaseRequest(_Request):
 
     text: str | None = Field(default=None, description="a patient description")
     findings: list[FindingInput] = Field(
-        default_factory=list, description="coded findings: {id, excluded}"
+        default_factory=list, description="coded findings: {id, absent} ('excluded' is an alias)"
     )
     top_k: int = Field(default=10, ge=1, description="candidates to return")
+    setting: Setting | None = Field(
+        default=None,
+        description="pretest probability: general (common diseases favoured) | rare | uniform "
+        "(default: the server's diagnose_setting)",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> CaseRequest:
@@ -57,6 +63,9 @@ class RetrieveRequest(CaseRequest):
 
 class DiagnoseRequest(CaseRequest):
     method: Method | None = Field(default=None, description="ranking: graph | ppr | fused")
+    evidence: EvidenceLevel = Field(
+        default="full", description="none (ranking only) | summary | full (citations, passages)"
+    )
     llm: bool = Field(
         default=False, description="the generation stage's grounded answer (needs a configured LLM)"
     )

@@ -12,7 +12,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from kgrag.errors import ConceptNotFound, GraphUnavailable, KgragError
+from kgrag.errors import (
+    ConceptNotFound,
+    DocumentNotFound,
+    GraphUnavailable,
+    LLMNotConfigured,
+    NotReady,
+)
 from kgrag.graph.schema import Label
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle
 from kgrag.serve.models import (
@@ -27,22 +33,13 @@ from kgrag.types import Candidate, Concept, Mention
 
 if TYPE_CHECKING:
     from kgrag.config import Settings
+    from kgrag.generate.llm import LLM
+    from kgrag.generate.types import GroundedDiagnosis
     from kgrag.retrieval.diagnose import Diagnoser
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class DocumentNotFound(KgragError, KeyError):
-    """No stored document has this id."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class NotReady(KgragError):
-    """The knowledge base is still loading (or failed to load); the message says which."""
 
 
 class KnowledgeService:
@@ -69,6 +66,7 @@ class KnowledgeService:
         self.factory = factory
         self.torch_threads = torch_threads
         self._dx: Diagnoser | None = None
+        self._llm_instance: LLM | None = None
         self._lock = threading.Lock()
         self.error: str | None = None
         self.parts = {"knowledge_base": False, "model": False, "index": False}
@@ -209,15 +207,70 @@ class KnowledgeService:
     def retrieve(self, req: RetrieveRequest) -> EvidenceBundle:
         dx = self.diagnoser
         return self._locked(
-            lambda: dx.retrieve(req.text, list(req.findings), top_k=req.top_k, passages_k=req.passages_k)
+            lambda: dx.retrieve(
+                req.text,
+                list(req.findings),
+                top_k=req.top_k,
+                passages_k=req.passages_k,
+                setting=req.setting,
+            )
         )
 
     def diagnose(self, req: DiagnoseRequest | CaseRequest) -> DiagnosisReport:
         dx = self.diagnoser
         method = req.method if isinstance(req, DiagnoseRequest) else None
+        evidence = req.evidence if isinstance(req, DiagnoseRequest) else "full"
         return self._locked(
-            lambda: dx.diagnose(req.text, list(req.findings), top_k=req.top_k, method=method)
+            lambda: dx.diagnose(
+                req.text,
+                list(req.findings),
+                top_k=req.top_k,
+                method=method,
+                evidence=evidence,
+                setting=req.setting,
+            )
         )
+
+    def grounded(self, req: DiagnoseRequest) -> GroundedDiagnosis:
+        """The generation stage's answer over this server's knowledge base.
+
+        Raises:
+            LLMNotConfigured: the server has no LLM (``KGRAG_LLM`` unset or ``none``).
+        """
+        from kgrag.generate.answer import GenerateOptions, answer_with
+
+        dx = self.diagnoser
+        llm = self._llm()
+        options = GenerateOptions.from_settings(dx.settings)
+        return self._locked(
+            lambda: answer_with(
+                dx,
+                req.text,
+                list(req.findings),
+                llm=llm,
+                top_k=req.top_k,
+                options=options,
+                setting=req.setting,
+            )
+        )
+
+    def _llm(self) -> LLM:
+        """The configured LLM, made once (a GGUF model loads once per worker)."""
+        settings = self.diagnoser.settings
+        spec = (settings.llm or "").strip()
+        if not spec or spec.lower() == "none":
+            raise LLMNotConfigured(
+                "no LLM is configured for this server: set KGRAG_LLM (openai://HOST:PORT/MODEL, "
+                'a .gguf path or smollm2) and restart, or send "llm": false'
+            )
+        with self._lock:
+            if self._llm_instance is None:
+                from kgrag.generate.backends import llm_from_spec
+
+                model = llm_from_spec(spec, settings)
+                assert model is not None
+                self._llm_instance = model
+            return self._llm_instance
 
     def concept(self, code: str) -> Concept:
         """Raises:
