@@ -128,6 +128,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/diagnosis.json")
     ap.add_argument("--latency-cases", type=int, default=300)
     ap.add_argument("--throughput-cases", type=int, default=500)
+    ap.add_argument("--variants", default="", help="variant names to run, separated by ; (default: all)")
     args = ap.parse_args()
 
     from kgrag.errors import NoUsableFindings
@@ -146,6 +147,8 @@ def main() -> int:
         "text": {"method": "graph", "text": True},
         "text, fused": {"method": "fused", "text": True},
     }
+    if args.variants:
+        variants = {k: v for k, v in variants.items() if k in args.variants.split(";")}
     ranks: dict[str, list[tuple[int, bool, float]]] = {v: [] for v in variants}
     covered_count = 0
     no_findings: dict[str, int] = {v: 0 for v in variants}
@@ -200,6 +203,8 @@ def main() -> int:
             except NoUsableFindings:
                 continue
             times.append((time.perf_counter() - t) * 1000)
+        if not times:  # --latency-cases 0
+            continue
         latency[label] = {
             "n": len(times),
             "p50_ms": round(statistics.median(times), 1),
@@ -211,9 +216,12 @@ def main() -> int:
         "covered_cases": covered_count,
         "method_note": "fused = reciprocal-rank fusion of graph ranks and passage vector hits",
         "encoder": dx.passages.index.encoder.name if dx.passages.index else None,
+        "variants": list(variants),
         "results": results,
         "latency_fused_top10_with_evidence": latency,
-        "throughput_coded_cases_per_s": throughput(dx, cases[: args.throughput_cases]),
+        "throughput_coded_cases_per_s": (
+            throughput(dx, cases[: args.throughput_cases]) if args.throughput_cases else {}
+        ),
         "startup_s": round(load_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "seconds": round(time.perf_counter() - started, 1),
