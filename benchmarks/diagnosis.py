@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import resource
 import statistics
 import sys
@@ -132,7 +133,9 @@ def main() -> int:
         "--setting", default="rare", choices=["general", "rare", "uniform"],
         help="pretest probability (rare-disease cases: a genetics clinic)",
     )
-    ap.add_argument("--variants", default=None, help="comma-separated subset of the variants")
+    ap.add_argument(
+        "--variants", default="", help="variant names to run, separated by ; or , (default: all)"
+    )
     args = ap.parse_args()
 
     from kgrag.errors import NoUsableFindings
@@ -152,7 +155,7 @@ def main() -> int:
         "text, fused": {"method": "fused", "text": True},
     }
     if args.variants:
-        keep = [v.strip() for v in args.variants.split(",")]
+        keep = [v.strip() for v in re.split(r"[;,]", args.variants)]
         variants = {k: v for k, v in variants.items() if k in keep}
     ranks: dict[str, list[tuple[int, bool, float]]] = {v: [] for v in variants}
     covered_count = 0
@@ -223,9 +226,12 @@ def main() -> int:
         "covered_cases": covered_count,
         "method_note": "fused = reciprocal-rank fusion of graph ranks and passage vector hits",
         "encoder": dx.passages.index.encoder.name if dx.passages.index else None,
+        "variants": list(variants),
         "results": results,
         "latency_fused_top10_with_evidence": latency,
-        "throughput_coded_cases_per_s": throughput(dx, cases[: args.throughput_cases]),
+        "throughput_coded_cases_per_s": (
+            throughput(dx, cases[: args.throughput_cases]) if args.throughput_cases else {}
+        ),
         "startup_s": round(load_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "seconds": round(time.perf_counter() - started, 1),

@@ -151,13 +151,14 @@ def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
         )
     lat = d["latency_fused_top10_with_evidence"]
     rows.append("")
-    rows.append(
-        f"`diagnose` warm, top 10 with evidence and passages: coded findings p50 "
-        f"{lat['coded']['p50_ms']} ms / p99 {lat['coded']['p99_ms']} ms; text p50 "
-        f"{lat['text']['p50_ms']} ms / p99 {lat['text']['p99_ms']} ms "
-        f"({lat['coded']['n']} cases each). Start-up {d['startup_s']} s; peak RSS of the "
-        f"whole benchmark process {d['peak_rss_mb']:,} MB; passages encoder `{d['encoder']}`."
-    )
+    if "coded" in lat and "text" in lat:  # absent after --latency-cases 0
+        rows.append(
+            f"`diagnose` warm, top 10 with evidence and passages: coded findings p50 "
+            f"{lat['coded']['p50_ms']} ms / p99 {lat['coded']['p99_ms']} ms; text p50 "
+            f"{lat['text']['p50_ms']} ms / p99 {lat['text']['p99_ms']} ms "
+            f"({lat['coded']['n']} cases each). Start-up {d['startup_s']} s; peak RSS of the "
+            f"whole benchmark process {d['peak_rss_mb']:,} MB; passages encoder `{d['encoder']}`."
+        )
     tput = d.get("throughput_coded_cases_per_s")
     if tput:
         rows.append("")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgrag.config import Settings
-from kgrag.errors import IndexMismatch, NoUsableFindings, RetrievalNotBuilt
+from kgrag.errors import IndexMismatch, InvalidRequest, NoUsableFindings, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.graph.builders import hpoa_edges
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
@@ -403,7 +403,7 @@ def test_evidence_levels(kb: SqliteGraphStore) -> None:
         "graph": 1,
         "vector": 1,
     }  # the fused ranker still searches passages
-    with pytest.raises(ValueError, match="evidence"):  # ConfigError; InvalidRequest after merge
+    with pytest.raises(InvalidRequest, match="evidence"):
         dx.diagnose(findings=["F_RASH"], evidence="some")  # type: ignore[arg-type]
 
 

@@ -95,8 +95,14 @@ class Claim(_Frozen):
         return (self.source, self.reference, self.start, self.end)
 
 
+NOT_SHOWN_POLARITIES = ("not_shown", "excluded")  # "excluded": older graphs' name
+"""Claim polarities saying a disease does *not* show a finding."""
+
+
 def edge_frequency(claims: Iterable[Claim]) -> float | None:
-    """An edge's frequency: the mean of its claims' numeric ``frequency`` props.
+    """An edge's frequency: the mean of the numeric ``frequency`` props of its claims that
+    say the disease shows the finding (a ``not_shown`` claim, e.g. "0/7 patients", says how
+    rarely it does not; it argues against the disease instead and is left out here).
 
     The one definition every reader uses (both stores fill ``Edge.props["frequency"]``
     with it on HAS_FINDING edges; the diagnostic model applies it to the claims of one
@@ -111,7 +117,9 @@ def edge_frequency(claims: Iterable[Claim]) -> float | None:
     values = [
         float(f)
         for c in claims
-        if isinstance(f := c.props.get("frequency"), int | float) and not isinstance(f, bool)
+        if isinstance(f := c.props.get("frequency"), int | float)
+        and not isinstance(f, bool)
+        and c.props.get("polarity", "present") not in NOT_SHOWN_POLARITIES
     ]
     return sum(values) / len(values) if values else None
 

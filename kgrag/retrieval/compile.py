@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import Claim, EdgeType, Label, Tier, edge_frequency
+from kgrag.graph.schema import NOT_SHOWN_POLARITIES, Claim, EdgeType, Label, Tier, edge_frequency
 from kgrag.progress import Progress
 from kgrag.retrieval.model import Annotation, CategoryStep, DiagnosticModel
 
 logger = logging.getLogger(__name__)
 
 MAX_CATEGORY_DEPTH = 12
-NOT_SHOWN = ("not_shown", "excluded")  # "excluded": the polarity's name in older graphs
 
 _Merged = dict[tuple[str, str, bool], tuple[list[Claim], set[str]]]
 
@@ -90,7 +89,7 @@ def is_not_shown(claim: Claim) -> bool:
     and is not the claim's); a frequency of 0 ("0/7 patients") says so too, in graphs
     built before polarity came from frequency."""
     polarity = claim.props.get("polarity", "present")
-    return polarity in NOT_SHOWN or claim.props.get("frequency") == 0
+    return polarity in NOT_SHOWN_POLARITIES or claim.props.get("frequency") == 0
 
 
 def _merged_annotations(store: GraphStore) -> _Merged:

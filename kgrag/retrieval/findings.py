@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kgrag.errors import ConfigError, NoUsableFindings
+from kgrag.errors import InvalidRequest, NoUsableFindings
 from kgrag.retrieval.model import DiagnosticModel
 from kgrag.retrieval.types import ConceptRef, FindingInput, QueryFindings
 from kgrag.types import Assertion, Mention
@@ -37,7 +37,7 @@ def as_inputs(findings: FindingsArg) -> list[FindingInput]:
     (``{"id": ..., "absent": true}``; ``"excluded"`` is accepted for ``"absent"``).
 
     Raises:
-        ConfigError: more than ``MAX_FINDINGS`` findings.
+        InvalidRequest: more than ``MAX_FINDINGS`` findings.
         pydantic.ValidationError: a malformed finding.
     """
     items = [
@@ -49,7 +49,7 @@ def as_inputs(findings: FindingsArg) -> list[FindingInput]:
         for f in findings or ()
     ]
     if len(items) > MAX_FINDINGS:
-        raise ConfigError(f"{len(items)} findings; at most {MAX_FINDINGS} per request")
+        raise InvalidRequest(f"{len(items)} findings; at most {MAX_FINDINGS} per request")
     return items
 
 
@@ -77,7 +77,7 @@ def read_findings(
 
     Raises:
         NoUsableFindings: no present finding is left.
-        ConfigError: too many findings or too long a text.
+        InvalidRequest: too many findings or too long a text.
     """
     present: dict[int, None] = {}
     absent: dict[int, None] = {}
@@ -92,7 +92,7 @@ def read_findings(
             (absent if f.absent else present)[model.term_index[concept]] = None
     if text:
         if len(text) > MAX_TEXT_CHARS:
-            raise ConfigError(
+            raise InvalidRequest(
                 f"text of {len(text):,} characters; diagnose at most {MAX_TEXT_CHARS:,} at once"
             )
         _read_mentions(model, link(text), present, absent, ignored)

@@ -10,7 +10,7 @@ from typing import get_args
 
 import numpy as np
 
-from kgrag.errors import ConfigError
+from kgrag.errors import InvalidRequest
 from kgrag.graph.base import GraphStore
 from kgrag.retrieval.differences import follow_ups
 from kgrag.retrieval.evidence import EvidenceBuilder
@@ -42,11 +42,11 @@ class Laps:
 
 
 def check_request(top_k: int, evidence: str) -> None:
-    """Raise :class:`ConfigError` for a ``top_k`` below 1 or an unknown evidence level."""
+    """Raise :class:`InvalidRequest` for a ``top_k`` below 1 or an unknown evidence level."""
     if top_k < 1:
-        raise ConfigError("top_k must be at least 1")
+        raise InvalidRequest("top_k must be at least 1")
     if evidence not in get_args(EvidenceLevel):
-        raise ConfigError(f"evidence must be one of none, summary, full (not {evidence!r})")
+        raise InvalidRequest(f"evidence must be one of none, summary, full (not {evidence!r})")
 
 
 def posterior(log_lr: FloatArray) -> FloatArray:

@@ -32,6 +32,7 @@ from kgrag.errors import (
     DocumentNotFound,
     GraphUnavailable,
     KgragError,
+    KnowledgeBaseRebuilding,
     LLMNotConfigured,
     NotReady,
     NoUsableFindings,
@@ -220,6 +221,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             )
         if isinstance(e, RetrievalNotBuilt):
             return body(503, "not_built", str(e))
+        if isinstance(e, KnowledgeBaseRebuilding):
+            return body(503, "rebuilding", str(e), {"Retry-After": "10"})
         if isinstance(e, (ConfigError, ValueError)):
             return body(422, "invalid_request", str(e))
         logger.error("unexpected kgrag error", extra={"error_type": type(e).__name__})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kgrag.config import Settings
-from kgrag.errors import ConfigError
+from kgrag.errors import InvalidRequest
 from kgrag.retrieval.model import DiagnosticModel
 from kgrag.retrieval.rankers.base import RankedList, Ranker, RankRequest
 from kgrag.retrieval.rankers.fused import FusedRanker
@@ -24,11 +24,11 @@ def make_ranker(name: str, model: DiagnosticModel, settings: Settings) -> Ranker
     """The ranker registered as ``name``.
 
     Raises:
-        ConfigError: no ranker has that name.
+        InvalidRequest: no ranker has that name.
     """
     factory = RANKERS.get(name)
     if factory is None:
-        raise ConfigError(f"unknown ranking method {name!r}; choose one of {', '.join(RANKERS)}")
+        raise InvalidRequest(f"unknown ranking method {name!r}; choose one of {', '.join(RANKERS)}")
     return factory(model, settings)
 
 
