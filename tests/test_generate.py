@@ -478,7 +478,7 @@ def test_http_unreachable_server() -> None:
         _client("http://127.0.0.1:9/v1", max_retries=0).complete([], None, timeout=2)
 
 
-@pytest.mark.parametrize("status", [400, 422])
+@pytest.mark.parametrize("status", [400, 422, 500])
 def test_http_falls_back_to_json_object(
     http: tuple[HttpScript, str], pack: EvidencePack, status: int
 ) -> None:

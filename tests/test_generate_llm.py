@@ -63,13 +63,15 @@ def smol(model_path: Path) -> LLM:
 
 
 @pytest.fixture(scope="module")
-def server(model_path: Path) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server on a free 127.0.0.1 port."""
+def server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on a free 127.0.0.1 port (its log goes to
+    a file: a pipe nobody reads fills up and stalls the server before it listens)."""
     import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -85,17 +87,19 @@ def server(model_path: Path) -> Iterator[str]:
             "4096",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),
     )
     try:
         for _ in range(240):
             if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                pytest.fail(f"llama_cpp.server exited: {log.read_text(errors='replace')[-2000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
+        else:
+            pytest.fail(f"llama_cpp.server did not listen in 2 minutes: {log.read_text()[-2000:]}")
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -2,8 +2,8 @@
 ``/v1``, OpenAI) with httpx.
 
 Structured output: ``response_format`` ``json_schema`` (strict) first; a server that
-refuses it with a 400 or 422 naming ``response_format``/``json_schema`` is asked again with
-``json_object`` (plus the schema, which llama.cpp's server turns into a grammar), and the
+refuses it (400, 422, or llama-cpp-python's 500, naming ``response_format``) is asked
+again with ``json_object`` (plus the schema, which llama.cpp's server turns into a grammar), and the
 choice is remembered. Replies are validated by the caller either way.
 
 Retries: 429, 5xx and connection errors and timeouts are retried at most
@@ -28,6 +28,12 @@ from kgrag.generate.types import Completion, Message
 logger = logging.getLogger(__name__)
 ResponseFormat = Literal["json_schema", "json_object", "none"]
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def _format_refused(response: httpx.Response) -> bool:
+    """A refusal of ``response_format`` itself: 400, 422 (FastAPI) or, from
+    llama-cpp-python's server, 500 with the validation error; not worth a retry."""
+    return response.status_code in (400, 422, 500) and "response_format" in response.text
 
 
 class OpenAICompatibleLLM:
@@ -106,7 +112,7 @@ class OpenAICompatibleLLM:
                     ) from e
                 logger.warning("LLM %s: %s, retrying", url, type(e).__name__)
             else:
-                if response.status_code not in RETRY_STATUS or last:
+                if response.status_code not in RETRY_STATUS or last or _format_refused(response):
                     return response
                 retry_after = response.headers.get("retry-after", "")
                 if retry_after.replace(".", "", 1).isdigit():
@@ -142,12 +148,7 @@ class OpenAICompatibleLLM:
         if fmt is not None:
             body["response_format"] = fmt
         response = self._post(body, timeout)
-        if (
-            response.status_code in (400, 422)  # 422: FastAPI servers (llama-cpp-python's)
-            and fmt is not None
-            and fmt["type"] == "json_schema"
-            and any(w in response.text for w in ("response_format", "json_schema"))
-        ):
+        if fmt is not None and fmt["type"] == "json_schema" and _format_refused(response):
             logger.info("LLM %s refuses json_schema; using json_object", self.base_url)
             self.response_format = "json_object"
             body["response_format"] = self._format(schema)
