@@ -32,9 +32,20 @@ from kgrag.linking.linker import ConceptLinker  # noqa: E402
 from kgrag.ontology.compiled import load_concepts  # noqa: E402
 from kgrag.pipeline.corpus import document_records  # noqa: E402
 
+NOT_GUIDELINES = frozenset({"README.md", "LICENSE", "labels.tsv"})
 Key = tuple[str, int, str, str, str]
-COLUMNS = ("document", "start", "disease", "finding", "polarity", "label", "disease_name",
-           "finding_name", "rule", "sentence")
+COLUMNS = (
+    "document",
+    "start",
+    "disease",
+    "finding",
+    "polarity",
+    "label",
+    "disease_name",
+    "finding_name",
+    "rule",
+    "sentence",
+)
 
 
 def extract(data: Path) -> list[dict[str, str]]:
@@ -49,10 +60,7 @@ def extract(data: Path) -> list[dict[str, str]]:
     linker = ConceptLinker(table)
     rows: list[dict[str, str]] = []
     for doc in read_corpus(data, source="guidelines"):
-        if isinstance(doc, ReadFailure) or doc.id.endswith((".md", ".tsv")) and doc.id in (
-            "README.md",
-            "LICENSE.md",
-        ):
+        if isinstance(doc, ReadFailure) or doc.id in NOT_GUIDELINES:
             continue
         _, edges = document_records(doc, linker, "guidelines", is_disease=is_disease)
         for e in edges:

@@ -20,6 +20,7 @@ a known clinical section name (so HTML and PDF headings count; list items do not
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
@@ -70,7 +71,10 @@ _OTHER_HEADING = re.compile(
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)\s*:?\s*$")
 
-_ADV = r"(?:(?:typically|usually|often|commonly|classically|frequently|generally|mostly|most\s+often|may|can|will|also|characteristically|initially|always|invariably)\s+)*"
+_ADV = (
+    r"(?:(?:typically|usually|often|commonly|classically|frequently|generally|mostly"
+    r"|most\s+often|may|can|will|also|characteristically|initially|always|invariably)\s+)*"
+)
 _NEG_VERB = (
     r"(?P<neg{}>(?:does|do|did|will|can|may)\s+not\s+|(?:doesn't|don't|cannot|can't)\s+"
     r"|never\s+|rarely\s+)?"
@@ -149,7 +153,9 @@ def _headings(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*\u2022+]|\d+[.)])\s)|\n(?=\s*[^a-z\s])")
+_SENTENCE_BREAK = re.compile(
+    r"(?<=[.!?])\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*\u2022+]|\d+[.)])\s)|\n(?=\s*[^a-z\s])"
+)
 
 
 def _sentences(text: str, headings: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
@@ -162,7 +168,7 @@ def _sentences(text: str, headings: Sequence[tuple[int, int, str]]) -> list[tupl
         cuts.update((s, e))
     edges = sorted(cuts)
     out: list[tuple[int, int]] = []
-    for s, e in zip(edges, edges[1:], strict=False):
+    for s, e in itertools.pairwise(edges):
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():
@@ -170,6 +176,12 @@ def _sentences(text: str, headings: Sequence[tuple[int, int, str]]) -> list[tupl
         if e > s:
             out.append((s, e))
     return out
+
+
+def _level(text: str, heading: tuple[int, int, str]) -> int | None:
+    """A Markdown heading's level (number of ``#``), None for other headings."""
+    m = re.match(r"\s{0,3}(#{1,6})\s", text[heading[0] : heading[1]])
+    return len(m.group(1)) if m else None
 
 
 def _negated(m: re.Match[str]) -> bool:
@@ -221,6 +233,7 @@ def extract_facts(
     Returns:
         The facts in document order, one per (disease, finding, sentence, polarity).
     """
+
     def disease_ok(m: Mention) -> bool:
         b = m.best
         if b is None or b.score < MIN_SCORE or b.kind is not SemanticKind.DISEASE:
@@ -263,12 +276,25 @@ def extract_facts(
                 break
         if current is None:
             return "", None, False
-        hs, he, title = current
-        named = next(
-            (m.best.concept_id for m in ordered if hs <= m.start and m.end <= he and disease_ok(m) and m.best),
-            None,
-        )
-        return title, named, bool(_SYMPTOM_HEADING.search(title))
+        title = current[2]
+        # the disease this heading names, else the one an enclosing heading names
+        level = _level(text, current)
+        symptomatic = bool(_SYMPTOM_HEADING.search(title))
+        for h in reversed([h for h in headings if h[0] <= current[0]]):
+            hl = _level(text, h)
+            if h is not current and (level is None or hl is None or hl >= level):
+                continue
+            level = hl
+            named = [
+                (m.best.score, m.end - m.start, m.best.concept_id)
+                for m in ordered
+                if h[0] <= m.start and m.end <= h[1] and disease_ok(m) and m.best
+            ]
+            if named:  # the surest, then the longest mention
+                return title, max(named)[2], symptomatic
+            if level is None:
+                break
+        return title, None, bool(_SYMPTOM_HEADING.search(title))
 
     for s, e in _sentences(text, headings):
         inside = [m for m in ordered if s <= m.start and m.end <= e]
@@ -329,9 +355,12 @@ def title_disease(
         linker: the concept linker.
         is_disease: whether a concept id is disease-tier (default: disease kind).
     """
-    for m in linker.link(title):
-        b = m.best
-        if b is not None and b.score >= MIN_SCORE and b.kind is SemanticKind.DISEASE:
-            if is_disease is None or is_disease(b.concept_id):
-                return b.concept_id
-    return None
+    found = [
+        (b.score, m.end - m.start, b.concept_id)
+        for m in linker.link(title)
+        if (b := m.best) is not None
+        and b.score >= MIN_SCORE
+        and b.kind is SemanticKind.DISEASE
+        and (is_disease is None or is_disease(b.concept_id))
+    ]
+    return max(found)[2] if found else None  # the surest, then the longest mention
