@@ -20,6 +20,7 @@ a known clinical section name (so HTML and PDF headings count; list items do not
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -266,39 +267,56 @@ def extract_facts(
             section=section,
         )
 
-    # the section each offset is in: (heading text, its disease or None, symptom section?)
-    def section_at(pos: int) -> tuple[str, str | None, bool]:
-        current: tuple[int, int, str] | None = None
-        for h in headings:
-            if h[0] <= pos:
-                current = h
-            else:
-                break
-        if current is None:
-            return "", None, False
-        title = current[2]
-        # the disease this heading names, else the one an enclosing heading names
-        level = _level(text, current)
+    starts = [m.start for m in ordered]
+
+    def within(lo: int, hi: int) -> list[Mention]:
+        """The mentions inside ``text[lo:hi]``."""
+        a, b = bisect.bisect_left(starts, lo), bisect.bisect_left(starts, hi)
+        return [m for m in ordered[a:b] if m.end <= hi]
+
+    heading_starts = [h[0] for h in headings]
+    levels = [_level(text, h) for h in headings]
+    memo: dict[int, tuple[str, str | None, bool]] = {}
+
+    def heading_disease(k: int) -> str | None:
+        named = [
+            (m.best.score, m.end - m.start, m.best.concept_id)
+            for m in within(headings[k][0], headings[k][1])
+            if disease_ok(m) and m.best
+        ]
+        return max(named)[2] if named else None  # the surest, then the longest mention
+
+    def section(k: int) -> tuple[str, str | None, bool]:
+        """Heading ``k``'s text, its disease (named by it, else by the nearest enclosing
+        Markdown heading that names one), and whether it is a symptom section."""
+        title = headings[k][2]
         symptomatic = bool(_SYMPTOM_HEADING.search(title))
-        for h in reversed([h for h in headings if h[0] <= current[0]]):
-            hl = _level(text, h)
-            if h is not current and (level is None or hl is None or hl >= level):
+        level = levels[k]
+        for h in range(k, -1, -1):
+            if h != k and (level is None or levels[h] is None or levels[h] >= level):  # type: ignore[operator]
                 continue
-            level = hl
-            named = [
-                (m.best.score, m.end - m.start, m.best.concept_id)
-                for m in ordered
-                if h[0] <= m.start and m.end <= h[1] and disease_ok(m) and m.best
-            ]
-            if named:  # the surest, then the longest mention
-                return title, max(named)[2], symptomatic
-            if level is None:
-                break
-        return title, None, bool(_SYMPTOM_HEADING.search(title))
+            level = levels[h]
+            named = heading_disease(h)
+            if named or level is None or level <= 1:
+                return title, named, symptomatic
+        return title, None, symptomatic
+
+    def section_at(pos: int) -> tuple[str, str | None, bool]:
+        """The section ``pos`` is in (``("", None, False)`` before any heading)."""
+        k = bisect.bisect_right(heading_starts, pos) - 1
+        if k < 0:
+            return "", None, False
+        if k not in memo:
+            memo[k] = section(k)
+        return memo[k]
+
+    def in_heading(s: int, e: int) -> bool:
+        k = bisect.bisect_right(heading_starts, s) - 1
+        return k >= 0 and headings[k][0] <= s and e <= headings[k][1]
 
     for s, e in _sentences(text, headings):
-        inside = [m for m in ordered if s <= m.start and m.end <= e]
-        if not inside or any(h[0] <= s and e <= h[1] for h in headings):
+        inside = within(s, e)
+        if not inside or in_heading(s, e):
             continue
         title, named, symptomatic = section_at(s)
         stated: set[int] = set()  # finding mentions a pattern already used
