@@ -4,6 +4,7 @@ each fact citing the chunk and the character span it comes from."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -168,31 +169,39 @@ def _guideline_edges(
     from kgrag.pipeline.guideline_facts import extract_facts, title_disease
 
     focus = focus or title_disease(doc.title, linker, is_disease)
-    out: list[Edge] = []
+    claims: dict[tuple[str, str], list[Claim]] = {}
+    starts = [s for s, _, _ in chunk_spans]  # chunks are in document order
     for f in extract_facts(doc.text, mentions, focus=focus, is_disease=is_disease):
-        chunk = next((c for s, e, c in chunk_spans if s <= f.start < e), document_node_id(doc.id))
-        claim = Claim(
-            source=source,
-            reference=chunk,
-            start=f.start,
-            end=f.end,
-            props={
-                "text": f.text,
-                "section": f.section,
-                "polarity": f.polarity,
-                "rule": f.rule,
-                "finding_text": f.finding_text,
-                "finding_start": f.finding_start,
-                "finding_end": f.finding_end,
-            },
+        k = bisect.bisect_right(starts, f.start) - 1
+        inside = k >= 0 and f.start < chunk_spans[k][1]
+        chunk = chunk_spans[k][2] if inside else document_node_id(doc.id)
+        claims.setdefault((f.disease, f.finding), []).append(
+            Claim(
+                source=source,
+                reference=chunk,
+                start=f.start,
+                end=f.end,
+                props={
+                    "text": f.text,
+                    "section": f.section,
+                    "polarity": f.polarity,
+                    "rule": f.rule,
+                    "finding_text": f.finding_text,
+                    "finding_start": f.finding_start,
+                    "finding_end": f.finding_end,
+                },
+            )
         )
+    out: list[Edge] = []
+    for (disease, finding), cs in claims.items():
+        shown = any(c.props["polarity"] == "present" for c in cs)  # as the schema sums up
         out.append(
             Edge(
-                src=f.disease,
+                src=disease,
                 type=EdgeType.HAS_FINDING,
-                dst=f.finding,
-                props={"polarity": f.polarity},
-                claims=(claim,),
+                dst=finding,
+                props={"polarity": "present" if shown else "not_shown"},
+                claims=tuple(cs),
             )
         )
     return out
