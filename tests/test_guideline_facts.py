@@ -183,3 +183,56 @@ def test_corpus_build_holds_cited_guideline_facts(
     hypo, heat = table.resolve("UMLS:C0020676"), table.resolve("UMLS:C0231274")
     assert found[(str(hypo), str(heat))] == {"not_shown"}
     store.close()
+
+
+def _pdf(lines: list[str]) -> bytes:
+    """A one-page PDF showing ``lines`` in Helvetica (written here: no PDF writer is a
+    dependency); pypdf reads it back one line per line."""
+    ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+    for ln in lines:
+        escaped = ln.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        ops.append(f"({escaped}) Tj T*")
+    stream = "\n".join([*ops, "ET"]).encode()
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+def test_pdf_guideline_facts(
+    linker: ConceptLinker, is_disease: IsDisease, table: ConceptTable, tmp_path: Path
+) -> None:
+    from kgrag.corpus.documents import SourceDocument, read_corpus
+    from kgrag.pipeline.corpus import document_records
+
+    folder = tmp_path / "pdf"
+    folder.mkdir()
+    lines = ["Clinical features", "Wheezing and cough.", "Asthma does not cause jaundice."]
+    (folder / "asthma.pdf").write_bytes(_pdf([*lines, "Treatment", "Inhaled steroids and fever."]))
+    (doc,) = list(read_corpus(folder, source="pdf"))
+    assert isinstance(doc, SourceDocument)
+    _, edges = document_records(doc, linker, "pdf", is_disease=is_disease)
+    got = {
+        (table.get(e.src).name.lower(), table.get(e.dst).name.lower(), str(c.props["polarity"]))
+        for e in edges
+        if e.type is EdgeType.HAS_FINDING
+        for c in e.claims
+        if doc.text[c.start : c.end] == c.props["text"]
+    }
+    assert got == {  # the heading names no disease: the title's (the file name) is used
+        ("asthma", "wheezing", "present"),
+        ("asthma", "cough", "present"),
+        ("asthma", "jaundice", "not_shown"),
+    }
