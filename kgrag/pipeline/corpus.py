@@ -4,7 +4,9 @@ each fact citing the chunk and the character span it comes from."""
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -50,11 +52,20 @@ def _focus(doc: SourceDocument, linker: ConceptLinker) -> str | None:
 
 
 def document_records(
-    doc: SourceDocument, linker: ConceptLinker, source: str, max_chars: int = 1200
+    doc: SourceDocument,
+    linker: ConceptLinker,
+    source: str,
+    max_chars: int = 1200,
+    is_disease: Callable[[str], bool] | None = None,
 ) -> tuple[list[Node], list[Edge]]:
-    """The nodes and edges one document contributes."""
+    """The nodes and edges one document contributes: its Document and Chunk nodes, the
+    chunks' MENTIONS, and HAS_FINDING facts (from MedQuAD symptom sections, and the
+    guideline facts of :mod:`kgrag.pipeline.guideline_facts`; ``is_disease`` tells which
+    concepts are disease-tier, default: disease-kind)."""
     doc_node = document_node_id(doc.id)
     focus = _focus(doc, linker)
+    in_doc: list[Mention] = []  # every chunk's mentions, in document offsets
+    chunk_spans: list[tuple[int, int, str]] = []
     nodes = [
         Node(
             id=doc_node,
@@ -98,6 +109,11 @@ def document_records(
             )
         )
         mentions: list[Mention] = linker.link(chunk.text)
+        chunk_spans.append((chunk.start, chunk.end, cid))
+        in_doc.extend(
+            m.model_copy(update={"start": chunk.start + m.start, "end": chunk.start + m.end})
+            for m in mentions
+        )
         for m in mentions:
             best = m.candidates[0]
             if best.score < MIN_SCORE:
@@ -135,7 +151,60 @@ def document_records(
                         ),
                     )
                 )
+    edges.extend(_guideline_edges(doc, linker, source, focus, in_doc, chunk_spans, is_disease))
     return nodes, edges
+
+
+def _guideline_edges(
+    doc: SourceDocument,
+    linker: ConceptLinker,
+    source: str,
+    focus: str | None,
+    mentions: list[Mention],
+    chunk_spans: list[tuple[int, int, str]],
+    is_disease: Callable[[str], bool] | None,
+) -> list[Edge]:
+    """HAS_FINDING edges for the guideline facts of one document, each claim citing the
+    stating sentence (``start``/``end`` in the document, reference: its chunk)."""
+    from kgrag.pipeline.guideline_facts import extract_facts, title_disease
+
+    focus = focus or title_disease(doc.title, linker, is_disease)
+    claims: dict[tuple[str, str], list[Claim]] = {}
+    starts = [s for s, _, _ in chunk_spans]  # chunks are in document order
+    for f in extract_facts(doc.text, mentions, focus=focus, is_disease=is_disease):
+        k = bisect.bisect_right(starts, f.start) - 1
+        inside = k >= 0 and f.start < chunk_spans[k][1]
+        chunk = chunk_spans[k][2] if inside else document_node_id(doc.id)
+        claims.setdefault((f.disease, f.finding), []).append(
+            Claim(
+                source=source,
+                reference=chunk,
+                start=f.start,
+                end=f.end,
+                props={
+                    "text": f.text,
+                    "section": f.section,
+                    "polarity": f.polarity,
+                    "rule": f.rule,
+                    "finding_text": f.finding_text,
+                    "finding_start": f.finding_start,
+                    "finding_end": f.finding_end,
+                },
+            )
+        )
+    out: list[Edge] = []
+    for (disease, finding), cs in claims.items():
+        shown = any(c.props["polarity"] == "present" for c in cs)  # as the schema sums up
+        out.append(
+            Edge(
+                src=disease,
+                type=EdgeType.HAS_FINDING,
+                dst=finding,
+                props={"polarity": "present" if shown else "not_shown"},
+                claims=tuple(cs),
+            )
+        )
+    return out
 
 
 class CorpusUpdate(BaseModel):
@@ -173,6 +242,7 @@ def build_corpus(
     store = builder.store
     stored = _stored_checksums(store, name) if incremental else {}
     linker: ConceptLinker | None = None
+    is_disease: Callable[[str], bool] | None = None
     update = CorpusUpdate()
     seen: set[str] = set()
     items = read_corpus(
@@ -193,8 +263,9 @@ def build_corpus(
             update.unchanged += 1
             continue
         linker = linker or ConceptLinker(builder.table, kinds=builder.recipe.linker_kinds)
+        is_disease = is_disease or _disease_tier(builder)
         try:  # one document's chunking or linking failure skips that document alone
-            nodes, edges = document_records(item, linker, name)
+            nodes, edges = document_records(item, linker, name, is_disease=is_disease)
         except Exception as e:
             logger.warning("%s: document %s not linked: %s", name, item.id, type(e).__name__)
             warnings.add("document skipped: linking failed", f"{item.path}: {type(e).__name__}: {e}")
@@ -217,6 +288,20 @@ def build_corpus(
         store.delete_documents(gone)
         update.removed = len(gone)
     return update
+
+
+def _disease_tier(builder: Builder) -> Callable[[str], bool]:
+    """Whether a concept id is a disease-tier concept of the builder's table (groups and
+    categories such as "infection" or "lung disease" are not the X of a fact)."""
+    from kgrag.graph.schema import Tier
+
+    table, tiers = builder.table, builder._tiers_of_table()
+
+    def is_disease(concept_id: str) -> bool:
+        i = table.index_of(concept_id)
+        return i is not None and tiers[i] is Tier.DISEASE
+
+    return is_disease
 
 
 def _pending(node: Node) -> Node:
