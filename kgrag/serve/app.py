@@ -312,7 +312,7 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         try:
             result = await call(lambda: svc.grounded(req))
         except (LLMNotConfigured, ImportError, ConfigError) as e:
-            raise ApiError(501, "llm_unavailable", f'{e}; use "llm": false') from e
+            raise ApiError(501, "llm_unavailable", str(e)) from e
         metrics.observe_grounded(result)
         return JSONResponse(result.model_dump(mode="json"))
 

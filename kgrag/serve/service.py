@@ -16,6 +16,7 @@ from kgrag.errors import (
     ConceptNotFound,
     DocumentNotFound,
     GraphUnavailable,
+    KnowledgeBaseRebuilding,
     LLMNotConfigured,
     NotReady,
 )
@@ -74,13 +75,25 @@ class KnowledgeService:
         self.store_error: str | None = None  # set while a server-backed store is unreachable
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None
+        self.rebuilding = False  # the last load found a build running; load() retries
 
     # -- life cycle -------------------------------------------------------------------
-    def load(self) -> None:
+    def load(self, retry_every: float = 5.0) -> None:
         """Open the store, load the model, the passage index and the linker (blocking).
-        A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is."""
-        if self._dx is not None:
-            return
+
+        A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is.
+        While a build of the knowledge base is running (:class:`KnowledgeBaseRebuilding`),
+        loading is retried every ``retry_every`` seconds until it completes or the service
+        closes, so a server started during a build becomes ready when the build ends.
+        """
+        while self._dx is None and not self._stop.is_set():
+            self._load_once()
+            if self._dx is not None or not self.rebuilding:
+                return
+            self._stop.wait(retry_every)
+
+    def _load_once(self) -> None:
+        self.rebuilding = False
         started = time.perf_counter()
         try:
             if self.factory is not None:
@@ -93,13 +106,13 @@ class KnowledgeService:
             _ = dx.model
             self.parts["model"] = True
             _ = dx.linker  # builds the dictionary over the concept table
-            index = dx.passages
+            index = dx.passages.index
             self.parts["index"] = True
             torch = sys.modules.get("torch")
             if torch is not None and self.torch_threads:
                 torch.set_num_threads(self.torch_threads)
             if index is None:
-                logger.warning("passage search unavailable: %s", dx._passage_error)
+                logger.warning("passage search unavailable: %s", dx.passages.error)
             self._dx = dx
             if getattr(dx.store, "driver", None) is not None:
                 self._watch = threading.Thread(
@@ -107,7 +120,12 @@ class KnowledgeService:
                 )
                 self._watch.start()
             self.load_seconds = time.perf_counter() - started
+            self.error = None
             logger.info("knowledge base loaded", extra={"seconds": round(self.load_seconds, 2)})
+        except KnowledgeBaseRebuilding as e:
+            self.rebuilding = True
+            self.error = f"{type(e).__name__}: {e} (the server loads it when the build ends)"
+            logger.warning("knowledge base is being built; loading it when the build ends")
         except Exception as e:
             self.error = f"{type(e).__name__}: {e}"
             logger.error("knowledge base failed to load: %s", self.error)
@@ -192,8 +210,22 @@ class KnowledgeService:
         return self.status("ready")
 
     def _locked(self, fn: Callable[[], T]) -> T:
+        """``fn`` under the service lock; when a newer build of the knowledge base has
+        completed since it was loaded, reload it once and run ``fn`` again (``fn`` must
+        read ``self.diagnoser`` anew, as every call below does)."""
         with self._lock:
-            return fn()
+            try:
+                return fn()
+            except KnowledgeBaseRebuilding as e:
+                if not e.reopen or self._dx is None:
+                    raise
+                logger.info("knowledge base rebuilt; reloading it")
+                self._dx.close()
+                self._dx = None
+                self._load_once()
+                if self._dx is None:
+                    raise
+                return fn()
 
     # -- the calls ---------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
@@ -205,9 +237,8 @@ class KnowledgeService:
         return self._locked(lambda: dx.linker.normalize(mention, context, k))
 
     def retrieve(self, req: RetrieveRequest) -> EvidenceBundle:
-        dx = self.diagnoser
         return self._locked(
-            lambda: dx.retrieve(
+            lambda: self.diagnoser.retrieve(
                 req.text,
                 list(req.findings),
                 top_k=req.top_k,
@@ -217,11 +248,10 @@ class KnowledgeService:
         )
 
     def diagnose(self, req: DiagnoseRequest | CaseRequest) -> DiagnosisReport:
-        dx = self.diagnoser
         method = req.method if isinstance(req, DiagnoseRequest) else None
         evidence = req.evidence if isinstance(req, DiagnoseRequest) else "full"
         return self._locked(
-            lambda: dx.diagnose(
+            lambda: self.diagnoser.diagnose(
                 req.text,
                 list(req.findings),
                 top_k=req.top_k,
@@ -244,7 +274,7 @@ class KnowledgeService:
         options = GenerateOptions.from_settings(dx.settings)
         return self._locked(
             lambda: answer_with(
-                dx,
+                self.diagnoser,
                 req.text,
                 list(req.findings),
                 llm=llm,
