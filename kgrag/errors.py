@@ -206,7 +206,8 @@ class BuildLocked(GraphError):
 class KnowledgeBaseRebuilding(RetrievalError):
     """The knowledge base changed (a build started or finished) while a request read it;
     the answer is withheld rather than mixing two versions. Retry after the build.
-    ``reopen``: a newer build is complete; a reader opened anew answers from it."""
+    ``reopen``: a newer build is complete; a reader opened anew answers from it.
+    """
 
     def __init__(self, message: str, *, reopen: bool = False) -> None:
         self.reopen = reopen
@@ -236,7 +237,8 @@ class LLMError(KgragError):
 
 class LLMUnavailable(LLMError, ConnectionError):
     """The LLM cannot be reached or loaded (server down, HTTP error after retries, no
-    model file); the message says what to check."""
+    model file); the message says what to check.
+    """
 
 
 class LLMTimeout(LLMError, TimeoutError):
@@ -253,9 +255,11 @@ class DocumentNotFound(KgragError, KeyError):
 
 class NotReady(KgragError):
     """The server's knowledge base is still loading (or failed to load); the message says
-    which. Retry after ``/readyz`` answers 200."""
+    which. Retry after ``/readyz`` answers 200.
+    """
 
 
 class LLMNotConfigured(LLMError):
     """A grounded answer was asked for but no LLM is configured (``KGRAG_LLM``); the
-    message says how to configure one."""
+    message says how to configure one.
+    """

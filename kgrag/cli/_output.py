@@ -33,7 +33,8 @@ T = TypeVar("T")
 def safe(value: T) -> T:
     """``value`` with every string in it escaped for rich markup: strings, and the strings
     inside pydantic models, lists, tuples and dicts (keys too), recursively; enums and
-    other values unchanged. Apply it to data before formatting it into markup."""
+    other values unchanged. Apply it to data before formatting it into markup.
+    """
     if isinstance(value, Enum):
         return value
     if isinstance(value, str):
@@ -53,7 +54,8 @@ def safe(value: T) -> T:
 def clean_argv(argv: list[str]) -> list[str]:
     """Arguments with undecodable bytes (``\\xff`` in a UTF-8 locale arrives as a lone
     surrogate) re-decoded with U+FFFD in their place, with one warning on stderr per
-    argument, so nothing downstream fails to encode them."""
+    argument, so nothing downstream fails to encode them.
+    """
     out = []
     for i, arg in enumerate(argv, start=1):
         try:
@@ -107,7 +109,8 @@ def cli_errors() -> Iterator[None]:
 class ProgressReporter:
     """Step lines and rich progress bars on stderr (so ``--json`` stdout stays clean);
     silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes) each
-    counted task prints one line when it finishes. Use as a context manager."""
+    counted task prints one line when it finishes. Use as a context manager.
+    """
 
     def __init__(self, json_mode: bool = False) -> None:
         from rich.progress import (
@@ -173,7 +176,8 @@ def jsonl_batch(
     input: Path, output: Path | None, label: str, handle: Callable[[int, dict[str, Any]], dict[str, Any]]
 ) -> None:
     """Run ``handle(lineno, record)`` over a JSONL file with a progress bar; a bad line
-    becomes an ``error`` record for that line and the batch goes on."""
+    becomes an ``error`` record for that line and the batch goes on.
+    """
     lines = input.read_bytes().splitlines()
     sink = output.open("wb") if output else sys.stdout.buffer
     errors = 0

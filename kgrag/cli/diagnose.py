@@ -1,5 +1,6 @@
 """``kgrag diagnose`` (a ranked differential with evidence) and ``kgrag retrieve`` (the
-evidence alone, for an LLM sidecar)."""
+evidence alone, for an LLM sidecar).
+"""
 
 from __future__ import annotations
 

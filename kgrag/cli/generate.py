@@ -1,5 +1,6 @@
 """``kgrag diagnose --llm SPEC`` (a grounded answer with verified citations) and
-``kgrag eval generation`` (the generation harness)."""
+``kgrag eval generation`` (the generation harness).
+"""
 
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ def generation(
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
 ) -> None:
     """Run an LLM over a case file ({id, text|findings, gold?}) and write the generation
-    metrics: JSON validity, citation validity, support, abstention, top-k, latency."""
+    metrics: JSON validity, citation validity, support, abstention, top-k, latency.
+    """
     import orjson
 
     from kgrag.generate.backends import llm_from_spec

@@ -1,5 +1,6 @@
 """Chunks: spans of a document's text (never rewritten), split at paragraph and then
-sentence boundaries inside each section, at most ``max_chars`` long."""
+sentence boundaries inside each section, at most ``max_chars`` long.
+"""
 
 from __future__ import annotations
 

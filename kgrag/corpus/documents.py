@@ -66,7 +66,8 @@ class SourceDocument(BoundaryModel):
 class ReadFailure:
     """A file (or folder entry) that was not read: ``kind`` groups the reasons for the
     build report (unreadable, too large, duplicate, not a regular file, symlink loop,
-    broken symlink, outside the allowed folders)."""
+    broken symlink, outside the allowed folders).
+    """
 
     path: str
     reason: str
@@ -312,7 +313,8 @@ def _file_kind(mode: int) -> str:
 def walk_files(root: Path, allowed: Sequence[Path]) -> Iterator[Path | ReadFailure]:
     """Regular files under ``root`` (sorted by name, folder by folder), following symbolic
     links that resolve inside ``allowed``; what is not followed comes back as a
-    :class:`ReadFailure` saying why (loop, broken link, outside, not a regular file)."""
+    :class:`ReadFailure` saying why (loop, broken link, outside, not a regular file).
+    """
     seen: set[Path] = set()
 
     def visit(folder: Path) -> Iterator[Path | ReadFailure]:

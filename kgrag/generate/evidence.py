@@ -21,7 +21,8 @@ class EvidenceItem(BaseModel):
     """One numbered piece of evidence.
 
     ``text`` is what the model sees and may quote: a fact's rendered statement, or
-    ``document_text[start:end]`` of a passage (the verifier re-reads that span)."""
+    ``document_text[start:end]`` of a passage (the verifier re-reads that span).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -20,7 +20,8 @@ class LLM(Protocol):
     ``complete`` sends ``messages`` and returns the model's reply. With ``schema`` (a JSON
     schema) the backend asks for JSON in that shape, as far as it can enforce it; callers
     validate the reply anyway. Raises :class:`~kgrag.errors.LLMError` subclasses for
-    transport failures (unreachable, timed out, refused)."""
+    transport failures (unreachable, timed out, refused).
+    """
 
     name: str
 

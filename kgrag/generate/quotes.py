@@ -51,7 +51,8 @@ _STRIP = " \"'.,;:"
 
 def normalize(text: str) -> tuple[str, list[int]]:
     """``text`` normalized, and for each character of the result the index of the source
-    character it came from."""
+    character it came from.
+    """
     out: list[str] = []
     where: list[int] = []
     space = False
@@ -87,7 +88,8 @@ class QuoteMatch:
 
 def find_quote(quote: str, source: str) -> QuoteMatch | None:
     """Where ``quote`` occurs in ``source`` after normalization, or re-anchored within the
-    edit bound; ``None`` when it does not (callers check ``MIN_QUOTE_CHARS`` first)."""
+    edit bound; ``None`` when it does not (callers check ``MIN_QUOTE_CHARS`` first).
+    """
     q = normalize_quote(quote)
     if not q:
         return None

@@ -88,7 +88,8 @@ class Verification:
 
 def strip_markers(text: str) -> str:
     """``text`` without citation-like markers (``[3]``, ``[F1, P2]``), removed until none
-    is left (``[1[2]]`` would leave ``[1]`` after one pass)."""
+    is left (``[1[2]]`` would leave ``[1]`` after one pass).
+    """
     while True:
         stripped = _LOOSE_MARKER.sub("", text)
         if stripped == text:

@@ -178,7 +178,8 @@ class Neo4jGraphStore(Traversal):
     def _bounded(self, call: Callable[[], T], seconds: float | None = None) -> T:
         """Run ``call`` in a helper thread and wait at most ``seconds`` (default: the
         statement timeout): the driver has no read deadline of its own, so a frozen server
-        would otherwise block forever. The helper is a daemon: it dies with the process."""
+        would otherwise block forever. The helper is a daemon: it dies with the process.
+        """
         seconds = self.timeout if seconds is None else seconds
         box: list[Any] = []
         done = threading.Event()
@@ -350,7 +351,8 @@ class Neo4jGraphStore(Traversal):
         """Records one by one from an open session (bulk reads do not fit in a list).
 
         A helper thread reads the records and hands them over in chunks; waiting longer
-        than the statement timeout for the next chunk ends in GraphUnavailable."""
+        than the statement timeout for the next chunk ends in GraphUnavailable.
+        """
         handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
         stop = threading.Event()
         neo4j = self._neo4j

@@ -140,5 +140,6 @@ class Neo4jVectorIndex:
 
 def _stamp(encoder: str, dim: int, count: int) -> str:
     """What the store's meta records about the vectors it holds: a JSON array, compared
-    whole (an encoder name may hold any character)."""
+    whole (an encoder name may hold any character).
+    """
     return json.dumps([encoder, dim, count])

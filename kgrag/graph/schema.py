@@ -144,7 +144,8 @@ def with_frequency(
     edge_type: EdgeType, props: dict[str, Any], claims: Iterable[Claim]
 ) -> dict[str, Any]:
     """``props`` of a HAS_FINDING edge as readers return them: ``frequency`` derived from
-    the claims by :func:`edge_frequency` (absent when none gives one); other types as they are."""
+    the claims by :func:`edge_frequency` (absent when none gives one); other types as they are.
+    """
     if edge_type is not EdgeType.HAS_FINDING:
         return props
     props.pop("frequency", None)

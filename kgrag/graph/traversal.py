@@ -52,7 +52,8 @@ class Backend(Protocol):
 
 class Traversal:
     """Every read of :class:`~kgrag.graph.base.GraphStore` but the bulk ones, over the
-    :class:`Backend` primitives; a store subclasses it and implements the primitives."""
+    :class:`Backend` primitives; a store subclasses it and implements the primitives.
+    """
 
     def _adjacent(
         self,

@@ -70,7 +70,8 @@ def alignment_pairs(
     """Training pairs, shuffled: every training mention (``(text, gold ids)``, single-concept
     ones) ``mention_repeats`` times with a random name of its concept, then synonym pairs
     (two names of one concept, one pair per concept per pass) up to ``steps * batch_size``.
-    Returns the pairs and how many are mention pairs."""
+    Returns the pairs and how many are mention pairs.
+    """
     s = settings or AlignmentSettings()
     rng = random.Random(s.seed)
     table = dictionary.table
@@ -136,7 +137,8 @@ def align_encoder(
     progress: Progress | None = None,
 ) -> AlignmentReport:
     """Fine-tune ``base`` on ``pairs`` (see :func:`alignment_pairs`) and save it in
-    ``out_dir``; a folder already aligned the same way is reused."""
+    ``out_dir``; a folder already aligned the same way is reused.
+    """
     s = settings or AlignmentSettings()
     if len({i for _, _, i in pairs}) < 2:
         raise ConfigError("alignment needs pairs of at least two concepts (in-batch negatives)")

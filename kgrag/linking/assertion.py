@@ -108,7 +108,8 @@ def _compiled() -> tuple[
 ]:
     """One case-insensitive alternation of every phrase, longest first (so "family history
     of" beats "history of" and pseudo-triggers beat "no"); per plain phrase its rules, and
-    per phrase with placeholders ("<n> <unit> history of") its pattern and rules."""
+    per phrase with placeholders ("<n> <unit> history of") its pattern and rules.
+    """
     by_phrase: dict[str, list[TriggerRule]] = {}
     for rule in trigger_rules():
         by_phrase.setdefault(rule.phrase, []).append(rule)

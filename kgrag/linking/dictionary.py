@@ -86,7 +86,8 @@ CAPS_CONTEXT = 30  # characters each side that decide whether a text is all capi
 
 def _breaks(text: str, tokens: Sequence[Token]) -> list[bool]:
     """Per token, whether list/clause punctuation or a sentence end separates it from the
-    token before (a dictionary match never spans such a gap)."""
+    token before (a dictionary match never spans such a gap).
+    """
     out = [False] * len(tokens)
     for j in range(1, len(tokens)):
         gap = text[tokens[j - 1].end : tokens[j].start]

@@ -129,7 +129,8 @@ def _alternation(words: list[str]) -> str:
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[str, list[Analyte]]]:
     """Anchored matchers: each runs on the few characters before a number or before
-    "in <specimen>", so reading labs costs little on text without them."""
+    "in <specimen>", so reading labs costs little on text without them.
+    """
     by_name: dict[str, list[Analyte]] = {}
     units: list[str] = []
     for a in lab_table():
@@ -178,7 +179,8 @@ def _name_before(
     text: str, at: int, by_name: dict[str, list[Analyte]], exact: frozenset[str]
 ) -> tuple[int, str] | None:
     """The analyte name that ends just before offset ``at`` (fillers such as "level of",
-    "was", ":" allowed between): ``(start, lower-case name)`` or None."""
+    "was", ":" allowed between): ``(start, lower-case name)`` or None.
+    """
     window_start = max(0, at - LOOKBACK)
     words = list(_WORD_BEFORE.finditer(text, window_start, at))
     while words and words[-1].group().lower() in _FILLER:
@@ -265,7 +267,8 @@ def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
 
 def phrasings(phrase: LabPhrase) -> list[str]:
     """HPO-style names a directional lab phrase may have ("increased circulating X
-    concentration", "elevated urinary X"), most specific first."""
+    concentration", "elevated urinary X"), most specific first.
+    """
     a = phrase.analyte
     words = (
         ("increased", "elevated", "high")

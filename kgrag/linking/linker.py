@@ -1,7 +1,8 @@
 """ConceptLinker: dictionary detection, abbreviations, lab values and lab phrasing,
 fuzzy and dense candidates, assertions and sections; one object that is both a
 :class:`Linker` and a :class:`Normalizer`. :meth:`ConceptLinker.link_targets` asserts
-(and links) spans a caller's own NER found."""
+(and links) spans a caller's own NER found.
+"""
 
 from __future__ import annotations
 
@@ -230,7 +231,8 @@ class ConceptLinker:
 
     def _with_labs(self, text: str, found: list[_Found]) -> list[_Found]:
         """Lab values outside their range and directional lab phrases, as findings; they
-        replace dictionary matches inside their span ("hemoglobin" in "hemoglobin 7.9")."""
+        replace dictionary matches inside their span ("hemoglobin" in "hemoglobin 7.9").
+        """
         labs, phrases = read_labs(text)
         extra: list[_Found] = []
         for lab in labs:

@@ -35,7 +35,8 @@ class SectionRule:
 @dataclass(frozen=True, slots=True)
 class Section:
     """One section of a note: ``text[heading_start:heading_end]`` is its heading (colon
-    included), and it runs to ``end`` (the next heading or the end of the text)."""
+    included), and it runs to ``end`` (the next heading or the end of the text).
+    """
 
     name: str
     effect: str

@@ -1,5 +1,6 @@
 """``ontologies/manifest.json``: what the embedded default ships, with versions, licenses
-and checksums."""
+and checksums.
+"""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ class OboDocument:
         return [t for t in self.terms.values() if not t.obsolete]
 
     def aliases(self) -> dict[str, str]:
-        """alt ids and obsolete ids -> the live id that replaces them."""
+        """Alt ids and obsolete ids -> the live id that replaces them."""
         out: dict[str, str] = {}
         for term in self.terms.values():
             if term.obsolete:

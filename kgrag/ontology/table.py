@@ -103,7 +103,8 @@ class ConceptTable:
     # -- rows: the bulk readers' accessors ---------------------------------------------
     def index_of(self, code: str) -> int | None:
         """The row number of the concept holding ``code`` (any member code, alias or
-        retired id; unified ids too), else None. Rows run ``0 .. len(table) - 1``."""
+        retired id; unified ids too), else None. Rows run ``0 .. len(table) - 1``.
+        """
         i = self._code_index.get(code)
         if i is not None:
             return i

@@ -1,6 +1,7 @@
 """Corpus ingestion into the graph: Document and Chunk nodes, MENTIONS of linked concepts,
 and disease -> finding facts from pages that describe a disease's signs and symptoms,
-each fact citing the chunk and the character span it comes from."""
+each fact citing the chunk and the character span it comes from.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def document_records(
     """The nodes and edges one document contributes: its Document and Chunk nodes, the
     chunks' MENTIONS, and HAS_FINDING facts (from MedQuAD symptom sections, and the
     guideline facts of :mod:`kgrag.pipeline.guideline_facts`; ``is_disease`` tells which
-    concepts are disease-tier, default: disease-kind)."""
+    concepts are disease-tier, default: disease-kind).
+    """
     doc_node = document_node_id(doc.id)
     focus = _focus(doc, linker)
     in_doc: list[Mention] = []  # every chunk's mentions, in document offsets
@@ -165,7 +167,8 @@ def _guideline_edges(
     is_disease: Callable[[str], bool] | None,
 ) -> list[Edge]:
     """HAS_FINDING edges for the guideline facts of one document, each claim citing the
-    stating sentence (``start``/``end`` in the document, reference: its chunk)."""
+    stating sentence (``start``/``end`` in the document, reference: its chunk).
+    """
     from kgrag.pipeline.guideline_facts import extract_facts, title_disease
 
     focus = focus or title_disease(doc.title, linker, is_disease)
@@ -220,7 +223,8 @@ class CorpusUpdate(BaseModel):
 
 def _stored_checksums(store: GraphStore, source: str) -> dict[str, str | None]:
     """Document node id -> checksum of every document of ``source`` in the store (None: a
-    document whose write did not finish)."""
+    document whose write did not finish).
+    """
     return {
         n.id: (str(n.props["checksum"]) if n.props.get("checksum") else None)
         for n in store.iter_nodes(Label.DOCUMENT)
@@ -233,7 +237,8 @@ def build_corpus(
 ) -> CorpusUpdate:
     """Link and write every document of a corpus source. ``incremental``: the store holds
     an earlier build of this source with the same linker, so documents whose checksum is
-    unchanged are kept, changed ones replaced and vanished ones removed."""
+    unchanged are kept, changed ones replaced and vanished ones removed.
+    """
     from kgrag.linking.linker import ConceptLinker
 
     if not spec.path:
@@ -292,7 +297,8 @@ def build_corpus(
 
 def _disease_tier(builder: Builder) -> Callable[[str], bool]:
     """Whether a concept id is a disease-tier concept of the builder's table (groups and
-    categories such as "infection" or "lung disease" are not the X of a fact)."""
+    categories such as "infection" or "lung disease" are not the X of a fact).
+    """
     from kgrag.graph.schema import Tier
 
     table, tiers = builder.table, builder._tiers_of_table()

@@ -216,7 +216,8 @@ def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] =
 def make_private(folder: Path, *, only: tuple[str, ...] | None = None) -> None:
     """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links
     untouched); ``only``: of ``folder``'s direct entries just those whose names start so
-    (a store folder the user named may hold other files)."""
+    (a store folder the user named may hold other files).
+    """
     if not folder.is_dir():
         return
     folder.chmod(0o700)
@@ -238,7 +239,8 @@ def _digest(*parts: object) -> str:
 
 def _code_digest(*folders: Path) -> str:
     """A digest of the Python sources of ``folders`` (default: the graph builders and
-    this runner), so a code change rebuilds what that code wrote."""
+    this runner), so a code change rebuilds what that code wrote.
+    """
     h = hashlib.sha256()
     for folder in folders or (_PACKAGE / "graph", _PACKAGE / "pipeline"):
         for p in sorted(folder.glob("*.py")):
@@ -292,7 +294,8 @@ class Builder:
     @contextmanager
     def _private_files(self) -> Iterator[None]:
         """Files made during the build are 0600 and folders 0700 (umask 077), and those
-        already in the knowledge base are set so (``kb_private = false``: left alone)."""
+        already in the knowledge base are set so (``kb_private = false``: left alone).
+        """
         if not self.settings.kb_private:
             yield
             return
@@ -400,7 +403,8 @@ class Builder:
         self, name: str, conditions: Sequence[DdxCondition], directory: Path
     ) -> int:
         """DDXPlus conditions -> shared findings through the curated evidence mapping
-        (``ontologies/ddxplus/evidence_findings.tsv``); 0 edges when the file is absent."""
+        (``ontologies/ddxplus/evidence_findings.tsv``); 0 edges when the file is absent.
+        """
         from kgrag.graph import builders
         from kgrag.ontology.ddxplus import EVIDENCE_FINDINGS_FILE, load_evidence_findings
 

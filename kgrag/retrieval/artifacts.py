@@ -1,6 +1,7 @@
 """Retrieval artifacts: the diagnostic model and the passage index, made at build time
 from the graph and kept beside it (``<kb>/retrieval/`` for the embedded store, the cache
-for Neo4j), stamped with the build's fingerprint so a stale copy is refused."""
+for Neo4j), stamped with the build's fingerprint so a stale copy is refused.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def build_artifacts(
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Compile the diagnostic model and index the passages (embeddings of chunks whose
-    text is unchanged are taken from the previous index); record ``fingerprint``."""
+    text is unchanged are taken from the previous index); record ``fingerprint``.
+    """
     from kgrag.retrieval.compile import compile_model
     from kgrag.retrieval.model import FILE_NAME
     from kgrag.retrieval.passages import PassageIndex, encoder_by_name

@@ -153,7 +153,8 @@ class Diagnoser:
     ) -> Ranking:
         """Every candidate in rank order, without evidence (what benchmarks need); passages
         are searched when the ranker needs them or ``with_passages``. Arguments as for
-        :meth:`diagnose`."""
+        :meth:`diagnose`.
+        """
         method = method or self.settings.diagnose_method
         if text is not None:
             text = sanitize(text)  # lone surrogates (invalid UTF-8 in argv): U+FFFD

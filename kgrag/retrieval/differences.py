@@ -1,5 +1,6 @@
 """Diagnostic differences: the findings that best separate the top candidates, asked as
-follow-up questions."""
+follow-up questions.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def follow_ups(
 ) -> list[FollowUp]:
     """Terms annotated to some candidates and not others, scored by the weighted variance
     of their frequency across the candidates times their information content. Terms the
-    patient already reported (or their ancestors) are skipped."""
+    patient already reported (or their ancestors) are skipped.
+    """
     if len(candidates) < 2:
         return []
     known = {a for t in present for a in model.ancestors[t]} | set(absent)

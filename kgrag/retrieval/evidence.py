@@ -1,6 +1,7 @@
 """Evidence for a candidate: how each of the patient's findings meets it (a graph path,
 its log likelihood ratio, the citations of the facts on the path), its category path,
-and the roll-up of the posterior to groups and categories."""
+and the roll-up of the posterior to groups and categories.
+"""
 
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ class EvidenceBuilder:
 
     def _citations(self, d: int, matches: Sequence[Match]) -> dict[tuple[int, bool], list[Citation]]:
         """``(annotated term, not_shown) -> `` the citations of the disease's HAS_FINDING
-        fact, one per claim of that polarity."""
+        fact, one per claim of that polarity.
+        """
         m = self.model
         disease = m.diseases[d]
         keys = [(disease, EdgeType.HAS_FINDING, m.terms[x.via]) for x in matches if x.via is not None]
@@ -110,7 +112,8 @@ class EvidenceBuilder:
 
     def roll_up(self, posterior: FloatArray, n: int = 10) -> list[CategoryScore]:
         """The posterior of the ``ROLL_UP`` most probable diseases summed per group and
-        category above them; the ``n`` largest, most probable first."""
+        category above them; the ``n`` largest, most probable first.
+        """
         totals: dict[str, float] = {}
         names: dict[str, tuple[str, str]] = {}
         for i in np.argsort(-posterior)[:ROLL_UP]:

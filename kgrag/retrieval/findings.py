@@ -1,5 +1,6 @@
 """Reading a request's findings: coded findings and linked text become the model's
-present and absent finding terms, with everything left out listed with its reason."""
+present and absent finding terms, with everything left out listed with its reason.
+"""
 
 from __future__ import annotations
 
@@ -121,7 +122,8 @@ def _read_mentions(
     ignored: list[str],
 ) -> None:
     """Sort linked mentions into ``present``/``absent`` (the first of a mention's top three
-    candidates that is a model term) or ``ignored`` with the reason."""
+    candidates that is a model term) or ``ignored`` with the reason.
+    """
     for m in mentions:
         term = next(
             (

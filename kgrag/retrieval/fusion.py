@@ -21,7 +21,8 @@ def weighted_fusion(
     scores: Mapping[str, Mapping[str, float]], weights: Mapping[str, float]
 ) -> dict[str, float]:
     """Min-max normalise each list's scores to 0..1 (a list of equal scores counts 1),
-    then ``sum_list weight * score``."""
+    then ``sum_list weight * score``.
+    """
     out: dict[str, float] = {}
     for name, items in scores.items():
         if not items:

@@ -139,7 +139,8 @@ class DiagnosticModel:
     # -- structure -----------------------------------------------------------------------
     def category_path(self, concept: str) -> list[CategoryStep]:
         """The nearest group and category above a disease or group concept, compiled at
-        build time (empty for a concept the graph places under neither)."""
+        build time (empty for a concept the graph places under neither).
+        """
         return self.category_paths.get(concept, [])
 
     def _closure(self) -> list[tuple[int, ...]]:
@@ -204,7 +205,8 @@ class DiagnosticModel:
     ) -> tuple[list[int], list[int]]:
         """The findings that count, each once: a present finding is left out when a more
         specific present finding below it implies it, an absent finding when a more
-        general absent finding above it implies it (input order kept otherwise)."""
+        general absent finding above it implies it (input order kept otherwise).
+        """
         p, a = list(dict.fromkeys(present)), list(dict.fromkeys(absent))
         implied = {x for t in p for x in self.ancestors[t][1:]}
         general = set(a)
@@ -228,7 +230,8 @@ class DiagnosticModel:
         """Summed log likelihood ratios for every disease (index = disease index).
 
         ``drop_references``: score as if annotations citing only these references did
-        not exist (for evaluating on cases curated from the same papers)."""
+        not exist (for evaluating on cases curated from the same papers).
+        """
         p = self.params
         n = len(self.diseases)
         total = np.zeros(n)

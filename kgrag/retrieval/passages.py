@@ -1,5 +1,6 @@
 """Vector search over the corpus chunks: embedded once at build time, saved beside the
-knowledge base with the encoder's name and dimension (checked on load)."""
+knowledge base with the encoder's name and dimension (checked on load).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ KEY_BYTES = 16
 def encoder_by_name(name: str) -> Encoder:
     """The encoder an index records: ``auto`` (the offline MiniLM when installed, else the
     hashing encoder), ``hashing``, a recorded name (``sentence-transformers:MODEL``,
-    ``kgrag.HashingEncoder.v1-256``) or any sentence-transformers model name or path."""
+    ``kgrag.HashingEncoder.v1-256``) or any sentence-transformers model name or path.
+    """
     if name == "auto":
         try:
             return SentenceTransformerEncoder(OFFLINE_MINILM)
@@ -67,7 +69,8 @@ IndexKind = Literal["auto", "flat", "hnsw", "exact", "neo4j"]
 
 def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[str]) -> VectorIndex:
     """``auto``: Neo4j's own index when the graph lives in Neo4j, else faiss flat (exact
-    numpy search without faiss)."""
+    numpy search without faiss).
+    """
     from kgrag.graph.neo4j_store import Neo4jGraphStore
 
     if kind == "neo4j" or (kind == "auto" and isinstance(store, Neo4jGraphStore)):
@@ -111,7 +114,8 @@ class PassageIndex:
         progress: Progress | None = None,
     ) -> PassageIndex:
         """Embed every chunk in ``store``. Vectors saved in ``reuse`` by an earlier build
-        with the same encoder are taken for chunks whose text is unchanged."""
+        with the same encoder are taken for chunks whose text is unchanged.
+        """
         chunks = [(n.id, str(n.props.get("text", ""))) for n in store.iter_nodes(Label.CHUNK)]
         keys = [_text_key(encoder.name, t) for _, t in chunks]
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
@@ -148,7 +152,8 @@ class PassageIndex:
         cls, directory: Path, encoder: Encoder | None = None, *, store: GraphStore | None = None
     ) -> PassageIndex:
         """The index saved in ``directory``; ``store`` is needed when its vectors live in
-        Neo4j."""
+        Neo4j.
+        """
         path = directory / INDEX_NAME
         if not (directory / IDS_NAME).is_file():
             raise RetrievalNotBuilt(f"no passage index in {directory}; run `kgrag build`")

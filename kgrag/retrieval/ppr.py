@@ -58,7 +58,8 @@ class PersonalizedPageRank:
 
     def score(self, present: Sequence[int], absent: Sequence[int] = ()) -> FloatArray:
         """Per disease: the walk's mass from the present findings minus ``beta`` times the
-        mass from the absent ones."""
+        mass from the absent ones.
+        """
         r = self._run(list(dict.fromkeys(present)))
         if absent:
             r = r - self.beta * self._run(list(dict.fromkeys(absent)))

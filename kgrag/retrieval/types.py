@@ -61,7 +61,8 @@ class Citation(_Model):
     record's citation, e.g. ``PMID:123`` or ``OMIM:154700``). ``passage``: a span of a
     document: ``text[start:end]`` of document ``document`` equals ``quote``, which
     :meth:`~kgrag.retrieval.diagnose.Diagnoser.verify` checked against the stored text
-    before the citation was returned (``verified``)."""
+    before the citation was returned (``verified``).
+    """
 
     kind: Literal["annotation", "passage"]
     source: str
@@ -77,7 +78,8 @@ class Citation(_Model):
 class FindingEvidence(_Model):
     """How one of the patient's findings bears on a candidate (a graph path with citations).
 
-    The path reads ``finding -IS_A*-> matched <-IS_A*- annotated <-HAS_FINDING- disease``."""
+    The path reads ``finding -IS_A*-> matched <-IS_A*- annotated <-HAS_FINDING- disease``.
+    """
 
     finding: ConceptRef
     absent: bool = Field(description="the patient's finding is absent (else present)")

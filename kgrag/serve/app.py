@@ -258,7 +258,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     @app.get("/metrics", tags=["ops"], response_class=Response, responses=_errors(401, 429))
     async def prometheus() -> Response:
         """Prometheus metrics: requests, latency per route, stage timings, citations,
-        LLM parse failures, abstentions."""
+        LLM parse failures, abstentions.
+        """
         data, ctype = metrics.exposition()
         return Response(data, media_type=ctype)
 
@@ -298,7 +299,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     )
     async def diagnose(req: DiagnoseRequest) -> Any:
         """The ranked differential with evidence and follow-up questions; with
-        ``"llm": true`` the generation stage's grounded answer (501 when unavailable)."""
+        ``"llm": true`` the generation stage's grounded answer (501 when unavailable).
+        """
         limit_case(req)
         if req.llm:
             return await _grounded(req)
@@ -385,7 +387,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
 def app_from_env() -> FastAPI:
     """The app for ``uvicorn --factory kgrag.serve.app:app_from_env`` (each worker builds
-    its own from ``KGRAG_SERVE_*`` and loads the knowledge base once)."""
+    its own from ``KGRAG_SERVE_*`` and loads the knowledge base once).
+    """
     from kgrag.serve.logs import configure
 
     config = ServeConfig()

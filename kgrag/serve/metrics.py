@@ -73,7 +73,8 @@ def observe_report(report: DiagnosisReport | EvidenceBundle) -> None:
 
 def observe_grounded(answer: GroundedDiagnosis) -> None:
     """Citations dropped, parse failures (LLM answers that did not validate, re-asked or
-    replaced by the extractive report) and abstentions of one grounded answer."""
+    replaced by the extractive report) and abstentions of one grounded answer.
+    """
     if answer.counts.citations_dropped:
         CITATIONS_DROPPED.inc(answer.counts.citations_dropped)
     if answer.errors:

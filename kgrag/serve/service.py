@@ -1,7 +1,8 @@
 """The loaded knowledge base behind both the REST API and the MCP tools: one
 :class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage
 index, linker), loaded once, its calls serialised by a lock (the store's connection and
-the encoder are shared)."""
+the encoder are shared).
+"""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class KnowledgeService:
     # -- life cycle -------------------------------------------------------------------
     def load(self) -> None:
         """Open the store, load the model, the passage index and the linker (blocking).
-        A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is."""
+        A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is.
+        """
         if self._dx is not None:
             return
         started = time.perf_counter()
@@ -114,7 +116,8 @@ class KnowledgeService:
 
     def _ping(self) -> None:
         """Raises GraphUnavailable when a server-backed store (Neo4j) does not answer.
-        Not under the lock, and without the driver's 30 s of retries."""
+        Not under the lock, and without the driver's 30 s of retries.
+        """
         if self._dx is None:
             return
         driver = getattr(self._dx.store, "driver", None)
@@ -128,7 +131,8 @@ class KnowledgeService:
 
     def _watch_store(self, every: float = 1.0) -> None:
         """Keep ``store_error`` current, so requests fail fast (503) while the graph
-        server is down instead of each waiting out the driver's retries."""
+        server is down instead of each waiting out the driver's retries.
+        """
         while not self._stop.wait(every):
             try:
                 self._ping()
@@ -155,7 +159,8 @@ class KnowledgeService:
     @property
     def diagnoser(self) -> Diagnoser:
         """Raises:
-        NotReady: still loading, or loading failed."""
+        NotReady: still loading, or loading failed.
+        """
         if self._dx is None:
             raise NotReady(
                 (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
@@ -274,7 +279,8 @@ class KnowledgeService:
 
     def concept(self, code: str) -> Concept:
         """Raises:
-        ConceptNotFound: no concept has this id or code."""
+        ConceptNotFound: no concept has this id or code.
+        """
         dx = self.diagnoser
         return self._locked(lambda: dx.table.get(code))
 
