@@ -1,5 +1,6 @@
-"""The notebook-facing functions: ``kgrag.link``, ``kgrag.normalize``, ``kgrag.diagnose``,
-``kgrag.retrieve`` and ``kgrag.build``.
+"""The notebook-facing functions.
+
+``kgrag.link``, ``kgrag.normalize``, ``kgrag.diagnose``, ``kgrag.retrieve`` and ``kgrag.build``.
 
 The default linker and diagnoser are built once per process (on first use) and shared.
 Each has its own lock, taken only while that one object is built, and never while

@@ -50,8 +50,10 @@ def config_file() -> Path | None:
 
 
 class Settings(BaseSettings):
-    """Every tunable of kgrag in one place: ``KGRAG_*`` environment variables, then the
-    TOML file (``$KGRAG_CONFIG``, else ``./kgrag.toml``), then the defaults.
+    """Every tunable of kgrag in one place.
+
+    ``KGRAG_*`` environment variables, then the TOML file (``$KGRAG_CONFIG``, else
+    ``./kgrag.toml``), then the defaults.
 
     Example:
         >>> from kgrag.config import load_settings

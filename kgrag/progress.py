@@ -32,8 +32,9 @@ def log_progress(step: str) -> None:
 
 
 def report_count(progress: Progress | None, task: str, done: int, total: int | None) -> None:
-    """Tell ``progress`` how far ``task`` has got; a plain step reporter gets a line when
-    the task is done (``done == total``).
+    """Tell ``progress`` how far ``task`` has got.
+
+    A plain step reporter gets a line when the task is done (``done == total``).
     """
     if progress is None:
         return
@@ -51,9 +52,7 @@ def counted(
     *,
     interval: float = 0.2,
 ) -> Iterator[T]:
-    """Yield ``items`` unchanged, reporting the count every ``interval`` seconds and once
-    at the end.
-    """
+    """Yield ``items`` unchanged, reporting the count every ``interval`` seconds and once at the end."""
     done = 0
     last = time.monotonic()
     for item in items:

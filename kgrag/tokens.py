@@ -47,8 +47,9 @@ def fold(word: str) -> str:
 
 
 def stem(token: str) -> str:
-    """Light, symmetric stemming: plural -> singular, British -> American spelling,
-    roman numerals -> digits (type II -> type 2).
+    """Light, symmetric stemming.
+
+    Plural -> singular, British -> American spelling, roman numerals -> digits (type II -> type 2).
     """
     if len(token) <= 4 and token in _ROMAN:
         return _ROMAN[token]

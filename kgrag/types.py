@@ -108,7 +108,8 @@ class Concept(_Model):
 
 
 class ConceptMatch(_Model):
-    """A concept found by a name search (:meth:`ConceptTable.search`), with how it matched;
+    """A concept found by a name search (:meth:`ConceptTable.search`), with how it matched.
+
     ``score`` is in [0, 1].
 
     Example:
@@ -192,8 +193,10 @@ class Candidate(_Model):
 
 
 class Mention(_Model):
-    """A span of the input text linked to concepts. ``text == source[start:end]``
-    (character offsets); ``candidates`` best first, ``best`` the first or ``None``.
+    """A span of the input text linked to concepts.
+
+    ``text == source[start:end]`` (character offsets); ``candidates`` best first, ``best`` the first
+    or ``None``.
 
     Example:
         >>> m = Mention(start=3, end=8, text="fever", assertion="absent")
@@ -218,8 +221,10 @@ class Mention(_Model):
 
 
 class Mentions(list[Mention]):
-    """What :func:`kgrag.link` returns: a plain ``list`` of :class:`Mention` that renders
-    as a table in a notebook (span, text, assertion, best concept, score).
+    """What :func:`kgrag.link` returns.
+
+    A plain ``list`` of :class:`Mention` that renders as a table in a notebook (span, text,
+    assertion, best concept, score).
 
     Example:
         >>> Mentions([Mention(start=0, end=5, text="fever")])[0].text

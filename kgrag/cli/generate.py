@@ -93,8 +93,9 @@ def generation(
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
 ) -> None:
-    """Run an LLM over a case file ({id, text|findings, gold?}) and write the generation
-    metrics: JSON validity, citation validity, support, abstention, top-k, latency.
+    """Run an LLM over a case file ({id, text|findings, gold?}) and write the generation metrics.
+
+    JSON validity, citation validity, support, abstention, top-k, latency.
     """
     import orjson
 

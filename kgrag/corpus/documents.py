@@ -64,9 +64,10 @@ class SourceDocument(BoundaryModel):
 
 @dataclass(frozen=True, slots=True)
 class ReadFailure:
-    """A file (or folder entry) that was not read: ``kind`` groups the reasons for the
-    build report (unreadable, too large, duplicate, not a regular file, symlink loop,
-    broken symlink, outside the allowed folders).
+    """A file (or folder entry) that was not read.
+
+    ``kind`` groups the reasons for the build report (unreadable, too large, duplicate, not a
+    regular file, symlink loop, broken symlink, outside the allowed folders).
     """
 
     path: str
@@ -75,8 +76,9 @@ class ReadFailure:
 
 
 def _read_bytes(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> bytes:
-    """The file's bytes (decompressed for ``.gz``), never more than ``max_chars`` x 4
-    bytes in memory: a larger file or a larger expansion raises :class:`DocumentTooLarge`.
+    """The file's bytes (decompressed for ``.gz``), never more than ``max_chars`` x 4 bytes in memory.
+
+    A larger file or a larger expansion raises :class:`DocumentTooLarge`.
 
     Raises:
         DocumentTooLarge: over the limit (checked before reading, or while decompressing).
@@ -383,10 +385,11 @@ def read_corpus(
     max_chars: int = DEFAULT_MAX_CHARS,
     allowed: Sequence[Path] | None = None,
 ) -> Iterator[SourceDocument | ReadFailure]:
-    """Every readable document under ``folder`` (sorted, recursive); unreadable, too large
-    and duplicate files, and entries the walk does not follow, come back as
-    :class:`ReadFailure` so the build can report them. One file's failure, of any kind,
-    never ends the iteration.
+    """Every readable document under ``folder`` (sorted, recursive).
+
+    Unreadable, too large and duplicate files, and entries the walk does not follow, come back as
+    :class:`ReadFailure` so the build can report them. One file's failure, of any kind, never ends
+    the iteration.
 
     Args:
         folder: the corpus folder.

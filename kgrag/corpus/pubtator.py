@@ -1,5 +1,7 @@
-"""PubTator format (NCBI-disease, BC5CDR): title and abstract lines, then one tab-separated
-annotation per mention with character offsets into ``title + " " + abstract``.
+"""PubTator format (NCBI-disease, BC5CDR).
+
+Title and abstract lines, then one tab-separated annotation per mention with character offsets into
+``title + " " + abstract``.
 
 Gold ids may be composite: ``D002318|D012131`` (one mention naming two concepts) or
 ``D001|D002`` / ``D001+D002``; ``-1`` marks a mention without an id. MeSH ids are bare

@@ -1,5 +1,6 @@
-"""The generation harness (``kgrag eval generation``, ``benchmarks/generation.py``): run an
-LLM over a case file through retrieval and the verifier, and measure what the verifier
+"""The generation harness (``kgrag eval generation``, ``benchmarks/generation.py``).
+
+Run an LLM over a case file through retrieval and the verifier, and measure what the verifier
 guarantees and what the model does.
 
 Case file: JSONL, one ``{"id", "text"}`` and/or ``{"id", "findings"}`` per line, with an

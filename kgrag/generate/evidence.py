@@ -1,6 +1,6 @@
-"""From a retrieval :class:`~kgrag.retrieval.types.EvidenceBundle` to the numbered evidence
-an LLM sees. This is the one module that reads the bundle's fields: a rename there is a
-fix here alone.
+"""From a retrieval :class:`~kgrag.retrieval.types.EvidenceBundle` to the numbered evidence an LLM sees.
+
+This is the one module that reads the bundle's fields: a rename there is a fix here alone.
 
 Graph facts (``F1``, ``F2``, ...) are the candidates' disease -> finding paths that speak
 for them, rendered as one statement each with their curated references; passages

@@ -1,6 +1,7 @@
-"""The no-LLM report: the retrieval differential restated with citations taken verbatim
-from the bundle, verified like a model's answer. The default when no LLM is configured
-and the fallback when the LLM fails.
+"""The no-LLM report.
+
+The retrieval differential restated with citations taken verbatim from the bundle, verified like a
+model's answer. The default when no LLM is configured and the fallback when the LLM fails.
 """
 
 from __future__ import annotations

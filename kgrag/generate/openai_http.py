@@ -31,8 +31,10 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def _format_refused(response: httpx.Response) -> bool:
-    """A refusal of ``response_format`` itself: 400, 422 (FastAPI) or, from
-    llama-cpp-python's server, 500 with the validation error; not worth a retry.
+    """A refusal of ``response_format`` itself.
+
+    400, 422 (FastAPI) or, from llama-cpp-python's server, 500 with the validation error; not worth
+    a retry.
     """
     return response.status_code in (400, 422, 500) and "response_format" in response.text
 

@@ -135,8 +135,10 @@ def _evidence_block(pack: EvidencePack) -> str:
 
 
 def build_messages(pack: EvidencePack) -> list[Message]:
-    """The chat messages for one request: the patient's findings, the candidate
-    differential, the numbered evidence and the answer contract.
+    """The chat messages for one request.
+
+    The patient's findings, the candidate differential, the numbered evidence and the answer
+    contract.
     """
     present = ", ".join(f.name for f in pack.present) or "none"
     absent = ", ".join(f.name for f in pack.absent) or "none"

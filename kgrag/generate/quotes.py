@@ -87,8 +87,9 @@ class QuoteMatch:
 
 
 def find_quote(quote: str, source: str) -> QuoteMatch | None:
-    """Where ``quote`` occurs in ``source`` after normalization, or re-anchored within the
-    edit bound; ``None`` when it does not (callers check ``MIN_QUOTE_CHARS`` first).
+    """Where ``quote`` occurs in ``source`` after normalization, or re-anchored within the edit bound.
+
+    ``None`` when it does not (callers check ``MIN_QUOTE_CHARS`` first).
     """
     q = normalize_quote(quote)
     if not q:

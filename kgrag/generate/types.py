@@ -1,5 +1,7 @@
-"""What the generate stage returns: a grounded diagnosis whose every citation was checked
-against the stored evidence. The same pydantic models in Python, CLI JSON and on the wire.
+"""What the generate stage returns.
+
+A grounded diagnosis whose every citation was checked against the stored evidence. The same pydantic
+models in Python, CLI JSON and on the wire.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ class Completion(_Model):
 
 
 class VerifiedCitation(_Model):
-    """A citation that passed the verifier. ``quote`` is the verbatim source text: for a
-    passage ``document_text[start:end]`` of the stored document, for a graph fact
-    ``statement[start:end]`` of the fact's rendered statement.
+    """A citation that passed the verifier.
+
+    ``quote`` is the verbatim source text: for a passage ``document_text[start:end]`` of the stored
+    document, for a graph fact ``statement[start:end]`` of the fact's rendered statement.
     """
 
     n: int = Field(description="the [n] marker that cites it")

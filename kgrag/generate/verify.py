@@ -1,5 +1,7 @@
-"""The deterministic verifier: what an LLM (or the extractive report) cites is checked
-against the stored evidence before anything is returned.
+"""The deterministic verifier.
+
+What an LLM (or the extractive report) cites is checked against the stored evidence before anything
+is returned.
 
 For each citation:
 
@@ -296,9 +298,10 @@ def verify_claims(
 def check_report(
     body: str, citations: list[VerifiedCitation], pack: EvidencePack, documents: DocumentSource
 ) -> list[str]:
-    """Re-check a finished report: every ``[n]`` in ``body`` (the rendered differential)
-    resolves to a citation, every
-    citation is used, and every citation's quote reads verbatim at its place in the source.
+    """Re-check a finished report.
+
+    Every ``[n]`` in ``body`` (the rendered differential) resolves to a citation, every citation is
+    used, and every citation's quote reads verbatim at its place in the source.
 
     Returns:
         One message per violation (empty when the report holds).

@@ -32,8 +32,9 @@ Direction = Literal["out", "in", "both"]
 
 @runtime_checkable
 class GraphStore(Protocol):
-    """The contract every graph store keeps (SQLite embedded, Neo4j); the contract suite
-    ``tests/test_graph_contract.py`` runs against each. Open one with
+    """The contract every graph store keeps (SQLite embedded, Neo4j).
+
+    The contract suite ``tests/test_graph_contract.py`` runs against each. Open one with
     :func:`kgrag.open_store`.
 
     Example:

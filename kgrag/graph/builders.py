@@ -119,11 +119,12 @@ def ddxplus_finding_edges(
     table: ConceptTable,
     source: str,
 ) -> Iterator[Edge]:
-    """DDXPlus conditions joined to the shared finding layer: each condition's evidences
-    (its own symptom and antecedent lists) through the curated mapping
-    (``ontologies/ddxplus/evidence_findings.tsv``) to HPO/UMLS-style findings
-    (HAS_FINDING) and risk factors (HAS_RISK_FACTOR). Rows for one answer value and
-    family-history rows are not the condition's own findings and are skipped.
+    """DDXPlus conditions joined to the shared finding layer.
+
+    Each condition's evidences (its own symptom and antecedent lists) through the curated mapping
+    (``ontologies/ddxplus/evidence_findings.tsv``) to HPO/UMLS-style findings (HAS_FINDING) and risk
+    factors (HAS_RISK_FACTOR). Rows for one answer value and family-history rows are not the
+    condition's own findings and are skipped.
 
     Args:
         conditions: the DDXPlus conditions (``load_ddxplus(...).extras["conditions"]``).

@@ -1,5 +1,6 @@
-"""What the knowledge base covers: diseases with at least one finding, per source and
-per tier (``kgrag info``).
+"""What the knowledge base covers.
+
+Diseases with at least one finding, per source and per tier (``kgrag info``).
 """
 
 from __future__ import annotations

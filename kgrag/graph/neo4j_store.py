@@ -1,6 +1,7 @@
-"""The Neo4j store (official ``neo4j`` driver): constraints created idempotently, batched
-``UNWIND`` writes in managed transactions (retried by the driver on transient errors),
-parameters only. All Cypher lives in :mod:`kgrag.graph.neo4j_queries`.
+"""The Neo4j store (official ``neo4j`` driver).
+
+Constraints created idempotently, batched ``UNWIND`` writes in managed transactions (retried by the
+driver on transient errors), parameters only. All Cypher lives in :mod:`kgrag.graph.neo4j_queries`.
 
 Layout: a node or relationship keeps each prop as its own property ``p:<key>`` holding
 the JSON of the value (so an upsert merges props key by key with ``SET += ``, as
@@ -176,9 +177,10 @@ class Neo4jGraphStore(Traversal):
 
     # -- plumbing ------------------------------------------------------------------------
     def _bounded(self, call: Callable[[], T], seconds: float | None = None) -> T:
-        """Run ``call`` in a helper thread and wait at most ``seconds`` (default: the
-        statement timeout): the driver has no read deadline of its own, so a frozen server
-        would otherwise block forever. The helper is a daemon: it dies with the process.
+        """Run ``call`` in a helper thread and wait at most ``seconds`` (default: the statement timeout).
+
+        The driver has no read deadline of its own, so a frozen server would otherwise block
+        forever. The helper is a daemon: it dies with the process.
         """
         seconds = self.timeout if seconds is None else seconds
         box: list[Any] = []

@@ -139,7 +139,8 @@ class Neo4jVectorIndex:
 
 
 def _stamp(encoder: str, dim: int, count: int) -> str:
-    """What the store's meta records about the vectors it holds: a JSON array, compared
-    whole (an encoder name may hold any character).
+    """What the store's meta records about the vectors it holds.
+
+    A JSON array, compared whole (an encoder name may hold any character).
     """
     return json.dumps([encoder, dim, count])

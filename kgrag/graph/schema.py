@@ -100,9 +100,11 @@ NOT_SHOWN_POLARITIES = ("not_shown", "excluded")  # "excluded": older graphs' na
 
 
 def edge_frequency(claims: Iterable[Claim]) -> float | None:
-    """An edge's frequency: the mean of the numeric ``frequency`` props of its claims that
-    say the disease shows the finding (a ``not_shown`` claim, e.g. "0/7 patients", says how
-    rarely it does not; it argues against the disease instead and is left out here).
+    """An edge's frequency.
+
+    The mean of the numeric ``frequency`` props of its claims that say the disease shows the finding
+    (a ``not_shown`` claim, e.g. "0/7 patients", says how rarely it does not; it argues against the
+    disease instead and is left out here).
 
     The one definition every reader uses (both stores fill ``Edge.props["frequency"]``
     with it on HAS_FINDING edges; the diagnostic model applies it to the claims of one
@@ -143,8 +145,10 @@ def merge_props(stored: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str
 def with_frequency(
     edge_type: EdgeType, props: dict[str, Any], claims: Iterable[Claim]
 ) -> dict[str, Any]:
-    """``props`` of a HAS_FINDING edge as readers return them: ``frequency`` derived from
-    the claims by :func:`edge_frequency` (absent when none gives one); other types as they are.
+    """``props`` of a HAS_FINDING edge as readers return them.
+
+    ``frequency`` derived from the claims by :func:`edge_frequency` (absent when none gives one);
+    other types as they are.
     """
     if edge_type is not EdgeType.HAS_FINDING:
         return props

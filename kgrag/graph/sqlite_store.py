@@ -100,9 +100,10 @@ def _reads(method: Callable[P, R]) -> Callable[P, R]:
 
 
 def _props_patch(props: dict[str, Any]) -> tuple[str, str]:
-    """``(set, remove)`` JSON objects for an upsert's props: ``json_patch(json_patch(stored,
-    remove), set)`` is :func:`~kgrag.graph.schema.merge_props` (each key given replaced whole,
-    None removes).
+    """``(set, remove)`` JSON objects for an upsert's props.
+
+    ``json_patch(json_patch(stored, remove), set)`` is :func:`~kgrag.graph.schema.merge_props` (each
+    key given replaced whole, None removes).
     """
     given = {k: v for k, v in props.items() if v is not None}
     return json.dumps(given), json.dumps(dict.fromkeys(props))
@@ -337,8 +338,10 @@ class SqliteGraphStore(Traversal):
 
     @_reads
     def _edges(self, keys: Iterable[tuple[str, str, str]]) -> list[Edge]:
-        """Edges by primary key. One indexed lookup per key is the fastest way SQLite has
-        (a row-value ``IN (VALUES ...)`` scans the table: 0.8 s against 0.5 ms for 300).
+        """Edges by primary key.
+
+        One indexed lookup per key is the fastest way SQLite has (a row-value ``IN (VALUES ...)``
+        scans the table: 0.8 s against 0.5 ms for 300).
         """
         out = []
         for key in dict.fromkeys(keys):

@@ -42,8 +42,10 @@ class VectorIndex(Protocol):
         ...
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """The ``k`` best rows per query: scores (inner products) and row ids, each of
-        shape ``(len(queries), min(k, len(self)))``, best first.
+        """The ``k`` best rows per query.
+
+        Scores (inner products) and row ids, each of shape ``(len(queries), min(k, len(self)))``,
+        best first.
         """
         ...
 

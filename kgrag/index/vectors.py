@@ -1,6 +1,7 @@
-"""Vector indexes: exact numpy search (no dependencies) and faiss (flat or HNSW, moved to
-the GPU when faiss-gpu and a GPU are present). Saved with the encoder's name and
-dimension, which are checked on load.
+"""Vector indexes.
+
+Exact numpy search (no dependencies) and faiss (flat or HNSW, moved to the GPU when faiss-gpu and a
+GPU are present). Saved with the encoder's name and dimension, which are checked on load.
 """
 
 from __future__ import annotations

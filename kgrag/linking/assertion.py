@@ -1,5 +1,4 @@
-"""Assertion of mentions (ConText style): present, absent, possible, hypothetical,
-historical, family.
+"""Assertion of mentions (ConText style): present, absent, possible, hypothetical, historical, family.
 
 The rules are data: ``data/assertion_triggers.tsv`` (phrase, direction, scope, category;
 see its header). A *forward* trigger ("no", "denies", "history of", "mother") covers the

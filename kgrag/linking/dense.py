@@ -1,7 +1,8 @@
-"""Dense candidates: every dictionary key embedded once by an :class:`Encoder` into a
-vector index; a mention's nearest keys name its candidate concepts (SapBERT-style when
-the encoder is SapBERT; the offline MiniLM in tests and CI). Embeddings are cached on disk
-by encoder name and key set.
+"""Dense candidates.
+
+Every dictionary key embedded once by an :class:`Encoder` into a vector index; a mention's nearest
+keys name its candidate concepts (SapBERT-style when the encoder is SapBERT; the offline MiniLM in
+tests and CI). Embeddings are cached on disk by encoder name and key set.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Dictionary matching: every synonym of the concept table, keyed by its token keys, found
-in text by longest-match scanning over a prefix trie (an Aho-Corasick equivalent over
-tokens, so matches always start and end on token boundaries).
+"""Dictionary matching.
+
+Every synonym of the concept table, keyed by its token keys, found in text by longest-match scanning
+over a prefix trie (an Aho-Corasick equivalent over tokens, so matches always start and end on token
+boundaries).
 
 Short and abbreviation synonyms ("ALL", "MS", "DIL") are case-sensitive: they match only
 text that is not all lower case, and an all-caps one not a capitalised word ("All",

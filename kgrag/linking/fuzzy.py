@@ -1,6 +1,7 @@
-"""Fuzzy candidates for mentions with no exact dictionary key: character 3-gram TF-IDF
-nearest keys (sparse cosine, as scispaCy's candidate generator does), re-ranked with a
-rapidfuzz edit-distance score.
+"""Fuzzy candidates for mentions with no exact dictionary key.
+
+Character 3-gram TF-IDF nearest keys (sparse cosine, as scispaCy's candidate generator does),
+re-ranked with a rapidfuzz edit-distance score.
 """
 
 from __future__ import annotations

@@ -128,8 +128,10 @@ def _alternation(words: list[str]) -> str:
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[str, list[Analyte]]]:
-    """Anchored matchers: each runs on the few characters before a number or before
-    "in <specimen>", so reading labs costs little on text without them.
+    """Anchored matchers.
+
+    Each runs on the few characters before a number or before "in <specimen>", so reading labs costs
+    little on text without them.
     """
     by_name: dict[str, list[Analyte]] = {}
     units: list[str] = []

@@ -45,8 +45,10 @@ def pubtator_pairs(
 
 
 def single_concept(table: ConceptTable, ids: Iterable[str]) -> int | None:
-    """The table index of the one concept that gold ``ids`` name; ``None`` for a composite
-    mention (several concepts: its string names none of them alone) or unknown ids.
+    """The table index of the one concept that gold ``ids`` name.
+
+    ``None`` for a composite mention (several concepts: its string names none of them alone) or
+    unknown ids.
     """
     targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
     return table.index_of(targets.pop()) if len(targets) == 1 else None
@@ -111,8 +113,9 @@ class TrainingReport(BoundaryModel):
 
 
 def train_linker(linker: ConceptLinker, paths: Iterable[str | Path]) -> TrainingReport:
-    """Adapt ``linker`` to an annotated corpus: its training-set dictionary, then the
-    detection filter (learned with that dictionary in place).
+    """Adapt ``linker`` to an annotated corpus.
+
+    Its training-set dictionary, then the detection filter (learned with that dictionary in place).
     """
     documents = [doc for path in paths for doc in read_pubtator(path)]
     added = add_training_dictionary(linker.dictionary, document_pairs(documents))

@@ -61,7 +61,8 @@ def swaps(key: str, limit: int = 12) -> list[str]:
 
 
 def composite_parts(text: str) -> list[str]:
-    """'breast and ovarian cancer' -> ['breast cancer', 'ovarian cancer'];
+    """'breast and ovarian cancer' -> ['breast cancer', 'ovarian cancer'].
+
     'colon, breast or lung cancers' -> [... three parts]. Empty when not composite.
     """
     pieces = [p for p in _COMPOSITE.split(text.strip()) if p]
@@ -113,8 +114,9 @@ def head_swaps(key: str) -> list[str]:
 
 
 def backoffs(key: str, min_chars: int = 4) -> list[str]:
-    """Drop leading modifiers one at a time: 'familial bilateral retinoblastoma' ->
-    ['bilateral retinoblastoma', 'retinoblastoma'].
+    """Drop leading modifiers one at a time.
+
+    'familial bilateral retinoblastoma' -> ['bilateral retinoblastoma', 'retinoblastoma'].
     """
     words = key.split(" ")
     out = []

@@ -1,5 +1,7 @@
-"""The compiled concept table: all default vocabularies loaded and unified once, saved as
-zstd-compressed JSON in the cache directory, and loaded from there by later runs.
+"""The compiled concept table.
+
+All default vocabularies loaded and unified once, saved as zstd-compressed JSON in the cache
+directory, and loaded from there by later runs.
 
 The file name carries a fingerprint of every input (the sha256 of each shipped file, the
 ICD-10-CM release, the UMLS files if configured, and the compile format), so a changed

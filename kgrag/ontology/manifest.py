@@ -1,5 +1,6 @@
-"""``ontologies/manifest.json``: what the embedded default ships, with versions, licenses
-and checksums.
+"""``ontologies/manifest.json``.
+
+What the embedded default ships, with versions, licenses and checksums.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""SSSOM mapping sets (MONDO's exact matches to OMIM, Orphanet, DOID, ICD-10-CM, MeSH,
-UMLS, NCIt, ...). ``skos:exactMatch`` rows become equivalences; other predicates become
-related xrefs. Subject and object labels become names so that, for example, OMIM ids
-known only through MONDO still resolve by name.
+"""SSSOM mapping sets (MONDO's exact matches to OMIM, Orphanet, DOID, ICD-10-CM, MeSH, UMLS, NCIt, ...).
+
+``skos:exactMatch`` rows become equivalences; other predicates become related xrefs. Subject and
+object labels become names so that, for example, OMIM ids known only through MONDO still resolve by
+name.
 """
 
 from __future__ import annotations

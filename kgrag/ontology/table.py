@@ -61,8 +61,9 @@ class ConceptSynonym(NamedTuple):
 
 
 class ConceptTable:
-    """Read-only access to a compiled, unified concept table: look-up by any code
-    (:meth:`get`), name search (:meth:`search`), hierarchy (:meth:`ancestors`).
+    """Read-only access to a compiled, unified concept table.
+
+    Look-up by any code (:meth:`get`), name search (:meth:`search`), hierarchy (:meth:`ancestors`).
 
     Example:
         >>> import kgrag

@@ -85,9 +85,11 @@ def _strength(eq: Equivalence) -> int:
 
 
 def lexical_equivalences(concepts: dict[str, SourceConcept]) -> list[Equivalence]:
-    """Weakest evidence: diseases/findings of different vocabularies with the same preferred
-    name (after normalization), where that name is unique inside each vocabulary. Applied
-    last, so curated mappings win and the one-id-per-vocabulary rule still holds.
+    """Weakest evidence.
+
+    Diseases/findings of different vocabularies with the same preferred name (after normalization),
+    where that name is unique inside each vocabulary. Applied last, so curated mappings win and the
+    one-id-per-vocabulary rule still holds.
     """
     by_name: dict[str, dict[str, list[str]]] = {}
     for c in concepts.values():

@@ -1,6 +1,8 @@
-"""Corpus ingestion into the graph: Document and Chunk nodes, MENTIONS of linked concepts,
-and disease -> finding facts from pages that describe a disease's signs and symptoms,
-each fact citing the chunk and the character span it comes from.
+"""Corpus ingestion into the graph.
+
+Document and Chunk nodes, MENTIONS of linked concepts, and disease -> finding facts from pages that
+describe a disease's signs and symptoms, each fact citing the chunk and the character span it comes
+from.
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ def document_records(
     max_chars: int = 1200,
     is_disease: Callable[[str], bool] | None = None,
 ) -> tuple[list[Node], list[Edge]]:
-    """The nodes and edges one document contributes: its Document and Chunk nodes, the
-    chunks' MENTIONS, and HAS_FINDING facts (from MedQuAD symptom sections, and the
-    guideline facts of :mod:`kgrag.pipeline.guideline_facts`; ``is_disease`` tells which
-    concepts are disease-tier, default: disease-kind).
+    """The nodes and edges one document contributes.
+
+    Its Document and Chunk nodes, the chunks' MENTIONS, and HAS_FINDING facts (from MedQuAD symptom
+    sections, and the guideline facts of :mod:`kgrag.pipeline.guideline_facts`; ``is_disease`` tells
+    which concepts are disease-tier, default: disease-kind).
     """
     doc_node = document_node_id(doc.id)
     focus = _focus(doc, linker)
@@ -235,9 +238,10 @@ def _stored_checksums(store: GraphStore, source: str) -> dict[str, str | None]:
 def build_corpus(
     builder: Builder, spec: SourceSpec, name: str, warnings: Warnings, *, incremental: bool = False
 ) -> CorpusUpdate:
-    """Link and write every document of a corpus source. ``incremental``: the store holds
-    an earlier build of this source with the same linker, so documents whose checksum is
-    unchanged are kept, changed ones replaced and vanished ones removed.
+    """Link and write every document of a corpus source.
+
+    ``incremental``: the store holds an earlier build of this source with the same linker, so
+    documents whose checksum is unchanged are kept, changed ones replaced and vanished ones removed.
     """
     from kgrag.linking.linker import ConceptLinker
 

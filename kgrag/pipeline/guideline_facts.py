@@ -160,8 +160,10 @@ _SENTENCE_BREAK = re.compile(
 
 
 def _sentences(text: str, headings: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
-    """Sentence spans (trimmed): split at sentence ends, blank lines, list items, a new line
-    that does not continue in lower case, and around heading lines.
+    """Sentence spans (trimmed).
+
+    Split at sentence ends, blank lines, list items, a new line that does not continue in lower
+    case, and around heading lines.
     """
     cuts = {0, len(text)}
     for m in _SENTENCE_BREAK.finditer(text):
@@ -208,8 +210,10 @@ def _polarity(m: Mention, negated: bool) -> Polarity | None:
 
 
 def _clause(text: str, lo: int, hi: int, *, from_end: bool) -> int:
-    """The clause boundary inside ``text[lo:hi]``: the first break (``from_end`` False) or
-    the end of the last break (True); ``hi`` / ``lo`` when there is none.
+    """The clause boundary inside ``text[lo:hi]``.
+
+    The first break (``from_end`` False) or the end of the last break (True); ``hi`` / ``lo`` when
+    there is none.
     """
     breaks = list(_CLAUSE_BREAK.finditer(text, lo, hi))
     if not breaks:

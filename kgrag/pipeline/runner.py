@@ -119,8 +119,10 @@ class SourceReport(BoundaryModel):
 
 
 class BuildReport(BoundaryModel):
-    """What :func:`kgrag.build` (and ``kgrag build``) did: one :class:`SourceReport` per
-    recipe source, the store's counts afterwards, and what the retrieval artifacts hold.
+    """What :func:`kgrag.build` (and ``kgrag build``) did.
+
+    One :class:`SourceReport` per recipe source, the store's counts afterwards, and what the
+    retrieval artifacts hold.
 
     ``status`` is ``complete`` or ``incomplete`` (a source failed: rerun to resume);
     ``seconds`` is wall-clock time. Renders as a table in a notebook.
@@ -214,9 +216,10 @@ def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] =
 
 
 def make_private(folder: Path, *, only: tuple[str, ...] | None = None) -> None:
-    """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links
-    untouched); ``only``: of ``folder``'s direct entries just those whose names start so
-    (a store folder the user named may hold other files).
+    """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links untouched).
+
+    ``only``: of ``folder``'s direct entries just those whose names start so (a store folder the
+    user named may hold other files).
     """
     if not folder.is_dir():
         return

@@ -1,6 +1,8 @@
-"""Retrieval artifacts: the diagnostic model and the passage index, made at build time
-from the graph and kept beside it (``<kb>/retrieval/`` for the embedded store, the cache
-for Neo4j), stamped with the build's fingerprint so a stale copy is refused.
+"""Retrieval artifacts.
+
+The diagnostic model and the passage index, made at build time from the graph and kept beside it
+(``<kb>/retrieval/`` for the embedded store, the cache for Neo4j), stamped with the build's
+fingerprint so a stale copy is refused.
 """
 
 from __future__ import annotations

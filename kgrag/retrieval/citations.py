@@ -45,8 +45,9 @@ def passage_citation(
 
 
 def claim_citation(store: GraphStore, claim: Claim, chunks: dict[str, Node]) -> Citation:
-    """A claim of a graph fact as a citation: a verified passage span when it cites one of
-    ``chunks``, else the curated record it names.
+    """A claim of a graph fact as a citation.
+
+    A verified passage span when it cites one of ``chunks``, else the curated record it names.
     """
     chunk = chunks.get(str(claim.reference)) if is_span_claim(claim) else None
     if chunk is not None and claim.start is not None:

@@ -1,6 +1,7 @@
-"""The differential diagnosis: a facade over finding parsing (:mod:`.findings`), the
-rankers (:mod:`.rankers`), passage search (:mod:`.passage_search`) and evidence
-(:mod:`.evidence`, :mod:`.report`).
+"""The differential diagnosis.
+
+A facade over finding parsing (:mod:`.findings`), the rankers (:mod:`.rankers`), passage search
+(:mod:`.passage_search`) and evidence (:mod:`.evidence`, :mod:`.report`).
 
 ``Diagnoser`` holds what a warm process reuses (the model, the passage index, the
 linker, the rankers); ``kgrag.diagnose`` and ``kgrag.retrieve`` use a shared one.
@@ -37,9 +38,11 @@ if TYPE_CHECKING:
 
 
 class Diagnoser:
-    """A differential diagnosis over one knowledge base: holds what a warm process reuses
-    (the compiled model, the passage index, the linker). :func:`kgrag.diagnose` uses a
-    shared one over the default knowledge base; make your own for another store.
+    """A differential diagnosis over one knowledge base.
+
+    Holds what a warm process reuses (the compiled model, the passage index, the linker).
+    :func:`kgrag.diagnose` uses a shared one over the default knowledge base; make your own for
+    another store.
 
     Args:
         store: the knowledge base: a store, a directory or ``neo4j://`` URI (default: settings).
@@ -151,8 +154,9 @@ class Diagnoser:
         with_passages: bool = False,
         setting: Setting | None = None,
     ) -> Ranking:
-        """Every candidate in rank order, without evidence (what benchmarks need); passages
-        are searched when the ranker needs them or ``with_passages``. Arguments as for
+        """Every candidate in rank order, without evidence (what benchmarks need).
+
+        Passages are searched when the ranker needs them or ``with_passages``. Arguments as for
         :meth:`diagnose`.
         """
         method = method or self.settings.diagnose_method

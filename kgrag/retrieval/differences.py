@@ -1,5 +1,6 @@
-"""Diagnostic differences: the findings that best separate the top candidates, asked as
-follow-up questions.
+"""Diagnostic differences.
+
+The findings that best separate the top candidates, asked as follow-up questions.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Evidence for a candidate: how each of the patient's findings meets it (a graph path,
-its log likelihood ratio, the citations of the facts on the path), its category path,
-and the roll-up of the posterior to groups and categories.
+"""Evidence for a candidate.
+
+How each of the patient's findings meets it (a graph path, its log likelihood ratio, the citations
+of the facts on the path), its category path, and the roll-up of the posterior to groups and
+categories.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Reading a request's findings: coded findings and linked text become the model's
-present and absent finding terms, with everything left out listed with its reason.
+"""Reading a request's findings.
+
+Coded findings and linked text become the model's present and absent finding terms, with everything
+left out listed with its reason.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ def term_ref(model: DiagnosticModel, term: int) -> ConceptRef:
 
 
 def as_inputs(findings: FindingsArg) -> list[FindingInput]:
-    """Validate coded findings: a code string, a ``FindingInput`` or its dict form
-    (``{"id": ..., "absent": true}``; ``"excluded"`` is accepted for ``"absent"``).
+    """Validate coded findings.
+
+    A code string, a ``FindingInput`` or its dict form (``{"id": ..., "absent": true}``;
+    ``"excluded"`` is accepted for ``"absent"``).
 
     Raises:
         InvalidRequest: more than ``MAX_FINDINGS`` findings.

@@ -1,5 +1,7 @@
-"""The diagnostic model: the graph's disease -> finding annotations and the finding
-hierarchy as arrays, scored as likelihood ratios.
+"""The diagnostic model.
+
+The graph's disease -> finding annotations and the finding hierarchy as arrays, scored as likelihood
+ratios.
 
 For a disease ``d`` and a finding term ``t``, ``F[d, t]`` is the frequency with which
 ``d`` shows ``t`` or any term below it (annotations propagate up the IS_A hierarchy, the
@@ -203,9 +205,11 @@ class DiagnosticModel:
     def distinct(
         self, present: Sequence[int], absent: Sequence[int] = ()
     ) -> tuple[list[int], list[int]]:
-        """The findings that count, each once: a present finding is left out when a more
-        specific present finding below it implies it, an absent finding when a more
-        general absent finding above it implies it (input order kept otherwise).
+        """The findings that count, each once.
+
+        A present finding is left out when a more specific present finding below it implies it, an
+        absent finding when a more general absent finding above it implies it (input order kept
+        otherwise).
         """
         p, a = list(dict.fromkeys(present)), list(dict.fromkeys(absent))
         implied = {x for t in p for x in self.ancestors[t][1:]}

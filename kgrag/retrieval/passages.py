@@ -1,5 +1,7 @@
-"""Vector search over the corpus chunks: embedded once at build time, saved beside the
-knowledge base with the encoder's name and dimension (checked on load).
+"""Vector search over the corpus chunks.
+
+Embedded once at build time, saved beside the knowledge base with the encoder's name and dimension
+(checked on load).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ KEY_BYTES = 16
 
 
 def encoder_by_name(name: str) -> Encoder:
-    """The encoder an index records: ``auto`` (the offline MiniLM when installed, else the
-    hashing encoder), ``hashing``, a recorded name (``sentence-transformers:MODEL``,
-    ``kgrag.HashingEncoder.v1-256``) or any sentence-transformers model name or path.
+    """The encoder an index records.
+
+    ``auto`` (the offline MiniLM when installed, else the hashing encoder), ``hashing``, a recorded
+    name (``sentence-transformers:MODEL``, ``kgrag.HashingEncoder.v1-256``) or any
+    sentence-transformers model name or path.
     """
     if name == "auto":
         try:
@@ -113,8 +117,10 @@ class PassageIndex:
         kind: IndexKind = "auto",
         progress: Progress | None = None,
     ) -> PassageIndex:
-        """Embed every chunk in ``store``. Vectors saved in ``reuse`` by an earlier build
-        with the same encoder are taken for chunks whose text is unchanged.
+        """Embed every chunk in ``store``.
+
+        Vectors saved in ``reuse`` by an earlier build with the same encoder are taken for chunks
+        whose text is unchanged.
         """
         chunks = [(n.id, str(n.props.get("text", ""))) for n in store.iter_nodes(Label.CHUNK)]
         keys = [_text_key(encoder.name, t) for _, t in chunks]
@@ -151,9 +157,7 @@ class PassageIndex:
     def load(
         cls, directory: Path, encoder: Encoder | None = None, *, store: GraphStore | None = None
     ) -> PassageIndex:
-        """The index saved in ``directory``; ``store`` is needed when its vectors live in
-        Neo4j.
-        """
+        """The index saved in ``directory``; ``store`` is needed when its vectors live in Neo4j."""
         path = directory / INDEX_NAME
         if not (directory / IDS_NAME).is_file():
             raise RetrievalNotBuilt(f"no passage index in {directory}; run `kgrag build`")

@@ -57,8 +57,10 @@ class PersonalizedPageRank:
         return r
 
     def score(self, present: Sequence[int], absent: Sequence[int] = ()) -> FloatArray:
-        """Per disease: the walk's mass from the present findings minus ``beta`` times the
-        mass from the absent ones.
+        """Per disease.
+
+        The walk's mass from the present findings minus ``beta`` times the mass from the absent
+        ones.
         """
         r = self._run(list(dict.fromkeys(present)))
         if absent:

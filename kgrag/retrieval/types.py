@@ -1,5 +1,4 @@
-"""What retrieval and diagnosis return: pydantic models, the same in Python, CLI JSON and
-on the wire.
+"""What retrieval and diagnosis return: pydantic models, the same in Python, CLI JSON and on the wire.
 
 Vocabulary: on the patient's side a finding is ``present`` or ``absent`` (``excluded`` is
 accepted as an input alias of ``absent``); on the disease's side a source can annotate a
@@ -32,8 +31,10 @@ _Model = BoundaryModel  # the one frozen base (kgrag.types)
 
 
 class FindingInput(_Model):
-    """A coded finding: any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``);
-    ``absent``: the patient does not have it (``excluded`` is accepted as an input alias).
+    """A coded finding.
+
+    Any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``); ``absent``: the patient
+    does not have it (``excluded`` is accepted as an input alias).
 
     Example:
         >>> FindingInput(id="HP:0001945", excluded=True).absent
@@ -156,11 +157,12 @@ class QueryFindings(_Model):
 
 
 class DiagnosisReport(_Model):
-    """What :func:`kgrag.diagnose` returns: ranked candidates (``score`` is the chosen
-    method's ranking score; ``probability`` the graph model's posterior over the ranked
-    diseases, in [0, 1]), each with its category path, finding evidence with citations
-    and passages; category scores; follow-up questions; ``timings_ms`` in milliseconds.
-    Renders as a table with an evidence tree in a notebook.
+    """What :func:`kgrag.diagnose` returns.
+
+    Ranked candidates (``score`` is the chosen method's ranking score; ``probability`` the graph
+    model's posterior over the ranked diseases, in [0, 1]), each with its category path, finding
+    evidence with citations and passages; category scores; follow-up questions; ``timings_ms`` in
+    milliseconds. Renders as a table with an evidence tree in a notebook.
 
     Example:
         >>> import kgrag
@@ -220,8 +222,10 @@ class DiagnosisReport(_Model):
 
 
 class EvidenceBundle(_Model):
-    """What :func:`kgrag.retrieve` (``kgrag retrieve``) returns: the evidence alone, for an
-    LLM to reason over: graph candidates with their paths, and cited passages.
+    """What :func:`kgrag.retrieve` (``kgrag retrieve``) returns.
+
+    The evidence alone, for an LLM to reason over: graph candidates with their paths, and cited
+    passages.
 
     Example:
         >>> import kgrag

@@ -1,5 +1,7 @@
-"""The FastAPI app: routes, error mapping, the lifespan that loads the knowledge base
-once, the MCP endpoint and the web page.
+"""The FastAPI app.
+
+Routes, error mapping, the lifespan that loads the knowledge base once, the MCP endpoint and the web
+page.
 
 ``create_app()`` builds one from a :class:`~kgrag.serve.config.ServeConfig`;
 ``app_from_env()`` is the factory uvicorn's workers import (``--workers N``).
@@ -257,8 +259,9 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
     @app.get("/metrics", tags=["ops"], response_class=Response, responses=_errors(401, 429))
     async def prometheus() -> Response:
-        """Prometheus metrics: requests, latency per route, stage timings, citations,
-        LLM parse failures, abstentions.
+        """Prometheus metrics.
+
+        Requests, latency per route, stage timings, citations, LLM parse failures, abstentions.
         """
         data, ctype = metrics.exposition()
         return Response(data, media_type=ctype)
@@ -298,8 +301,9 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         responses=_errors(*COMMON, 501),
     )
     async def diagnose(req: DiagnoseRequest) -> Any:
-        """The ranked differential with evidence and follow-up questions; with
-        ``"llm": true`` the generation stage's grounded answer (501 when unavailable).
+        """The ranked differential with evidence and follow-up questions.
+
+        With ``"llm": true`` the generation stage's grounded answer (501 when unavailable).
         """
         limit_case(req)
         if req.llm:

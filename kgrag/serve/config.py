@@ -1,5 +1,6 @@
-"""The sidecar's settings: ``KGRAG_SERVE_*`` environment variables (or ``kgrag serve``
-options), validated once at start-up.
+"""The sidecar's settings.
+
+``KGRAG_SERVE_*`` environment variables (or ``kgrag serve`` options), validated once at start-up.
 
 Keys come from ``KGRAG_SERVE_API_KEYS`` (comma-separated) and/or
 ``KGRAG_SERVE_API_KEY_FILE`` (one key per line, ``#`` comments). A server bound to

@@ -1,5 +1,6 @@
-"""The ASGI middleware in front of every route: request ids, API keys, the body limit,
-the per-key rate limit, metrics and the JSON access log.
+"""The ASGI middleware in front of every route.
+
+Request ids, API keys, the body limit, the per-key rate limit, metrics and the JSON access log.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed MCP responses pass untouched.
 """

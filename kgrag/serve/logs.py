@@ -37,9 +37,9 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO", stream: Any = None) -> None:
-    """JSON lines on ``stream`` (stderr) for kgrag and uvicorn at ``level``, other libraries
-    at WARNING; uvicorn's own access log (which prints the query string) is replaced by
-    kgrag's.
+    """JSON lines on ``stream`` (stderr) for kgrag and uvicorn at ``level``, other libraries at WARNING.
+
+    Uvicorn's own access log (which prints the query string) is replaced by kgrag's.
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())

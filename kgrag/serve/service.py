@@ -1,7 +1,8 @@
-"""The loaded knowledge base behind both the REST API and the MCP tools: one
-:class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage
-index, linker), loaded once, its calls serialised by a lock (the store's connection and
-the encoder are shared).
+"""The loaded knowledge base behind both the REST API and the MCP tools.
+
+One :class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage index,
+linker), loaded once, its calls serialised by a lock (the store's connection and the encoder are
+shared).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class KnowledgeService:
     # -- life cycle -------------------------------------------------------------------
     def load(self) -> None:
         """Open the store, load the model, the passage index and the linker (blocking).
+
         A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is.
         """
         if self._dx is not None:
@@ -116,6 +118,7 @@ class KnowledgeService:
 
     def _ping(self) -> None:
         """Raises GraphUnavailable when a server-backed store (Neo4j) does not answer.
+
         Not under the lock, and without the driver's 30 s of retries.
         """
         if self._dx is None:
@@ -158,9 +161,7 @@ class KnowledgeService:
 
     @property
     def diagnoser(self) -> Diagnoser:
-        """Raises:
-        NotReady: still loading, or loading failed.
-        """
+        """Raises: NotReady: still loading, or loading failed."""
         if self._dx is None:
             raise NotReady(
                 (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
@@ -278,9 +279,7 @@ class KnowledgeService:
             return self._llm_instance
 
     def concept(self, code: str) -> Concept:
-        """Raises:
-        ConceptNotFound: no concept has this id or code.
-        """
+        """Raises: ConceptNotFound: no concept has this id or code."""
         dx = self.diagnoser
         return self._locked(lambda: dx.table.get(code))
 

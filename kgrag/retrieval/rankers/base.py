@@ -1,6 +1,7 @@
-"""The ranker contract: every ranker sees the same request (the graph's likelihood ratios
-are always computed, since the report's probabilities come from them) and returns its
-candidates best first.
+"""The ranker contract.
+
+Every ranker sees the same request (the graph's likelihood ratios are always computed, since the
+report's probabilities come from them) and returns its candidates best first.
 """
 
 from __future__ import annotations

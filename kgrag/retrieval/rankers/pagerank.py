@@ -13,7 +13,8 @@ from kgrag.retrieval.rankers.base import RankedList, RankRequest, graph_ranks, t
 
 
 class PageRankRanker:
-    """Ranks by the walk's mass from the present findings minus that from the absent ones;
+    """Ranks by the walk's mass from the present findings minus that from the absent ones.
+
     ``score`` is that mass (a probability difference).
     """
 
