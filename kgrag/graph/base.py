@@ -89,7 +89,9 @@ class GraphStore(Protocol):
         ...
 
     def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
-        """Remove Document nodes, their chunks (``IN_DOCUMENT``) and every claim whose
+        """Remove Document nodes, their chunks and the claims citing those chunks.
+
+        Remove Document nodes, their chunks (``IN_DOCUMENT``) and every claim whose
         reference is one of those chunks; facts left without a claim disappear.
 
         Returns:

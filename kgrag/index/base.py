@@ -18,9 +18,11 @@ class Encoder(Protocol):
     name: str  # versioned, recorded in every index built with it
     dim: int
 
-    def encode_queries(self, texts: list[str]) -> Vectors: ...
+    def encode_queries(self, texts: list[str]) -> Vectors:
+        """Embed search queries: shape ``(len(texts), dim)``, float32, rows L2-normalized."""
 
-    def encode_documents(self, texts: list[str]) -> Vectors: ...
+    def encode_documents(self, texts: list[str]) -> Vectors:
+        """Embed passages to index: shape ``(len(texts), dim)``, float32, rows L2-normalized."""
 
 
 @runtime_checkable
