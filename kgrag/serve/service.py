@@ -133,7 +133,9 @@ class KnowledgeService:
             raise GraphUnavailable(f"the graph store does not answer: {type(e).__name__}: {e}") from e
 
     def _watch_store(self, every: float = 1.0) -> None:
-        """Keep ``store_error`` current, so requests fail fast (503) while the graph
+        """Poll the graph store every ``every`` seconds and keep ``store_error`` current.
+
+        Keep ``store_error`` current, so requests fail fast (503) while the graph
         server is down instead of each waiting out the driver's retries.
         """
         while not self._stop.wait(every):
@@ -150,6 +152,7 @@ class KnowledgeService:
                 self.store_error = str(e)
 
     def close(self) -> None:
+        """Stop the store watcher and close the knowledge base."""
         self._stop.set()
         if self._dx is not None:
             self._dx.close()
@@ -157,6 +160,7 @@ class KnowledgeService:
 
     @property
     def loaded(self) -> bool:
+        """Whether the knowledge base has finished loading."""
         return self._dx is not None
 
     @property
@@ -203,14 +207,17 @@ class KnowledgeService:
 
     # -- the calls ---------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
+        """Link ``text`` (see :func:`kgrag.link`), one request at a time."""
         dx = self.diagnoser
         return self._locked(lambda: dx.linker.link(text))
 
     def normalize(self, mention: str, context: str | None, k: int) -> list[Candidate]:
+        """The top ``k`` concepts for ``mention`` (see :func:`kgrag.normalize`)."""
         dx = self.diagnoser
         return self._locked(lambda: dx.linker.normalize(mention, context, k))
 
     def retrieve(self, req: RetrieveRequest) -> EvidenceBundle:
+        """The evidence bundle for a case (see :func:`kgrag.retrieve`)."""
         dx = self.diagnoser
         return self._locked(
             lambda: dx.retrieve(
@@ -223,6 +230,10 @@ class KnowledgeService:
         )
 
     def diagnose(self, req: DiagnoseRequest | CaseRequest) -> DiagnosisReport:
+        """The ranked differential for a case (see :func:`kgrag.diagnose`).
+
+        A plain :class:`CaseRequest` gets the default method and full evidence.
+        """
         dx = self.diagnoser
         method = req.method if isinstance(req, DiagnoseRequest) else None
         evidence = req.evidence if isinstance(req, DiagnoseRequest) else "full"
@@ -284,6 +295,7 @@ class KnowledgeService:
         return self._locked(lambda: dx.table.get(code))
 
     def search(self, q: str, limit: int, kind: str | None) -> ConceptSearchResponse:
+        """Concepts whose names match ``q`` (at most ``limit``, of ``kind`` when given)."""
         dx = self.diagnoser
         kinds = [kind] if kind else None
         matches = self._locked(lambda: dx.table.search(q, limit=limit, kinds=kinds))
