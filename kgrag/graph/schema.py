@@ -42,12 +42,16 @@ from kgrag.types import BoundaryModel
 
 
 class Label(StrEnum):
+    """The node labels of the graph."""
+
     CONCEPT = "Concept"
     DOCUMENT = "Document"
     CHUNK = "Chunk"
 
 
 class Tier(StrEnum):
+    """A concept's level in the hierarchy (``category`` > ``group`` > ``disease``), or a finding."""
+
     CATEGORY = "category"
     GROUP = "group"
     DISEASE = "disease"
@@ -56,6 +60,8 @@ class Tier(StrEnum):
 
 
 class EdgeType(StrEnum):
+    """The relationship types of the graph (one per kind of fact)."""
+
     IS_A = "IS_A"
     HAS_FINDING = "HAS_FINDING"
     HAS_RISK_FACTOR = "HAS_RISK_FACTOR"
@@ -160,6 +166,8 @@ def with_frequency(
 
 
 class Node(_Frozen):
+    """A graph node: a concept, a document or a chunk, with the sources that hold it (at least one)."""
+
     id: str
     label: Label
     name: str = ""
@@ -171,6 +179,8 @@ class Node(_Frozen):
 
 
 class Edge(_Frozen):
+    """A directed edge ``src -type-> dst``: its merged props and the claims asserting it (1+)."""
+
     src: str
     type: EdgeType
     dst: str
@@ -186,11 +196,15 @@ class Path(_Frozen):
 
 
 class Subgraph(_Frozen):
+    """A set of nodes and the edges between them."""
+
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
 
 
 class GraphCounts(_Frozen):
+    """What a graph store holds: nodes per label, edges per type, concepts per tier, sources."""
+
     nodes: dict[str, int]
     edges: dict[str, int]
     tiers: dict[str, int] = Field(default_factory=dict)

@@ -95,15 +95,19 @@ class ConceptTable:
 
     @property
     def sources(self) -> tuple[SourceInfo, ...]:
+        """The vocabularies the table was compiled from, with their versions."""
         return tuple(self._d.sources)
 
     @property
     def conflicts(self) -> tuple[MergeConflict, ...]:
+        """The merges that were refused when vocabularies were unified (for the build report)."""
         return tuple(self._d.conflicts)
 
     # -- rows: the bulk readers' accessors ---------------------------------------------
     def index_of(self, code: str) -> int | None:
-        """The row number of the concept holding ``code`` (any member code, alias or
+        """The row number of the concept holding ``code``, else None.
+
+        The row number of the concept holding ``code`` (any member code, alias or
         retired id; unified ids too), else None. Rows run ``0 .. len(table) - 1``.
         """
         i = self._code_index.get(code)
@@ -143,6 +147,7 @@ class ConceptTable:
         ]
 
     def stats(self) -> ConceptTableStats:
+        """Counts of concepts, synonyms, codes, IS_A edges and conflicts, in all and per vocabulary."""
         d = self._d
         return ConceptTableStats(
             concepts=len(d.ids),
@@ -179,10 +184,20 @@ class ConceptTable:
 
     # -- hierarchy -----------------------------------------------------------------------
     def parents(self, code: str) -> list[Concept]:
+        """The direct IS_A parents of the concept holding ``code``.
+
+        Raises:
+            ConceptNotFound: no concept holds ``code``.
+        """
         i = self._require(code)
         return [self._concept(j) for j in self._parent_ids(i)]
 
     def children(self, code: str) -> list[Concept]:
+        """The direct IS_A children of the concept holding ``code`` (inverse map built on first use).
+
+        Raises:
+            ConceptNotFound: no concept holds ``code``.
+        """
         i = self._require(code)
         if self._children is None:
             kids: list[list[int]] = [[] for _ in self._d.ids]

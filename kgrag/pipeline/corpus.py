@@ -34,10 +34,12 @@ MIN_SCORE = 0.3  # mentions whose best candidate is less likely right than this 
 
 
 def document_node_id(doc_id: str) -> str:
+    """The graph node id of a document: ``doc:<document id>``."""
     return f"doc:{doc_id}"
 
 
 def chunk_node_id(chunk: Chunk) -> str:
+    """The graph node id of a chunk: ``chunk:<chunk id>``."""
     return f"chunk:{chunk.id}"
 
 
@@ -169,7 +171,9 @@ def _guideline_edges(
     chunk_spans: list[tuple[int, int, str]],
     is_disease: Callable[[str], bool] | None,
 ) -> list[Edge]:
-    """HAS_FINDING edges for the guideline facts of one document, each claim citing the
+    """HAS_FINDING edges for the guideline facts of one document.
+
+    HAS_FINDING edges for the guideline facts of one document, each claim citing the
     stating sentence (``start``/``end`` in the document, reference: its chunk).
     """
     from kgrag.pipeline.guideline_facts import extract_facts, title_disease
@@ -225,7 +229,9 @@ class CorpusUpdate(BaseModel):
 
 
 def _stored_checksums(store: GraphStore, source: str) -> dict[str, str | None]:
-    """Document node id -> checksum of every document of ``source`` in the store (None: a
+    """The stored checksum of every document of ``source``, by node id.
+
+    Document node id -> checksum of every document of ``source`` in the store (None: a
     document whose write did not finish).
     """
     return {
@@ -300,7 +306,9 @@ def build_corpus(
 
 
 def _disease_tier(builder: Builder) -> Callable[[str], bool]:
-    """Whether a concept id is a disease-tier concept of the builder's table (groups and
+    """Whether a concept id is a disease-tier concept of the builder's table.
+
+    Whether a concept id is a disease-tier concept of the builder's table (groups and
     categories such as "infection" or "lung disease" are not the X of a fact).
     """
     from kgrag.graph.schema import Tier

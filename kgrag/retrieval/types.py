@@ -50,6 +50,8 @@ class FindingInput(_Model):
 
 
 class ConceptRef(_Model):
+    """A concept named in a result: its id, its name and (for hierarchy concepts) its tier."""
+
     id: str
     name: str
     tier: str | None = None
@@ -98,6 +100,8 @@ class FindingEvidence(_Model):
 
 
 class Passage(_Model):
+    """A corpus chunk found by passage search: ``text`` is ``[start:end]`` of its document."""
+
     chunk: str
     document: str
     title: str
@@ -111,6 +115,8 @@ class Passage(_Model):
 
 
 class CategoryScore(_Model):
+    """A group or category above the candidates, with the summed posterior of the diseases under it."""
+
     id: str
     name: str
     tier: str
@@ -118,6 +124,8 @@ class CategoryScore(_Model):
 
 
 class DiagnosisCandidate(_Model):
+    """One ranked disease: its scores, prior, place in the hierarchy and the evidence for it."""
+
     rank: int
     concept_id: str
     name: str
@@ -151,6 +159,8 @@ class FollowUp(_Model):
 
 
 class QueryFindings(_Model):
+    """The request's findings as the model read them: present, absent, and the inputs not used."""
+
     present: list[ConceptRef] = Field(default_factory=list)
     absent: list[ConceptRef] = Field(default_factory=list)
     ignored: list[str] = Field(default_factory=list, description="inputs not used, each with the reason")
