@@ -185,8 +185,7 @@ class Assertion(StrEnum):
 class Candidate(_Model):
     """A concept proposed for a mention, with a calibrated score in [0, 1].
 
-    A concept proposed for a mention, with a calibrated score in [0, 1] (the estimated
-    probability that it is the right concept).
+    The score is the estimated probability that it is the right concept.
 
     Example:
         >>> Candidate(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),

@@ -351,8 +351,7 @@ def _file_kind(mode: int) -> str:
 def walk_files(root: Path, allowed: Sequence[Path]) -> Iterator[Path | ReadFailure]:
     """Regular files under ``root``, following only links that resolve inside ``allowed``.
 
-    Regular files under ``root`` (sorted by name, folder by folder), following symbolic
-    links that resolve inside ``allowed``; what is not followed comes back as a
+    Sorted by name, folder by folder; what is not followed comes back as a
     :class:`ReadFailure` saying why (loop, broken link, outside, not a regular file).
     """
     seen: set[Path] = set()

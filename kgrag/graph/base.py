@@ -91,8 +91,8 @@ class GraphStore(Protocol):
     def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
         """Remove Document nodes, their chunks and the claims citing those chunks.
 
-        Remove Document nodes, their chunks (``IN_DOCUMENT``) and every claim whose
-        reference is one of those chunks; facts left without a claim disappear.
+        The chunks are those ``IN_DOCUMENT`` of a removed document; facts left without a
+        claim disappear.
 
         Returns:
             Counts removed: ``{"claims", "edges", "nodes"}``.

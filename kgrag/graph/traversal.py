@@ -53,8 +53,8 @@ class Backend(Protocol):
 class Traversal:
     """The graph reads shared by the stores, built on a few :class:`Backend` primitives.
 
-    Every read of :class:`~kgrag.graph.base.GraphStore` but the bulk ones, over the
-    :class:`Backend` primitives; a store subclasses it and implements the primitives.
+    Every read of :class:`~kgrag.graph.base.GraphStore` but the bulk ones; a store
+    subclasses it and implements the primitives.
     """
 
     def _adjacent(

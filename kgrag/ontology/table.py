@@ -107,8 +107,8 @@ class ConceptTable:
     def index_of(self, code: str) -> int | None:
         """The row number of the concept holding ``code``, else None.
 
-        The row number of the concept holding ``code`` (any member code, alias or
-        retired id; unified ids too), else None. Rows run ``0 .. len(table) - 1``.
+        ``code`` may be any member code, alias or retired id, or a unified id. Rows run
+        ``0 .. len(table) - 1``.
         """
         i = self._code_index.get(code)
         if i is not None:

@@ -173,8 +173,8 @@ def _guideline_edges(
 ) -> list[Edge]:
     """HAS_FINDING edges for the guideline facts of one document.
 
-    HAS_FINDING edges for the guideline facts of one document, each claim citing the
-    stating sentence (``start``/``end`` in the document, reference: its chunk).
+    Each claim cites the stating sentence (``start``/``end`` in the document, reference:
+    its chunk).
     """
     from kgrag.pipeline.guideline_facts import extract_facts, title_disease
 
@@ -231,8 +231,7 @@ class CorpusUpdate(BaseModel):
 def _stored_checksums(store: GraphStore, source: str) -> dict[str, str | None]:
     """The stored checksum of every document of ``source``, by node id.
 
-    Document node id -> checksum of every document of ``source`` in the store (None: a
-    document whose write did not finish).
+    None marks a document whose write did not finish.
     """
     return {
         n.id: (str(n.props["checksum"]) if n.props.get("checksum") else None)
@@ -308,8 +307,7 @@ def build_corpus(
 def _disease_tier(builder: Builder) -> Callable[[str], bool]:
     """Whether a concept id is a disease-tier concept of the builder's table.
 
-    Whether a concept id is a disease-tier concept of the builder's table (groups and
-    categories such as "infection" or "lung disease" are not the X of a fact).
+    Groups and categories such as "infection" or "lung disease" are not the X of a fact.
     """
     from kgrag.graph.schema import Tier
 

@@ -253,8 +253,8 @@ def _digest(*parts: object) -> str:
 def _code_digest(*folders: Path) -> str:
     """A digest of the Python sources of ``folders``.
 
-    A digest of the Python sources of ``folders`` (default: the graph builders and
-    this runner), so a code change rebuilds what that code wrote.
+    ``folders`` defaults to the graph builders and this runner, so a code change rebuilds
+    what that code wrote.
     """
     h = hashlib.sha256()
     for folder in folders or (_PACKAGE / "graph", _PACKAGE / "pipeline"):
@@ -288,8 +288,7 @@ class Builder:
     def run(self, *, rebuild: bool = False, wait: float = 0.0) -> BuildReport:
         """Build every source that changed (all with ``rebuild``) under the build lock.
 
-        Build every source that changed (all with ``rebuild``), holding the knowledge
-        base's build lock; ``wait``: seconds to wait for another build's lock.
+        ``wait``: seconds to wait for another build's lock on the knowledge base.
 
         Raises:
             BuildLocked: another build holds the lock past ``wait``.
@@ -423,8 +422,8 @@ class Builder:
     ) -> int:
         """DDXPlus conditions -> shared findings, through the curated evidence mapping.
 
-        DDXPlus conditions -> shared findings through the curated evidence mapping
-        (``ontologies/ddxplus/evidence_findings.tsv``); 0 edges when the file is absent.
+        The mapping is ``ontologies/ddxplus/evidence_findings.tsv``; 0 edges when the file
+        is absent.
         """
         from kgrag.graph import builders
         from kgrag.ontology.ddxplus import EVIDENCE_FINDINGS_FILE, load_evidence_findings

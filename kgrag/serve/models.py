@@ -1,9 +1,8 @@
 """REST and MCP request and response bodies that are not library models.
 
-Request and response bodies of the REST API and the MCP tools that are not already
-library models (those - :class:`~kgrag.types.Mention`, :class:`~kgrag.types.Candidate`,
+The library models (:class:`~kgrag.types.Mention`, :class:`~kgrag.types.Candidate`,
 :class:`~kgrag.types.Concept`, :class:`~kgrag.retrieval.types.DiagnosisReport`,
-:class:`~kgrag.retrieval.types.EvidenceBundle` - go on the wire as they are).
+:class:`~kgrag.retrieval.types.EvidenceBundle` ) go on the wire as they are.
 """
 
 from __future__ import annotations

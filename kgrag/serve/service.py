@@ -135,8 +135,8 @@ class KnowledgeService:
     def _watch_store(self, every: float = 1.0) -> None:
         """Poll the graph store every ``every`` seconds and keep ``store_error`` current.
 
-        Keep ``store_error`` current, so requests fail fast (503) while the graph
-        server is down instead of each waiting out the driver's retries.
+        Requests then fail fast (503) while the graph server is down instead of each
+        waiting out the driver's retries.
         """
         while not self._stop.wait(every):
             try:
