@@ -40,6 +40,8 @@ class EvidenceItem(BaseModel):
 
 
 class CandidateRef(BaseModel):
+    """A ranked candidate as the prompt names it: concept id, name, rank and log likelihood ratio."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
@@ -49,6 +51,8 @@ class CandidateRef(BaseModel):
 
 
 class FindingRef(BaseModel):
+    """A patient finding as the prompt names it: concept id and name."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
@@ -66,9 +70,11 @@ class EvidencePack(BaseModel):
     absent: tuple[FindingRef, ...]
 
     def item(self, evidence_id: str) -> EvidenceItem | None:
+        """The evidence item numbered ``evidence_id`` (``F1``, ``P2``), or None."""
         return next((i for i in self.items if i.id == evidence_id), None)
 
     def candidate(self, concept_id: str) -> CandidateRef | None:
+        """The candidate with concept id ``concept_id``, or None."""
         return next((c for c in self.candidates if c.id == concept_id), None)
 
 

@@ -22,6 +22,7 @@ _REQUIRED = ("subject_id", "predicate_id", "object_id")
 
 
 def read_sssom_metadata(path: Path) -> dict[str, str]:
+    """The ``# key: value`` header lines of an SSSOM TSV file."""
     meta: dict[str, str] = {}
     for _, line in iter_lines(path):
         if not line.startswith("#"):
@@ -40,6 +41,10 @@ def load_sssom(
     license: str = "CC BY 4.0",
     subclass_edges: Path | None = None,
 ) -> LoadResult:
+    """Load MONDO concepts and their exact mappings from SSSOM files as equivalences.
+
+    ``subclass_edges`` (optional) adds MONDO's IS_A edges.
+    """
     warnings = Warnings(name)
     concepts: dict[str, SourceConcept] = {}
     equivalences: list[Equivalence] = []

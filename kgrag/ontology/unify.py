@@ -198,6 +198,7 @@ def _merge_same_id(results: Sequence[LoadResult]) -> dict[str, SourceConcept]:
 
 
 def unify(results: Sequence[LoadResult]) -> UnifiedData:
+    """Merge the concepts of every source into one table: same ids, then equivalences."""
     concepts = _merge_same_id(results)
     aliases: dict[str, str] = {}
     for result in results:

@@ -96,6 +96,11 @@ class Match:
 
 
 class DiagnosticModel:
+    """The diagnostic model: the finding hierarchy and the disease -> finding annotations, with scoring.
+
+    Built by :mod:`kgrag.retrieval.compile`; ``params`` are the scoring constants.
+    """
+
     def __init__(
         self,
         terms: list[str],
@@ -140,8 +145,9 @@ class DiagnosticModel:
 
     # -- structure -----------------------------------------------------------------------
     def category_path(self, concept: str) -> list[CategoryStep]:
-        """The nearest group and category above a disease or group concept, compiled at
-        build time (empty for a concept the graph places under neither).
+        """The nearest group and category above a disease or group concept (compiled at build time).
+
+        Empty for a concept the graph places under neither.
         """
         return self.category_paths.get(concept, [])
 
@@ -317,6 +323,7 @@ class DiagnosticModel:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: Path) -> None:
+        """Save the model to ``path`` as an ``.npz`` file (arrays plus JSON metadata)."""
         meta = {
             "format": FORMAT_VERSION,
             "fingerprint": self.fingerprint,
@@ -344,6 +351,11 @@ class DiagnosticModel:
 
     @classmethod
     def load(cls, path: Path, params: ScoringParams | None = None) -> DiagnosticModel:
+        """Load a model saved by :meth:`save`.
+
+        Raises:
+            RetrievalNotBuilt: there is no file at ``path``.
+        """
         if not path.is_file():
             raise RetrievalNotBuilt(
                 f"no diagnostic model at {path}; run `kgrag build` to make the retrieval artifacts"

@@ -2,7 +2,7 @@
 
 The library models (:class:`~kgrag.types.Mention`, :class:`~kgrag.types.Candidate`,
 :class:`~kgrag.types.Concept`, :class:`~kgrag.retrieval.types.DiagnosisReport`,
-:class:`~kgrag.retrieval.types.EvidenceBundle` ) go on the wire as they are.
+:class:`~kgrag.retrieval.types.EvidenceBundle`) go on the wire as they are.
 """
 
 from __future__ import annotations
