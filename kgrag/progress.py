@@ -22,12 +22,15 @@ Progress = Callable[[str], None]
 class CountingProgress(Protocol):
     """A progress reporter that draws counted tasks (a bar, a counter)."""
 
-    def __call__(self, step: str) -> None: ...
+    def __call__(self, step: str) -> None:
+        """Report a step (a line of text)."""
 
-    def count(self, task: str, done: int, total: int | None) -> None: ...
+    def count(self, task: str, done: int, total: int | None) -> None:
+        """Report that ``task`` has done ``done`` of ``total`` items (``total`` None when unknown)."""
 
 
 def log_progress(step: str) -> None:
+    """A :class:`Progress` step reporter that logs each step at INFO."""
     logger.info("%s", step)
 
 

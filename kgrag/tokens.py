@@ -35,12 +35,15 @@ _ROMAN = {
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """A token of a text: character offsets and its comparison key."""
+
     start: int
     end: int
     key: str
 
 
 def fold(word: str) -> str:
+    """``word`` folded for comparison: Greek letters spelled out, accents stripped, case-folded."""
     if not word.isascii():
         word = strip_accents(spell_greek(word))
     return word.casefold()

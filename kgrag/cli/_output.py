@@ -54,9 +54,10 @@ def safe(value: T) -> T:
 
 
 def clean_argv(argv: list[str]) -> list[str]:
-    """Arguments with undecodable bytes (``\\xff`` in a UTF-8 locale arrives as a lone
-    surrogate) re-decoded with U+FFFD in their place, with one warning on stderr per
-    argument, so nothing downstream fails to encode them.
+    """Command-line arguments with undecodable bytes re-decoded, U+FFFD in their place.
+
+    A byte such as 0xFF in a UTF-8 locale arrives as a lone surrogate; each such argument gets one
+    warning on stderr, so nothing downstream fails to encode it.
     """
     out = []
     for i, arg in enumerate(argv, start=1):

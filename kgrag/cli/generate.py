@@ -1,5 +1,6 @@
-"""``kgrag diagnose --llm SPEC`` (a grounded answer with verified citations) and
-``kgrag eval generation`` (the generation harness).
+"""``kgrag diagnose --llm SPEC`` and ``kgrag eval generation``.
+
+The first gives a grounded answer with verified citations, the second runs the generation harness.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""``kgrag serve`` (the HTTP sidecar: REST, MCP over HTTP, the web page) and ``kgrag mcp``
-(the MCP server over stdio).
+"""``kgrag serve`` and ``kgrag mcp``.
+
+``serve`` runs the HTTP sidecar (REST, MCP over HTTP, the web page); ``mcp`` the MCP server over
+stdio.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from kgrag.cli._output import cli_errors
 
 
 def _env(**values: object) -> None:
-    """Pass options to uvicorn's workers through ``KGRAG_SERVE_*`` (each worker builds
-    its app from the environment).
+    """Pass options to uvicorn's workers through ``KGRAG_SERVE_*`` environment variables.
+
+    Each worker builds its app from the environment.
     """
     from kgrag.serve.config import ENV_PREFIX
 

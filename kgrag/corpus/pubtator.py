@@ -24,6 +24,8 @@ _MESH = re.compile(r"^[CD]\d+$")
 
 @dataclass(frozen=True, slots=True)
 class GoldMention:
+    """A gold-annotated mention: character offsets into the document text, its type and concept ids."""
+
     doc_id: str
     start: int
     end: int
@@ -34,6 +36,8 @@ class GoldMention:
 
 @dataclass(slots=True)
 class PubtatorDocument:
+    """A PubTator document: title, abstract and gold mentions."""
+
     id: str
     title: str = ""
     abstract: str = ""
@@ -41,6 +45,7 @@ class PubtatorDocument:
 
     @property
     def text(self) -> str:
+        """``title + " " + abstract`` (the title alone without an abstract): what the offsets index."""
         return f"{self.title} {self.abstract}" if self.abstract else self.title
 
 

@@ -46,6 +46,8 @@ from kgrag.retrieval.types import EvidenceBundle, FindingInput
 
 
 class GenerationCase(BaseModel):
+    """One case of a generation case file: free text and/or coded findings, and the gold diagnoses."""
+
     model_config = ConfigDict(extra="ignore")
 
     id: str
@@ -61,6 +63,8 @@ class GenerationCase(BaseModel):
 
 
 class CaseResult(BaseModel):
+    """What the harness recorded for one case: the answer's status, source and verifier counts."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str
@@ -79,6 +83,8 @@ class CaseResult(BaseModel):
 
 
 class GenerationMetrics(BaseModel):
+    """The generation metrics over a case file (see the module docstring)."""
+
     model_config = ConfigDict(extra="forbid")
 
     backend: str

@@ -33,4 +33,9 @@ class LLM(Protocol):
         max_tokens: int = 512,
         temperature: float = 0.0,
         timeout: float = 60.0,
-    ) -> Completion: ...
+    ) -> Completion:
+        """Send ``messages`` and return the model's reply text (JSON in ``schema``'s shape when given).
+
+        Raises:
+            LLMError: a transport failure (unreachable, timed out, refused).
+        """

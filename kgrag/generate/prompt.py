@@ -175,6 +175,7 @@ def build_messages(pack: EvidencePack) -> list[Message]:
 
 
 def reask_message(error: str) -> Message:
+    """The follow-up user message after an invalid reply: what was wrong and how to answer again."""
     return Message(
         role="user",
         content=(

@@ -50,8 +50,7 @@ _STRIP = " \"'.,;:"
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
-    """``text`` normalized, and for each character of the result the index of the source
-    character it came from.
+    """``text`` normalized, with the source index of each character of the result.
     """
     out: list[str] = []
     where: list[int] = []
@@ -74,6 +73,7 @@ def normalize(text: str) -> tuple[str, list[int]]:
 
 
 def normalize_quote(quote: str) -> str:
+    """A quote normalized for matching, stripped of surrounding punctuation and space."""
     return normalize(quote)[0].strip(_STRIP)
 
 

@@ -68,6 +68,8 @@ class VerifiedCitation(_Model):
 
 
 class RejectedCitation(_Model):
+    """A citation the verifier refused, with the diagnosis it was given for and the reason."""
+
     claim: str = Field(description="the diagnosis the model cited it for")
     evidence: str
     quote: str
@@ -89,6 +91,8 @@ class GroundedClaim(_Model):
 
 
 class GroundingCounts(_Model):
+    """The verifier's counts for one answer: citations returned, verified, dropped, and claims."""
+
     citations_returned: int = 0
     citations_verified: int = 0
     citations_dropped: int = 0

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 class DenseMatcher:
+    """A :class:`~kgrag.linking.base.CandidateSource`: embedding similarity to the dictionary's names."""
+
     name = "kgrag.DenseMatcher.v1"
 
     def __init__(
@@ -71,6 +73,7 @@ class DenseMatcher:
         return vectors
 
     def candidates(self, text: str, k: int = 10) -> list[tuple[Entry, float, str]]:
+        """Up to ``k`` dictionary entries nearest ``text`` by cosine: ``(entry, score, method)``."""
         if not text.strip() or len(self.index) == 0:
             return []
         scores, ids = self.index.search(self.encoder.encode_queries([text]), k * 2)

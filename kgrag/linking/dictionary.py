@@ -48,6 +48,8 @@ major man men woman women case cases patient patients type types left right cell
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """One dictionary entry: a name of a concept, its rank, case sensitivity, method and source."""
+
     concept: int  # index into the concept table
     rank: int  # 0 = preferred name or training mention, 1 = exact, 2 = related/narrow, 3 = broad
     text: str  # the synonym as written in its source
@@ -59,6 +61,8 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    """A dictionary key found in a text: its token span, character span and entries."""
+
     start_token: int
     end_token: int  # exclusive
     start: int
@@ -87,8 +91,9 @@ CAPS_CONTEXT = 30  # characters each side that decide whether a text is all capi
 
 
 def _breaks(text: str, tokens: Sequence[Token]) -> list[bool]:
-    """Per token, whether list/clause punctuation or a sentence end separates it from the
-    token before (a dictionary match never spans such a gap).
+    """Per token, whether list/clause punctuation or a sentence end separates it from the one before.
+
+    A dictionary match never spans such a gap.
     """
     out = [False] * len(tokens)
     for j in range(1, len(tokens)):

@@ -115,4 +115,5 @@ class FuzzyMatcher:
 def batch_nearest(
     matcher: FuzzyMatcher, texts: Sequence[str], k: int = 10
 ) -> list[list[tuple[str, float]]]:
+    """:meth:`FuzzyMatcher.nearest_keys` for each of ``texts``."""
     return [matcher.nearest_keys(t, k) for t in texts]

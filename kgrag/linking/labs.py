@@ -180,8 +180,9 @@ def _exact_names() -> frozenset[str]:
 def _name_before(
     text: str, at: int, by_name: dict[str, list[Analyte]], exact: frozenset[str]
 ) -> tuple[int, str] | None:
-    """The analyte name that ends just before offset ``at`` (fillers such as "level of",
-    "was", ":" allowed between): ``(start, lower-case name)`` or None.
+    """The analyte name that ends just before offset ``at``: ``(start, lower-case name)`` or None.
+
+    Fillers such as "level of", "was" and ":" may come between.
     """
     window_start = max(0, at - LOOKBACK)
     words = list(_WORD_BEFORE.finditer(text, window_start, at))
@@ -201,8 +202,10 @@ def _name_before(
 
 
 def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
-    """Lab findings of ``text`` (values outside their range, directional phrases of table
-    analytes) and directional phrases about other analytes, in text order.
+    """Lab findings and directional lab phrases of ``text``, in text order.
+
+    Findings are values outside their range and directional phrases of table analytes; directional
+    phrases about other analytes come too.
 
     Args:
         text: any text.
@@ -268,8 +271,9 @@ def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
 
 
 def phrasings(phrase: LabPhrase) -> list[str]:
-    """HPO-style names a directional lab phrase may have ("increased circulating X
-    concentration", "elevated urinary X"), most specific first.
+    """HPO-style names a directional lab phrase may have, most specific first.
+
+    For example "increased circulating X concentration", "elevated urinary X".
     """
     a = phrase.analyte
     words = (

@@ -135,8 +135,9 @@ class ConceptLinker:
 
     # -- Linker --------------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
-        """Mentions in ``text`` (dictionary matches, defined abbreviations, lab values and
-        lab phrasing), each with its assertion and section.
+        """Mentions in ``text``, each with its assertion and section.
+
+        Dictionary matches, defined abbreviations, lab values and lab phrasing.
 
         Lone surrogates (invalid UTF-8 read with ``surrogateescape``) are replaced by
         U+FFFD first; offsets are unchanged.

@@ -29,6 +29,8 @@ EFFECTS = ("present", "historical", "family", "hypothetical", "other")
 
 @dataclass(frozen=True, slots=True)
 class SectionRule:
+    """A section heading rule: the heading, the section it opens and its effect on mentions."""
+
     heading: str
     section: str
     effect: str

@@ -84,9 +84,10 @@ def learn_detection(
     max_rate: float = 0.2,
     skip_types: tuple[str, ...] = ("Chemical",),
 ) -> frozenset[str]:
-    """Keys the linker detects at least ``min_seen`` times in ``documents`` whose spans
-    annotators marked less than ``max_rate`` of the time; added to
-    ``linker.rejected_keys`` and returned.
+    """Reject keys that annotators rarely mark, and return them.
+
+    Keys the linker detects at least ``min_seen`` times in ``documents`` whose spans annotators
+    marked less than ``max_rate`` of the time are added to ``linker.rejected_keys``.
     """
     if min_seen < 1 or not 0.0 < max_rate <= 1.0:
         raise ValueError("learn_detection needs min_seen >= 1 and 0 < max_rate <= 1")

@@ -1,6 +1,7 @@
-"""Rewrites of a mention that often name the same concept (a multi-pass sieve in the
-spirit of D'Souza & Ng 2015): order-insensitive keys, disorder-word synonyms, composite
-mentions split into their parts, and modifier back-off to the head phrase.
+"""Rewrites of a mention that often name the same concept.
+
+A multi-pass sieve in the spirit of D'Souza & Ng 2015: order-insensitive keys, disorder-word
+synonyms, composite mentions split into their parts, and modifier back-off to the head phrase.
 """
 
 from __future__ import annotations

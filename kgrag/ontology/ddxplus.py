@@ -69,8 +69,8 @@ def _read_json(path: Path) -> dict[str, dict[str, object]]:
 def load_corrections(path: Path | None) -> dict[str, dict[str, str]]:
     """Corrections to DDXPlus conditions, by condition name.
 
-    Each maps ``field``, ``from``, ``to`` and ``reason``, e.g. ``{"field": "icd10-id", "from": "M34",
-    "to": "M32", "reason": ...}``; no path, no corrections.
+    Each maps ``field``, ``from``, ``to`` and ``reason``, e.g.
+    ``{"field": "icd10-id", "from": "M34", "to": "M32", "reason": ...}``; no path, no corrections.
     """
     if path is None:
         return {}

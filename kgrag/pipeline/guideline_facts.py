@@ -199,8 +199,9 @@ def _is_finding(m: Mention) -> bool:
 
 
 def _polarity(m: Mention, negated: bool) -> Polarity | None:
-    """The fact's polarity, or None for a mention that states no finding of the disease
-    (hypothetical, historical, someone else's).
+    """The fact's polarity, or None for a mention that states no finding of the disease.
+
+    Hypothetical, historical and someone else's mentions state none.
     """
     if negated or m.assertion is Assertion.ABSENT:
         return "not_shown"
@@ -294,8 +295,10 @@ def extract_facts(
         return max(named)[2] if named else None  # the surest, then the longest mention
 
     def section(k: int) -> tuple[str, str | None, bool]:
-        """Heading ``k``'s text, its disease (named by it, else by the nearest enclosing
-        Markdown heading that names one), and whether it is a symptom section.
+        """Heading ``k``'s text, its disease, and whether it is a symptom section.
+
+        The disease is the one the heading names, else the one the nearest enclosing Markdown heading
+        names.
         """
         title = headings[k][2]
         symptomatic = bool(_SYMPTOM_HEADING.search(title))

@@ -1,5 +1,6 @@
-"""Citations: a graph claim or a passage as a :class:`Citation`, and the check that a
-cited span of a stored document reads exactly as its quote.
+"""Citations: a graph claim or a passage as a :class:`Citation`.
+
+Also the check that a cited span of a stored document reads exactly as its quote.
 """
 
 from __future__ import annotations

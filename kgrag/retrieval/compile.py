@@ -94,8 +94,9 @@ def is_not_shown(claim: Claim) -> bool:
 
 
 def _merged_annotations(store: GraphStore) -> _Merged:
-    """``(disease, finding, not_shown) -> (claims, references)`` over every claim (see
-    :func:`is_not_shown`); only present claims are kept, for :func:`edge_frequency`.
+    """``(disease, finding, not_shown) -> (claims, references)`` over every claim.
+
+    See :func:`is_not_shown`; only present claims are kept, for :func:`edge_frequency`.
     """
     merged: _Merged = {}
     for e in store.iter_edges([EdgeType.HAS_FINDING]):

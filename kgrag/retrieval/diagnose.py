@@ -125,8 +125,9 @@ class Diagnoser:
         return [p.prior_class.value for p in self.priors]
 
     def log_prior(self, setting: Setting) -> npt.NDArray[np.float64]:
-        """The log prior per model disease under ``setting`` (nats, shape
-        ``(n_diseases,)``; cached per setting).
+        """The log prior per model disease under ``setting``, cached per setting.
+
+        In nats, shape ``(n_diseases,)``.
 
         Raises:
             InvalidRequest: ``setting`` is not one of :data:`~kgrag.retrieval.priors.SETTINGS`.

@@ -21,9 +21,10 @@ def follow_ups(
     absent: Sequence[int],
     n: int = 5,
 ) -> list[FollowUp]:
-    """Terms annotated to some candidates and not others, scored by the weighted variance
-    of their frequency across the candidates times their information content. Terms the
-    patient already reported (or their ancestors) are skipped.
+    """Terms annotated to some candidates and not others, best separators first.
+
+    Each is scored by the weighted variance of its frequency across the candidates times its
+    information content. Terms the patient already reported (or their ancestors) are skipped.
     """
     if len(candidates) < 2:
         return []

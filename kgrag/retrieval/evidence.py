@@ -95,8 +95,9 @@ class EvidenceBuilder:
         return path
 
     def _citations(self, d: int, matches: Sequence[Match]) -> dict[tuple[int, bool], list[Citation]]:
-        """``(annotated term, not_shown) -> `` the citations of the disease's HAS_FINDING
-        fact, one per claim of that polarity.
+        """The citations of the disease's HAS_FINDING fact, by ``(annotated term, not_shown)``.
+
+        One citation per claim of that polarity.
         """
         m = self.model
         disease = m.diseases[d]
@@ -113,8 +114,9 @@ class EvidenceBuilder:
         return out
 
     def roll_up(self, posterior: FloatArray, n: int = 10) -> list[CategoryScore]:
-        """The posterior of the ``ROLL_UP`` most probable diseases summed per group and
-        category above them; the ``n`` largest, most probable first.
+        """The ``n`` groups and categories with the largest summed posterior, most probable first.
+
+        Sums run over the ``ROLL_UP`` most probable diseases.
         """
         totals: dict[str, float] = {}
         names: dict[str, tuple[str, str]] = {}

@@ -125,8 +125,9 @@ def _read_mentions(
     absent: dict[int, None],
     ignored: list[str],
 ) -> None:
-    """Sort linked mentions into ``present``/``absent`` (the first of a mention's top three
-    candidates that is a model term) or ``ignored`` with the reason.
+    """Sort linked mentions into ``present``/``absent`` or ``ignored`` with the reason.
+
+    A mention counts by the first of its top three candidates that is a model term.
     """
     for m in mentions:
         term = next(

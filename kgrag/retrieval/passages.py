@@ -72,8 +72,10 @@ IndexKind = Literal["auto", "flat", "hnsw", "exact", "neo4j"]
 
 
 def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[str]) -> VectorIndex:
-    """``auto``: Neo4j's own index when the graph lives in Neo4j, else faiss flat (exact
-    numpy search without faiss).
+    """The vector index kind ``auto`` means for ``store``.
+
+    Neo4j's own index when the graph lives in Neo4j, else faiss flat (exact numpy search without
+    faiss).
     """
     from kgrag.graph.neo4j_store import Neo4jGraphStore
 
@@ -94,6 +96,8 @@ def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[
 
 
 class PassageIndex:
+    """Vector search over the corpus chunks: an encoder, a vector index and the chunk id of each row."""
+
     def __init__(
         self,
         encoder: Encoder,
@@ -144,6 +148,7 @@ class PassageIndex:
         return cls(encoder, index, ids, (keys, vectors))
 
     def save(self, directory: Path) -> None:
+        """Save the index, the chunk ids and (after a fresh build) the embeddings to ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         self.index.save(directory / INDEX_NAME)
         (directory / IDS_NAME).write_text(json.dumps(self.chunk_ids))

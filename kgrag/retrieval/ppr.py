@@ -16,6 +16,12 @@ from kgrag.retrieval.model import DiagnosticModel, FloatArray
 
 
 class PersonalizedPageRank:
+    """Personalized PageRank over the diagnostic model's finding hierarchy and annotations.
+
+    ``restart`` is the restart probability, ``iterations`` the power iterations, and ``beta`` the
+    weight of the walk from absent findings.
+    """
+
     def __init__(
         self, model: DiagnosticModel, *, restart: float = 0.3, iterations: int = 30, beta: float = 0.5
     ) -> None:

@@ -75,6 +75,8 @@ CONSUMER_SOURCES = frozenset(
 
 
 class PriorClass(StrEnum):
+    """How common a disease is, for the pretest probability."""
+
     COMMON = "common"
     MIXED = "mixed"
     UNCLASSIFIED = "unclassified"

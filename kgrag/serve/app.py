@@ -390,8 +390,9 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
 
 def app_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory kgrag.serve.app:app_from_env`` (each worker builds
-    its own from ``KGRAG_SERVE_*`` and loads the knowledge base once).
+    """The app for ``uvicorn --factory kgrag.serve.app:app_from_env``.
+
+    Each worker builds its own from ``KGRAG_SERVE_*`` and loads the knowledge base once.
     """
     from kgrag.serve.logs import configure
 

@@ -113,7 +113,7 @@ class ServeConfig(BaseSettings):
 
 
 def is_loopback(host: str) -> bool:
-    """Is ``host`` a loopback address or ``localhost``? (``0.0.0.0`` and ``::`` are not.)"""
+    """Whether ``host`` is a loopback address or ``localhost`` (``0.0.0.0`` and ``::`` are not)."""
     if host.lower() == "localhost":
         return True
     try:

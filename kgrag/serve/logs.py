@@ -21,6 +21,7 @@ class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg", ...extra}`` as one JSON line."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line, with its ``extra`` fields."""
         out: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",

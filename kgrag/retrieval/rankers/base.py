@@ -72,8 +72,9 @@ class Ranker(Protocol):
 def top_by_score(
     model: DiagnosticModel, scores: FloatArray, name: str, ranks: dict[str, dict[str, int]]
 ) -> RankedList:
-    """The ``CANDIDATES`` best diseases by a per-disease score array (stable ties), their
-    ranks recorded under ``name`` in ``ranks``.
+    """The ``CANDIDATES`` best diseases by a per-disease score array (stable ties).
+
+    Their ranks are recorded under ``name`` in ``ranks``.
     """
     order = np.argsort(-scores, kind="stable")[:CANDIDATES]
     ids = [model.diseases[i] for i in order]

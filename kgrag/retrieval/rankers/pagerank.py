@@ -1,5 +1,6 @@
-"""The personalized-PageRank ranker (:mod:`kgrag.retrieval.ppr`), measured beside the
-likelihood ratios.
+"""The personalized-PageRank ranker (:mod:`kgrag.retrieval.ppr`).
+
+Measured beside the likelihood ratios.
 """
 
 from __future__ import annotations
