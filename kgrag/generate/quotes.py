@@ -50,8 +50,7 @@ _STRIP = " \"'.,;:"
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
-    """``text`` normalized, with the source index of each character of the result.
-    """
+    """``text`` normalized, with the source index of each character of the result."""
     out: list[str] = []
     where: list[int] = []
     space = False

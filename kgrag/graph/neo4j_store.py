@@ -462,6 +462,7 @@ class Neo4jGraphStore(Traversal):
 
     def counts(self) -> GraphCounts:
         """Implements :meth:`GraphStore.counts`."""
+
         def table(statement: str) -> dict[str, int]:
             return {str(r["key"]): int(r["n"]) for r in self._read(statement)}
 

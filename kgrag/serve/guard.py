@@ -37,7 +37,7 @@ PUBLIC = ("/healthz", "/readyz", "/static/", "/docs", "/openapi.json")
 
 
 def is_public(path: str) -> bool:
-    """Whether ``path`` is served without an API key (the page and the health routes)."""
+    """Whether ``path`` is served without an API key: the page, health, static and API-docs routes."""
     return path == "/" or any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC)
 
 
