@@ -91,8 +91,11 @@ while who why will with would you your all any each other some such only also ve
 
 
 def content_words(text: str) -> list[str]:
-    """The words of ``normalize(text)`` that can name something: not function words, and
-    longer than one character unless a digit. ``content_words("C++") == []``."""
+    """The words of ``normalize(text)`` that can name something.
+
+    Not function words, and longer than one character unless a digit:
+    ``content_words("C++") == []``.
+    """
     return [
         w for w in normalize(text).split() if w not in FUNCTION_WORDS and (len(w) > 1 or w.isdigit())
     ]

@@ -1,5 +1,6 @@
-"""The notebook-facing functions: ``kgrag.link``, ``kgrag.normalize``, ``kgrag.diagnose``,
-``kgrag.retrieve`` and ``kgrag.build``.
+"""The notebook-facing functions.
+
+``kgrag.link``, ``kgrag.normalize``, ``kgrag.diagnose``, ``kgrag.retrieve`` and ``kgrag.build``.
 
 The default linker and diagnoser are built once per process (on first use) and shared.
 Each has its own lock, taken only while that one object is built, and never while
@@ -73,8 +74,9 @@ def default_linker() -> ConceptLinker:
 
 
 def default_diagnoser() -> Diagnoser:
-    """The shared :class:`~kgrag.retrieval.diagnose.Diagnoser` over the default knowledge
-    base (``kgrag build`` makes it), reusing :func:`default_linker`.
+    """The shared :class:`~kgrag.retrieval.diagnose.Diagnoser` over the default knowledge base.
+
+    It is built once per process from what ``kgrag build`` made, reusing :func:`default_linker`.
 
     Returns:
         The process-wide diagnoser.
@@ -182,8 +184,7 @@ def link(
     vocab: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
 ) -> Mentions:
-    """Mentions of diseases and findings in ``text``, each with its assertion and ranked
-    candidate concepts.
+    """Mentions of diseases and findings in ``text``, with assertions and ranked candidates.
 
     Args:
         text: any clinical text (up to 5 M characters).
@@ -224,6 +225,8 @@ def normalize(
         mention: the words to look up ("heart attack").
         context: the mention's document, used to expand abbreviations it defines.
         k: how many candidates at most (>= 1).
+        vocab: vocabulary prefixes to keep, as in :func:`link`; None for all.
+        kinds: concept kinds to keep, as in :func:`link`; None for diseases and findings.
 
     Returns:
         Up to ``k`` candidates, best first, each with a calibrated score in [0, 1].
@@ -289,8 +292,9 @@ def assert_spans(
 
 
 def linker_for(vocab: Sequence[str] | None, kinds: Sequence[str] | None) -> ConceptLinker:
-    """The default linker, or one restricted to ``vocab`` prefixes / ``kinds`` (built once
-    per combination and kept).
+    """The default linker, or one restricted to ``vocab`` prefixes / ``kinds``.
+
+    Each combination is built once and kept.
 
     Args:
         vocab: vocabulary prefixes (``MESH``, ``OMIM``, ...), any case; None for all.
@@ -529,8 +533,9 @@ def answer(
     setting: Setting | None = None,
     **options: Any,
 ) -> GroundedDiagnosis:
-    """A differential written by an LLM over the retrieved evidence, every citation verified
-    against the stored source before it is returned.
+    """A differential written by an LLM over the retrieved evidence, every citation verified.
+
+    Each citation is checked against the stored source before it is returned.
 
     Args:
         text: a note (see :func:`diagnose`).

@@ -39,6 +39,11 @@ def _default_ontologies_dir() -> Path:
 
 
 def config_file() -> Path | None:
+    """The TOML config file: ``$KGRAG_CONFIG`` when set, else ``./kgrag.toml`` when present, else None.
+
+    Raises:
+        ConfigError: ``KGRAG_CONFIG`` names a file that does not exist.
+    """
     explicit = os.environ.get("KGRAG_CONFIG")
     if explicit:
         path = Path(explicit)
@@ -50,8 +55,10 @@ def config_file() -> Path | None:
 
 
 class Settings(BaseSettings):
-    """Every tunable of kgrag in one place: ``KGRAG_*`` environment variables, then the
-    TOML file (``$KGRAG_CONFIG``, else ``./kgrag.toml``), then the defaults.
+    """Every tunable of kgrag in one place.
+
+    ``KGRAG_*`` environment variables, then the TOML file (``$KGRAG_CONFIG``, else
+    ``./kgrag.toml``), then the defaults.
 
     Example:
         >>> from kgrag.config import load_settings
@@ -150,6 +157,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the settings sources: explicit arguments, then the environment, then the TOML file."""
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_file()
         if path is not None:
@@ -191,6 +199,7 @@ def redact(text: str) -> str:
 
 
 def kb_dir(settings: Settings) -> Path:
+    """The knowledge base folder: ``kb_dir`` when set, else ``<cache_dir>/kb``."""
     return settings.kb_dir or settings.cache_dir / "kb"
 
 

@@ -118,10 +118,11 @@ class CorpusFormatError(KgragError, ValueError):
 
 
 class InvalidRequest(KgragError, ValueError):
-    """A request is malformed or breaks a limit: a public function (``kgrag.diagnose``,
-    ``kgrag.link``, ...) got arguments of the wrong type or value, too many findings,
-    ``top_k < 1``, ... The message names the argument or limit and what is expected; fix
-    the request and send it again.
+    """A request is malformed or breaks a limit.
+
+    A public function (``kgrag.diagnose``, ``kgrag.link``, ...) got arguments of the wrong type or
+    value, too many findings, ``top_k < 1``, ... The message names the argument or limit and what is
+    expected; fix the request and send it again.
 
     Example:
         >>> import kgrag
@@ -204,9 +205,11 @@ class BuildLocked(GraphError):
 
 
 class KnowledgeBaseRebuilding(RetrievalError):
-    """The knowledge base changed (a build started or finished) while a request read it;
-    the answer is withheld rather than mixing two versions. Retry after the build.
-    ``reopen``: a newer build is complete; a reader opened anew answers from it."""
+    """The knowledge base changed (a build started or finished) while a request read it.
+
+    The answer is withheld rather than mixing two versions. Retry after the build. ``reopen``: a
+    newer build is complete; a reader opened anew answers from it.
+    """
 
     def __init__(self, message: str, *, reopen: bool = False) -> None:
         self.reopen = reopen
@@ -235,8 +238,10 @@ class LLMError(KgragError):
 
 
 class LLMUnavailable(LLMError, ConnectionError):
-    """The LLM cannot be reached or loaded (server down, HTTP error after retries, no
-    model file); the message says what to check."""
+    """The LLM cannot be reached or loaded (server down, HTTP error after retries, no model file).
+
+    The message says what to check.
+    """
 
 
 class LLMTimeout(LLMError, TimeoutError):
@@ -252,10 +257,14 @@ class DocumentNotFound(KgragError, KeyError):
 
 
 class NotReady(KgragError):
-    """The server's knowledge base is still loading (or failed to load); the message says
-    which. Retry after ``/readyz`` answers 200."""
+    """The server's knowledge base is still loading (or failed to load); the message says which.
+
+    Retry after ``/readyz`` answers 200.
+    """
 
 
 class LLMNotConfigured(LLMError):
-    """A grounded answer was asked for but no LLM is configured (``KGRAG_LLM``); the
-    message says how to configure one."""
+    """A grounded answer was asked for but no LLM is configured (``KGRAG_LLM``).
+
+    The message says how to configure one.
+    """

@@ -22,18 +22,23 @@ Progress = Callable[[str], None]
 class CountingProgress(Protocol):
     """A progress reporter that draws counted tasks (a bar, a counter)."""
 
-    def __call__(self, step: str) -> None: ...
+    def __call__(self, step: str) -> None:
+        """Report a step (a line of text)."""
 
-    def count(self, task: str, done: int, total: int | None) -> None: ...
+    def count(self, task: str, done: int, total: int | None) -> None:
+        """Report that ``task`` has done ``done`` of ``total`` items (``total`` None when unknown)."""
 
 
 def log_progress(step: str) -> None:
+    """A :class:`Progress` step reporter that logs each step at INFO."""
     logger.info("%s", step)
 
 
 def report_count(progress: Progress | None, task: str, done: int, total: int | None) -> None:
-    """Tell ``progress`` how far ``task`` has got; a plain step reporter gets a line when
-    the task is done (``done == total``)."""
+    """Tell ``progress`` how far ``task`` has got.
+
+    A plain step reporter gets a line when the task is done (``done == total``).
+    """
     if progress is None:
         return
     if isinstance(progress, CountingProgress):
@@ -50,8 +55,7 @@ def counted(
     *,
     interval: float = 0.2,
 ) -> Iterator[T]:
-    """Yield ``items`` unchanged, reporting the count every ``interval`` seconds and once
-    at the end."""
+    """Yield ``items`` unchanged, reporting the count every ``interval`` seconds and once at the end."""
     done = 0
     last = time.monotonic()
     for item in items:

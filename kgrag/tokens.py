@@ -35,20 +35,25 @@ _ROMAN = {
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """A token of a text: character offsets and its comparison key."""
+
     start: int
     end: int
     key: str
 
 
 def fold(word: str) -> str:
+    """``word`` folded for comparison: Greek letters spelled out, accents stripped, case-folded."""
     if not word.isascii():
         word = strip_accents(spell_greek(word))
     return word.casefold()
 
 
 def stem(token: str) -> str:
-    """Light, symmetric stemming: plural -> singular, British -> American spelling,
-    roman numerals -> digits (type II -> type 2)."""
+    """Light, symmetric stemming.
+
+    Plural -> singular, British -> American spelling, roman numerals -> digits (type II -> type 2).
+    """
     if len(token) <= 4 and token in _ROMAN:
         return _ROMAN[token]
     if len(token) <= 3 or token.isdigit():

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class BoundaryModel(BaseModel):
-    """The one base of every model that crosses a boundary (returned to a caller, written
-    as CLI JSON, sent on the wire): frozen and strict about unknown fields.
+    """The one base of every model that crosses a boundary (caller, CLI JSON, wire).
+
+    Frozen and strict about unknown fields.
 
     Subclasses render in notebooks: this default ``_repr_markdown_`` lists the fields;
     the reports (``DiagnosisReport``, ``EvidenceBundle``, ``BuildReport``) draw tables.
@@ -55,6 +56,8 @@ class SemanticKind(StrEnum):
 
 
 class SynonymScope(StrEnum):
+    """How a synonym relates to its concept (OBO scopes; ``preferred`` for the concept's name)."""
+
     PREFERRED = "preferred"
     EXACT = "exact"
     RELATED = "related"
@@ -63,6 +66,8 @@ class SynonymScope(StrEnum):
 
 
 class Synonym(_Model):
+    """A name of a concept, with its scope, type and the vocabulary that gives it."""
+
     text: str
     scope: SynonymScope = SynonymScope.EXACT
     type: str | None = Field(
@@ -108,7 +113,8 @@ class Concept(_Model):
 
 
 class ConceptMatch(_Model):
-    """A concept found by a name search (:meth:`ConceptTable.search`), with how it matched;
+    """A concept found by a name search (:meth:`ConceptTable.search`), with how it matched.
+
     ``score`` is in [0, 1].
 
     Example:
@@ -139,6 +145,8 @@ class MergeConflict(_Model):
 
 
 class VocabularyCount(_Model):
+    """What one vocabulary contributes to a concept table."""
+
     source: str
     concepts: int
     synonyms: int
@@ -147,6 +155,8 @@ class VocabularyCount(_Model):
 
 
 class ConceptTableStats(_Model):
+    """Size of a concept table: concepts, synonyms, codes, IS_A edges, conflicts, per vocabulary."""
+
     concepts: int
     synonyms: int
     codes: int
@@ -173,8 +183,9 @@ class Assertion(StrEnum):
 
 
 class Candidate(_Model):
-    """A concept proposed for a mention, with a calibrated score in [0, 1] (the estimated
-    probability that it is the right concept).
+    """A concept proposed for a mention, with a calibrated score in [0, 1].
+
+    The score is the estimated probability that it is the right concept.
 
     Example:
         >>> Candidate(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),
@@ -192,8 +203,10 @@ class Candidate(_Model):
 
 
 class Mention(_Model):
-    """A span of the input text linked to concepts. ``text == source[start:end]``
-    (character offsets); ``candidates`` best first, ``best`` the first or ``None``.
+    """A span of the input text linked to concepts.
+
+    ``text == source[start:end]`` (character offsets); ``candidates`` best first, ``best`` the first
+    or ``None``.
 
     Example:
         >>> m = Mention(start=3, end=8, text="fever", assertion="absent")
@@ -214,12 +227,15 @@ class Mention(_Model):
 
     @property
     def best(self) -> Candidate | None:
+        """The first (best) candidate, or None when there is none."""
         return self.candidates[0] if self.candidates else None
 
 
 class Mentions(list[Mention]):
-    """What :func:`kgrag.link` returns: a plain ``list`` of :class:`Mention` that renders
-    as a table in a notebook (span, text, assertion, best concept, score).
+    """What :func:`kgrag.link` returns.
+
+    A plain ``list`` of :class:`Mention` that renders as a table in a notebook (span, text,
+    assertion, best concept, score).
 
     Example:
         >>> Mentions([Mention(start=0, end=5, text="fever")])[0].text

@@ -39,6 +39,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progr
 
 
 def main() -> None:
+    """Run the ``kgrag`` CLI: stdout/stderr made to survive stray surrogates, ``sys.argv`` cleaned."""
     import sys
 
     from kgrag.cli._output import clean_argv

@@ -31,9 +31,12 @@ T = TypeVar("T")
 
 
 def safe(value: T) -> T:
-    """``value`` with every string in it escaped for rich markup: strings, and the strings
-    inside pydantic models, lists, tuples and dicts (keys too), recursively; enums and
-    other values unchanged. Apply it to data before formatting it into markup."""
+    """``value`` with every string in it escaped for rich markup.
+
+    Strings, and the strings inside pydantic models, lists, tuples and dicts (keys too),
+    recursively; enums and other values unchanged. Apply it to data before formatting it into
+    markup.
+    """
     if isinstance(value, Enum):
         return value
     if isinstance(value, str):
@@ -51,9 +54,11 @@ def safe(value: T) -> T:
 
 
 def clean_argv(argv: list[str]) -> list[str]:
-    """Arguments with undecodable bytes (``\\xff`` in a UTF-8 locale arrives as a lone
-    surrogate) re-decoded with U+FFFD in their place, with one warning on stderr per
-    argument, so nothing downstream fails to encode them."""
+    """Command-line arguments with undecodable bytes re-decoded, U+FFFD in their place.
+
+    A byte such as 0xFF in a UTF-8 locale arrives as a lone surrogate; each such argument gets one
+    warning on stderr, so nothing downstream fails to encode it.
+    """
     out = []
     for i, arg in enumerate(argv, start=1):
         try:
@@ -105,9 +110,11 @@ def cli_errors() -> Iterator[None]:
 
 
 class ProgressReporter:
-    """Step lines and rich progress bars on stderr (so ``--json`` stdout stays clean);
-    silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes) each
-    counted task prints one line when it finishes. Use as a context manager."""
+    """Step lines and rich progress bars on stderr (so ``--json`` stdout stays clean).
+
+    Silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes) each counted task
+    prints one line when it finishes. Use as a context manager.
+    """
 
     def __init__(self, json_mode: bool = False) -> None:
         from rich.progress import (
@@ -172,8 +179,10 @@ def _line_record(lineno: int, raw: bytes) -> dict[str, Any]:
 def jsonl_batch(
     input: Path, output: Path | None, label: str, handle: Callable[[int, dict[str, Any]], dict[str, Any]]
 ) -> None:
-    """Run ``handle(lineno, record)`` over a JSONL file with a progress bar; a bad line
-    becomes an ``error`` record for that line and the batch goes on."""
+    """Run ``handle(lineno, record)`` over a JSONL file with a progress bar.
+
+    A bad line becomes an ``error`` record for that line and the batch goes on.
+    """
     lines = input.read_bytes().splitlines()
     sink = output.open("wb") if output else sys.stdout.buffer
     errors = 0

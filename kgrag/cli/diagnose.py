@@ -1,5 +1,8 @@
-"""``kgrag diagnose`` (a ranked differential with evidence) and ``kgrag retrieve`` (the
-evidence alone, for an LLM sidecar)."""
+"""``kgrag diagnose`` and ``kgrag retrieve``.
+
+``diagnose`` prints a ranked differential with evidence; ``retrieve`` the evidence alone, for an
+LLM sidecar.
+"""
 
 from __future__ import annotations
 

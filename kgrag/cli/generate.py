@@ -1,5 +1,7 @@
-"""``kgrag diagnose --llm SPEC`` (a grounded answer with verified citations) and
-``kgrag eval generation`` (the generation harness)."""
+"""``kgrag diagnose --llm SPEC`` and ``kgrag eval generation``.
+
+The first gives a grounded answer with verified citations, the second runs the generation harness.
+"""
 
 from __future__ import annotations
 
@@ -92,8 +94,10 @@ def generation(
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
 ) -> None:
-    """Run an LLM over a case file ({id, text|findings, gold?}) and write the generation
-    metrics: JSON validity, citation validity, support, abstention, top-k, latency."""
+    """Run an LLM over a case file ({id, text|findings, gold?}) and write the generation metrics.
+
+    JSON validity, citation validity, support, abstention, top-k, latency.
+    """
     import orjson
 
     from kgrag.generate.backends import llm_from_spec

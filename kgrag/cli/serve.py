@@ -1,5 +1,8 @@
-"""``kgrag serve`` (the HTTP sidecar: REST, MCP over HTTP, the web page) and ``kgrag mcp``
-(the MCP server over stdio)."""
+"""``kgrag serve`` and ``kgrag mcp``.
+
+``serve`` runs the HTTP sidecar (REST, MCP over HTTP, the web page); ``mcp`` the MCP server over
+stdio.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ from kgrag.cli._output import cli_errors
 
 
 def _env(**values: object) -> None:
-    """Pass options to uvicorn's workers through ``KGRAG_SERVE_*`` (each worker builds
-    its app from the environment)."""
+    """Pass options to uvicorn's workers through ``KGRAG_SERVE_*`` environment variables.
+
+    Each worker builds its app from the environment.
+    """
     from kgrag.serve.config import ENV_PREFIX
 
     for key, value in values.items():
@@ -36,7 +41,8 @@ def serve(
 ) -> None:
     """Serve the knowledge base over HTTP: /v1 REST API, /docs, /mcp/, the page at /.
 
-    Options not given come from ``KGRAG_SERVE_*`` (e.g. ``KGRAG_SERVE_API_KEYS``)."""
+    Options not given come from ``KGRAG_SERVE_*`` (e.g. ``KGRAG_SERVE_API_KEYS``).
+    """
     try:
         import uvicorn
 

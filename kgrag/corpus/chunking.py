@@ -1,5 +1,7 @@
-"""Chunks: spans of a document's text (never rewritten), split at paragraph and then
-sentence boundaries inside each section, at most ``max_chars`` long."""
+"""Chunks: spans of a document's text (never rewritten), at most ``max_chars`` long.
+
+They are split at paragraph and then sentence boundaries inside each section.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class Chunk(BoundaryModel):
+    """A span ``[start:end]`` of a document's text within one section; ``text`` is that span verbatim."""
+
     id: str
     document: str
     start: int

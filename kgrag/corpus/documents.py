@@ -44,12 +44,16 @@ _BYTES_PER_CHAR = 4  # the most bytes UTF-8 spends on one character
 
 
 class Section(BoundaryModel):
+    """A labelled span ``text[start:end]`` of a document (a MedQuAD answer, or the whole body)."""
+
     start: int
     end: int
     label: str = Field(description="e.g. 'symptoms' (MedQuAD question type) or 'body'")
 
 
 class SourceDocument(BoundaryModel):
+    """A document read from a corpus folder: its text, title, sections and provenance."""
+
     id: str
     title: str
     text: str
@@ -64,9 +68,11 @@ class SourceDocument(BoundaryModel):
 
 @dataclass(frozen=True, slots=True)
 class ReadFailure:
-    """A file (or folder entry) that was not read: ``kind`` groups the reasons for the
-    build report (unreadable, too large, duplicate, not a regular file, symlink loop,
-    broken symlink, outside the allowed folders)."""
+    """A file (or folder entry) that was not read.
+
+    ``kind`` groups the reasons for the build report (unreadable, too large, duplicate, not a
+    regular file, symlink loop, broken symlink, outside the allowed folders).
+    """
 
     path: str
     reason: str
@@ -74,8 +80,9 @@ class ReadFailure:
 
 
 def _read_bytes(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> bytes:
-    """The file's bytes (decompressed for ``.gz``), never more than ``max_chars`` x 4
-    bytes in memory: a larger file or a larger expansion raises :class:`DocumentTooLarge`.
+    """The file's bytes (decompressed for ``.gz``), never more than ``max_chars`` x 4 bytes in memory.
+
+    A larger file or a larger expansion raises :class:`DocumentTooLarge`.
 
     Raises:
         DocumentTooLarge: over the limit (checked before reading, or while decompressing).
@@ -131,6 +138,17 @@ def _whole(path: Path, root: Path, source: str, data: bytes, text: str, title: s
 def read_text(
     path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
 ) -> SourceDocument:
+    """Read a plain-text or Markdown file; the title is its first non-blank line (``#`` stripped).
+
+    Args:
+        path: The file (``.gz`` is decompressed).
+        root: The corpus folder, for the document's id.
+        source: The collection name recorded as provenance.
+        max_chars: The largest text accepted.
+
+    Raises:
+        DocumentTooLarge: the file or its text is over ``max_chars``.
+    """
     data = _read_bytes(path, max_chars)
     text = _check_size(path, _decode(path, data), max_chars)
     title = next((ln.strip("# ").strip() for ln in text.splitlines() if ln.strip()), path.name)
@@ -192,6 +210,10 @@ class _TextExtractor(HTMLParser):
 def read_html(
     path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
 ) -> SourceDocument:
+    """Read an HTML file as text (scripts and styles dropped); the title from ``<title>``.
+
+    Arguments and errors as :func:`read_text`.
+    """
     data = _read_bytes(path, max_chars)
     parser = _TextExtractor()
     parser.feed(_decode(path, data))
@@ -203,6 +225,15 @@ def read_html(
 def read_pdf(
     path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
 ) -> SourceDocument:
+    """Read a PDF's text page by page with pypdf (the ``corpus`` extra); the title is the file stem.
+
+    Arguments as :func:`read_text`.
+
+    Raises:
+        MissingExtraError: pypdf is not installed.
+        DocumentTooLarge: the text passes ``max_chars``.
+        CorpusFormatError: pypdf cannot read the file.
+    """
     try:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
@@ -230,6 +261,13 @@ def read_pdf(
 def read_medquad(
     path: Path, root: Path, source: str, *, max_chars: int = DEFAULT_MAX_CHARS
 ) -> SourceDocument:
+    """Read one MedQuAD XML document: each question's answer becomes a section labelled by its type.
+
+    Arguments as :func:`read_text`.
+
+    Raises:
+        CorpusFormatError: the XML does not parse or lacks the expected elements.
+    """
     data = _read_bytes(path, max_chars)
     try:
         doc = ET.fromstring(data)
@@ -293,6 +331,7 @@ _BY_SUFFIX = {
 
 
 def format_of(path: Path, default: str | None = None) -> str | None:
+    """The corpus format a file's suffix names (``.gz`` looked through), else ``default``."""
     suffix = path.suffixes[-2] if path.suffix == ".gz" and len(path.suffixes) > 1 else path.suffix
     return _BY_SUFFIX.get(suffix.lower(), default)
 
@@ -310,9 +349,11 @@ def _file_kind(mode: int) -> str:
 
 
 def walk_files(root: Path, allowed: Sequence[Path]) -> Iterator[Path | ReadFailure]:
-    """Regular files under ``root`` (sorted by name, folder by folder), following symbolic
-    links that resolve inside ``allowed``; what is not followed comes back as a
-    :class:`ReadFailure` saying why (loop, broken link, outside, not a regular file)."""
+    """Regular files under ``root``, following only links that resolve inside ``allowed``.
+
+    Sorted by name, folder by folder; what is not followed comes back as a
+    :class:`ReadFailure` saying why (loop, broken link, outside, not a regular file).
+    """
     seen: set[Path] = set()
 
     def visit(folder: Path) -> Iterator[Path | ReadFailure]:
@@ -381,10 +422,11 @@ def read_corpus(
     max_chars: int = DEFAULT_MAX_CHARS,
     allowed: Sequence[Path] | None = None,
 ) -> Iterator[SourceDocument | ReadFailure]:
-    """Every readable document under ``folder`` (sorted, recursive); unreadable, too large
-    and duplicate files, and entries the walk does not follow, come back as
-    :class:`ReadFailure` so the build can report them. One file's failure, of any kind,
-    never ends the iteration.
+    """Every readable document under ``folder`` (sorted, recursive).
+
+    Unreadable, too large and duplicate files, and entries the walk does not follow, come back as
+    :class:`ReadFailure` so the build can report them. One file's failure, of any kind, never ends
+    the iteration.
 
     Args:
         folder: the corpus folder.

@@ -1,5 +1,7 @@
-"""PubTator format (NCBI-disease, BC5CDR): title and abstract lines, then one tab-separated
-annotation per mention with character offsets into ``title + " " + abstract``.
+"""PubTator format (NCBI-disease, BC5CDR).
+
+Title and abstract lines, then one tab-separated annotation per mention with character offsets into
+``title + " " + abstract``.
 
 Gold ids may be composite: ``D002318|D012131`` (one mention naming two concepts) or
 ``D001|D002`` / ``D001+D002``; ``-1`` marks a mention without an id. MeSH ids are bare
@@ -22,6 +24,8 @@ _MESH = re.compile(r"^[CD]\d+$")
 
 @dataclass(frozen=True, slots=True)
 class GoldMention:
+    """A gold-annotated mention: character offsets into the document text, its type and concept ids."""
+
     doc_id: str
     start: int
     end: int
@@ -32,6 +36,8 @@ class GoldMention:
 
 @dataclass(slots=True)
 class PubtatorDocument:
+    """A PubTator document: title, abstract and gold mentions."""
+
     id: str
     title: str = ""
     abstract: str = ""
@@ -39,6 +45,7 @@ class PubtatorDocument:
 
     @property
     def text(self) -> str:
+        """``title + " " + abstract`` (the title alone without an abstract): what the offsets index."""
         return f"{self.title} {self.abstract}" if self.abstract else self.title
 
 

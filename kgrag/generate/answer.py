@@ -71,6 +71,7 @@ class GenerateOptions(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> GenerateOptions:
+        """Options from ``settings`` (the process-wide ones by default), with ``overrides`` on top."""
         s = settings or get_settings()
         base: dict[str, Any] = {
             "max_tokens": s.llm_max_tokens,

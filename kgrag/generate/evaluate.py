@@ -1,5 +1,6 @@
-"""The generation harness (``kgrag eval generation``, ``benchmarks/generation.py``): run an
-LLM over a case file through retrieval and the verifier, and measure what the verifier
+"""The generation harness (``kgrag eval generation``, ``benchmarks/generation.py``).
+
+Run an LLM over a case file through retrieval and the verifier, and measure what the verifier
 guarantees and what the model does.
 
 Case file: JSONL, one ``{"id", "text"}`` and/or ``{"id", "findings"}`` per line, with an
@@ -45,6 +46,8 @@ from kgrag.retrieval.types import EvidenceBundle, FindingInput
 
 
 class GenerationCase(BaseModel):
+    """One case of a generation case file: free text and/or coded findings, and the gold diagnoses."""
+
     model_config = ConfigDict(extra="ignore")
 
     id: str
@@ -60,6 +63,8 @@ class GenerationCase(BaseModel):
 
 
 class CaseResult(BaseModel):
+    """What the harness recorded for one case: the answer's status, source and verifier counts."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str
@@ -78,6 +83,8 @@ class CaseResult(BaseModel):
 
 
 class GenerationMetrics(BaseModel):
+    """The generation metrics over a case file (see the module docstring)."""
+
     model_config = ConfigDict(extra="forbid")
 
     backend: str

@@ -1,6 +1,6 @@
-"""From a retrieval :class:`~kgrag.retrieval.types.EvidenceBundle` to the numbered evidence
-an LLM sees. This is the one module that reads the bundle's fields: a rename there is a
-fix here alone.
+"""From a retrieval :class:`~kgrag.retrieval.types.EvidenceBundle` to the numbered evidence an LLM sees.
+
+This is the one module that reads the bundle's fields: a rename there is a fix here alone.
 
 Graph facts (``F1``, ``F2``, ...) are the candidates' disease -> finding paths that speak
 for them, rendered as one statement each with their curated references; passages
@@ -21,7 +21,8 @@ class EvidenceItem(BaseModel):
     """One numbered piece of evidence.
 
     ``text`` is what the model sees and may quote: a fact's rendered statement, or
-    ``document_text[start:end]`` of a passage (the verifier re-reads that span)."""
+    ``document_text[start:end]`` of a passage (the verifier re-reads that span).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,6 +40,8 @@ class EvidenceItem(BaseModel):
 
 
 class CandidateRef(BaseModel):
+    """A ranked candidate as the prompt names it: concept id, name, rank and log likelihood ratio."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
@@ -48,6 +51,8 @@ class CandidateRef(BaseModel):
 
 
 class FindingRef(BaseModel):
+    """A patient finding as the prompt names it: concept id and name."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
@@ -65,9 +70,11 @@ class EvidencePack(BaseModel):
     absent: tuple[FindingRef, ...]
 
     def item(self, evidence_id: str) -> EvidenceItem | None:
+        """The evidence item numbered ``evidence_id`` (``F1``, ``P2``), or None."""
         return next((i for i in self.items if i.id == evidence_id), None)
 
     def candidate(self, concept_id: str) -> CandidateRef | None:
+        """The candidate with concept id ``concept_id``, or None."""
         return next((c for c in self.candidates if c.id == concept_id), None)
 
 

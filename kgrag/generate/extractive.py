@@ -1,6 +1,8 @@
-"""The no-LLM report: the retrieval differential restated with citations taken verbatim
-from the bundle, verified like a model's answer. The default when no LLM is configured
-and the fallback when the LLM fails."""
+"""The no-LLM report.
+
+The retrieval differential restated with citations taken verbatim from the bundle, verified like a
+model's answer. The default when no LLM is configured and the fallback when the LLM fails.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +67,14 @@ def extractive_verification(
     max_claims: int = 3,
     unsupported: Unsupported = "remove",
 ) -> Verification:
+    """The no-LLM report as a verified answer: top candidates cited verbatim from ``pack``.
+
+    Args:
+        pack: The numbered evidence.
+        documents: Where cited documents are re-read for verification.
+        max_claims: At most this many diagnoses.
+        unsupported: What to do with a claim left without a verified citation.
+    """
     return verify_claims(
         extractive_claims(pack, max_claims=max_claims), pack, documents, unsupported=unsupported
     )

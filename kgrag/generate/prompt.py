@@ -135,8 +135,11 @@ def _evidence_block(pack: EvidencePack) -> str:
 
 
 def build_messages(pack: EvidencePack) -> list[Message]:
-    """The chat messages for one request: the patient's findings, the candidate
-    differential, the numbered evidence and the answer contract."""
+    """The chat messages for one request.
+
+    The patient's findings, the candidate differential, the numbered evidence and the answer
+    contract.
+    """
     present = ", ".join(f.name for f in pack.present) or "none"
     absent = ", ".join(f.name for f in pack.absent) or "none"
     candidates = "\n".join(f"- {c.id}: {c.name}" for c in pack.candidates)
@@ -172,6 +175,7 @@ def build_messages(pack: EvidencePack) -> list[Message]:
 
 
 def reask_message(error: str) -> Message:
+    """The follow-up user message after an invalid reply: what was wrong and how to answer again."""
     return Message(
         role="user",
         content=(

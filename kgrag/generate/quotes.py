@@ -50,8 +50,7 @@ _STRIP = " \"'.,;:"
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
-    """``text`` normalized, and for each character of the result the index of the source
-    character it came from."""
+    """``text`` normalized, with the source index of each character of the result."""
     out: list[str] = []
     where: list[int] = []
     space = False
@@ -73,6 +72,7 @@ def normalize(text: str) -> tuple[str, list[int]]:
 
 
 def normalize_quote(quote: str) -> str:
+    """A quote normalized for matching, stripped of surrounding punctuation and space."""
     return normalize(quote)[0].strip(_STRIP)
 
 
@@ -86,8 +86,10 @@ class QuoteMatch:
 
 
 def find_quote(quote: str, source: str) -> QuoteMatch | None:
-    """Where ``quote`` occurs in ``source`` after normalization, or re-anchored within the
-    edit bound; ``None`` when it does not (callers check ``MIN_QUOTE_CHARS`` first)."""
+    """Where ``quote`` occurs in ``source`` after normalization, or re-anchored within the edit bound.
+
+    ``None`` when it does not (callers check ``MIN_QUOTE_CHARS`` first).
+    """
     q = normalize_quote(quote)
     if not q:
         return None

@@ -1,5 +1,8 @@
-"""What the generate stage returns: a grounded diagnosis whose every citation was checked
-against the stored evidence. The same pydantic models in Python, CLI JSON and on the wire."""
+"""What the generate stage returns.
+
+A grounded diagnosis whose every citation was checked against the stored evidence. The same pydantic
+models in Python, CLI JSON and on the wire.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ class Completion(_Model):
     """What an LLM backend returned for one request.
 
     ``finish_reason``: ``stop`` (the model ended), ``length`` (cut at ``max_tokens``),
-    ``timeout`` (cut by kgrag's time limit)."""
+    ``timeout`` (cut by kgrag's time limit).
+    """
 
     text: str
     finish_reason: str
@@ -45,9 +49,11 @@ class Completion(_Model):
 
 
 class VerifiedCitation(_Model):
-    """A citation that passed the verifier. ``quote`` is the verbatim source text: for a
-    passage ``document_text[start:end]`` of the stored document, for a graph fact
-    ``statement[start:end]`` of the fact's rendered statement."""
+    """A citation that passed the verifier.
+
+    ``quote`` is the verbatim source text: for a passage ``document_text[start:end]`` of the stored
+    document, for a graph fact ``statement[start:end]`` of the fact's rendered statement.
+    """
 
     n: int = Field(description="the [n] marker that cites it")
     evidence: str = Field(description="evidence id in the bundle (F.. fact, P.. passage)")
@@ -62,6 +68,8 @@ class VerifiedCitation(_Model):
 
 
 class RejectedCitation(_Model):
+    """A citation the verifier refused, with the diagnosis it was given for and the reason."""
+
     claim: str = Field(description="the diagnosis the model cited it for")
     evidence: str
     quote: str
@@ -83,6 +91,8 @@ class GroundedClaim(_Model):
 
 
 class GroundingCounts(_Model):
+    """The verifier's counts for one answer: citations returned, verified, dropped, and claims."""
+
     citations_returned: int = 0
     citations_verified: int = 0
     citations_dropped: int = 0
@@ -98,7 +108,8 @@ class GroundedDiagnosis(_Model):
     """The last stage's answer: a differential whose citations were all verified.
 
     ``verified`` is true when every citation shown verifies against the stored text, every
-    ``[n]`` marker resolves, every citation is used and every claim shown is supported."""
+    ``[n]`` marker resolves, every citation is used and every claim shown is supported.
+    """
 
     status: Literal["answered", "insufficient_evidence"]
     source: Literal["llm", "extractive"]

@@ -1,5 +1,7 @@
-"""The deterministic verifier: what an LLM (or the extractive report) cites is checked
-against the stored evidence before anything is returned.
+"""The deterministic verifier.
+
+What an LLM (or the extractive report) cites is checked against the stored evidence before anything
+is returned.
 
 For each citation:
 
@@ -47,7 +49,8 @@ _LOOSE_MARKER = re.compile(r"\s*\[(?:[A-Za-z]{0,2}\d+)(?:\s*,\s*[A-Za-z]{0,2}\d+
 class DocumentSource(Protocol):
     """Reads a stored document's full text (``None`` when it no longer exists)."""
 
-    def document_text(self, document_id: str) -> str | None: ...
+    def document_text(self, document_id: str) -> str | None:
+        """The full text of document ``document_id``, or None when it no longer exists."""
 
 
 class MappingDocuments:
@@ -57,11 +60,14 @@ class MappingDocuments:
         self.texts = texts
 
     def document_text(self, document_id: str) -> str | None:
+        """Implements :meth:`DocumentSource.document_text` from the dict."""
         return self.texts.get(document_id)
 
 
 @dataclass
 class RawCitation:
+    """One citation as the model wrote it: an evidence label (``F1``, ``P2``) and the quoted text."""
+
     evidence: str
     quote: str
 
@@ -79,6 +85,16 @@ class RawClaim:
 
 @dataclass
 class Verification:
+    """What the verifier made of an answer.
+
+    Attributes:
+        claims: The claims kept, with their verified citations.
+        removed: The claims dropped as unsupported.
+        citations: Every citation that checked out.
+        rejected: Every citation that did not, with the reason.
+        counts: The totals of the above.
+    """
+
     claims: list[GroundedClaim]
     removed: list[GroundedClaim]
     citations: list[VerifiedCitation]
@@ -87,8 +103,11 @@ class Verification:
 
 
 def strip_markers(text: str) -> str:
-    """``text`` without citation-like markers (``[3]``, ``[F1, P2]``), removed until none
-    is left (``[1[2]]`` would leave ``[1]`` after one pass)."""
+    """``text`` without citation-like markers, stripped until none is left.
+
+    ``text`` without citation-like markers (``[3]``, ``[F1, P2]``), removed until none
+    is left (``[1[2]]`` would leave ``[1]`` after one pass).
+    """
     while True:
         stripped = _LOOSE_MARKER.sub("", text)
         if stripped == text:
@@ -173,6 +192,7 @@ class Verifier:
         return _mentions(item.text, name)
 
     def covers(self, item: EvidenceItem, finding_id: str, finding_name: str) -> bool:
+        """Whether ``item`` bears on the finding: a fact lists it, a passage names it."""
         if item.kind == "fact":
             return finding_id in item.findings
         return _mentions(item.text, finding_name)
@@ -295,9 +315,10 @@ def verify_claims(
 def check_report(
     body: str, citations: list[VerifiedCitation], pack: EvidencePack, documents: DocumentSource
 ) -> list[str]:
-    """Re-check a finished report: every ``[n]`` in ``body`` (the rendered differential)
-    resolves to a citation, every
-    citation is used, and every citation's quote reads verbatim at its place in the source.
+    """Re-check a finished report.
+
+    Every ``[n]`` in ``body`` (the rendered differential) resolves to a citation, every citation is
+    used, and every citation's quote reads verbatim at its place in the source.
 
     Returns:
         One message per violation (empty when the report holds).
@@ -324,6 +345,7 @@ class StoreDocuments:
         self.store = store
 
     def document_text(self, document_id: str) -> str | None:
+        """Implements :meth:`DocumentSource.document_text`: the ``text`` of a ``Document`` node."""
         node = self.store.get_node(document_id)
         if node is None or node.label is not Label.DOCUMENT:
             return None

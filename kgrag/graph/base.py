@@ -32,8 +32,9 @@ Direction = Literal["out", "in", "both"]
 
 @runtime_checkable
 class GraphStore(Protocol):
-    """The contract every graph store keeps (SQLite embedded, Neo4j); the contract suite
-    ``tests/test_graph_contract.py`` runs against each. Open one with
+    """The contract every graph store keeps (SQLite embedded, Neo4j).
+
+    The contract suite ``tests/test_graph_contract.py`` runs against each. Open one with
     :func:`kgrag.open_store`.
 
     Example:
@@ -88,8 +89,10 @@ class GraphStore(Protocol):
         ...
 
     def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
-        """Remove Document nodes, their chunks (``IN_DOCUMENT``) and every claim whose
-        reference is one of those chunks; facts left without a claim disappear.
+        """Remove Document nodes, their chunks and the claims citing those chunks.
+
+        The chunks are those ``IN_DOCUMENT`` of a removed document; facts left without a
+        claim disappear.
 
         Returns:
             Counts removed: ``{"claims", "edges", "nodes"}``.

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 def concept_nodes(table: ConceptTable, tiers: Sequence[Tier], source: str) -> Iterator[Node]:
+    """One Concept node per row of ``table``, with its tier from ``tiers`` (same order)."""
     for i, row in enumerate(table.rows()):
         yield Node(
             id=row.id,
@@ -52,8 +53,9 @@ def hierarchy_edges(table: ConceptTable, source: str) -> Iterator[Edge]:
 def hpoa_edges(
     annotations: Sequence[DiseasePhenotype], table: ConceptTable, source: str, warnings: Warnings
 ) -> Iterator[Edge]:
-    """HAS_FINDING from HPO annotations (aspect P), frequency kept, one edge per disease
-    and phenotype with one claim per annotation.
+    """HAS_FINDING from HPO annotations (aspect P), frequency kept.
+
+    One edge per disease and phenotype, with one claim per annotation.
 
     A claim's ``polarity`` is ``not_shown`` when the annotation is negated (NOT) or its
     frequency is 0 ("0/7"), else ``present``; the edge is ``present`` when any claim is.
@@ -119,11 +121,12 @@ def ddxplus_finding_edges(
     table: ConceptTable,
     source: str,
 ) -> Iterator[Edge]:
-    """DDXPlus conditions joined to the shared finding layer: each condition's evidences
-    (its own symptom and antecedent lists) through the curated mapping
-    (``ontologies/ddxplus/evidence_findings.tsv``) to HPO/UMLS-style findings
-    (HAS_FINDING) and risk factors (HAS_RISK_FACTOR). Rows for one answer value and
-    family-history rows are not the condition's own findings and are skipped.
+    """DDXPlus conditions joined to the shared finding layer.
+
+    Each condition's evidences (its own symptom and antecedent lists) through the curated mapping
+    (``ontologies/ddxplus/evidence_findings.tsv``) to HPO/UMLS-style findings (HAS_FINDING) and risk
+    factors (HAS_RISK_FACTOR). Rows for one answer value and family-history rows are not the
+    condition's own findings and are skipped.
 
     Args:
         conditions: the DDXPlus conditions (``load_ddxplus(...).extras["conditions"]``).
@@ -174,6 +177,7 @@ def ddxplus_finding_edges(
 def disease_symptom_edges(
     pairs: Sequence[DiseaseSymptom], table: ConceptTable, source: str
 ) -> Iterator[Edge]:
+    """HAS_FINDING edges from Disease Ontology disease -> symptom pairs that ``table`` can resolve."""
     for p in pairs:
         disease, symptom = table.resolve(p.disease_id), table.resolve(p.symptom_id)
         if disease is not None and symptom is not None:

@@ -1,5 +1,7 @@
-"""What the knowledge base covers: diseases with at least one finding, per source and
-per tier (``kgrag info``)."""
+"""What the knowledge base covers.
+
+Diseases with at least one finding, per source and per tier (``kgrag info``).
+"""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ class FindingCoverage(BaseModel):
 
 
 def finding_coverage(store: GraphStore) -> FindingCoverage:
-    """One pass over the ``HAS_FINDING`` edges (excluded-polarity claims count too: a
-    source that says what a disease lacks still describes it).
+    """Coverage of the ``HAS_FINDING`` edges, in one pass.
+
+    Excluded-polarity claims count too: a source that says what a disease lacks still describes it.
 
     Args:
         store: any graph store.

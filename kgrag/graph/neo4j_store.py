@@ -1,6 +1,7 @@
-"""The Neo4j store (official ``neo4j`` driver): constraints created idempotently, batched
-``UNWIND`` writes in managed transactions (retried by the driver on transient errors),
-parameters only. All Cypher lives in :mod:`kgrag.graph.neo4j_queries`.
+"""The Neo4j store (official ``neo4j`` driver).
+
+Constraints created idempotently, batched ``UNWIND`` writes in managed transactions (retried by the
+driver on transient errors), parameters only. All Cypher lives in :mod:`kgrag.graph.neo4j_queries`.
 
 Layout: a node or relationship keeps each prop as its own property ``p:<key>`` holding
 the JSON of the value (so an upsert merges props key by key with ``SET += ``, as
@@ -176,9 +177,11 @@ class Neo4jGraphStore(Traversal):
 
     # -- plumbing ------------------------------------------------------------------------
     def _bounded(self, call: Callable[[], T], seconds: float | None = None) -> T:
-        """Run ``call`` in a helper thread and wait at most ``seconds`` (default: the
-        statement timeout): the driver has no read deadline of its own, so a frozen server
-        would otherwise block forever. The helper is a daemon: it dies with the process."""
+        """Run ``call`` in a helper thread and wait at most ``seconds`` (default: the statement timeout).
+
+        The driver has no read deadline of its own, so a frozen server would otherwise block
+        forever. The helper is a daemon: it dies with the process.
+        """
         seconds = self.timeout if seconds is None else seconds
         box: list[Any] = []
         done = threading.Event()
@@ -261,6 +264,7 @@ class Neo4jGraphStore(Traversal):
 
     # -- writes --------------------------------------------------------------------------
     def upsert_nodes(self, nodes: Iterable[Node]) -> int:
+        """Implements :meth:`GraphStore.upsert_nodes` with batched ``MERGE`` statements."""
         return self._write_batches(
             q.UPSERT_NODES,
             (
@@ -279,6 +283,7 @@ class Neo4jGraphStore(Traversal):
         )
 
     def upsert_edges(self, edges: Iterable[Edge]) -> int:
+        """Implements :meth:`GraphStore.upsert_edges`: batched ``MERGE`` per relationship type."""
         count = 0
         by_type: dict[EdgeType, list[dict[str, Any]]] = {}
         for e in edges:
@@ -304,11 +309,13 @@ class Neo4jGraphStore(Traversal):
         return count
 
     def delete_source(self, source: str) -> dict[str, int]:
+        """Implements :meth:`GraphStore.delete_source`."""
         edges = self._run(q.DELETE_SOURCE_CLAIMS, source=source)
         nodes = self._run(q.DELETE_SOURCE_NODES, source=source)
         return _removed(edges, nodes)
 
     def delete_documents(self, document_ids: Iterable[str]) -> dict[str, int]:
+        """Implements :meth:`GraphStore.delete_documents`."""
         parts = self._read(q.DOCUMENT_PARTS, ids=list(dict.fromkeys(document_ids)))
         refs = [r["id"] for r in parts] + [c for r in parts for c in r["chunks"]]
         if not refs:
@@ -319,9 +326,11 @@ class Neo4jGraphStore(Traversal):
         return _removed(edges, nodes)
 
     def set_meta(self, key: str, value: str) -> None:
+        """Implements :meth:`GraphStore.set_meta` on the store's meta node."""
         self._run(q.SET_META, key=key, value=value)
 
     def get_meta(self, key: str) -> str | None:
+        """Implements :meth:`GraphStore.get_meta`."""
         rows = self._read(q.GET_META, key=key)
         return str(rows[0]["value"]) if rows else None
 
@@ -350,7 +359,8 @@ class Neo4jGraphStore(Traversal):
         """Records one by one from an open session (bulk reads do not fit in a list).
 
         A helper thread reads the records and hands them over in chunks; waiting longer
-        than the statement timeout for the next chunk ends in GraphUnavailable."""
+        than the statement timeout for the next chunk ends in GraphUnavailable.
+        """
         handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
         stop = threading.Event()
         neo4j = self._neo4j
@@ -405,10 +415,12 @@ class Neo4jGraphStore(Traversal):
             stop.set()
 
     def iter_nodes(self, label: Label | None = None) -> Iterator[Node]:
+        """Implements :meth:`GraphStore.iter_nodes`, streamed from one session."""
         for r in self._stream(q.ALL_NODES, label=label.value if label else None):
             yield _node(r)
 
     def iter_edges(self, types: Sequence[EdgeType] | None = None) -> Iterator[Edge]:
+        """Implements :meth:`GraphStore.iter_edges`, streamed; edges without a claim are skipped."""
         names = [t.value for t in types] if types else None
         for r in self._stream(q.ALL_EDGES, types=names):
             if r["claims"]:
@@ -449,6 +461,8 @@ class Neo4jGraphStore(Traversal):
         return out
 
     def counts(self) -> GraphCounts:
+        """Implements :meth:`GraphStore.counts`."""
+
         def table(statement: str) -> dict[str, int]:
             return {str(r["key"]): int(r["n"]) for r in self._read(statement)}
 

@@ -31,6 +31,11 @@ META_KEY = "vector_index"
 
 
 class Neo4jVectorIndex:
+    """A :class:`~kgrag.index.base.VectorIndex` whose vectors live on the chunk nodes of a Neo4j graph.
+
+    Searched with Neo4j's own vector index; ``keys`` are the chunk node ids in vector order.
+    """
+
     kind = "neo4j"
 
     def __init__(
@@ -60,6 +65,11 @@ class Neo4jVectorIndex:
         return self.count
 
     def add(self, vectors: Vectors) -> None:
+        """Write ``vectors`` (shape ``(n, dim)``) onto the next chunk nodes, in batches of ``batch``.
+
+        Raises:
+            IndexMismatch: more vectors than keys.
+        """
         vectors = as_vectors(vectors, self.dim)
         if self.count + len(vectors) > len(self.keys):
             raise IndexMismatch(f"{len(self.keys)} keys for {self.count + len(vectors)} vectors")
@@ -77,6 +87,10 @@ class Neo4jVectorIndex:
         self.store.set_meta(META_KEY, _stamp(self.encoder, self.dim, self.count))
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """The ``k`` best cosine scores per query from Neo4j's vector index: ``(scores, ids)``.
+
+        Both arrays are of shape ``(n_queries, min(k, count))``; ids are positions in ``keys``.
+        """
         queries = as_vectors(queries, self.dim)
         k = min(k, self.count)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
@@ -94,6 +108,7 @@ class Neo4jVectorIndex:
         return scores, ids
 
     def save(self, path: Path) -> None:
+        """Write the metadata to ``path.json``; the vectors themselves stay in the graph."""
         write_meta(path, kind=self.kind, dim=self.dim, encoder=self.encoder, count=self.count)
 
     @classmethod
@@ -106,8 +121,9 @@ class Neo4jVectorIndex:
         store: Neo4jGraphStore | None = None,
         keys: list[str] | None = None,
     ) -> Neo4jVectorIndex:
-        """Open the vectors a build left in ``store`` (the VectorIndex ``load``, bound to
-        its store: the vectors live in the graph, ``path`` holds only the metadata).
+        """Open the vectors a build left in ``store``: the ``VectorIndex`` load, bound to a store.
+
+        The vectors live in the graph; ``path`` holds only the metadata.
 
         Args:
             path: where ``save`` wrote the metadata.
@@ -139,6 +155,8 @@ class Neo4jVectorIndex:
 
 
 def _stamp(encoder: str, dim: int, count: int) -> str:
-    """What the store's meta records about the vectors it holds: a JSON array, compared
-    whole (an encoder name may hold any character)."""
+    """What the store's meta records about the vectors it holds.
+
+    A JSON array, compared whole (an encoder name may hold any character).
+    """
     return json.dumps([encoder, dim, count])

@@ -42,12 +42,16 @@ from kgrag.types import BoundaryModel
 
 
 class Label(StrEnum):
+    """The node labels of the graph."""
+
     CONCEPT = "Concept"
     DOCUMENT = "Document"
     CHUNK = "Chunk"
 
 
 class Tier(StrEnum):
+    """A concept's level in the hierarchy (``category`` > ``group`` > ``disease``), or a finding."""
+
     CATEGORY = "category"
     GROUP = "group"
     DISEASE = "disease"
@@ -56,6 +60,8 @@ class Tier(StrEnum):
 
 
 class EdgeType(StrEnum):
+    """The relationship types of the graph (one per kind of fact)."""
+
     IS_A = "IS_A"
     HAS_FINDING = "HAS_FINDING"
     HAS_RISK_FACTOR = "HAS_RISK_FACTOR"
@@ -100,9 +106,11 @@ NOT_SHOWN_POLARITIES = ("not_shown", "excluded")  # "excluded": older graphs' na
 
 
 def edge_frequency(claims: Iterable[Claim]) -> float | None:
-    """An edge's frequency: the mean of the numeric ``frequency`` props of its claims that
-    say the disease shows the finding (a ``not_shown`` claim, e.g. "0/7 patients", says how
-    rarely it does not; it argues against the disease instead and is left out here).
+    """An edge's frequency.
+
+    The mean of the numeric ``frequency`` props of its claims that say the disease shows the finding
+    (a ``not_shown`` claim, e.g. "0/7 patients", says how rarely it does not; it argues against the
+    disease instead and is left out here).
 
     The one definition every reader uses (both stores fill ``Edge.props["frequency"]``
     with it on HAS_FINDING edges; the diagnostic model applies it to the claims of one
@@ -143,8 +151,11 @@ def merge_props(stored: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str
 def with_frequency(
     edge_type: EdgeType, props: dict[str, Any], claims: Iterable[Claim]
 ) -> dict[str, Any]:
-    """``props`` of a HAS_FINDING edge as readers return them: ``frequency`` derived from
-    the claims by :func:`edge_frequency` (absent when none gives one); other types as they are."""
+    """``props`` of a HAS_FINDING edge as readers return them.
+
+    ``frequency`` derived from the claims by :func:`edge_frequency` (absent when none gives one);
+    other types as they are.
+    """
     if edge_type is not EdgeType.HAS_FINDING:
         return props
     props.pop("frequency", None)
@@ -155,6 +166,8 @@ def with_frequency(
 
 
 class Node(_Frozen):
+    """A graph node: a concept, a document or a chunk, with the sources that hold it (at least one)."""
+
     id: str
     label: Label
     name: str = ""
@@ -166,6 +179,8 @@ class Node(_Frozen):
 
 
 class Edge(_Frozen):
+    """A directed edge ``src -type-> dst``: its merged props and the claims asserting it (1+)."""
+
     src: str
     type: EdgeType
     dst: str
@@ -181,11 +196,15 @@ class Path(_Frozen):
 
 
 class Subgraph(_Frozen):
+    """A set of nodes and the edges between them."""
+
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
 
 
 class GraphCounts(_Frozen):
+    """What a graph store holds: nodes per label, edges per type, concepts per tier, sources."""
+
     nodes: dict[str, int]
     edges: dict[str, int]
     tiers: dict[str, int] = Field(default_factory=dict)

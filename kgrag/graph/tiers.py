@@ -1,5 +1,6 @@
-"""Tiers of the diagnostic hierarchy (category > group > disease > finding), derived from
-the vocabularies' own hierarchies:
+"""Tiers of the diagnostic hierarchy (category > group > disease > finding).
+
+They are derived from the vocabularies' own hierarchies:
 
 - findings: HPO phenotypic abnormalities, symptoms, MeSH signs and symptoms, ICD-10-CM
   chapter 18 (and DDXPlus antecedents as risk factors, tiered with findings);
@@ -54,6 +55,7 @@ def _depths(table: ConceptTable, vocabulary: str, root: str | None) -> dict[int,
 
 
 def assign_tiers(table: ConceptTable) -> list[Tier]:
+    """The tier of every row of ``table``, in row order (see the module docstring for the rules)."""
     depths = {v: _depths(table, v, root) for v, (root, _, _) in _DEPTH_TIERS.items()}
     out: list[Tier] = []
     for i, row in enumerate(table.rows()):

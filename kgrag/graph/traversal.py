@@ -51,8 +51,11 @@ class Backend(Protocol):
 
 
 class Traversal:
-    """Every read of :class:`~kgrag.graph.base.GraphStore` but the bulk ones, over the
-    :class:`Backend` primitives; a store subclasses it and implements the primitives."""
+    """The graph reads shared by the stores, built on a few :class:`Backend` primitives.
+
+    Every read of :class:`~kgrag.graph.base.GraphStore` but the bulk ones; a store
+    subclasses it and implements the primitives.
+    """
 
     def _adjacent(
         self,
@@ -70,6 +73,7 @@ class Traversal:
         raise NotImplementedError
 
     def close(self) -> None:
+        """Release the backend's connection; each store implements it."""
         raise NotImplementedError
 
     def __enter__(self) -> Self:
@@ -95,18 +99,23 @@ class Traversal:
         return [(nodes[i], d) for d, i in ranked]
 
     def ancestors(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
+        """Implements :meth:`GraphStore.ancestors` by a breadth-first walk up ``IS_A``."""
         return self._walk(node_id, max_depth, up=True)
 
     def descendants(self, node_id: str, *, max_depth: int = 10) -> list[tuple[Node, int]]:
+        """Implements :meth:`GraphStore.descendants` by a breadth-first walk down ``IS_A``."""
         return self._walk(node_id, max_depth, up=False)
 
     def get_node(self, node_id: str) -> Node | None:
+        """Implements :meth:`GraphStore.get_node`."""
         return self._nodes([node_id]).get(node_id)
 
     def get_nodes(self, node_ids: Iterable[str]) -> dict[str, Node]:
+        """Implements :meth:`GraphStore.get_nodes`."""
         return self._nodes(node_ids)
 
     def edges(self, keys: Iterable[tuple[str, EdgeType, str]]) -> list[Edge]:
+        """Implements :meth:`GraphStore.edges`."""
         return self._edges((src, str(typ), dst) for src, typ, dst in keys)
 
     def neighbours(
@@ -117,6 +126,7 @@ class Traversal:
         direction: Direction = "out",
         limit: int = 1000,
     ) -> list[tuple[Edge, Node]]:
+        """Implements :meth:`GraphStore.neighbours`: edges at ``node_id``, each with its other end."""
         keys = self._adjacent([node_id], types, direction, limit)
         edges = self._edges(keys)
         others = self._nodes(e.dst if e.src == node_id else e.src for e in edges)
@@ -132,6 +142,19 @@ class Traversal:
         limit: int = 100,
         direction: Direction = "out",
     ) -> list[GraphPath]:
+        """Shortest paths (breadth-first) from any of ``starts`` to any of ``ends``.
+
+        Args:
+            starts: Node ids to start from.
+            ends: Node ids to reach; a start that is also an end is a path of length 0.
+            max_hops: The longest path in edges.
+            types: Edge types to follow (all when None).
+            limit: At most this many paths.
+            direction: Follow edges ``"out"`` of, ``"in"`` to, or ``"both"`` ways from each node.
+
+        Returns:
+            One :class:`GraphPath` per end reached, nearest first.
+        """
         targets = set(ends)
         parent: dict[str, tuple[str, tuple[str, str, str]] | None] = {s: None for s in starts}
         frontier = list(dict.fromkeys(starts))

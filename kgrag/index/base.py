@@ -18,9 +18,11 @@ class Encoder(Protocol):
     name: str  # versioned, recorded in every index built with it
     dim: int
 
-    def encode_queries(self, texts: list[str]) -> Vectors: ...
+    def encode_queries(self, texts: list[str]) -> Vectors:
+        """Embed search queries: shape ``(len(texts), dim)``, float32, rows L2-normalized."""
 
-    def encode_documents(self, texts: list[str]) -> Vectors: ...
+    def encode_documents(self, texts: list[str]) -> Vectors:
+        """Embed passages to index: shape ``(len(texts), dim)``, float32, rows L2-normalized."""
 
 
 @runtime_checkable
@@ -42,8 +44,11 @@ class VectorIndex(Protocol):
         ...
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """The ``k`` best rows per query: scores (inner products) and row ids, each of
-        shape ``(len(queries), min(k, len(self)))``, best first."""
+        """The ``k`` best rows per query.
+
+        Scores (inner products) and row ids, each of shape ``(len(queries), min(k, len(self)))``,
+        best first.
+        """
         ...
 
     def save(self, path: Path) -> None:

@@ -54,9 +54,11 @@ class HashingEncoder:
         return _l2(out)
 
     def encode_queries(self, texts: list[str]) -> Vectors:
+        """Implements :meth:`Encoder.encode_queries` (queries and documents are hashed alike)."""
         return self._encode(texts)
 
     def encode_documents(self, texts: list[str]) -> Vectors:
+        """Implements :meth:`Encoder.encode_documents`."""
         return self._encode(texts)
 
 
@@ -127,7 +129,9 @@ class SentenceTransformerEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> Vectors:
+        """Implements :meth:`Encoder.encode_queries`, with the model's query prefix."""
         return self._encode(texts, self.query_prefix)
 
     def encode_documents(self, texts: list[str]) -> Vectors:
+        """Implements :meth:`Encoder.encode_documents`, with the model's document prefix."""
         return self._encode(texts, self.document_prefix)

@@ -1,6 +1,8 @@
-"""Vector indexes: exact numpy search (no dependencies) and faiss (flat or HNSW, moved to
-the GPU when faiss-gpu and a GPU are present). Saved with the encoder's name and
-dimension, which are checked on load."""
+"""Vector indexes.
+
+Exact numpy search (no dependencies) and faiss (flat or HNSW, moved to the GPU when faiss-gpu and a
+GPU are present). Saved with the encoder's name and dimension, which are checked on load.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 def as_vectors(vectors: Vectors, dim: int) -> Vectors:
+    """``vectors`` as a C-contiguous float32 array, checked to be of shape ``(n, dim)``.
+
+    Raises:
+        IndexMismatch: the array is not two-dimensional with ``dim`` columns.
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[1] != dim:
         raise IndexMismatch(f"expected vectors of shape (n, {dim}), got {vectors.shape}")
@@ -30,12 +37,26 @@ def _meta_path(path: Path) -> Path:
 
 
 def write_meta(path: Path, *, kind: str, dim: int, encoder: str, count: int) -> None:
+    """Write the index's sidecar ``path.json``: its kind, dimension, encoder name and vector count."""
     _meta_path(path).write_text(
         json.dumps({"kind": kind, "dim": dim, "encoder": encoder, "count": count})
     )
 
 
 def read_meta(path: Path, encoder: str | None, dim: int | None) -> dict[str, object]:
+    """Read the sidecar ``path.json`` of an index and check it against the loading encoder.
+
+    Args:
+        path: The index file.
+        encoder: The expected encoder name, or None to accept any.
+        dim: The expected vector dimension, or None to accept any.
+
+    Returns:
+        The metadata dict (``kind``, ``dim``, ``encoder``, ``count``).
+
+    Raises:
+        IndexMismatch: the sidecar is missing, or its encoder or dimension differ.
+    """
     meta_file = _meta_path(path)
     if not meta_file.is_file():
         raise IndexMismatch(f"{path} has no {meta_file.name}; rebuild the index")
@@ -64,9 +85,14 @@ class ExactIndex:
         return len(self._data)
 
     def add(self, vectors: Vectors) -> None:
+        """Append ``vectors`` (shape ``(n, dim)``) after the ones already held."""
         self._data = np.vstack([self._data, as_vectors(vectors, self.dim)])
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """The ``k`` best inner products per query: ``(scores, ids)``, each of shape ``(n_queries, k')``.
+
+        ``k'`` is ``min(k, len(self))``; rows are sorted best first.
+        """
         queries = as_vectors(queries, self.dim)
         k = min(k, len(self))
         if k == 0:
@@ -81,11 +107,13 @@ class ExactIndex:
         )
 
     def save(self, path: Path) -> None:
+        """Write the vectors to ``path.npy`` and the sidecar metadata to ``path.json``."""
         np.save(path.with_suffix(".npy"), self._data)
         write_meta(path, kind=self.kind, dim=self.dim, encoder=self.encoder, count=len(self))
 
     @classmethod
     def load(cls, path: Path, *, encoder: str | None = None, dim: int | None = None) -> ExactIndex:
+        """Load an index written by :meth:`save`, checking encoder and dimension (:func:`read_meta`)."""
         meta = read_meta(path, encoder, dim)
         index = cls(int(meta["dim"]), str(meta["encoder"]))  # type: ignore[call-overload]
         index._data = np.load(path.with_suffix(".npy"))
@@ -148,9 +176,14 @@ class FaissIndex:
         return int(self.index.ntotal)
 
     def add(self, vectors: Vectors) -> None:
+        """Append ``vectors`` (shape ``(n, dim)``) to the faiss index."""
         self.index.add(as_vectors(vectors, self.dim))
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """The ``k`` best inner products per query: ``(scores, ids)``, each of shape ``(n_queries, k')``.
+
+        ``k'`` is ``min(k, len(self))``; HNSW results are approximate.
+        """
         queries = as_vectors(queries, self.dim)
         k = min(k, len(self))
         if k == 0:
@@ -159,6 +192,7 @@ class FaissIndex:
         return scores.astype(np.float32), ids.astype(np.int64)
 
     def save(self, path: Path) -> None:
+        """Write the faiss index (moved to CPU first) to ``path`` and its metadata to ``path.json``."""
         index = self.faiss.index_gpu_to_cpu(self.index) if self.on_gpu else self.index
         self.faiss.write_index(index, str(path))
         write_meta(path, kind=self.kind, dim=self.dim, encoder=self.encoder, count=len(self))
@@ -167,6 +201,11 @@ class FaissIndex:
     def load(
         cls, path: Path, *, encoder: str | None = None, dim: int | None = None, gpu: bool | str = "auto"
     ) -> FaissIndex:
+        """Load an index written by :meth:`save`, checking its encoder and dimension.
+
+        ``gpu``: ``"auto"`` moves it to a GPU when faiss has one, True requires one, False keeps
+        it on CPU.
+        """
         meta = read_meta(path, encoder, dim)
         out = cls(int(meta["dim"]), str(meta["encoder"]), kind=str(meta["kind"]), gpu=False)  # type: ignore[call-overload]
         out.index = out._maybe_gpu(out.faiss.read_index(str(path)), gpu)

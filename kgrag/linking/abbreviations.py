@@ -19,6 +19,8 @@ _PART = re.compile(r"[^\W_]+")
 
 @dataclass(frozen=True, slots=True)
 class Abbreviation:
+    """A defined abbreviation: the short form, its long form and where each appears in the text."""
+
     short: str
     long: str
     short_start: int
@@ -81,6 +83,7 @@ def _choose_start(short: str, window: str) -> int | None:
 
 
 def find_abbreviations(text: str) -> list[Abbreviation]:
+    """Abbreviations defined in ``text`` as "long form (SF)", in text order."""
     found: list[Abbreviation] = []
     for m in _PAREN.finditer(text):
         short = re.split(r"[;,]", m.group(1))[0].strip()  # "(SJS; also called ...)"

@@ -67,10 +67,13 @@ def alignment_pairs(
     training: Iterable[tuple[str, Sequence[str]]] = (),
     settings: AlignmentSettings | None = None,
 ) -> tuple[list[Pair], int]:
-    """Training pairs, shuffled: every training mention (``(text, gold ids)``, single-concept
-    ones) ``mention_repeats`` times with a random name of its concept, then synonym pairs
-    (two names of one concept, one pair per concept per pass) up to ``steps * batch_size``.
-    Returns the pairs and how many are mention pairs."""
+    """Training pairs, shuffled.
+
+    Every training mention (``(text, gold ids)``, single-concept ones) ``mention_repeats`` times
+    with a random name of its concept, then synonym pairs (two names of one concept, one pair per
+    concept per pass) up to ``steps * batch_size``. Returns the pairs and how many are mention
+    pairs.
+    """
     s = settings or AlignmentSettings()
     rng = random.Random(s.seed)
     table = dictionary.table
@@ -135,8 +138,10 @@ def align_encoder(
     device: str = "auto",
     progress: Progress | None = None,
 ) -> AlignmentReport:
-    """Fine-tune ``base`` on ``pairs`` (see :func:`alignment_pairs`) and save it in
-    ``out_dir``; a folder already aligned the same way is reused."""
+    """Fine-tune ``base`` on ``pairs`` (see :func:`alignment_pairs`) and save it in ``out_dir``.
+
+    A folder already aligned the same way is reused.
+    """
     s = settings or AlignmentSettings()
     if len({i for _, _, i in pairs}) < 2:
         raise ConfigError("alignment needs pairs of at least two concepts (in-batch negatives)")

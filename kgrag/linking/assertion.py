@@ -1,5 +1,4 @@
-"""Assertion of mentions (ConText style): present, absent, possible, hypothetical,
-historical, family.
+"""Assertion of mentions (ConText style): present, absent, possible, hypothetical, historical, family.
 
 The rules are data: ``data/assertion_triggers.tsv`` (phrase, direction, scope, category;
 see its header). A *forward* trigger ("no", "denies", "history of", "mother") covers the
@@ -106,9 +105,11 @@ def _compiled() -> tuple[
     dict[str, tuple[TriggerRule, ...]],
     list[tuple[re.Pattern[str], tuple[TriggerRule, ...]]],
 ]:
-    """One case-insensitive alternation of every phrase, longest first (so "family history
-    of" beats "history of" and pseudo-triggers beat "no"); per plain phrase its rules, and
-    per phrase with placeholders ("<n> <unit> history of") its pattern and rules."""
+    """One case-insensitive alternation of every phrase, longest first.
+
+    So "family history of" beats "history of" and pseudo-triggers beat "no". Per plain phrase its
+    rules, and per phrase with placeholders ("<n> <unit> history of") its pattern and rules.
+    """
     by_phrase: dict[str, list[TriggerRule]] = {}
     for rule in trigger_rules():
         by_phrase.setdefault(rule.phrase, []).append(rule)

@@ -16,7 +16,8 @@ class Linker(Protocol):
 
     name: str
 
-    def link(self, text: str) -> list[Mention]: ...
+    def link(self, text: str) -> list[Mention]:
+        """Mentions found in ``text``, each with its assertion and ranked candidates, in text order."""
 
 
 @runtime_checkable
@@ -25,7 +26,8 @@ class Normalizer(Protocol):
 
     name: str
 
-    def normalize(self, mention: str, context: str | None = None, k: int = 5) -> list[Candidate]: ...
+    def normalize(self, mention: str, context: str | None = None, k: int = 5) -> list[Candidate]:
+        """Up to ``k`` candidate concepts for ``mention``, best first; ``context`` is its document."""
 
 
 @runtime_checkable

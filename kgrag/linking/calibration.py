@@ -41,6 +41,11 @@ class Calibration:
     source: str = "default"
 
     def score(self, method: str, similarity: float, rank: int, n_alternatives: int) -> float:
+        """The calibrated probability (0..1, 4 places) that a candidate is right.
+
+        A logistic model over the match ``method``'s weights: similarity, rank and log of the number of
+        alternatives.
+        """
         b = self.weights.get(method) or self.weights["exact"]
         z = b[0] + b[1] * similarity + b[2] * rank + b[3] * math.log(max(1, n_alternatives))
         return round(1.0 / (1.0 + math.exp(-z)), 4)
@@ -76,6 +81,7 @@ def fit_logistic(
 def save_calibration(
     profiles: dict[str, dict[str, list[float]]], fitted_on: str, path: Path | None = None
 ) -> Path:
+    """Write calibration ``profiles`` and what they were fitted on as JSON (default: shipped file)."""
     path = path or _PATH
     payload = {"fitted_on": fitted_on, "profiles": profiles}
     path.write_text(json.dumps(payload, indent=2) + "\n")

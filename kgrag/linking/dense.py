@@ -1,7 +1,9 @@
-"""Dense candidates: every dictionary key embedded once by an :class:`Encoder` into a
-vector index; a mention's nearest keys name its candidate concepts (SapBERT-style when
-the encoder is SapBERT; the offline MiniLM in tests and CI). Embeddings are cached on disk
-by encoder name and key set."""
+"""Dense candidates.
+
+Every dictionary key embedded once by an :class:`Encoder` into a vector index; a mention's nearest
+keys name its candidate concepts (SapBERT-style when the encoder is SapBERT; the offline MiniLM in
+tests and CI). Embeddings are cached on disk by encoder name and key set.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 class DenseMatcher:
+    """A :class:`~kgrag.linking.base.CandidateSource`: embedding similarity to the dictionary's names."""
+
     name = "kgrag.DenseMatcher.v1"
 
     def __init__(
@@ -69,6 +73,7 @@ class DenseMatcher:
         return vectors
 
     def candidates(self, text: str, k: int = 10) -> list[tuple[Entry, float, str]]:
+        """Up to ``k`` dictionary entries nearest ``text`` by cosine: ``(entry, score, method)``."""
         if not text.strip() or len(self.index) == 0:
             return []
         scores, ids = self.index.search(self.encoder.encode_queries([text]), k * 2)

@@ -1,6 +1,8 @@
-"""Dictionary matching: every synonym of the concept table, keyed by its token keys, found
-in text by longest-match scanning over a prefix trie (an Aho-Corasick equivalent over
-tokens, so matches always start and end on token boundaries).
+"""Dictionary matching.
+
+Every synonym of the concept table, keyed by its token keys, found in text by longest-match scanning
+over a prefix trie (an Aho-Corasick equivalent over tokens, so matches always start and end on token
+boundaries).
 
 Short and abbreviation synonyms ("ALL", "MS", "DIL") are case-sensitive: they match only
 text that is not all lower case, and an all-caps one not a capitalised word ("All",
@@ -46,6 +48,8 @@ major man men woman women case cases patient patients type types left right cell
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """One dictionary entry: a name of a concept, its rank, case sensitivity, method and source."""
+
     concept: int  # index into the concept table
     rank: int  # 0 = preferred name or training mention, 1 = exact, 2 = related/narrow, 3 = broad
     text: str  # the synonym as written in its source
@@ -57,6 +61,8 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    """A dictionary key found in a text: its token span, character span and entries."""
+
     start_token: int
     end_token: int  # exclusive
     start: int
@@ -85,8 +91,10 @@ CAPS_CONTEXT = 30  # characters each side that decide whether a text is all capi
 
 
 def _breaks(text: str, tokens: Sequence[Token]) -> list[bool]:
-    """Per token, whether list/clause punctuation or a sentence end separates it from the
-    token before (a dictionary match never spans such a gap)."""
+    """Per token, whether list/clause punctuation or a sentence end separates it from the one before.
+
+    A dictionary match never spans such a gap.
+    """
     out = [False] * len(tokens)
     for j in range(1, len(tokens)):
         gap = text[tokens[j - 1].end : tokens[j].start]

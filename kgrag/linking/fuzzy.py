@@ -1,6 +1,8 @@
-"""Fuzzy candidates for mentions with no exact dictionary key: character 3-gram TF-IDF
-nearest keys (sparse cosine, as scispaCy's candidate generator does), re-ranked with a
-rapidfuzz edit-distance score."""
+"""Fuzzy candidates for mentions with no exact dictionary key.
+
+Character 3-gram TF-IDF nearest keys (sparse cosine, as scispaCy's candidate generator does),
+re-ranked with a rapidfuzz edit-distance score.
+"""
 
 from __future__ import annotations
 
@@ -113,4 +115,5 @@ class FuzzyMatcher:
 def batch_nearest(
     matcher: FuzzyMatcher, texts: Sequence[str], k: int = 10
 ) -> list[list[tuple[str, float]]]:
+    """:meth:`FuzzyMatcher.nearest_keys` for each of ``texts``."""
     return [matcher.nearest_keys(t, k) for t in texts]

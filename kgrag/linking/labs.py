@@ -128,8 +128,11 @@ def _alternation(words: list[str]) -> str:
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[str, list[Analyte]]]:
-    """Anchored matchers: each runs on the few characters before a number or before
-    "in <specimen>", so reading labs costs little on text without them."""
+    """Anchored matchers.
+
+    Each runs on the few characters before a number or before "in <specimen>", so reading labs costs
+    little on text without them.
+    """
     by_name: dict[str, list[Analyte]] = {}
     units: list[str] = []
     for a in lab_table():
@@ -177,8 +180,10 @@ def _exact_names() -> frozenset[str]:
 def _name_before(
     text: str, at: int, by_name: dict[str, list[Analyte]], exact: frozenset[str]
 ) -> tuple[int, str] | None:
-    """The analyte name that ends just before offset ``at`` (fillers such as "level of",
-    "was", ":" allowed between): ``(start, lower-case name)`` or None."""
+    """The analyte name that ends just before offset ``at``: ``(start, lower-case name)`` or None.
+
+    Fillers such as "level of", "was" and ":" may come between.
+    """
     window_start = max(0, at - LOOKBACK)
     words = list(_WORD_BEFORE.finditer(text, window_start, at))
     while words and words[-1].group().lower() in _FILLER:
@@ -197,8 +202,10 @@ def _name_before(
 
 
 def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
-    """Lab findings of ``text`` (values outside their range, directional phrases of table
-    analytes) and directional phrases about other analytes, in text order.
+    """Lab findings and directional lab phrases of ``text``, in text order.
+
+    Findings are values outside their range and directional phrases of table analytes; directional
+    phrases about other analytes come too.
 
     Args:
         text: any text.
@@ -264,8 +271,10 @@ def read_labs(text: str) -> tuple[list[LabFinding], list[LabPhrase]]:
 
 
 def phrasings(phrase: LabPhrase) -> list[str]:
-    """HPO-style names a directional lab phrase may have ("increased circulating X
-    concentration", "elevated urinary X"), most specific first."""
+    """HPO-style names a directional lab phrase may have, most specific first.
+
+    For example "increased circulating X concentration", "elevated urinary X".
+    """
     a = phrase.analyte
     words = (
         ("increased", "elevated", "high")

@@ -1,7 +1,9 @@
-"""ConceptLinker: dictionary detection, abbreviations, lab values and lab phrasing,
-fuzzy and dense candidates, assertions and sections; one object that is both a
-:class:`Linker` and a :class:`Normalizer`. :meth:`ConceptLinker.link_targets` asserts
-(and links) spans a caller's own NER found."""
+"""ConceptLinker.
+
+Dictionary detection, abbreviations, lab values and lab phrasing, fuzzy and dense candidates,
+assertions and sections; one object that is both a :class:`Linker` and a :class:`Normalizer`.
+:meth:`ConceptLinker.link_targets` asserts (and links) spans a caller's own NER found.
+"""
 
 from __future__ import annotations
 
@@ -133,8 +135,9 @@ class ConceptLinker:
 
     # -- Linker --------------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
-        """Mentions in ``text`` (dictionary matches, defined abbreviations, lab values and
-        lab phrasing), each with its assertion and section.
+        """Mentions in ``text``, each with its assertion and section.
+
+        Dictionary matches, defined abbreviations, lab values and lab phrasing.
 
         Lone surrogates (invalid UTF-8 read with ``surrogateescape``) are replaced by
         U+FFFD first; offsets are unchanged.
@@ -158,8 +161,9 @@ class ConceptLinker:
         return self._mentions(text, found)
 
     def link_targets(self, text: str, spans: Sequence[tuple[int, int]]) -> list[Mention]:
-        """One mention per ``(start, end)`` target span (ConText's targets mode): its
-        assertion and section from kgrag's rules, and its candidates when the span links.
+        """One mention per ``(start, end)`` target span (ConText's targets mode).
+
+        Its assertion and section from kgrag's rules, and its candidates when the span links.
 
         Args:
             text: the document.
@@ -229,8 +233,10 @@ class ConceptLinker:
         return mentions
 
     def _with_labs(self, text: str, found: list[_Found]) -> list[_Found]:
-        """Lab values outside their range and directional lab phrases, as findings; they
-        replace dictionary matches inside their span ("hemoglobin" in "hemoglobin 7.9")."""
+        """Lab values outside their range and directional lab phrases, as findings.
+
+        They replace dictionary matches inside their span ("hemoglobin" in "hemoglobin 7.9").
+        """
         labs, phrases = read_labs(text)
         extra: list[_Found] = []
         for lab in labs:

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 
 class ScispacyLinker:
+    """A linker over scispaCy's TF-IDF character n-gram candidate generator (for comparison)."""
+
     name = "kgrag.ScispacyLinker.v1"
 
     def __init__(
@@ -107,6 +109,7 @@ class ScispacyLinker:
         self._spacy_model = spacy_model
 
     def normalize_batch(self, mentions: Sequence[str], k: int = 5) -> list[list[Candidate]]:
+        """Candidates for each of ``mentions``: up to ``k`` over ``threshold``, best first."""
         out = []
         for candidates in self.generator(list(mentions), self.k):
             ranked = sorted(((max(c.similarities), c.concept_id) for c in candidates), reverse=True)
@@ -129,6 +132,7 @@ class ScispacyLinker:
         return out
 
     def normalize(self, mention: str, context: str | None = None, k: int = 5) -> list[Candidate]:
+        """Implements :meth:`Normalizer.normalize` (``context`` unused)."""
         return self.normalize_batch([mention], k)[0] if mention.strip() else []
 
     def link(self, text: str) -> list[Mention]:

@@ -1,5 +1,7 @@
-"""Clinical-note sections: headings ("Past Medical History:", "FAMILY HISTORY:") found with
-their spans, and the section each character of a note belongs to.
+"""Clinical-note sections.
+
+Headings ("Past Medical History:", "FAMILY HISTORY:") found with their spans, and the section each
+character of a note belongs to.
 
 Known headings come from the versioned table ``data/sections.tsv`` (heading, section,
 effect); an unknown all-capital heading before a colon ("REFERRING DIAGNOSIS:") still
@@ -27,6 +29,8 @@ EFFECTS = ("present", "historical", "family", "hypothetical", "other")
 
 @dataclass(frozen=True, slots=True)
 class SectionRule:
+    """A section heading rule: the heading, the section it opens and its effect on mentions."""
+
     heading: str
     section: str
     effect: str
@@ -34,8 +38,11 @@ class SectionRule:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """One section of a note: ``text[heading_start:heading_end]`` is its heading (colon
-    included), and it runs to ``end`` (the next heading or the end of the text)."""
+    """One section of a note.
+
+    ``text[heading_start:heading_end]`` is its heading (colon included), and it runs to ``end`` (the
+    next heading or the end of the text).
+    """
 
     name: str
     effect: str

@@ -45,8 +45,11 @@ def pubtator_pairs(
 
 
 def single_concept(table: ConceptTable, ids: Iterable[str]) -> int | None:
-    """The table index of the one concept that gold ``ids`` name; ``None`` for a composite
-    mention (several concepts: its string names none of them alone) or unknown ids."""
+    """The table index of the one concept that gold ``ids`` name.
+
+    ``None`` for a composite mention (several concepts: its string names none of them alone) or
+    unknown ids.
+    """
     targets = {t for t in (table.resolve(i) for i in ids) if t is not None}
     return table.index_of(targets.pop()) if len(targets) == 1 else None
 
@@ -81,9 +84,11 @@ def learn_detection(
     max_rate: float = 0.2,
     skip_types: tuple[str, ...] = ("Chemical",),
 ) -> frozenset[str]:
-    """Keys the linker detects at least ``min_seen`` times in ``documents`` whose spans
-    annotators marked less than ``max_rate`` of the time; added to
-    ``linker.rejected_keys`` and returned."""
+    """Reject keys that annotators rarely mark, and return them.
+
+    Keys the linker detects at least ``min_seen`` times in ``documents`` whose spans annotators
+    marked less than ``max_rate`` of the time are added to ``linker.rejected_keys``.
+    """
     if min_seen < 1 or not 0.0 < max_rate <= 1.0:
         raise ValueError("learn_detection needs min_seen >= 1 and 0 < max_rate <= 1")
     found: Counter[str] = Counter()
@@ -109,8 +114,10 @@ class TrainingReport(BoundaryModel):
 
 
 def train_linker(linker: ConceptLinker, paths: Iterable[str | Path]) -> TrainingReport:
-    """Adapt ``linker`` to an annotated corpus: its training-set dictionary, then the
-    detection filter (learned with that dictionary in place)."""
+    """Adapt ``linker`` to an annotated corpus.
+
+    Its training-set dictionary, then the detection filter (learned with that dictionary in place).
+    """
     documents = [doc for path in paths for doc in read_pubtator(path)]
     added = add_training_dictionary(linker.dictionary, document_pairs(documents))
     rejected = learn_detection(linker, documents)

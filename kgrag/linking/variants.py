@@ -1,6 +1,8 @@
-"""Rewrites of a mention that often name the same concept (a multi-pass sieve in the
-spirit of D'Souza & Ng 2015): order-insensitive keys, disorder-word synonyms, composite
-mentions split into their parts, and modifier back-off to the head phrase."""
+"""Rewrites of a mention that often name the same concept.
+
+A multi-pass sieve in the spirit of D'Souza & Ng 2015: order-insensitive keys, disorder-word
+synonyms, composite mentions split into their parts, and modifier back-off to the head phrase.
+"""
 
 from __future__ import annotations
 
@@ -60,8 +62,10 @@ def swaps(key: str, limit: int = 12) -> list[str]:
 
 
 def composite_parts(text: str) -> list[str]:
-    """'breast and ovarian cancer' -> ['breast cancer', 'ovarian cancer'];
-    'colon, breast or lung cancers' -> [... three parts]. Empty when not composite."""
+    """'breast and ovarian cancer' -> ['breast cancer', 'ovarian cancer'].
+
+    'colon, breast or lung cancers' -> [... three parts]. Empty when not composite.
+    """
     pieces = [p for p in _COMPOSITE.split(text.strip()) if p]
     if len(pieces) < 2:
         return []
@@ -111,8 +115,10 @@ def head_swaps(key: str) -> list[str]:
 
 
 def backoffs(key: str, min_chars: int = 4) -> list[str]:
-    """Drop leading modifiers one at a time: 'familial bilateral retinoblastoma' ->
-    ['bilateral retinoblastoma', 'retinoblastoma']."""
+    """Drop leading modifiers one at a time.
+
+    'familial bilateral retinoblastoma' -> ['bilateral retinoblastoma', 'retinoblastoma'].
+    """
     words = key.split(" ")
     out = []
     for i in range(1, len(words)):

@@ -1,5 +1,7 @@
-"""The compiled concept table: all default vocabularies loaded and unified once, saved as
-zstd-compressed JSON in the cache directory, and loaded from there by later runs.
+"""The compiled concept table.
+
+All default vocabularies loaded and unified once, saved as zstd-compressed JSON in the cache
+directory, and loaded from there by later runs.
 
 The file name carries a fingerprint of every input (the sha256 of each shipped file, the
 ICD-10-CM release, the UMLS files if configured, and the compile format), so a changed
@@ -48,6 +50,11 @@ def _code_digest() -> str:
 
 
 def fingerprint(settings: Settings) -> str:
+    """A short hex key of everything the concept table is compiled from.
+
+    It covers the format version, kgrag's version, the vocabulary files' checksums, the ICD-10-CM
+    release, the compiler's code and (when set) the UMLS files' sizes and times.
+    """
     directory = settings.ontologies_dir
     manifest = read_manifest(directory)
     parts: dict[str, Any] = {
@@ -70,6 +77,11 @@ def fingerprint(settings: Settings) -> str:
 
 
 def compile_sources(settings: Settings, progress: Progress | None = None) -> UnifiedData:
+    """Load every vocabulary of the manifest (and UMLS when configured) and unify them.
+
+    Raises:
+        OntologySourceMissing: a manifest file is missing.
+    """
     directory = settings.ontologies_dir
     manifest = read_manifest(directory)
     file_checksums(directory, manifest, strict=settings.verify_checksums)
@@ -88,6 +100,7 @@ def compile_sources(settings: Settings, progress: Progress | None = None) -> Uni
 
 
 def to_bytes(data: UnifiedData) -> bytes:
+    """Serialize unified data as zstd-compressed JSON (the cache file format)."""
     import zstandard
 
     payload = {
@@ -112,6 +125,11 @@ def to_bytes(data: UnifiedData) -> bytes:
 
 
 def from_bytes(blob: bytes, origin: str = "<bytes>") -> UnifiedData:
+    """Read unified data written by :func:`to_bytes`; ``origin`` names it in errors.
+
+    Raises:
+        OntologyFormatError: the blob does not decompress, parse or have the current format.
+    """
     import zstandard
 
     try:
@@ -156,6 +174,7 @@ def _write_atomic(path: Path, blob: bytes) -> None:
 
 
 def compiled_path(settings: Settings) -> Path:
+    """The cache file of the concept table these settings compile to."""
     return settings.cache_dir / f"{_PREFIX}{fingerprint(settings)}{_SUFFIX}"
 
 

@@ -76,4 +76,5 @@ def canonical(curie: str) -> str | None:
 
 
 def prefix_of(curie: str) -> str:
+    """The prefix of a CURIE: ``prefix_of("HP:0001945") == "HP"``."""
     return curie.partition(":")[0]

@@ -29,6 +29,8 @@ _CODE = re.compile(r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?$")
 
 @dataclass(frozen=True, slots=True)
 class DdxEvidence:
+    """One DDXPlus evidence (question): its id, text, whether it is an antecedent, type and values."""
+
     id: str
     question: str
     is_antecedent: bool
@@ -38,6 +40,8 @@ class DdxEvidence:
 
 @dataclass(frozen=True, slots=True)
 class DdxCondition:
+    """One DDXPlus condition: its name, ICD-10 codes, severity, symptoms and antecedents."""
+
     id: str
     name: str
     icd10: tuple[str, ...]
@@ -47,6 +51,7 @@ class DdxCondition:
 
 
 def condition_id(name: str) -> str:
+    """The concept id of a DDXPlus condition: ``DDX:`` and its normalized name, spaces as ``_``."""
     return "DDX:" + normalize(name).replace(" ", "_")
 
 
@@ -62,7 +67,11 @@ def _read_json(path: Path) -> dict[str, dict[str, object]]:
 
 
 def load_corrections(path: Path | None) -> dict[str, dict[str, str]]:
-    """``{condition name: {"field": "icd10-id", "from": "M34", "to": "M32", "reason": ...}}``"""
+    """Corrections to DDXPlus conditions, by condition name.
+
+    Each maps ``field``, ``from``, ``to`` and ``reason``, e.g.
+    ``{"field": "icd10-id", "from": "M34", "to": "M32", "reason": ...}``; no path, no corrections.
+    """
     if path is None:
         return {}
     data = _read_json(path)
@@ -96,6 +105,18 @@ def load_ddxplus(
     icd10cm_codes: set[str] | None = None,
     version: str = "release (NeurIPS 2022)",
 ) -> DdxLoadResult:
+    """Load DDXPlus conditions and evidences as concepts.
+
+    Args:
+        conditions_path: ``release_conditions.json``.
+        evidences_path: ``release_evidences.json``.
+        corrections_path: Corrections to apply (see :func:`load_corrections`).
+        icd10cm_codes: Valid ICD-10-CM codes, to check the conditions' codes against.
+        version: The release recorded as the source's version.
+
+    Raises:
+        OntologyFormatError: a file is not the expected JSON.
+    """
     warnings = Warnings("DDX")
     conditions_raw = _read_json(conditions_path)
     evidences_raw = _read_json(evidences_path)

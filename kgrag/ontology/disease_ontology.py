@@ -26,12 +26,16 @@ _EQUIVALENCE_PREFIXES = ("UMLS", "MESH", "OMIM", "ORPHA", "ICD10CM", "NCIT", "GA
 
 @dataclass(frozen=True, slots=True)
 class DiseaseSymptom:
+    """A Disease Ontology disease -> symptom pair (DOID -> SYMP ids)."""
+
     disease_id: str
     symptom_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class DoFiles:
+    """The Disease Ontology files to load: labels and parents, xrefs, and the optional extras."""
+
     human_do: Path
     xrefs: Path
     definitions: Path | None = None
@@ -47,6 +51,7 @@ class DoLoadResult(LoadResult):
 
 
 def load_disease_ontology(files: DoFiles, version: str) -> DoLoadResult:
+    """Load the Disease Ontology from ``files`` (TSV exports, then synonyms from the OBO files)."""
     warnings = Warnings("DOID")
     labels: dict[str, str] = {}
     parent_labels: dict[str, list[tuple[str, int]]] = {}

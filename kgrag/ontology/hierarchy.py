@@ -62,6 +62,7 @@ def descendants(children: Mapping[str, Iterable[str]], root: str) -> set[str]:
 
 
 def invert(parents: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """Child lists from parent lists: ``{parent: [children]}``."""
     children: dict[str, list[str]] = {}
     for child, ps in parents.items():
         for p in ps:

@@ -47,6 +47,7 @@ def _info(name: str, version: str) -> SourceInfo:
 
 
 def load_hpo(path: str | Path) -> LoadResult:
+    """Load the Human Phenotype Ontology's phenotypic abnormalities from ``hp.obo`` as findings."""
     warnings = Warnings("HP")
     doc = parse_obo(path, warnings, id_filter=lambda i: i.startswith("HP:"))
     live = doc.live_terms()
@@ -107,6 +108,8 @@ class DiseasePhenotype:
 
 @dataclass(slots=True)
 class HpoaResult:
+    """The diseases of HPO's annotation file and their disease -> phenotype annotations."""
+
     version: str
     diseases: LoadResult
     annotations: list[DiseasePhenotype]

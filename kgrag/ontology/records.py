@@ -36,10 +36,12 @@ class Warnings:
     examples: dict[str, str] = field(default_factory=dict)
 
     def add(self, kind: str, example: str) -> None:
+        """Count one problem of ``kind``, keeping ``example`` when it is the first."""
         self.counts[kind] += 1
         self.examples.setdefault(kind, example)
 
     def log(self) -> None:
+        """Log one line per kind of problem: the count and the first example."""
         for kind, n in sorted(self.counts.items()):
             logger.info("%s: skipped %d x %s (first: %s)", self.source, n, kind, self.examples[kind])
 

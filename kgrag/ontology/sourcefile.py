@@ -53,6 +53,7 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
 
 def unquote(field: str) -> str:
+    """``field`` without surrounding double quotes, ``""`` inside read as ``"``."""
     if len(field) >= 2 and field[0] == field[-1] == '"':
         return field[1:-1].replace('""', '"')
     return field
@@ -93,6 +94,7 @@ def iter_tsv(
 
 
 def sha256_file(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

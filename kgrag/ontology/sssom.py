@@ -1,7 +1,8 @@
-"""SSSOM mapping sets (MONDO's exact matches to OMIM, Orphanet, DOID, ICD-10-CM, MeSH,
-UMLS, NCIt, ...). ``skos:exactMatch`` rows become equivalences; other predicates become
-related xrefs. Subject and object labels become names so that, for example, OMIM ids
-known only through MONDO still resolve by name.
+"""SSSOM mapping sets (MONDO's exact matches to OMIM, Orphanet, DOID, ICD-10-CM, MeSH, UMLS, NCIt, ...).
+
+``skos:exactMatch`` rows become equivalences; other predicates become related xrefs. Subject and
+object labels become names so that, for example, OMIM ids known only through MONDO still resolve by
+name.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _REQUIRED = ("subject_id", "predicate_id", "object_id")
 
 
 def read_sssom_metadata(path: Path) -> dict[str, str]:
+    """The ``# key: value`` header lines of an SSSOM TSV file."""
     meta: dict[str, str] = {}
     for _, line in iter_lines(path):
         if not line.startswith("#"):
@@ -39,6 +41,10 @@ def load_sssom(
     license: str = "CC BY 4.0",
     subclass_edges: Path | None = None,
 ) -> LoadResult:
+    """Load MONDO concepts and their exact mappings from SSSOM files as equivalences.
+
+    ``subclass_edges`` (optional) adds MONDO's IS_A edges.
+    """
     warnings = Warnings(name)
     concepts: dict[str, SourceConcept] = {}
     equivalences: list[Equivalence] = []

@@ -61,8 +61,9 @@ class ConceptSynonym(NamedTuple):
 
 
 class ConceptTable:
-    """Read-only access to a compiled, unified concept table: look-up by any code
-    (:meth:`get`), name search (:meth:`search`), hierarchy (:meth:`ancestors`).
+    """Read-only access to a compiled, unified concept table.
+
+    Look-up by any code (:meth:`get`), name search (:meth:`search`), hierarchy (:meth:`ancestors`).
 
     Example:
         >>> import kgrag
@@ -94,16 +95,21 @@ class ConceptTable:
 
     @property
     def sources(self) -> tuple[SourceInfo, ...]:
+        """The vocabularies the table was compiled from, with their versions."""
         return tuple(self._d.sources)
 
     @property
     def conflicts(self) -> tuple[MergeConflict, ...]:
+        """The merges that were refused when vocabularies were unified (for the build report)."""
         return tuple(self._d.conflicts)
 
     # -- rows: the bulk readers' accessors ---------------------------------------------
     def index_of(self, code: str) -> int | None:
-        """The row number of the concept holding ``code`` (any member code, alias or
-        retired id; unified ids too), else None. Rows run ``0 .. len(table) - 1``."""
+        """The row number of the concept holding ``code``, else None.
+
+        ``code`` may be any member code, alias or retired id, or a unified id. Rows run
+        ``0 .. len(table) - 1``.
+        """
         i = self._code_index.get(code)
         if i is not None:
             return i
@@ -141,6 +147,7 @@ class ConceptTable:
         ]
 
     def stats(self) -> ConceptTableStats:
+        """Counts of concepts, synonyms, codes, IS_A edges and conflicts, in all and per vocabulary."""
         d = self._d
         return ConceptTableStats(
             concepts=len(d.ids),
@@ -177,10 +184,20 @@ class ConceptTable:
 
     # -- hierarchy -----------------------------------------------------------------------
     def parents(self, code: str) -> list[Concept]:
+        """The direct IS_A parents of the concept holding ``code``.
+
+        Raises:
+            ConceptNotFound: no concept holds ``code``.
+        """
         i = self._require(code)
         return [self._concept(j) for j in self._parent_ids(i)]
 
     def children(self, code: str) -> list[Concept]:
+        """The direct IS_A children of the concept holding ``code`` (inverse map built on first use).
+
+        Raises:
+            ConceptNotFound: no concept holds ``code``.
+        """
         i = self._require(code)
         if self._children is None:
             kids: list[list[int]] = [[] for _ in self._d.ids]

@@ -68,6 +68,11 @@ def _kind(tuis: set[str]) -> SemanticKind:
 def load_umls_rrf(
     meta_dir: str | Path, *, languages: tuple[str, ...] = ("ENG",), version: str | None = None
 ) -> LoadResult:
+    """Load concepts from a UMLS Metathesaurus ``META`` directory (``MRCONSO.RRF`` and friends).
+
+    Raises:
+        OntologySourceMissing: ``MRCONSO.RRF`` is not in ``meta_dir``.
+    """
     meta = Path(meta_dir)
     conso = meta / "MRCONSO.RRF"
     if not conso.is_file():

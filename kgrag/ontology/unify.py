@@ -85,9 +85,12 @@ def _strength(eq: Equivalence) -> int:
 
 
 def lexical_equivalences(concepts: dict[str, SourceConcept]) -> list[Equivalence]:
-    """Weakest evidence: diseases/findings of different vocabularies with the same preferred
-    name (after normalization), where that name is unique inside each vocabulary. Applied
-    last, so curated mappings win and the one-id-per-vocabulary rule still holds."""
+    """Weakest evidence.
+
+    Diseases/findings of different vocabularies with the same preferred name (after normalization),
+    where that name is unique inside each vocabulary. Applied last, so curated mappings win and the
+    one-id-per-vocabulary rule still holds.
+    """
     by_name: dict[str, dict[str, list[str]]] = {}
     for c in concepts.values():
         if c.kind in _LEXICAL_KINDS and c.name:
@@ -195,6 +198,7 @@ def _merge_same_id(results: Sequence[LoadResult]) -> dict[str, SourceConcept]:
 
 
 def unify(results: Sequence[LoadResult]) -> UnifiedData:
+    """Merge the concepts of every source into one table: same ids, then equivalences."""
     concepts = _merge_same_id(results)
     aliases: dict[str, str] = {}
     for result in results:

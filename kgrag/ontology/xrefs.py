@@ -18,6 +18,11 @@ from kgrag.ontology.records import Equivalence, SourceConcept
 def one_to_one_equivalences(
     concepts: Iterable[SourceConcept], prefixes: Sequence[str], evidence: str
 ) -> list[Equivalence]:
+    """Equivalences from cross-references that are one-to-one per prefix.
+
+    A concept's xref of a ``prefixes`` vocabulary counts only when the concept has one xref of that
+    vocabulary and no other concept claims it; ``evidence`` is recorded on each.
+    """
     concepts = list(concepts)
     wanted = set(prefixes)
     claimed: Counter[str] = Counter()

@@ -1,6 +1,9 @@
-"""Corpus ingestion into the graph: Document and Chunk nodes, MENTIONS of linked concepts,
-and disease -> finding facts from pages that describe a disease's signs and symptoms,
-each fact citing the chunk and the character span it comes from."""
+"""Corpus ingestion into the graph.
+
+Document and Chunk nodes, MENTIONS of linked concepts, and disease -> finding facts from pages that
+describe a disease's signs and symptoms, each fact citing the chunk and the character span it comes
+from.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +34,12 @@ MIN_SCORE = 0.3  # mentions whose best candidate is less likely right than this 
 
 
 def document_node_id(doc_id: str) -> str:
+    """The graph node id of a document: ``doc:<document id>``."""
     return f"doc:{doc_id}"
 
 
 def chunk_node_id(chunk: Chunk) -> str:
+    """The graph node id of a chunk: ``chunk:<chunk id>``."""
     return f"chunk:{chunk.id}"
 
 
@@ -58,10 +63,12 @@ def document_records(
     max_chars: int = 1200,
     is_disease: Callable[[str], bool] | None = None,
 ) -> tuple[list[Node], list[Edge]]:
-    """The nodes and edges one document contributes: its Document and Chunk nodes, the
-    chunks' MENTIONS, and HAS_FINDING facts (from MedQuAD symptom sections, and the
-    guideline facts of :mod:`kgrag.pipeline.guideline_facts`; ``is_disease`` tells which
-    concepts are disease-tier, default: disease-kind)."""
+    """The nodes and edges one document contributes.
+
+    Its Document and Chunk nodes, the chunks' MENTIONS, and HAS_FINDING facts (from MedQuAD symptom
+    sections, and the guideline facts of :mod:`kgrag.pipeline.guideline_facts`; ``is_disease`` tells
+    which concepts are disease-tier, default: disease-kind).
+    """
     doc_node = document_node_id(doc.id)
     focus = _focus(doc, linker)
     in_doc: list[Mention] = []  # every chunk's mentions, in document offsets
@@ -164,8 +171,11 @@ def _guideline_edges(
     chunk_spans: list[tuple[int, int, str]],
     is_disease: Callable[[str], bool] | None,
 ) -> list[Edge]:
-    """HAS_FINDING edges for the guideline facts of one document, each claim citing the
-    stating sentence (``start``/``end`` in the document, reference: its chunk)."""
+    """HAS_FINDING edges for the guideline facts of one document.
+
+    Each claim cites the stating sentence (``start``/``end`` in the document, reference:
+    its chunk).
+    """
     from kgrag.pipeline.guideline_facts import extract_facts, title_disease
 
     focus = focus or title_disease(doc.title, linker, is_disease)
@@ -219,8 +229,10 @@ class CorpusUpdate(BaseModel):
 
 
 def _stored_checksums(store: GraphStore, source: str) -> dict[str, str | None]:
-    """Document node id -> checksum of every document of ``source`` in the store (None: a
-    document whose write did not finish)."""
+    """The stored checksum of every document of ``source``, by node id.
+
+    None marks a document whose write did not finish.
+    """
     return {
         n.id: (str(n.props["checksum"]) if n.props.get("checksum") else None)
         for n in store.iter_nodes(Label.DOCUMENT)
@@ -231,9 +243,11 @@ def _stored_checksums(store: GraphStore, source: str) -> dict[str, str | None]:
 def build_corpus(
     builder: Builder, spec: SourceSpec, name: str, warnings: Warnings, *, incremental: bool = False
 ) -> CorpusUpdate:
-    """Link and write every document of a corpus source. ``incremental``: the store holds
-    an earlier build of this source with the same linker, so documents whose checksum is
-    unchanged are kept, changed ones replaced and vanished ones removed."""
+    """Link and write every document of a corpus source.
+
+    ``incremental``: the store holds an earlier build of this source with the same linker, so
+    documents whose checksum is unchanged are kept, changed ones replaced and vanished ones removed.
+    """
     from kgrag.linking.linker import ConceptLinker
 
     if not spec.path:
@@ -291,8 +305,10 @@ def build_corpus(
 
 
 def _disease_tier(builder: Builder) -> Callable[[str], bool]:
-    """Whether a concept id is a disease-tier concept of the builder's table (groups and
-    categories such as "infection" or "lung disease" are not the X of a fact)."""
+    """Whether a concept id is a disease-tier concept of the builder's table.
+
+    Groups and categories such as "infection" or "lung disease" are not the X of a fact.
+    """
     from kgrag.graph.schema import Tier
 
     table, tiers = builder.table, builder._tiers_of_table()

@@ -160,8 +160,11 @@ _SENTENCE_BREAK = re.compile(
 
 
 def _sentences(text: str, headings: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
-    """Sentence spans (trimmed): split at sentence ends, blank lines, list items, a new line
-    that does not continue in lower case, and around heading lines."""
+    """Sentence spans (trimmed).
+
+    Split at sentence ends, blank lines, list items, a new line that does not continue in lower
+    case, and around heading lines.
+    """
     cuts = {0, len(text)}
     for m in _SENTENCE_BREAK.finditer(text):
         cuts.update((m.start(), m.end()))
@@ -196,8 +199,10 @@ def _is_finding(m: Mention) -> bool:
 
 
 def _polarity(m: Mention, negated: bool) -> Polarity | None:
-    """The fact's polarity, or None for a mention that states no finding of the disease
-    (hypothetical, historical, someone else's)."""
+    """The fact's polarity, or None for a mention that states no finding of the disease.
+
+    Hypothetical, historical and someone else's mentions state none.
+    """
     if negated or m.assertion is Assertion.ABSENT:
         return "not_shown"
     if m.assertion in (Assertion.PRESENT, Assertion.POSSIBLE):
@@ -206,8 +211,11 @@ def _polarity(m: Mention, negated: bool) -> Polarity | None:
 
 
 def _clause(text: str, lo: int, hi: int, *, from_end: bool) -> int:
-    """The clause boundary inside ``text[lo:hi]``: the first break (``from_end`` False) or
-    the end of the last break (True); ``hi`` / ``lo`` when there is none."""
+    """The clause boundary inside ``text[lo:hi]``.
+
+    The first break (``from_end`` False) or the end of the last break (True); ``hi`` / ``lo`` when
+    there is none.
+    """
     breaks = list(_CLAUSE_BREAK.finditer(text, lo, hi))
     if not breaks:
         return lo if from_end else hi
@@ -287,8 +295,11 @@ def extract_facts(
         return max(named)[2] if named else None  # the surest, then the longest mention
 
     def section(k: int) -> tuple[str, str | None, bool]:
-        """Heading ``k``'s text, its disease (named by it, else by the nearest enclosing
-        Markdown heading that names one), and whether it is a symptom section."""
+        """Heading ``k``'s text, its disease, and whether it is a symptom section.
+
+        The disease is the one the heading names, else the one the nearest enclosing Markdown heading
+        names.
+        """
         title = headings[k][2]
         symptomatic = bool(_SYMPTOM_HEADING.search(title))
         level = levels[k]

@@ -73,6 +73,11 @@ class BuildLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        """Take the lock, waiting up to ``wait`` seconds for another build to release it.
+
+        Raises:
+            BuildLocked: another process still holds it after ``wait``.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # no O_TRUNC: keep the holder's pid
         deadline = time.monotonic() + max(self.wait, 0.0)
@@ -96,6 +101,7 @@ class BuildLock:
         self._fd = fd
 
     def release(self) -> None:
+        """Release the lock (nothing when not held)."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -44,6 +44,8 @@ SourceKind = Literal["vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "c
 
 
 class SourceSpec(BaseModel):
+    """One source of an ingest recipe: an ontology, a corpus folder or a mapping, with its options."""
+
     model_config = ConfigDict(extra="forbid")
     kind: SourceKind
     name: str | None = Field(default=None, description="provenance name; defaults to kind")
@@ -58,6 +60,8 @@ class SourceSpec(BaseModel):
 
 
 class Recipe(BaseModel):
+    """An ingest recipe (a TOML file): the sources to build, the linker's kinds, the passage encoder."""
+
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
@@ -76,6 +80,7 @@ class Recipe(BaseModel):
 
     @property
     def digest(self) -> str:
+        """A SHA-256 hex digest of the recipe's settings (paths resolved at load time left out)."""
         return hashlib.sha256(
             self.model_dump_json(exclude={"base_dir", "allowed_roots"}).encode()
         ).hexdigest()
@@ -119,8 +124,10 @@ class SourceReport(BoundaryModel):
 
 
 class BuildReport(BoundaryModel):
-    """What :func:`kgrag.build` (and ``kgrag build``) did: one :class:`SourceReport` per
-    recipe source, the store's counts afterwards, and what the retrieval artifacts hold.
+    """What :func:`kgrag.build` (and ``kgrag build``) did.
+
+    One :class:`SourceReport` per recipe source, the store's counts afterwards, and what the
+    retrieval artifacts hold.
 
     ``status`` is ``complete`` or ``incomplete`` (a source failed: rerun to resume);
     ``seconds`` is wall-clock time. Renders as a table in a notebook.
@@ -181,6 +188,11 @@ class BuildReport(BoundaryModel):
 
 
 def default_recipe_path() -> Path:
+    """The shipped default recipe (``ingest/default.toml`` in a checkout, packaged data in a wheel).
+
+    Raises:
+        ConfigError: neither file exists.
+    """
     for candidate in (
         Path(__file__).resolve().parents[2] / "ingest" / "default.toml",
         _PACKAGE / "_data" / "ingest" / "default.toml",
@@ -214,9 +226,11 @@ def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] =
 
 
 def make_private(folder: Path, *, only: tuple[str, ...] | None = None) -> None:
-    """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links
-    untouched); ``only``: of ``folder``'s direct entries just those whose names start so
-    (a store folder the user named may hold other files)."""
+    """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links untouched).
+
+    ``only``: of ``folder``'s direct entries just those whose names start so (a store folder the
+    user named may hold other files).
+    """
     if not folder.is_dir():
         return
     folder.chmod(0o700)
@@ -237,8 +251,11 @@ def _digest(*parts: object) -> str:
 
 
 def _code_digest(*folders: Path) -> str:
-    """A digest of the Python sources of ``folders`` (default: the graph builders and
-    this runner), so a code change rebuilds what that code wrote."""
+    """A digest of the Python sources of ``folders``.
+
+    ``folders`` defaults to the graph builders and this runner, so a code change rebuilds
+    what that code wrote.
+    """
     h = hashlib.sha256()
     for folder in folders or (_PACKAGE / "graph", _PACKAGE / "pipeline"):
         for p in sorted(folder.glob("*.py")):
@@ -269,8 +286,9 @@ class Builder:
         self._tiers: list | None = None  # type: ignore[type-arg]
 
     def run(self, *, rebuild: bool = False, wait: float = 0.0) -> BuildReport:
-        """Build every source that changed (all with ``rebuild``), holding the knowledge
-        base's build lock; ``wait``: seconds to wait for another build's lock.
+        """Build every source that changed (all with ``rebuild``) under the build lock.
+
+        ``wait``: seconds to wait for another build's lock on the knowledge base.
 
         Raises:
             BuildLocked: another build holds the lock past ``wait``.
@@ -291,8 +309,11 @@ class Builder:
 
     @contextmanager
     def _private_files(self) -> Iterator[None]:
-        """Files made during the build are 0600 and folders 0700 (umask 077), and those
-        already in the knowledge base are set so (``kb_private = false``: left alone)."""
+        """Make the build's files 0600 and folders 0700 (unless ``kb_private`` is false).
+
+        Files made during the build are 0600 and folders 0700 (umask 077), and those
+        already in the knowledge base are set so (``kb_private = false``: left alone).
+        """
         if not self.settings.kb_private:
             yield
             return
@@ -399,8 +420,11 @@ class Builder:
     def _ddxplus_findings(
         self, name: str, conditions: Sequence[DdxCondition], directory: Path
     ) -> int:
-        """DDXPlus conditions -> shared findings through the curated evidence mapping
-        (``ontologies/ddxplus/evidence_findings.tsv``); 0 edges when the file is absent."""
+        """DDXPlus conditions -> shared findings, through the curated evidence mapping.
+
+        The mapping is ``ontologies/ddxplus/evidence_findings.tsv``; 0 edges when the file
+        is absent.
+        """
         from kgrag.graph import builders
         from kgrag.ontology.ddxplus import EVIDENCE_FINDINGS_FILE, load_evidence_findings
 

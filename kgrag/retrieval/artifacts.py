@@ -1,6 +1,9 @@
-"""Retrieval artifacts: the diagnostic model and the passage index, made at build time
-from the graph and kept beside it (``<kb>/retrieval/`` for the embedded store, the cache
-for Neo4j), stamped with the build's fingerprint so a stale copy is refused."""
+"""Retrieval artifacts.
+
+The diagnostic model and the passage index, made at build time from the graph and kept beside it
+(``<kb>/retrieval/`` for the embedded store, the cache for Neo4j), stamped with the build's
+fingerprint so a stale copy is refused.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ META_KEY = "retrieval"
 
 
 def artifacts_dir(store: GraphStore, settings: Settings | None = None) -> Path:
+    """Where a store's retrieval artifacts live: beside an embedded store, else in the cache."""
     if store.directory is not None:
         return store.directory / "retrieval"
     digest = hashlib.sha256(store.location.encode()).hexdigest()[:12]
@@ -32,8 +36,10 @@ def build_artifacts(
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Compile the diagnostic model and index the passages (embeddings of chunks whose
-    text is unchanged are taken from the previous index); record ``fingerprint``."""
+    """Compile the diagnostic model and index the passages; record ``fingerprint``.
+
+    Embeddings of chunks whose text is unchanged are taken from the previous index.
+    """
     from kgrag.retrieval.compile import compile_model
     from kgrag.retrieval.model import FILE_NAME
     from kgrag.retrieval.passages import PassageIndex, encoder_by_name

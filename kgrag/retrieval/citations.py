@@ -1,5 +1,7 @@
-"""Citations: a graph claim or a passage as a :class:`Citation`, and the check that a
-cited span of a stored document reads exactly as its quote."""
+"""Citations: a graph claim or a passage as a :class:`Citation`.
+
+Also the check that a cited span of a stored document reads exactly as its quote.
+"""
 
 from __future__ import annotations
 
@@ -44,8 +46,10 @@ def passage_citation(
 
 
 def claim_citation(store: GraphStore, claim: Claim, chunks: dict[str, Node]) -> Citation:
-    """A claim of a graph fact as a citation: a verified passage span when it cites one of
-    ``chunks``, else the curated record it names."""
+    """A claim of a graph fact as a citation.
+
+    A verified passage span when it cites one of ``chunks``, else the curated record it names.
+    """
     chunk = chunks.get(str(claim.reference)) if is_span_claim(claim) else None
     if chunk is not None and claim.start is not None:
         return passage_citation(store, chunk, None, claim.start, claim.end or claim.start, claim.source)

@@ -87,14 +87,17 @@ def is_not_shown(claim: Claim) -> bool:
     The claim's own ``polarity`` decides (a claim without one, as every source but HPO
     annotations writes, is ``present``: the edge's polarity sums up all sources' claims
     and is not the claim's); a frequency of 0 ("0/7 patients") says so too, in graphs
-    built before polarity came from frequency."""
+    built before polarity came from frequency.
+    """
     polarity = claim.props.get("polarity", "present")
     return polarity in NOT_SHOWN_POLARITIES or claim.props.get("frequency") == 0
 
 
 def _merged_annotations(store: GraphStore) -> _Merged:
-    """``(disease, finding, not_shown) -> (claims, references)`` over every claim (see
-    :func:`is_not_shown`); only present claims are kept, for :func:`edge_frequency`."""
+    """``(disease, finding, not_shown) -> (claims, references)`` over every claim.
+
+    See :func:`is_not_shown`; only present claims are kept, for :func:`edge_frequency`.
+    """
     merged: _Merged = {}
     for e in store.iter_edges([EdgeType.HAS_FINDING]):
         for c in e.claims:

@@ -37,12 +37,14 @@ class Stamp(NamedTuple):
 
 
 def read_stamp(store: GraphStore) -> Stamp:
+    """The store's build status, generation and artifacts fingerprint as a :class:`Stamp`."""
     return Stamp(store.get_meta(STATUS_KEY), store.get_meta(GENERATION_KEY), store.get_meta(META_KEY))
 
 
 def check_stamp(stamp: Stamp, fingerprint: str) -> None:
-    """Refuse a knowledge base that is not complete, or whose artifacts are not the ones
-    loaded (``fingerprint``: the loaded diagnostic model's).
+    """Refuse a knowledge base that is not complete, or whose artifacts are not the ones loaded.
+
+    ``fingerprint`` is the loaded diagnostic model's.
 
     Raises:
         KnowledgeBaseRebuilding: a build is running or was interrupted, or one finished

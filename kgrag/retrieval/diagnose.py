@@ -1,6 +1,7 @@
-"""The differential diagnosis: a facade over finding parsing (:mod:`.findings`), the
-rankers (:mod:`.rankers`), passage search (:mod:`.passage_search`) and evidence
-(:mod:`.evidence`, :mod:`.report`).
+"""The differential diagnosis.
+
+A facade over finding parsing (:mod:`.findings`), the rankers (:mod:`.rankers`), passage search
+(:mod:`.passage_search`) and evidence (:mod:`.evidence`, :mod:`.report`).
 
 ``Diagnoser`` holds what a warm process reuses (the model, the passage index, the
 linker, the rankers); ``kgrag.diagnose`` and ``kgrag.retrieve`` use a shared one.
@@ -37,9 +38,11 @@ if TYPE_CHECKING:
 
 
 class Diagnoser:
-    """A differential diagnosis over one knowledge base: holds what a warm process reuses
-    (the compiled model, the passage index, the linker). :func:`kgrag.diagnose` uses a
-    shared one over the default knowledge base; make your own for another store.
+    """A differential diagnosis over one knowledge base.
+
+    Holds what a warm process reuses (the compiled model, the passage index, the linker).
+    :func:`kgrag.diagnose` uses a shared one over the default knowledge base; make your own for
+    another store.
 
     Args:
         store: the knowledge base: a store, a directory or ``neo4j://`` URI (default: settings).
@@ -122,8 +125,9 @@ class Diagnoser:
         return [p.prior_class.value for p in self.priors]
 
     def log_prior(self, setting: Setting) -> npt.NDArray[np.float64]:
-        """The log prior per model disease under ``setting`` (nats, shape
-        ``(n_diseases,)``; cached per setting).
+        """The log prior per model disease under ``setting``, cached per setting.
+
+        In nats, shape ``(n_diseases,)``.
 
         Raises:
             InvalidRequest: ``setting`` is not one of :data:`~kgrag.retrieval.priors.SETTINGS`.
@@ -151,9 +155,11 @@ class Diagnoser:
         with_passages: bool = False,
         setting: Setting | None = None,
     ) -> Ranking:
-        """Every candidate in rank order, without evidence (what benchmarks need); passages
-        are searched when the ranker needs them or ``with_passages``. Arguments as for
-        :meth:`diagnose`."""
+        """Every candidate in rank order, without evidence (what benchmarks need).
+
+        Passages are searched when the ranker needs them or ``with_passages``. Arguments as for
+        :meth:`diagnose`.
+        """
         method = method or self.settings.diagnose_method
         if text is not None:
             text = sanitize(text)  # lone surrogates (invalid UTF-8 in argv): U+FFFD

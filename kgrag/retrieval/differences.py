@@ -1,5 +1,7 @@
-"""Diagnostic differences: the findings that best separate the top candidates, asked as
-follow-up questions."""
+"""Diagnostic differences.
+
+The findings that best separate the top candidates, asked as follow-up questions.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ def follow_ups(
     absent: Sequence[int],
     n: int = 5,
 ) -> list[FollowUp]:
-    """Terms annotated to some candidates and not others, scored by the weighted variance
-    of their frequency across the candidates times their information content. Terms the
-    patient already reported (or their ancestors) are skipped."""
+    """Terms annotated to some candidates and not others, best separators first.
+
+    Each is scored by the weighted variance of its frequency across the candidates times its
+    information content. Terms the patient already reported (or their ancestors) are skipped.
+    """
     if len(candidates) < 2:
         return []
     known = {a for t in present for a in model.ancestors[t]} | set(absent)

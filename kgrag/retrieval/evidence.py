@@ -1,6 +1,9 @@
-"""Evidence for a candidate: how each of the patient's findings meets it (a graph path,
-its log likelihood ratio, the citations of the facts on the path), its category path,
-and the roll-up of the posterior to groups and categories."""
+"""Evidence for a candidate.
+
+How each of the patient's findings meets it (a graph path, its log likelihood ratio, the citations
+of the facts on the path), its category path, and the roll-up of the posterior to groups and
+categories.
+"""
 
 from __future__ import annotations
 
@@ -92,8 +95,10 @@ class EvidenceBuilder:
         return path
 
     def _citations(self, d: int, matches: Sequence[Match]) -> dict[tuple[int, bool], list[Citation]]:
-        """``(annotated term, not_shown) -> `` the citations of the disease's HAS_FINDING
-        fact, one per claim of that polarity."""
+        """The citations of the disease's HAS_FINDING fact, by ``(annotated term, not_shown)``.
+
+        One citation per claim of that polarity.
+        """
         m = self.model
         disease = m.diseases[d]
         keys = [(disease, EdgeType.HAS_FINDING, m.terms[x.via]) for x in matches if x.via is not None]
@@ -109,8 +114,10 @@ class EvidenceBuilder:
         return out
 
     def roll_up(self, posterior: FloatArray, n: int = 10) -> list[CategoryScore]:
-        """The posterior of the ``ROLL_UP`` most probable diseases summed per group and
-        category above them; the ``n`` largest, most probable first."""
+        """The ``n`` groups and categories with the largest summed posterior, most probable first.
+
+        Sums run over the ``ROLL_UP`` most probable diseases.
+        """
         totals: dict[str, float] = {}
         names: dict[str, tuple[str, str]] = {}
         for i in np.argsort(-posterior)[:ROLL_UP]:

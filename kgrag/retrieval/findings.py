@@ -1,5 +1,8 @@
-"""Reading a request's findings: coded findings and linked text become the model's
-present and absent finding terms, with everything left out listed with its reason."""
+"""Reading a request's findings.
+
+Coded findings and linked text become the model's present and absent finding terms, with everything
+left out listed with its reason.
+"""
 
 from __future__ import annotations
 
@@ -33,8 +36,10 @@ def term_ref(model: DiagnosticModel, term: int) -> ConceptRef:
 
 
 def as_inputs(findings: FindingsArg) -> list[FindingInput]:
-    """Validate coded findings: a code string, a ``FindingInput`` or its dict form
-    (``{"id": ..., "absent": true}``; ``"excluded"`` is accepted for ``"absent"``).
+    """Validate coded findings.
+
+    A code string, a ``FindingInput`` or its dict form (``{"id": ..., "absent": true}``;
+    ``"excluded"`` is accepted for ``"absent"``).
 
     Raises:
         InvalidRequest: more than ``MAX_FINDINGS`` findings.
@@ -120,8 +125,10 @@ def _read_mentions(
     absent: dict[int, None],
     ignored: list[str],
 ) -> None:
-    """Sort linked mentions into ``present``/``absent`` (the first of a mention's top three
-    candidates that is a model term) or ``ignored`` with the reason."""
+    """Sort linked mentions into ``present``/``absent`` or ``ignored`` with the reason.
+
+    A mention counts by the first of its top three candidates that is a model term.
+    """
     for m in mentions:
         term = next(
             (

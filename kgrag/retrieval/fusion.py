@@ -20,8 +20,10 @@ def reciprocal_rank_fusion(
 def weighted_fusion(
     scores: Mapping[str, Mapping[str, float]], weights: Mapping[str, float]
 ) -> dict[str, float]:
-    """Min-max normalise each list's scores to 0..1 (a list of equal scores counts 1),
-    then ``sum_list weight * score``."""
+    """Min-max normalise each list's scores to 0..1, then ``sum_list weight * score``.
+
+    A list of equal scores counts 1.
+    """
     out: dict[str, float] = {}
     for name, items in scores.items():
         if not items:

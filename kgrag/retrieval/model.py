@@ -1,5 +1,7 @@
-"""The diagnostic model: the graph's disease -> finding annotations and the finding
-hierarchy as arrays, scored as likelihood ratios.
+"""The diagnostic model.
+
+The graph's disease -> finding annotations and the finding hierarchy as arrays, scored as likelihood
+ratios.
 
 For a disease ``d`` and a finding term ``t``, ``F[d, t]`` is the frequency with which
 ``d`` shows ``t`` or any term below it (annotations propagate up the IS_A hierarchy, the
@@ -94,6 +96,11 @@ class Match:
 
 
 class DiagnosticModel:
+    """The diagnostic model: the finding hierarchy and the disease -> finding annotations, with scoring.
+
+    Built by :mod:`kgrag.retrieval.compile`; ``params`` are the scoring constants.
+    """
+
     def __init__(
         self,
         terms: list[str],
@@ -138,8 +145,10 @@ class DiagnosticModel:
 
     # -- structure -----------------------------------------------------------------------
     def category_path(self, concept: str) -> list[CategoryStep]:
-        """The nearest group and category above a disease or group concept, compiled at
-        build time (empty for a concept the graph places under neither)."""
+        """The nearest group and category above a disease or group concept (compiled at build time).
+
+        Empty for a concept the graph places under neither.
+        """
         return self.category_paths.get(concept, [])
 
     def _closure(self) -> list[tuple[int, ...]]:
@@ -202,9 +211,12 @@ class DiagnosticModel:
     def distinct(
         self, present: Sequence[int], absent: Sequence[int] = ()
     ) -> tuple[list[int], list[int]]:
-        """The findings that count, each once: a present finding is left out when a more
-        specific present finding below it implies it, an absent finding when a more
-        general absent finding above it implies it (input order kept otherwise)."""
+        """The findings that count, each once.
+
+        A present finding is left out when a more specific present finding below it implies it, an
+        absent finding when a more general absent finding above it implies it (input order kept
+        otherwise).
+        """
         p, a = list(dict.fromkeys(present)), list(dict.fromkeys(absent))
         implied = {x for t in p for x in self.ancestors[t][1:]}
         general = set(a)
@@ -228,7 +240,8 @@ class DiagnosticModel:
         """Summed log likelihood ratios for every disease (index = disease index).
 
         ``drop_references``: score as if annotations citing only these references did
-        not exist (for evaluating on cases curated from the same papers)."""
+        not exist (for evaluating on cases curated from the same papers).
+        """
         p = self.params
         n = len(self.diseases)
         total = np.zeros(n)
@@ -310,6 +323,7 @@ class DiagnosticModel:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: Path) -> None:
+        """Save the model to ``path`` as an ``.npz`` file (arrays plus JSON metadata)."""
         meta = {
             "format": FORMAT_VERSION,
             "fingerprint": self.fingerprint,
@@ -337,6 +351,11 @@ class DiagnosticModel:
 
     @classmethod
     def load(cls, path: Path, params: ScoringParams | None = None) -> DiagnosticModel:
+        """Load a model saved by :meth:`save`.
+
+        Raises:
+            RetrievalNotBuilt: there is no file at ``path``.
+        """
         if not path.is_file():
             raise RetrievalNotBuilt(
                 f"no diagnostic model at {path}; run `kgrag build` to make the retrieval artifacts"

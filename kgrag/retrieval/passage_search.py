@@ -1,5 +1,8 @@
-"""Passages for a request: vector search over the corpus chunks, each hit with its
-document, the diseases it is about and a verified citation."""
+"""Passages for a request.
+
+Vector search over the corpus chunks, each hit with its document, the diseases it is about and a
+verified citation.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +28,11 @@ QUERY_FINDINGS = 8  # coded findings named in the passage query
 
 
 def findings_query(model: DiagnosticModel, present: Sequence[int]) -> str:
-    """The passage query for coded findings: the names of the ``QUERY_FINDINGS`` most
-    specific ones (a long list adds encoder time, not recall)."""
+    """The passage query for coded findings.
+
+    The names of the ``QUERY_FINDINGS`` most specific ones (a long list adds encoder time, not
+    recall).
+    """
     top = sorted(present, key=lambda t: -model.ic[t])[:QUERY_FINDINGS]
     return "; ".join(model.term_names[t] for t in top)
 

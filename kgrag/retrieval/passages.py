@@ -1,5 +1,8 @@
-"""Vector search over the corpus chunks: embedded once at build time, saved beside the
-knowledge base with the encoder's name and dimension (checked on load)."""
+"""Vector search over the corpus chunks.
+
+Embedded once at build time, saved beside the knowledge base with the encoder's name and dimension
+(checked on load).
+"""
 
 from __future__ import annotations
 
@@ -28,9 +31,12 @@ KEY_BYTES = 16
 
 
 def encoder_by_name(name: str) -> Encoder:
-    """The encoder an index records: ``auto`` (the offline MiniLM when installed, else the
-    hashing encoder), ``hashing``, a recorded name (``sentence-transformers:MODEL``,
-    ``kgrag.HashingEncoder.v1-256``) or any sentence-transformers model name or path."""
+    """The encoder an index records.
+
+    ``auto`` (the offline MiniLM when installed, else the hashing encoder), ``hashing``, a recorded
+    name (``sentence-transformers:MODEL``, ``kgrag.HashingEncoder.v1-256``) or any
+    sentence-transformers model name or path.
+    """
     if name == "auto":
         try:
             return SentenceTransformerEncoder(OFFLINE_MINILM)
@@ -66,8 +72,11 @@ IndexKind = Literal["auto", "flat", "hnsw", "exact", "neo4j"]
 
 
 def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[str]) -> VectorIndex:
-    """``auto``: Neo4j's own index when the graph lives in Neo4j, else faiss flat (exact
-    numpy search without faiss)."""
+    """The vector index kind ``auto`` means for ``store``.
+
+    Neo4j's own index when the graph lives in Neo4j, else faiss flat (exact numpy search without
+    faiss).
+    """
     from kgrag.graph.neo4j_store import Neo4jGraphStore
 
     if kind == "neo4j" or (kind == "auto" and isinstance(store, Neo4jGraphStore)):
@@ -87,6 +96,8 @@ def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[
 
 
 class PassageIndex:
+    """Vector search over the corpus chunks: an encoder, a vector index and the chunk id of each row."""
+
     def __init__(
         self,
         encoder: Encoder,
@@ -110,8 +121,11 @@ class PassageIndex:
         kind: IndexKind = "auto",
         progress: Progress | None = None,
     ) -> PassageIndex:
-        """Embed every chunk in ``store``. Vectors saved in ``reuse`` by an earlier build
-        with the same encoder are taken for chunks whose text is unchanged."""
+        """Embed every chunk in ``store``.
+
+        Vectors saved in ``reuse`` by an earlier build with the same encoder are taken for chunks
+        whose text is unchanged.
+        """
         chunks = [(n.id, str(n.props.get("text", ""))) for n in store.iter_nodes(Label.CHUNK)]
         keys = [_text_key(encoder.name, t) for _, t in chunks]
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
@@ -134,6 +148,7 @@ class PassageIndex:
         return cls(encoder, index, ids, (keys, vectors))
 
     def save(self, directory: Path) -> None:
+        """Save the index, the chunk ids and (after a fresh build) the embeddings to ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         self.index.save(directory / INDEX_NAME)
         (directory / IDS_NAME).write_text(json.dumps(self.chunk_ids))
@@ -147,8 +162,7 @@ class PassageIndex:
     def load(
         cls, directory: Path, encoder: Encoder | None = None, *, store: GraphStore | None = None
     ) -> PassageIndex:
-        """The index saved in ``directory``; ``store`` is needed when its vectors live in
-        Neo4j."""
+        """The index saved in ``directory``; ``store`` is needed when its vectors live in Neo4j."""
         path = directory / INDEX_NAME
         if not (directory / IDS_NAME).is_file():
             raise RetrievalNotBuilt(f"no passage index in {directory}; run `kgrag build`")

@@ -16,6 +16,12 @@ from kgrag.retrieval.model import DiagnosticModel, FloatArray
 
 
 class PersonalizedPageRank:
+    """Personalized PageRank over the diagnostic model's finding hierarchy and annotations.
+
+    ``restart`` is the restart probability, ``iterations`` the power iterations, and ``beta`` the
+    weight of the walk from absent findings.
+    """
+
     def __init__(
         self, model: DiagnosticModel, *, restart: float = 0.3, iterations: int = 30, beta: float = 0.5
     ) -> None:
@@ -57,8 +63,11 @@ class PersonalizedPageRank:
         return r
 
     def score(self, present: Sequence[int], absent: Sequence[int] = ()) -> FloatArray:
-        """Per disease: the walk's mass from the present findings minus ``beta`` times the
-        mass from the absent ones."""
+        """Per disease.
+
+        The walk's mass from the present findings minus ``beta`` times the mass from the absent
+        ones.
+        """
         r = self._run(list(dict.fromkeys(present)))
         if absent:
             r = r - self.beta * self._run(list(dict.fromkeys(absent)))

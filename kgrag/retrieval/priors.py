@@ -1,5 +1,7 @@
-"""Pretest probability: a prior over the diseases of the diagnostic model, from what the
-knowledge base's own sources say about how rare each disease is.
+"""Pretest probability.
+
+A prior over the diseases of the diagnostic model, from what the knowledge base's own sources say
+about how rare each disease is.
 
 No shipped source gives a prevalence figure for most diseases (DDXPlus, MedQuAD and the
 vocabularies carry none; Orphanet's prevalence file is not shipped), so the prior works
@@ -73,6 +75,8 @@ CONSUMER_SOURCES = frozenset(
 
 
 class PriorClass(StrEnum):
+    """How common a disease is, for the pretest probability."""
+
     COMMON = "common"
     MIXED = "mixed"
     UNCLASSIFIED = "unclassified"

@@ -1,5 +1,7 @@
-"""A ranking (every candidate in order, what benchmarks need) and the report made from
-its top: candidates with as much evidence as the request asks for."""
+"""A ranking (every candidate in order, what benchmarks need) and the report made from its top.
+
+Candidates with as much evidence as the request asks for.
+"""
 
 from __future__ import annotations
 

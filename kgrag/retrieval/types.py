@@ -1,5 +1,4 @@
-"""What retrieval and diagnosis return: pydantic models, the same in Python, CLI JSON and
-on the wire.
+"""What retrieval and diagnosis return: pydantic models, the same in Python, CLI JSON and on the wire.
 
 Vocabulary: on the patient's side a finding is ``present`` or ``absent`` (``excluded`` is
 accepted as an input alias of ``absent``); on the disease's side a source can annotate a
@@ -32,8 +31,10 @@ _Model = BoundaryModel  # the one frozen base (kgrag.types)
 
 
 class FindingInput(_Model):
-    """A coded finding: any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``);
-    ``absent``: the patient does not have it (``excluded`` is accepted as an input alias).
+    """A coded finding.
+
+    Any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``); ``absent``: the patient
+    does not have it (``excluded`` is accepted as an input alias).
 
     Example:
         >>> FindingInput(id="HP:0001945", excluded=True).absent
@@ -49,6 +50,8 @@ class FindingInput(_Model):
 
 
 class ConceptRef(_Model):
+    """A concept named in a result: its id, its name and (for hierarchy concepts) its tier."""
+
     id: str
     name: str
     tier: str | None = None
@@ -61,7 +64,8 @@ class Citation(_Model):
     record's citation, e.g. ``PMID:123`` or ``OMIM:154700``). ``passage``: a span of a
     document: ``text[start:end]`` of document ``document`` equals ``quote``, which
     :meth:`~kgrag.retrieval.diagnose.Diagnoser.verify` checked against the stored text
-    before the citation was returned (``verified``)."""
+    before the citation was returned (``verified``).
+    """
 
     kind: Literal["annotation", "passage"]
     source: str
@@ -77,7 +81,8 @@ class Citation(_Model):
 class FindingEvidence(_Model):
     """How one of the patient's findings bears on a candidate (a graph path with citations).
 
-    The path reads ``finding -IS_A*-> matched <-IS_A*- annotated <-HAS_FINDING- disease``."""
+    The path reads ``finding -IS_A*-> matched <-IS_A*- annotated <-HAS_FINDING- disease``.
+    """
 
     finding: ConceptRef
     absent: bool = Field(description="the patient's finding is absent (else present)")
@@ -95,6 +100,8 @@ class FindingEvidence(_Model):
 
 
 class Passage(_Model):
+    """A corpus chunk found by passage search: ``text`` is ``[start:end]`` of its document."""
+
     chunk: str
     document: str
     title: str
@@ -108,6 +115,8 @@ class Passage(_Model):
 
 
 class CategoryScore(_Model):
+    """A group or category above the candidates, with the summed posterior of the diseases under it."""
+
     id: str
     name: str
     tier: str
@@ -115,6 +124,8 @@ class CategoryScore(_Model):
 
 
 class DiagnosisCandidate(_Model):
+    """One ranked disease: its scores, prior, place in the hierarchy and the evidence for it."""
+
     rank: int
     concept_id: str
     name: str
@@ -148,17 +159,20 @@ class FollowUp(_Model):
 
 
 class QueryFindings(_Model):
+    """The request's findings as the model read them: present, absent, and the inputs not used."""
+
     present: list[ConceptRef] = Field(default_factory=list)
     absent: list[ConceptRef] = Field(default_factory=list)
     ignored: list[str] = Field(default_factory=list, description="inputs not used, each with the reason")
 
 
 class DiagnosisReport(_Model):
-    """What :func:`kgrag.diagnose` returns: ranked candidates (``score`` is the chosen
-    method's ranking score; ``probability`` the graph model's posterior over the ranked
-    diseases, in [0, 1]), each with its category path, finding evidence with citations
-    and passages; category scores; follow-up questions; ``timings_ms`` in milliseconds.
-    Renders as a table with an evidence tree in a notebook.
+    """What :func:`kgrag.diagnose` returns.
+
+    Ranked candidates (``score`` is the chosen method's ranking score; ``probability`` the graph
+    model's posterior over the ranked diseases, in [0, 1]), each with its category path, finding
+    evidence with citations and passages; category scores; follow-up questions; ``timings_ms`` in
+    milliseconds. Renders as a table with an evidence tree in a notebook.
 
     Example:
         >>> import kgrag
@@ -218,8 +232,10 @@ class DiagnosisReport(_Model):
 
 
 class EvidenceBundle(_Model):
-    """What :func:`kgrag.retrieve` (``kgrag retrieve``) returns: the evidence alone, for an
-    LLM to reason over: graph candidates with their paths, and cited passages.
+    """What :func:`kgrag.retrieve` (``kgrag retrieve``) returns.
+
+    The evidence alone, for an LLM to reason over: graph candidates with their paths, and cited
+    passages.
 
     Example:
         >>> import kgrag

@@ -1,5 +1,7 @@
-"""The retrieval sidecar: a REST API with OpenAPI (FastAPI), an MCP server (the ``mcp``
-SDK), and a web page, over one loaded knowledge base (``kgrag serve``, ``kgrag mcp``).
+"""The retrieval sidecar.
+
+A REST API with OpenAPI (FastAPI), an MCP server (the ``mcp`` SDK), and a web page, over one loaded
+knowledge base (``kgrag serve``, ``kgrag mcp``).
 
 Needs the ``serve`` extra: ``pip install "kgrag[serve]"``.
 """

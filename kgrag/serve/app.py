@@ -1,5 +1,7 @@
-"""The FastAPI app: routes, error mapping, the lifespan that loads the knowledge base
-once, the MCP endpoint and the web page.
+"""The FastAPI app.
+
+Routes, error mapping, the lifespan that loads the knowledge base once, the MCP endpoint and the web
+page.
 
 ``create_app()`` builds one from a :class:`~kgrag.serve.config.ServeConfig`;
 ``app_from_env()`` is the factory uvicorn's workers import (``--workers N``).
@@ -257,8 +259,10 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
     @app.get("/metrics", tags=["ops"], response_class=Response, responses=_errors(401, 429))
     async def prometheus() -> Response:
-        """Prometheus metrics: requests, latency per route, stage timings, citations,
-        LLM parse failures, abstentions."""
+        """Prometheus metrics.
+
+        Requests, latency per route, stage timings, citations, LLM parse failures, abstentions.
+        """
         data, ctype = metrics.exposition()
         return Response(data, media_type=ctype)
 
@@ -297,8 +301,10 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         responses=_errors(*COMMON, 501),
     )
     async def diagnose(req: DiagnoseRequest) -> Any:
-        """The ranked differential with evidence and follow-up questions; with
-        ``"llm": true`` the generation stage's grounded answer (501 when unavailable)."""
+        """The ranked differential with evidence and follow-up questions.
+
+        With ``"llm": true`` the generation stage's grounded answer (501 when unavailable).
+        """
         limit_case(req)
         if req.llm:
             return await _grounded(req)
@@ -384,8 +390,10 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
 
 def app_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory kgrag.serve.app:app_from_env`` (each worker builds
-    its own from ``KGRAG_SERVE_*`` and loads the knowledge base once)."""
+    """The app for ``uvicorn --factory kgrag.serve.app:app_from_env``.
+
+    Each worker builds its own from ``KGRAG_SERVE_*`` and loads the knowledge base once.
+    """
     from kgrag.serve.logs import configure
 
     config = ServeConfig()

@@ -1,5 +1,6 @@
-"""The sidecar's settings: ``KGRAG_SERVE_*`` environment variables (or ``kgrag serve``
-options), validated once at start-up.
+"""The sidecar's settings.
+
+``KGRAG_SERVE_*`` environment variables (or ``kgrag serve`` options), validated once at start-up.
 
 Keys come from ``KGRAG_SERVE_API_KEYS`` (comma-separated) and/or
 ``KGRAG_SERVE_API_KEY_FILE`` (one key per line, ``#`` comments). A server bound to
@@ -112,7 +113,7 @@ class ServeConfig(BaseSettings):
 
 
 def is_loopback(host: str) -> bool:
-    """Is ``host`` a loopback address or ``localhost``? (``0.0.0.0`` and ``::`` are not.)"""
+    """Whether ``host`` is a loopback address or ``localhost`` (``0.0.0.0`` and ``::`` are not)."""
     if host.lower() == "localhost":
         return True
     try:

@@ -1,5 +1,6 @@
-"""The ASGI middleware in front of every route: request ids, API keys, the body limit,
-the per-key rate limit, metrics and the JSON access log.
+"""The ASGI middleware in front of every route.
+
+Request ids, API keys, the body limit, the per-key rate limit, metrics and the JSON access log.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed MCP responses pass untouched.
 """
@@ -36,6 +37,7 @@ PUBLIC = ("/healthz", "/readyz", "/static/", "/docs", "/openapi.json")
 
 
 def is_public(path: str) -> bool:
+    """Whether ``path`` is served without an API key: the page, health, static and API-docs routes."""
     return path == "/" or any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC)
 
 
@@ -93,6 +95,7 @@ class Guard:
         return ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point: check and count the request, then pass it to the app."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -21,6 +21,7 @@ class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg", ...extra}`` as one JSON line."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line, with its ``extra`` fields."""
         out: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -37,9 +38,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO", stream: Any = None) -> None:
-    """JSON lines on ``stream`` (stderr) for kgrag and uvicorn at ``level``, other libraries
-    at WARNING; uvicorn's own access log (which prints the query string) is replaced by
-    kgrag's."""
+    """JSON lines on ``stream`` (stderr) for kgrag and uvicorn at ``level``, other libraries at WARNING.
+
+    Uvicorn's own access log (which prints the query string) is replaced by kgrag's.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     for name in ("kgrag", "uvicorn", "uvicorn.error"):

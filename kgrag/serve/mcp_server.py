@@ -1,7 +1,9 @@
-"""The MCP server (the ``mcp`` SDK 2.x, ``MCPServer``): tools ``link``,
-``retrieve_evidence``, ``diagnose``, ``lookup_concept`` and ``get_span`` whose output
-schemas are the REST response models. Served over stdio (``kgrag mcp``) and, stateless,
-as streamable HTTP at ``/mcp/`` of the REST app, behind the same key check."""
+"""The MCP server (the ``mcp`` SDK 2.x, ``MCPServer``).
+
+Tools ``link``, ``retrieve_evidence``, ``diagnose``, ``lookup_concept`` and ``get_span`` whose
+output schemas are the REST response models. Served over stdio (``kgrag mcp``) and, stateless, as
+streamable HTTP at ``/mcp/`` of the REST app, behind the same key check.
+"""
 
 from __future__ import annotations
 

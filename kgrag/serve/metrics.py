@@ -72,8 +72,11 @@ def observe_report(report: DiagnosisReport | EvidenceBundle) -> None:
 
 
 def observe_grounded(answer: GroundedDiagnosis) -> None:
-    """Citations dropped, parse failures (LLM answers that did not validate, re-asked or
-    replaced by the extractive report) and abstentions of one grounded answer."""
+    """Count the citations dropped, parse failures and abstentions of one grounded answer.
+
+    Parse failures are LLM answers that did not validate, re-asked or replaced by the extractive
+    report.
+    """
     if answer.counts.citations_dropped:
         CITATIONS_DROPPED.inc(answer.counts.citations_dropped)
     if answer.errors:

@@ -1,7 +1,9 @@
-"""Request and response bodies of the REST API and the MCP tools that are not already
-library models (those - :class:`~kgrag.types.Mention`, :class:`~kgrag.types.Candidate`,
+"""REST and MCP request and response bodies that are not library models.
+
+The library models (:class:`~kgrag.types.Mention`, :class:`~kgrag.types.Candidate`,
 :class:`~kgrag.types.Concept`, :class:`~kgrag.retrieval.types.DiagnosisReport`,
-:class:`~kgrag.retrieval.types.EvidenceBundle` - go on the wire as they are)."""
+:class:`~kgrag.retrieval.types.EvidenceBundle`) go on the wire as they are.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +21,28 @@ class _Request(BaseModel):
 
 
 class LinkRequest(_Request):
+    """Body of ``POST /link``: the text to link."""
+
     text: str = Field(description="clinical text to link", examples=["No fever but chest pain."])
 
 
 class LinkResponse(BaseModel):
+    """Answer of ``POST /link``: the mentions found, in text order."""
+
     mentions: list[Mention]
 
 
 class NormalizeRequest(_Request):
+    """Body of ``POST /normalize``: a mention (with optional context) to rank concepts for."""
+
     mention: str = Field(min_length=1, description="a mention string", examples=["heart attack"])
     context: str | None = Field(default=None, description="the mention's document (optional)")
     k: int = Field(default=5, ge=1, le=50, description="candidates to return")
 
 
 class NormalizeResponse(BaseModel):
+    """Answer of ``POST /normalize``: the candidate concepts, best first."""
+
     candidates: list[Candidate]
 
 
@@ -58,10 +68,14 @@ class CaseRequest(_Request):
 
 
 class RetrieveRequest(CaseRequest):
+    """Body of ``POST /retrieve``: a case, and how many passages to search."""
+
     passages_k: int | None = Field(default=None, ge=1, le=100, description="passages to search")
 
 
 class DiagnoseRequest(CaseRequest):
+    """Body of ``POST /diagnose``: a case, ranking method, evidence level, whether to ask the LLM."""
+
     method: Method | None = Field(default=None, description="ranking: graph | ppr | fused")
     evidence: EvidenceLevel = Field(
         default="full", description="none (ranking only) | summary | full (citations, passages)"
@@ -72,6 +86,8 @@ class DiagnoseRequest(CaseRequest):
 
 
 class ConceptSearchResponse(BaseModel):
+    """Answer of the concept search route: the query and the concepts it matched, best first."""
+
     query: str
     matches: list[ConceptMatch]
 
@@ -88,10 +104,14 @@ class SpanResponse(BaseModel):
 
 
 class Health(BaseModel):
+    """Answer of ``/healthz``: the process is up."""
+
     status: Literal["ok"]
 
 
 class Readiness(BaseModel):
+    """Answer of ``/readyz``: whether the knowledge base, model, index and store are loaded."""
+
     status: Literal["ready", "loading", "unavailable"]
     knowledge_base: bool
     model: bool

@@ -1,7 +1,9 @@
-"""The loaded knowledge base behind both the REST API and the MCP tools: one
-:class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage
-index, linker), loaded once, its calls serialised by a lock (the store's connection and
-the encoder are shared)."""
+"""The loaded knowledge base behind both the REST API and the MCP tools.
+
+One :class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage index,
+linker), loaded once, its calls serialised by a lock (the store's connection and the encoder are
+shared).
+"""
 
 from __future__ import annotations
 
@@ -93,6 +95,7 @@ class KnowledgeService:
             self._stop.wait(retry_every)
 
     def _load_once(self) -> None:
+        """One attempt of :meth:`load`; a failure is kept in ``error``."""
         self.rebuilding = False
         started = time.perf_counter()
         try:
@@ -132,7 +135,9 @@ class KnowledgeService:
 
     def _ping(self) -> None:
         """Raises GraphUnavailable when a server-backed store (Neo4j) does not answer.
-        Not under the lock, and without the driver's 30 s of retries."""
+
+        Not under the lock, and without the driver's 30 s of retries.
+        """
         if self._dx is None:
             return
         driver = getattr(self._dx.store, "driver", None)
@@ -145,8 +150,11 @@ class KnowledgeService:
             raise GraphUnavailable(f"the graph store does not answer: {type(e).__name__}: {e}") from e
 
     def _watch_store(self, every: float = 1.0) -> None:
-        """Keep ``store_error`` current, so requests fail fast (503) while the graph
-        server is down instead of each waiting out the driver's retries."""
+        """Poll the graph store every ``every`` seconds and keep ``store_error`` current.
+
+        Requests then fail fast (503) while the graph server is down instead of each
+        waiting out the driver's retries.
+        """
         while not self._stop.wait(every):
             try:
                 self._ping()
@@ -161,6 +169,7 @@ class KnowledgeService:
                 self.store_error = str(e)
 
     def close(self) -> None:
+        """Stop the store watcher and close the knowledge base."""
         self._stop.set()
         if self._dx is not None:
             self._dx.close()
@@ -168,12 +177,12 @@ class KnowledgeService:
 
     @property
     def loaded(self) -> bool:
+        """Whether the knowledge base has finished loading."""
         return self._dx is not None
 
     @property
     def diagnoser(self) -> Diagnoser:
-        """Raises:
-        NotReady: still loading, or loading failed."""
+        """Raises: NotReady: still loading, or loading failed."""
         if self._dx is None:
             raise NotReady(
                 (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
@@ -212,7 +221,8 @@ class KnowledgeService:
     def _locked(self, fn: Callable[[], T]) -> T:
         """``fn`` under the service lock; when a newer build of the knowledge base has
         completed since it was loaded, reload it once and run ``fn`` again (``fn`` must
-        read ``self.diagnoser`` anew, as every call below does)."""
+        read ``self.diagnoser`` anew, as every call below does).
+        """
         with self._lock:
             try:
                 return fn()
@@ -229,14 +239,17 @@ class KnowledgeService:
 
     # -- the calls ---------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
+        """Link ``text`` (see :func:`kgrag.link`), one request at a time."""
         dx = self.diagnoser
         return self._locked(lambda: dx.linker.link(text))
 
     def normalize(self, mention: str, context: str | None, k: int) -> list[Candidate]:
+        """The top ``k`` concepts for ``mention`` (see :func:`kgrag.normalize`)."""
         dx = self.diagnoser
         return self._locked(lambda: dx.linker.normalize(mention, context, k))
 
     def retrieve(self, req: RetrieveRequest) -> EvidenceBundle:
+        """The evidence bundle for a case (see :func:`kgrag.retrieve`)."""
         return self._locked(
             lambda: self.diagnoser.retrieve(
                 req.text,
@@ -248,6 +261,10 @@ class KnowledgeService:
         )
 
     def diagnose(self, req: DiagnoseRequest | CaseRequest) -> DiagnosisReport:
+        """The ranked differential for a case (see :func:`kgrag.diagnose`).
+
+        A plain :class:`CaseRequest` gets the default method and full evidence.
+        """
         method = req.method if isinstance(req, DiagnoseRequest) else None
         evidence = req.evidence if isinstance(req, DiagnoseRequest) else "full"
         return self._locked(
@@ -303,12 +320,12 @@ class KnowledgeService:
             return self._llm_instance
 
     def concept(self, code: str) -> Concept:
-        """Raises:
-        ConceptNotFound: no concept has this id or code."""
+        """Raises: ConceptNotFound: no concept has this id or code."""
         dx = self.diagnoser
         return self._locked(lambda: dx.table.get(code))
 
     def search(self, q: str, limit: int, kind: str | None) -> ConceptSearchResponse:
+        """Concepts whose names match ``q`` (at most ``limit``, of ``kind`` when given)."""
         dx = self.diagnoser
         kinds = [kind] if kind else None
         matches = self._locked(lambda: dx.table.search(q, limit=limit, kinds=kinds))

@@ -1,5 +1,7 @@
-"""Rankers, one file each, behind one :class:`~kgrag.retrieval.rankers.base.Ranker`
-Protocol. A new ranker is a new file here and one line in ``RANKERS``."""
+"""Rankers, one file each, behind one :class:`~kgrag.retrieval.rankers.base.Ranker` Protocol.
+
+A new ranker is a new file here and one line in ``RANKERS``.
+"""
 
 from __future__ import annotations
 

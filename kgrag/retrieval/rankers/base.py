@@ -1,6 +1,8 @@
-"""The ranker contract: every ranker sees the same request (the graph's likelihood ratios
-are always computed, since the report's probabilities come from them) and returns its
-candidates best first."""
+"""The ranker contract.
+
+Every ranker sees the same request (the graph's likelihood ratios are always computed, since the
+report's probabilities come from them) and returns its candidates best first.
+"""
 
 from __future__ import annotations
 
@@ -70,8 +72,10 @@ class Ranker(Protocol):
 def top_by_score(
     model: DiagnosticModel, scores: FloatArray, name: str, ranks: dict[str, dict[str, int]]
 ) -> RankedList:
-    """The ``CANDIDATES`` best diseases by a per-disease score array (stable ties), their
-    ranks recorded under ``name`` in ``ranks``."""
+    """The ``CANDIDATES`` best diseases by a per-disease score array (stable ties).
+
+    Their ranks are recorded under ``name`` in ``ranks``.
+    """
     order = np.argsort(-scores, kind="stable")[:CANDIDATES]
     ids = [model.diseases[i] for i in order]
     for r, d in enumerate(ids, start=1):

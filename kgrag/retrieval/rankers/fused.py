@@ -1,5 +1,8 @@
-"""The fused ranker: the graph's ranking and the passage hits' diseases combined by
-reciprocal-rank fusion or a weighted score (:mod:`kgrag.retrieval.fusion`)."""
+"""The fused ranker.
+
+The graph's ranking and the passage hits' diseases combined by reciprocal-rank fusion or a weighted
+score (:mod:`kgrag.retrieval.fusion`).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from kgrag.retrieval.rankers.base import RankedList, RankRequest, graph_ranks
 
 
 class FusedRanker:
-    """A disease's vector score is its best passage's cosine; ``score`` is the fusion score
-    (``settings.fusion``: ``rrf`` or ``weighted``, weights ``fusion_graph_weight`` and
-    ``fusion_vector_weight``)."""
+    """A disease's vector score is its best passage's cosine.
+
+    ``score`` is the fusion score (``settings.fusion``: ``rrf`` or ``weighted``, weights
+    ``fusion_graph_weight`` and ``fusion_vector_weight``).
+    """
 
     needs_passages: ClassVar[bool] = True
 

@@ -1,5 +1,7 @@
-"""The graph likelihood-ratio ranker: diseases by their summed log likelihood ratio
-(:mod:`kgrag.retrieval.model`)."""
+"""The graph likelihood-ratio ranker.
+
+Diseases by their summed log likelihood ratio (:mod:`kgrag.retrieval.model`).
+"""
 
 from __future__ import annotations
 

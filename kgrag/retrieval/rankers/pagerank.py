@@ -1,5 +1,7 @@
-"""The personalized-PageRank ranker (:mod:`kgrag.retrieval.ppr`), measured beside the
-likelihood ratios."""
+"""The personalized-PageRank ranker (:mod:`kgrag.retrieval.ppr`).
+
+Measured beside the likelihood ratios.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from kgrag.retrieval.rankers.base import RankedList, RankRequest, graph_ranks, t
 
 
 class PageRankRanker:
-    """Ranks by the walk's mass from the present findings minus that from the absent ones;
-    ``score`` is that mass (a probability difference)."""
+    """Ranks by the walk's mass from the present findings minus that from the absent ones.
+
+    ``score`` is that mass (a probability difference).
+    """
 
     needs_passages: ClassVar[bool] = False
 
