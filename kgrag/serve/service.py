@@ -219,9 +219,11 @@ class KnowledgeService:
         return self.status("ready")
 
     def _locked(self, fn: Callable[[], T]) -> T:
-        """``fn`` under the service lock; when a newer build of the knowledge base has
-        completed since it was loaded, reload it once and run ``fn`` again (``fn`` must
-        read ``self.diagnoser`` anew, as every call below does).
+        """Run ``fn`` under the service lock, reloading the knowledge base once if needed.
+
+        When a newer build has completed since the knowledge base was loaded, it is
+        reloaded and ``fn`` runs again (``fn`` must read ``self.diagnoser`` anew, as every
+        call below does).
         """
         with self._lock:
             try:
