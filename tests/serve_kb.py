@@ -17,7 +17,7 @@ from kgrag.ontology.compiled import compiled_path, to_bytes
 from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
 from kgrag.ontology.hpo import load_hpo
 from kgrag.ontology.table import ConceptTable
-from kgrag.ontology.unify import unify
+from kgrag.ontology.unify import UnifiedData, unify
 from kgrag.pipeline.runner import Builder, Recipe, SourceSpec
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "serve"
@@ -53,7 +53,8 @@ def env_for(root: Path) -> dict[str, str]:
     }
 
 
-def small_table() -> ConceptTable:
+def small_data() -> UnifiedData:
+    """The fixture vocabularies unified (what the compiled table holds)."""
     d = FIXTURE
     data = unify(
         [
@@ -66,7 +67,12 @@ def small_table() -> ConceptTable:
             ),
         ]
     )
-    return ConceptTable(data)
+    return data
+
+
+def small_table() -> ConceptTable:
+    """The fixture's concept table."""
+    return ConceptTable(small_data())
 
 
 def build(root: Path, store: GraphStore | None = None) -> Settings:
@@ -76,8 +82,9 @@ def build(root: Path, store: GraphStore | None = None) -> Settings:
 
     settings = settings_for(root)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    table = small_table()
-    compiled_path(settings).write_bytes(to_bytes(table.data))
+    data = small_data()
+    compiled_path(settings).write_bytes(to_bytes(data))
+    table = ConceptTable(data)
     own = store is None
     target = store or SqliteGraphStore(root / "kb")
     try:

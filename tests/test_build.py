@@ -112,7 +112,7 @@ def test_kill_minus_nine_mid_build_then_resume(
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,  # the whole default recipe with MiniLM passage embeddings, on 2 cores
     )
     assert done.returncode == 0, done.stderr
     with SqliteGraphStore(kb, read_only=True) as final:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgrag.errors import ConfigError, OntologyFormatError
+from kgrag.errors import InvalidRequest, OntologyFormatError
 from kgrag.graph.builders import ddxplus_finding_edges
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
@@ -114,9 +114,9 @@ def test_setting_changes_the_ranking_and_is_reported(tmp_path: Path) -> None:
     store = _store(tmp_path / "kb")
     build_artifacts(store, fingerprint="fp", encoder="hashing")
     dx = Diagnoser(store)
-    uniform = dx.diagnose(findings=["F"], setting="uniform", evidence=False)
-    general = dx.diagnose(findings=["F"], setting="general", evidence=False)
-    rare = dx.diagnose(findings=["F"], setting="rare", evidence=False)
+    uniform = dx.diagnose(findings=["F"], setting="uniform", evidence="none")
+    general = dx.diagnose(findings=["F"], setting="general", evidence="none")
+    rare = dx.diagnose(findings=["F"], setting="rare", evidence="none")
     assert [c.concept_id for c in uniform.candidates] == ["D_RARE", "D_COMMON"]
     assert [c.concept_id for c in general.candidates] == ["D_COMMON", "D_RARE"]
     assert [c.concept_id for c in rare.candidates] == ["D_RARE", "D_COMMON"]
@@ -126,8 +126,8 @@ def test_setting_changes_the_ranking_and_is_reported(tmp_path: Path) -> None:
     assert general.candidates[1].prior_class == "rare"
     assert general.candidates[1].log_prior == pytest.approx(np.log(0.01), abs=1e-3)
     assert sum(c.probability for c in general.candidates) == pytest.approx(1.0, abs=1e-3)
-    assert dx.diagnose(findings=["F"], evidence=False).setting == "general"  # the default
-    with pytest.raises(ConfigError, match="setting must be one of"):
+    assert dx.diagnose(findings=["F"], evidence="none").setting == "general"  # the default
+    with pytest.raises(InvalidRequest, match="setting must be one of"):
         dx.diagnose(findings=["F"], setting="icu")  # type: ignore[arg-type]
 
 
