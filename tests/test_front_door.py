@@ -109,7 +109,10 @@ def test_public_names_are_pinned_with_their_kind() -> None:
             assert value.__module__ == module, (name, value.__module__)
         else:
             assert isinstance(value, str) and value.count(".") >= 1
-    assert list(inspect.signature(kgrag.build).parameters) == ["recipe", "store", "rebuild", "progress"]
+    params = inspect.signature(kgrag.build).parameters
+    positional = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == ["recipe", "store", "rebuild", "progress"]
+    assert all(p.kind is p.KEYWORD_ONLY for n, p in params.items() if n not in positional)
     with pytest.raises(AttributeError):
         _ = kgrag.not_a_name  # type: ignore[attr-defined]
 
