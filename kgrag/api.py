@@ -158,6 +158,19 @@ def _findings_arg(findings: object) -> list[FindingInput | str] | None:
     return out
 
 
+def _case_args(
+    text: object, findings: object, top_k: object, setting: object
+) -> tuple[str | None, list[FindingInput | str] | None, int]:
+    """Check a case (text and/or findings), ``top_k`` and ``setting``; return them typed."""
+    checked_text = _text_arg("text", text, optional=True)
+    checked = _findings_arg(findings)
+    k = _positive_int("top_k", top_k)
+    if checked_text is None and checked is None:
+        raise InvalidRequest("give text=..., findings=[...] or both")
+    _setting_arg(setting)
+    return checked_text, checked, k
+
+
 def _setting_arg(setting: object) -> None:
     from kgrag.retrieval.priors import SETTINGS
 
@@ -392,13 +405,8 @@ def diagnose(
         >>> report.candidates[0].rank
         1
     """
-    checked_text = _text_arg("text", text, optional=True)
-    checked = _findings_arg(findings)
-    k = _positive_int("top_k", top_k)
+    checked_text, checked, k = _case_args(text, findings, top_k, setting)
     how = _method_arg(method)
-    if checked_text is None and checked is None:
-        raise InvalidRequest("give text=..., findings=[...] or both")
-    _setting_arg(setting)
     if evidence not in ("none", "summary", "full"):
         raise InvalidRequest(f"evidence must be 'none', 'summary' or 'full', got {evidence!r:.40}")
     return _answer(
@@ -439,13 +447,8 @@ def retrieve(
         >>> len(bundle.passages) > 0
         True
     """
-    checked_text = _text_arg("text", text, optional=True)
-    checked = _findings_arg(findings)
-    k = _positive_int("top_k", top_k)
+    checked_text, checked, k = _case_args(text, findings, top_k, setting)
     pk = None if passages_k is None else _positive_int("passages_k", passages_k)
-    if checked_text is None and checked is None:
-        raise InvalidRequest("give text=..., findings=[...] or both")
-    _setting_arg(setting)
     return _answer(
         lambda dx: dx.retrieve(checked_text, checked, top_k=k, passages_k=pk, setting=setting)
     )
@@ -567,12 +570,7 @@ def answer(
     from kgrag.generate.answer import GenerateOptions, answer_with
     from kgrag.generate.backends import llm_from_spec
 
-    checked_text = _text_arg("text", text, optional=True)
-    checked = _findings_arg(findings)
-    k = _positive_int("top_k", top_k)
-    if checked_text is None and checked is None:
-        raise InvalidRequest("give text=..., findings=[...] or both")
-    _setting_arg(setting)
+    checked_text, checked, k = _case_args(text, findings, top_k, setting)
     dx = default_diagnoser()
     model = llm if llm is not None and not isinstance(llm, str) else llm_from_spec(llm, dx.settings)
     try:
