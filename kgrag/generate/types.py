@@ -109,6 +109,14 @@ class GroundedDiagnosis(_Model):
 
     ``verified`` is true when every citation shown verifies against the stored text, every
     ``[n]`` marker resolves, every citation is used and every claim shown is supported.
+
+    Example:
+        >>> import kgrag
+        >>> g = kgrag.answer("Fever and a productive cough. No chest pain.", llm="none")
+        >>> g.status, g.source, g.verified
+        ('answered', 'extractive', True)
+        >>> g.counts.citations_dropped
+        0
     """
 
     status: Literal["answered", "insufficient_evidence"]
