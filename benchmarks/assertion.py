@@ -7,7 +7,7 @@ caller gives, see :func:`kgrag.assert_spans`). Reports negation precision / reca
 (absent vs. not absent) and five-way accuracy (present / absent / historical /
 hypothetical / family; kgrag's ``possible`` counts as present, as the kit has no such
 class), per-class counts, and the speed of the rules. Data: Chapman et al. NegEx/ConText
-kit, Apache-2.0 (``/work/shared/data/assertion_dev``).
+kit, Apache-2.0 (``../shared/data/assertion_dev`` beside the repository).
 """
 
 from __future__ import annotations
@@ -90,12 +90,11 @@ def evaluate(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", type=Path, default=REPO.parent.parent / "shared/data/assertion_dev")
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared/data/assertion_dev")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/out/assertion.json")
     ap.add_argument("--errors", type=int, default=0, help="print the first N wrong sentences")
     args = ap.parse_args()
-    data = args.data if args.data.exists() else Path("/work/shared/data/assertion_dev")
-    result, errors = evaluate(load(data))
+    result, errors = evaluate(load(args.data))
     for e in errors[: args.errors]:
         print(json.dumps(e), file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ def main() -> int:
                 if k != "fingerprint":
                     same[f"meta.{k}"] = meta_a[k] == meta_b.get(k)
     result = {
-        "kb": str(kb),
+        "kb": kb.name,  # the folder name only: no machine path in the results
         "has_finding_edges": len(findings),
         "with_frequency": sum("frequency" in e.props for e in findings),
         "annotations": len(model.annotations),
