@@ -615,3 +615,37 @@ def test_retrieval_over_neo4j(default_settings: Settings) -> None:
     finally:
         store.clear()
         store.close()
+
+
+def test_a_disease_named_above_its_subtypes_inherits_what_most_of_them_share() -> None:
+    """Parkinson disease above numbered genetic forms: the findings most forms show."""
+    from kgrag.retrieval.compile import inherit_from_subtypes
+
+    def claim(f: float | None) -> tuple[list[Claim], set[str]]:
+        return [Claim(source="HPOA", props={} if f is None else {"frequency": f})], {"PMID:1"}
+
+    merged = {
+        ("PD1", "TREMOR", False): claim(1.0),
+        ("PD2", "TREMOR", False): claim(0.5),
+        ("PD3", "TREMOR", False): claim(None),
+        ("PD1", "RIGIDITY", False): claim(1.0),
+        ("PD2", "RIGIDITY", False): claim(1.0),
+        ("PD3", "DEAFNESS", False): claim(1.0),  # one form of three: not inherited
+        ("PD1", "ANOSMIA", True): ([], {"PMID:2"}),  # not shown: never inherited
+        ("CYST2", "PAIN", False): claim(1.0),  # a parent with one subtype: left alone
+    }
+    parents = {
+        "PD1": ["PD"], "PD2": ["PD"], "PD3": ["PD_AR"], "PD_AR": ["PD"],
+        "CYST2": ["CYST"], "PD_LIKE_PHENOTYPE": ["PD"],
+    }  # fmt: skip
+    tiers = {c: Tier.DISEASE for c in ["PD", "PD1", "PD2", "PD3", "PD_AR", "CYST", "CYST2"]}
+    tiers["PD_LIKE_PHENOTYPE"] = Tier.FINDING
+    out = inherit_from_subtypes(merged, parents, tiers)  # type: ignore[arg-type]
+    assert out == {"PD": ["PD1", "PD2", "PD3"]}  # PD_AR (no annotations) is passed through
+    inherited = {t: c for (d, t, ns), c in merged.items() if d == "PD"}
+    assert set(inherited) == {"TREMOR", "RIGIDITY"}
+    tremor = inherited["TREMOR"][0][0].props["frequency"]
+    assert tremor == pytest.approx((1.0 + 0.5 + 0.5) / 3)  # unknown frequency counts 0.5
+    assert inherited["RIGIDITY"][0][0].props["frequency"] == pytest.approx(2 / 3)
+    assert inherited["TREMOR"][1] == {"PMID:1"}  # the subtypes' references, for dropping
+    assert not any(d == "CYST" for d, _, _ in merged)
