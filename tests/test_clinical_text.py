@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from kgrag.config import Settings, get_settings
 from kgrag.index.encoders import HashingEncoder
+from kgrag.linking.lay_terms import LayTerm, lay_terms
 from kgrag.linking.linker import ConceptLinker, InvalidSpan
 from kgrag.ontology.table import ConceptTable
 from kgrag.types import Assertion, Mention
@@ -243,3 +244,21 @@ def test_cli_targets_vocab_and_kinds(runner: CliRunner, tmp_path: Path) -> None:
     assert {m["candidates"][0]["kind"] for m in json.loads(out.output)} == {"finding"}
     out = runner.invoke(app, ["link", "x", "--kinds", "bogus"])
     assert out.exit_code != 0 and "unknown kind" in out.output
+
+
+@pytest.mark.parametrize("row", lay_terms(), ids=lambda r: r.phrase)
+def test_every_lay_term_links_to_its_finding(linker: ConceptLinker, row: LayTerm) -> None:
+    """A row of data/lay_terms.tsv: the phrase, in a sentence, links to the HPO code it names."""
+    i = linker.table.index_of(row.code)
+    assert i is not None, f"{row.code} is not in the shipped concepts"
+    names = {linker.table.row(i).name.lower(), *(s[0].lower() for s in linker.table.synonyms(i))}
+    assert row.label.lower() in names, f"{row.code} is not named {row.label!r}"
+    found = [m for m in linker.link(f"She reports {row.phrase} since Monday.") if m.candidates]
+    assert [m.text.lower() for m in found] == [row.phrase]
+    assert row.code in found[0].candidates[0].codes
+
+
+def test_lay_terms_can_be_left_out(table: ConceptTable) -> None:
+    plain = ConceptLinker(table, lay_terms=False)
+    found = [m for m in plain.link("She reports increased thirst.") if m.candidates]
+    assert not any("HP:0001959" in m.candidates[0].codes for m in found)

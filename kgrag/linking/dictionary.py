@@ -195,16 +195,17 @@ class DictionaryIndex:
         the key, its entry is promoted. ``votes`` (how often annotators gave this concept
         for the string) orders concepts that share the key.
         """
+        return self._add_strong(text, concept_index, "training", "training", votes)
+
+    def add_curated(self, text: str, concept_index: int, source: str) -> bool:
+        """Add a reviewed synonym from one of kgrag's own tables, as strong as a preferred name."""
+        return self._add_strong(text, concept_index, "exact", source, 1)
+
+    def _add_strong(self, text: str, concept_index: int, method: str, source: str, votes: int) -> bool:
         if not self.allowed[concept_index]:
             return False
         entry = Entry(
-            concept_index,
-            TRAINING_RANK,
-            text,
-            _case_sensitive(text, None),
-            "training",
-            "training",
-            support=votes,
+            concept_index, TRAINING_RANK, text, _case_sensitive(text, None), method, source, votes
         )
         added = self._add(text, entry, replace=True)
         if added:

@@ -20,6 +20,7 @@ from kgrag.linking.base import CandidateSource
 from kgrag.linking.calibration import Calibration, load_calibration, profile_name
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
 from kgrag.linking.labs import phrasings, read_labs
+from kgrag.linking.lay_terms import add_lay_terms
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
 from kgrag.ontology.table import ConceptTable
 from kgrag.tokens import Token, key_of, tokenize
@@ -80,9 +81,12 @@ class ConceptLinker:
         nil_threshold: float = 0.0,
         calibration: Calibration | None = None,
         on_candidate: Callable[[Candidate, tuple[str, float, int, int]], None] | None = None,
+        lay_terms: bool = True,
     ) -> None:
         self.table = table
         self.dictionary = DictionaryIndex(table, kinds=kinds, prefixes=prefixes)
+        if lay_terms:
+            add_lay_terms(self.dictionary, table)
         self._fuzzy_enabled = fuzzy
         self._fuzzy: CandidateSource | None = None
         self.dense = dense
