@@ -253,3 +253,18 @@ def test_full_recipe_adds_the_shipped_medquad_collections() -> None:
     page = next((folder / "9_CDC_QA").glob("*.xml.gz"))
     doc = read_medquad(page, folder, "medquad_more")
     assert doc.sections and doc.source == "medquad_more/CDC"
+
+
+def test_a_shipped_recipe_is_found_by_name_and_may_read_the_shipped_corpora(tmp_path: Path) -> None:
+    """`kgrag build full` reads ../corpora like the default; a copied recipe does not."""
+    from kgrag.errors import ConfigError
+    from kgrag.pipeline.runner import load_recipe
+
+    recipe = load_recipe("full")
+    assert recipe.name == "full"
+    assert recipe.confined("../corpora/medquad_more").is_dir()
+    copy = tmp_path / "ingest" / "full.toml"
+    copy.parent.mkdir()
+    copy.write_text((ROOT / "ingest" / "full.toml").read_text())
+    with pytest.raises(ConfigError, match="refused to read"):
+        load_recipe(copy).confined("../../etc")

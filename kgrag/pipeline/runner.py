@@ -206,16 +206,20 @@ def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] =
     """The recipe at ``path`` (default: the shipped ``ingest/default.toml``).
 
     Args:
-        path: a recipe TOML file.
-        allow: folders outside the recipe's own that it may read (the shipped default
-            recipe may read the project folder that holds ``ingest/`` and ``corpora/``).
+        path: a recipe TOML file, or the name of a shipped recipe (``full``).
+        allow: folders outside the recipe's own that it may read (a shipped recipe, one in
+            the folder of ``ingest/default.toml``, may read the project folder that holds
+            ``ingest/`` and ``corpora/``).
 
     Raises:
         ConfigError: missing or invalid recipe.
     """
-    default = not path
     path = Path(path) if path else default_recipe_path()
-    roots = tuple(Path(a) for a in allow) + ((path.resolve().parent.parent,) if default else ())
+    shipped_dir = default_recipe_path().parent.resolve()
+    if not path.suffix and not path.exists() and (shipped_dir / f"{path}.toml").is_file():
+        path = shipped_dir / f"{path}.toml"  # a shipped recipe by name: `kgrag build full`
+    shipped = path.resolve().parent == shipped_dir
+    roots = tuple(Path(a) for a in allow) + ((shipped_dir.parent,) if shipped else ())
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return Recipe(**data, base_dir=path.parent, allowed_roots=roots)
