@@ -262,3 +262,27 @@ def test_lay_terms_can_be_left_out(table: ConceptTable) -> None:
     plain = ConceptLinker(table, lay_terms=False)
     found = [m for m in plain.link("She reports increased thirst.") if m.candidates]
     assert not any("HP:0001959" in m.candidates[0].codes for m in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "code"),
+    [
+        ("She has pain in her right knee.", "pain in her right knee", "HP:0030839"),
+        ("Swelling of both ankles for a week.", "Swelling of both ankles", "HP:0001785"),
+        ("Pain in the epigastrium after meals.", "Pain in the epigastrium", "HP:0410019"),
+        ("Mass in the left breast.", "Mass in the left breast", "HP:0032408"),
+    ],
+)
+def test_a_finding_followed_by_its_site_links_site_first(
+    linker: ConceptLinker, text: str, surface: str, code: str
+) -> None:
+    found = {m.text: m for m in linker.link(text) if m.candidates}
+    assert surface in found, found
+    assert code in found[surface].candidates[0].codes
+
+
+def test_a_denied_site_finding_stays_absent_and_plain_findings_stay(linker: ConceptLinker) -> None:
+    found = {m.text: m for m in linker.link("No pain in the abdomen. Weakness of the arm.")}
+    assert found["pain in the abdomen"].assertion is Assertion.ABSENT
+    assert "HP:0002027" in found["pain in the abdomen"].candidates[0].codes
+    assert "Weakness" in found  # no "arm weakness" concept: the finding alone, unchanged

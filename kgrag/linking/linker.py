@@ -21,6 +21,7 @@ from kgrag.linking.calibration import Calibration, load_calibration, profile_nam
 from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
 from kgrag.linking.labs import phrasings, read_labs
 from kgrag.linking.lay_terms import add_lay_terms
+from kgrag.linking.sites import site_phrases
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
 from kgrag.ontology.table import ConceptTable
 from kgrag.tokens import Token, key_of, tokenize
@@ -161,6 +162,7 @@ class ConceptLinker:
         if self.rejected_keys:
             found = [f for f in found if key_of(text[f.start : f.end]) not in self.rejected_keys]
         found = self._with_labs(text, found)
+        found = self._with_sites(text, found)
         found.sort(key=lambda f: f.start)
         return self._mentions(text, found)
 
@@ -256,6 +258,28 @@ class ConceptLinker:
                 entries = self.dictionary.lookup(name)
                 if entries:
                     extra.append(_Found(phrase.start, phrase.end, tuple(entries), "lab", name))
+                    break
+        if not extra:
+            return found
+        kept = [f for f in found if not any(e.start < f.end and f.start < e.end for e in extra)]
+        return kept + extra
+
+    def _with_sites(self, text: str, found: list[_Found]) -> list[_Found]:
+        """Findings whose body site follows them: "pain in the right knee" is knee pain.
+
+        Each phrase of :func:`~kgrag.linking.sites.site_phrases` whose site + finding names a
+        concept ("knee pain", with or without the site's laterality words) replaces the
+        dictionary matches inside its span; a coordinated finding ("pain and swelling of the
+        knee") keeps its own word as its span.
+        """
+        extra: list[_Found] = []
+        for phrase in site_phrases(text):
+            for key in phrase.keys:
+                entries = [
+                    e for e in self.dictionary.lookup(key) if self.table.row(e.concept).kind == "finding"
+                ]
+                if entries:
+                    extra.append(_Found(phrase.start, phrase.end, tuple(entries), "exact", key))
                     break
         if not extra:
             return found
