@@ -40,7 +40,9 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger(__name__)
 
-SourceKind = Literal["vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "corpus"]
+SourceKind = Literal[
+    "vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "do_definitions", "corpus"
+]
 
 
 class SourceSpec(BaseModel):
@@ -482,6 +484,53 @@ class Builder:
             self.store.upsert_edges(counted(edges, self.say, f"{name}: edges", n_edges)),
         )
 
+    def _definition_edges(self, name: str, d: Path) -> Iterator[Edge]:
+        """HAS_FINDING edges from Disease Ontology definitions (:mod:`~kgrag.pipeline.definition_facts`).
+
+        Each claim cites the DOID whose definition states the finding, with the finding's
+        span in that definition and its text (``props["quote"]``).
+        """
+        from kgrag.graph.schema import Claim, EdgeType
+        from kgrag.linking.linker import ConceptLinker
+        from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
+        from kgrag.pipeline.definition_facts import definition_findings
+
+        do = load_disease_ontology(
+            DoFiles(
+                d / "disease_ontology/HumanDO.tsv.gz",
+                d / "disease_ontology/allXREFinDO.tsv.gz",
+                definitions=d / "disease_ontology/facets_id_name_definition.tsv.gz",
+            ),
+            "",
+        )
+        defined = [c for c in do.concepts if c.definition]
+        self.say(f"{name}: {len(defined):,} Disease Ontology definitions")
+        linker = ConceptLinker(self.table, kinds=["finding"], fuzzy=False)
+        for k, c in enumerate(defined, start=1):
+            disease = self.table.resolve(c.id)
+            if disease is None or c.definition is None:
+                continue
+            text = c.definition
+            for m in definition_findings(disease, text, linker.link(text)):
+                assert m.best is not None
+                yield Edge(
+                    src=disease,
+                    type=EdgeType.HAS_FINDING,
+                    dst=m.best.concept_id,
+                    props={"polarity": "present"},
+                    claims=(
+                        Claim(
+                            source=name,
+                            reference=c.id,
+                            start=m.start,
+                            end=m.end,
+                            props={"quote": m.text},
+                        ),
+                    ),
+                )
+            if k % 2000 == 0:
+                self.say(f"{name}: {k:,}/{len(defined):,} definitions read")
+
     def _build_source(self, spec: SourceSpec, name: str, *, incremental: bool = False) -> SourceReport:
         from kgrag.graph import builders
 
@@ -538,6 +587,8 @@ class Builder:
             n, e = self._write(
                 name, [], builders.disease_symptom_edges(do.disease_symptom, self.table, name)
             )
+        elif spec.kind == "do_definitions":
+            n, e = self._write(name, [], self._definition_edges(name, d))
         else:
             from kgrag.pipeline.corpus import build_corpus
 
