@@ -1,6 +1,7 @@
 """A random sample of the Disease Ontology definition facts, for hand labelling.
 
-    python benchmarks/definition_facts.py [--n 50] [--seed 15] [--out benchmarks/out/definition_facts_sample.jsonl]
+    python benchmarks/definition_facts.py [--n 50] [--seed 15]
+                                          [--out benchmarks/out/definition_facts_sample.jsonl]
 
 Needs the default knowledge base (``kgrag build``). Prints and writes ``n`` random facts of
 the ``do_definitions`` source (disease, the finding's words in the definition, the linked
@@ -20,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/definition_facts_sample.jsonl")
