@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -112,11 +113,16 @@ def cli_errors() -> Iterator[None]:
 class ProgressReporter:
     """Step lines and rich progress bars on stderr (so ``--json`` stdout stays clean).
 
-    Silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes) each counted task
-    prints one line when it finishes. Use as a context manager.
+    Silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes, a log file) a
+    counted task prints a line with its count at most every ``line_every`` seconds while it runs
+    (``embedding: 1,024 of 7,207 (14%)``), and one when it finishes. Use as a context manager.
+
+    Args:
+        json_mode: print nothing (the command writes JSON on stdout).
+        line_every: seconds between two lines of one running task when there is no terminal.
     """
 
-    def __init__(self, json_mode: bool = False) -> None:
+    def __init__(self, json_mode: bool = False, *, line_every: float = 30.0) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -138,6 +144,8 @@ class ProgressReporter:
         )
         self.tasks: dict[str, TaskID] = {}
         self.finished: set[str] = set()
+        self.line_every = line_every
+        self.last_line: dict[str, float] = {}  # task -> time.monotonic() of its last line
 
     def __enter__(self) -> ProgressReporter:
         self.bars.start()
@@ -156,9 +164,21 @@ class ProgressReporter:
         if task not in self.tasks:
             self.tasks[task] = self.bars.add_task(escape(task), total=total)
         self.bars.update(self.tasks[task], completed=done, total=total)
-        if not self.live and total is not None and done >= total and task not in self.finished:
+        if not self.live:
+            self._line(task, done, total)
+
+    def _line(self, task: str, done: int, total: int | None) -> None:
+        """A line of a task when there is no terminal: at its end, or ``line_every`` s after the last."""
+        if task in self.finished:
+            return
+        now = time.monotonic()
+        if total is not None and done >= total:
             self.finished.add(task)
             self(f"{task}: {done:,}")
+        elif now - self.last_line.setdefault(task, now) >= self.line_every:
+            self.last_line[task] = now
+            of = f" of {total:,} ({100 * done // total}%)" if total else " so far"
+            self(f"{task}: {done:,}{of}")
 
 
 def _line_record(lineno: int, raw: bytes) -> dict[str, Any]:
