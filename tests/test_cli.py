@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -213,3 +214,23 @@ def test_evidence_tree_marks_direction_in_words_and_absence_apart() -> None:
 
     markdown = markdown_tree(notebook_tree([candidate]))
     assert "- for: absent Fever (log LR +0.40)" in markdown and "+ absent" not in markdown
+
+
+def test_no_help_shows_restructuredtext() -> None:
+    """``--help`` of kgrag and of every (sub)command is plain text: the docstrings' ````x````
+    literals and ``:func:`x``` roles are not shown as typed."""
+    import typer
+
+    def paths(command: Any, path: list[str]) -> list[list[str]]:  # typer's own click Command
+        found = [path]
+        for name, sub in (getattr(command, "commands", None) or {}).items():  # a group's
+            found += paths(sub, [*path, name])
+        return found
+
+    every = paths(typer.main.get_command(app), [])
+    assert ["serve"] in every and ["concepts", "search"] in every and len(every) > 12
+    runner = CliRunner()
+    for path in every:
+        out = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert out.exit_code == 0, (path, out.output)
+        assert "``" not in out.output and ":func:`" not in out.output, (path, out.output)

@@ -8,7 +8,9 @@ that are not valid UTF-8 printable (undecodable bytes become U+FFFD, with a warn
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -74,6 +76,47 @@ def clean_argv(argv: list[str]) -> list[str]:
             arg = fixed
         out.append(arg)
     return out
+
+
+_LITERAL = re.compile(r"``(.+?)``")
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`]+)`")
+
+
+def plain_text(doc: str) -> str:
+    """Docstring text without its reStructuredText markup, for ``--help``.
+
+    Double-backquoted literals lose their backquotes; a role (``:func:``, ``:class:``, ...)
+    becomes its target's name.
+
+    Example:
+        >>> plain_text("Options come from ``KGRAG_SERVE_*``; see :func:`~kgrag.build`.")
+        'Options come from KGRAG_SERVE_*; see kgrag.build.'
+    """
+    return _ROLE.sub(r"\1", _LITERAL.sub(r"\1", doc))
+
+
+def plain_help(app: typer.Typer) -> None:
+    """Make every help text of ``app`` plain (:func:`plain_text`): commands, groups, options.
+
+    Typer takes a command's help from its docstring, written in reStructuredText for the API
+    docs; call this once the commands are registered (sub-apps included).
+    """
+    if isinstance(app.info.help, str):
+        app.info.help = plain_text(app.info.help)
+    for command in app.registered_commands:
+        if command.callback is None:
+            continue
+        doc = command.help if command.help is not None else inspect.getdoc(command.callback)
+        command.help = plain_text(doc) if doc else doc
+        for param in inspect.signature(command.callback).parameters.values():
+            info = param.default
+            if isinstance(info, typer.models.ParameterInfo) and isinstance(info.help, str):
+                info.help = plain_text(info.help)
+    for group in app.registered_groups:
+        if isinstance(group.help, str):
+            group.help = plain_text(group.help)
+        if group.typer_instance is not None:
+            plain_help(group.typer_instance)
 
 
 def usage_error(message: str) -> NoReturn:
