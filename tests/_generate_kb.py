@@ -43,6 +43,8 @@ ANNOTATIONS = [  # disease, finding, frequency, reference
     ("D_PNEU", "F_COUGH", 0.9, "PMID:4"),
     ("D_PNEU", "F_FEVER", 0.8, "PMID:4"),
 ]
+PATIENT: list[str | dict[str, Any]] = ["F_SEIZ", "F_HYPO", {"id": "F_FEVER", "excluded": True}]
+"""The patient of the generate tests: two present findings and an absent one."""
 DOCS = {  # id: (title, focus, text)
     "doc:epi": (
         "Epileptic encephalopathy",

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from kgrag.config import Settings, load_settings
 from kgrag.ontology.table import ConceptTable
+
+if TYPE_CHECKING:
+    from kgrag.generate.evidence import EvidencePack
+    from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.retrieval.types import EvidenceBundle
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -121,3 +128,30 @@ def default_kb(table: ConceptTable, default_settings: Settings) -> Settings:
         store.close()
     assert report.status == "complete", report
     return default_settings
+
+
+# --- the generate tests' small knowledge base (tests/_generate_kb.py), one per test module ---
+@pytest.fixture(scope="module")
+def dx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Diagnoser]:
+    """A Diagnoser over the toy generate KB (embedded store, hashing encoder)."""
+    from _generate_kb import diagnoser
+
+    d = diagnoser(tmp_path_factory.mktemp("generate-kb"))
+    yield d
+    d.close()
+
+
+@pytest.fixture(scope="module")
+def bundle(dx: Diagnoser) -> EvidenceBundle:
+    """The evidence bundle of ``_generate_kb.PATIENT`` on :func:`dx`."""
+    from _generate_kb import PATIENT
+
+    return dx.retrieve(None, PATIENT)
+
+
+@pytest.fixture(scope="module")
+def pack(bundle: EvidenceBundle) -> EvidencePack:
+    """The evidence pack an LLM is shown for :func:`bundle`."""
+    from kgrag.generate.evidence import evidence_pack
+
+    return evidence_pack(bundle)

@@ -79,6 +79,54 @@ def test_failed_source_marks_incomplete_and_rerun_repairs(
     store.close()
 
 
+class _Counts:
+    """A counting progress reporter that keeps every step and count it is told."""
+
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self.counts: list[tuple[str, int, int | None]] = []
+
+    def __call__(self, step: str) -> None:
+        self.steps.append(step)
+
+    def count(self, task: str, done: int, total: int | None) -> None:
+        self.counts.append((task, done, total))
+
+
+def test_ddxplus_edges_counted_once_as_in_the_store(
+    default_settings: Settings, fixtures: Path, tmp_path: Path
+) -> None:
+    """The ddxplus source writes its symptom/antecedent edges and its mapped-finding edges in
+    one counted pass: the report's edges are the store's, and the progress count for
+    ``ddxplus: edges`` runs once up to that total (it used to restart for the second kind)."""
+    from kgrag.ontology.ddxplus import load_ddxplus
+    from kgrag.ontology.hpo import load_hpo
+    from kgrag.ontology.unify import unify
+
+    d = default_settings.ontologies_dir / "ddxplus"
+    ddx = load_ddxplus(
+        d / "release_conditions.json.gz", d / "release_evidences.json.gz", d / "icd10_corrections.json"
+    )
+    table = ConceptTable(unify([load_hpo(fixtures / "hpo/hp_mini.obo"), ddx]))
+    store = SqliteGraphStore(tmp_path / "kb")
+    progress = _Counts()
+    recipe = Recipe(name="t", sources=[SourceSpec(kind="vocabularies"), SourceSpec(kind="ddxplus")])
+    report = Builder(recipe, store, table=table, settings=default_settings, progress=progress).run()
+    edges = {s.name: s.edges for s in report.sources}["ddxplus"]
+    in_store = store.conn.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT src, type, dst FROM claims WHERE source = 'ddxplus')"
+    ).fetchone()[0]
+    mapped = store.conn.execute(
+        "SELECT count(*) FROM claims WHERE source = 'ddxplus' AND props LIKE '%\"relation\"%'"
+    ).fetchone()[0]
+    store.close()
+    assert mapped >= 1 and edges > mapped  # both kinds of edges were written
+    assert edges == in_store
+    done = [n for task, n, _ in progress.counts if task == "ddxplus: edges"]
+    assert done == sorted(done) and done[-1] == edges
+    assert f"ddxplus: 0 nodes, {edges:,} edges" in " ".join(progress.steps)
+
+
 @pytest.mark.slow
 def test_kill_minus_nine_mid_build_then_resume(
     default_settings: Settings, table: ConceptTable, tmp_path: Path

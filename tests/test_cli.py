@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
-def runner(monkeypatch: pytest.MonkeyPatch, default_settings: Settings) -> CliRunner:
+def runner(monkeypatch: pytest.MonkeyPatch, default_settings: Settings) -> Iterator[CliRunner]:
     monkeypatch.setenv("KGRAG_CACHE_DIR", str(default_settings.cache_dir))
     get_settings.cache_clear()
     yield CliRunner()
@@ -158,3 +160,77 @@ def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type:
     assert runner.invoke(app, ["diagnose", "--store", kb]).exit_code == 2
     out = runner.invoke(app, ["diagnose", "nothing clinical here", "--store", kb])
     assert out.exit_code == 2 and "present finding" in out.output
+
+
+def test_evidence_tree_marks_direction_in_words_and_absence_apart() -> None:
+    """The text evidence tree: ``for``/``against`` (the sign of the log LR) never ``+``/``-``,
+    so an absent finding that speaks for a disease does not read as present; the legend says so."""
+    from rich.console import Console
+
+    from kgrag.cli.diagnose import _evidence_tree
+    from kgrag.retrieval.types import (
+        EVIDENCE_LEGEND,
+        ConceptRef,
+        DiagnosisCandidate,
+        EvidenceBundle,
+        FindingEvidence,
+        QueryFindings,
+    )
+
+    def finding(name: str, absent: bool, log_lr: float, not_shown: bool = False) -> FindingEvidence:
+        ref = ConceptRef(id=f"HP:{name}", name=name)
+        return FindingEvidence(
+            finding=ref, absent=absent, log_lr=log_lr, not_shown=not_shown, matched=None, annotated=None
+        )
+
+    candidate = DiagnosisCandidate(
+        rank=1,
+        concept_id="UMLS:C0000001",
+        name="Some disease",
+        codes=[],
+        score=0.9,
+        probability=0.5,
+        findings=[
+            finding("Cough", False, 1.2),
+            finding("Fever", True, 0.4),  # absent, and its absence speaks for the disease
+            finding("Headache", True, -0.5),
+            finding("Rash", False, -1.1, not_shown=True),
+        ],
+    )
+    bundle = EvidenceBundle(query=QueryFindings(), diseases=[candidate], passages=[])
+    out = Console(record=True, width=200)
+    out.print(_evidence_tree(bundle))
+    lines = [line.split("── ", 1)[-1] for line in out.export_text().splitlines()]
+    assert lines[0] == f"evidence  ({EVIDENCE_LEGEND})"
+    assert lines[2:] == [
+        "for     Cough  log LR +1.20",
+        "for     absent Fever  log LR +0.40",
+        "against absent Headache  log LR -0.50",
+        "against Rash (the disease does not show it)  log LR -1.10",
+    ]
+    # the notebook renderers mark findings the same way
+    from kgrag._render import markdown_tree
+    from kgrag.retrieval.types import _evidence_tree as notebook_tree
+
+    markdown = markdown_tree(notebook_tree([candidate]))
+    assert "- for: absent Fever (log LR +0.40)" in markdown and "+ absent" not in markdown
+
+
+def test_no_help_shows_restructuredtext() -> None:
+    """``--help`` of kgrag and of every (sub)command is plain text: the docstrings' ````x````
+    literals and ``:func:`x``` roles are not shown as typed."""
+    import typer
+
+    def paths(command: Any, path: list[str]) -> list[list[str]]:  # typer's own click Command
+        found = [path]
+        for name, sub in (getattr(command, "commands", None) or {}).items():  # a group's
+            found += paths(sub, [*path, name])
+        return found
+
+    every = paths(typer.main.get_command(app), [])
+    assert ["serve"] in every and ["concepts", "search"] in every and len(every) > 12
+    runner = CliRunner()
+    for path in every:
+        out = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert out.exit_code == 0, (path, out.output)
+        assert "``" not in out.output and ":func:`" not in out.output, (path, out.output)

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from _generate_kb import (
     DOCS,
+    PATIENT,
     HttpScript,
     ScriptedLLM,
     answer_json,
     assert_grounded,
     chat_body,
-    diagnoser,
     serve,
 )
 from hypothesis import HealthCheck, given, settings
@@ -38,27 +38,9 @@ from kgrag.generate.verify import MappingDocuments, StoreDocuments, check_report
 from kgrag.retrieval.diagnose import Diagnoser
 from kgrag.retrieval.types import EvidenceBundle
 
-PATIENT = ["F_SEIZ", "F_HYPO", {"id": "F_FEVER", "excluded": True}]
 EPI_FACT = "epileptic encephalopathy shows seizures in 90% of patients"
 EPI_QUOTE = "infants have frequent seizures and marked hypotonia"
 MYO_QUOTE = "babies are floppy with hypotonia"
-
-
-@pytest.fixture(scope="module")
-def dx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Diagnoser]:
-    d = diagnoser(tmp_path_factory.mktemp("generate-kb"))
-    yield d
-    d.close()
-
-
-@pytest.fixture(scope="module")
-def bundle(dx: Diagnoser) -> EvidenceBundle:
-    return dx.retrieve(None, PATIENT)
-
-
-@pytest.fixture(scope="module")
-def pack(bundle: EvidenceBundle) -> EvidencePack:
-    return evidence_pack(bundle)
 
 
 def ids(pack: EvidencePack) -> dict[str, str]:

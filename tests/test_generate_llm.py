@@ -16,10 +16,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from _generate_kb import assert_grounded, diagnoser
+from _generate_kb import assert_grounded
 
 from kgrag.generate.answer import GenerateOptions, ground
-from kgrag.generate.evidence import EvidencePack, evidence_pack
+from kgrag.generate.evidence import EvidencePack
 from kgrag.generate.llm import LLM
 from kgrag.generate.prompt import build_messages, output_schema
 from kgrag.generate.verify import StoreDocuments
@@ -27,7 +27,6 @@ from kgrag.retrieval.diagnose import Diagnoser
 from kgrag.retrieval.types import EvidenceBundle
 
 pytestmark = pytest.mark.llm
-PATIENT = ["F_SEIZ", "F_HYPO", {"id": "F_FEVER", "excluded": True}]
 OPTIONS = GenerateOptions(max_tokens=320, timeout=180)
 
 
@@ -36,23 +35,6 @@ def model_path() -> Path:
     from kgrag.generate.llama_cpp import smollm2_path
 
     return smollm2_path()
-
-
-@pytest.fixture(scope="module")
-def dx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Diagnoser]:
-    d = diagnoser(tmp_path_factory.mktemp("generate-llm-kb"))
-    yield d
-    d.close()
-
-
-@pytest.fixture(scope="module")
-def bundle(dx: Diagnoser) -> EvidenceBundle:
-    return dx.retrieve(None, PATIENT)
-
-
-@pytest.fixture(scope="module")
-def pack(bundle: EvidenceBundle) -> EvidencePack:
-    return evidence_pack(bundle)
 
 
 @pytest.fixture(scope="module")

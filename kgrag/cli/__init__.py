@@ -30,6 +30,11 @@ from kgrag.cli import serve as serve_cmd  # noqa: E402
 app.command("serve")(serve_cmd.serve)
 app.command("mcp")(serve_cmd.mcp)
 
+# -- help without the docstrings' reStructuredText (``code``, :func:`x`): after every command --
+from kgrag.cli._output import plain_help  # noqa: E402
+
+plain_help(app)
+
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress")) -> None:

@@ -8,8 +8,11 @@ that are not valid UTF-8 printable (undecodable bytes become U+FFFD, with a warn
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -75,6 +78,47 @@ def clean_argv(argv: list[str]) -> list[str]:
     return out
 
 
+_LITERAL = re.compile(r"``(.+?)``")
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`]+)`")
+
+
+def plain_text(doc: str) -> str:
+    """Docstring text without its reStructuredText markup, for ``--help``.
+
+    Double-backquoted literals lose their backquotes; a role (``:func:``, ``:class:``, ...)
+    becomes its target's name.
+
+    Example:
+        >>> plain_text("Options come from ``KGRAG_SERVE_*``; see :func:`~kgrag.build`.")
+        'Options come from KGRAG_SERVE_*; see kgrag.build.'
+    """
+    return _ROLE.sub(r"\1", _LITERAL.sub(r"\1", doc))
+
+
+def plain_help(app: typer.Typer) -> None:
+    """Make every help text of ``app`` plain (:func:`plain_text`): commands, groups, options.
+
+    Typer takes a command's help from its docstring, written in reStructuredText for the API
+    docs; call this once the commands are registered (sub-apps included).
+    """
+    if isinstance(app.info.help, str):
+        app.info.help = plain_text(app.info.help)
+    for command in app.registered_commands:
+        if command.callback is None:
+            continue
+        doc = command.help if command.help is not None else inspect.getdoc(command.callback)
+        command.help = plain_text(doc) if doc else doc
+        for param in inspect.signature(command.callback).parameters.values():
+            info = param.default
+            if isinstance(info, typer.models.ParameterInfo) and isinstance(info.help, str):
+                info.help = plain_text(info.help)
+    for group in app.registered_groups:
+        if isinstance(group.help, str):
+            group.help = plain_text(group.help)
+        if group.typer_instance is not None:
+            plain_help(group.typer_instance)
+
+
 def usage_error(message: str) -> NoReturn:
     """Refuse a command line: one red line, exit code 2."""
     err_console.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
@@ -112,11 +156,16 @@ def cli_errors() -> Iterator[None]:
 class ProgressReporter:
     """Step lines and rich progress bars on stderr (so ``--json`` stdout stays clean).
 
-    Silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes) each counted task
-    prints one line when it finishes. Use as a context manager.
+    Silent in JSON mode. Bars are drawn on a terminal only; elsewhere (CI, pipes, a log file) a
+    counted task prints a line with its count at most every ``line_every`` seconds while it runs
+    (``embedding: 1,024 of 7,207 (14%)``), and one when it finishes. Use as a context manager.
+
+    Args:
+        json_mode: print nothing (the command writes JSON on stdout).
+        line_every: seconds between two lines of one running task when there is no terminal.
     """
 
-    def __init__(self, json_mode: bool = False) -> None:
+    def __init__(self, json_mode: bool = False, *, line_every: float = 30.0) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -138,6 +187,8 @@ class ProgressReporter:
         )
         self.tasks: dict[str, TaskID] = {}
         self.finished: set[str] = set()
+        self.line_every = line_every
+        self.last_line: dict[str, float] = {}  # task -> time.monotonic() of its last line
 
     def __enter__(self) -> ProgressReporter:
         self.bars.start()
@@ -156,9 +207,21 @@ class ProgressReporter:
         if task not in self.tasks:
             self.tasks[task] = self.bars.add_task(escape(task), total=total)
         self.bars.update(self.tasks[task], completed=done, total=total)
-        if not self.live and total is not None and done >= total and task not in self.finished:
+        if not self.live:
+            self._line(task, done, total)
+
+    def _line(self, task: str, done: int, total: int | None) -> None:
+        """A line of a task when there is no terminal: at its end, or ``line_every`` s after the last."""
+        if task in self.finished:
+            return
+        now = time.monotonic()
+        if total is not None and done >= total:
             self.finished.add(task)
             self(f"{task}: {done:,}")
+        elif now - self.last_line.setdefault(task, now) >= self.line_every:
+            self.last_line[task] = now
+            of = f" of {total:,} ({100 * done // total}%)" if total else " so far"
+            self(f"{task}: {done:,}{of}")
 
 
 def _line_record(lineno: int, raw: bytes) -> dict[str, Any]:

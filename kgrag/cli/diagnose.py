@@ -24,7 +24,13 @@ from kgrag.cli._output import (
     usage_error,
 )
 from kgrag.retrieval.priors import SETTINGS
-from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Passage
+from kgrag.retrieval.types import (
+    EVIDENCE_LEGEND,
+    DiagnosisReport,
+    EvidenceBundle,
+    FindingInput,
+    Passage,
+)
 
 EVIDENCE = ("none", "summary", "full")
 _SETTING_HELP = "pretest probability: general (common diseases favoured) | rare | uniform"
@@ -190,11 +196,11 @@ def _passage_line(p: Passage) -> str:
 
 def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tree:
     rows = report.candidates if isinstance(report, DiagnosisReport) else report.diseases
-    tree = Tree("evidence")
+    tree = Tree(f"evidence  [dim]({EVIDENCE_LEGEND})[/dim]")
     for c in rows[:top]:
         node = tree.add(f"[bold]{c.rank}. {c.name}[/bold]")
         for f in c.findings[:8]:
-            sign = "+" if f.log_lr > 0 else "-"
+            sign = f"{f.bearing:<7}"  # for / against: never +/-, which read as present/absent
             what = "absent " if f.absent else ""
             via = f" via {f.annotated.name}" if f.annotated and f.annotated.id != f.finding.id else ""
             via += " (the disease does not show it)" if f.not_shown else ""

@@ -17,6 +17,7 @@ import time
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -425,10 +426,10 @@ class Builder:
 
     def _ddxplus_findings(
         self, name: str, conditions: Sequence[DdxCondition], directory: Path
-    ) -> int:
+    ) -> Iterator[Edge]:
         """DDXPlus conditions -> shared findings, through the curated evidence mapping.
 
-        The mapping is ``ontologies/ddxplus/evidence_findings.tsv``; 0 edges when the file
+        The mapping is ``ontologies/ddxplus/evidence_findings.tsv``; no edges when the file
         is absent.
         """
         from kgrag.graph import builders
@@ -437,11 +438,9 @@ class Builder:
         path = directory / "ddxplus" / EVIDENCE_FINDINGS_FILE
         if not path.is_file():
             self.say(f"{name}: no {path.name}; DDXPlus evidences stay separate concepts")
-            return 0
+            return
         mapping = load_evidence_findings(path)
-        return self._write(
-            name, [], builders.ddxplus_finding_edges(conditions, mapping, self.table, name)
-        )[1]
+        yield from builders.ddxplus_finding_edges(conditions, mapping, self.table, name)
 
     def _fingerprint(self, spec: SourceSpec) -> str:
         return _digest(spec, self.table_digest)
@@ -478,11 +477,22 @@ class Builder:
         n_nodes: int | None = None,
         n_edges: int | None = None,
     ) -> tuple[int, int]:
-        """Upsert, counting on the progress reporter (``n_*``: the expected totals)."""
-        return (
-            self.store.upsert_nodes(counted(nodes, self.say, f"{name}: nodes", n_nodes)) if nodes else 0,
-            self.store.upsert_edges(counted(edges, self.say, f"{name}: edges", n_edges)),
-        )
+        """Upsert, counting on the progress reporter (``n_*``: the expected totals).
+
+        Returns:
+            Nodes written, and distinct edges ``(src, type, dst)`` written: an edge two of the
+            source's builders both yield (their claims merge into one) counts once.
+        """
+        seen: set[tuple[str, str, str]] = set()
+
+        def distinct(edges: Iterable[Edge]) -> Iterator[Edge]:
+            for edge in edges:
+                seen.add((edge.src, edge.type.value, edge.dst))
+                yield edge
+
+        n = self.store.upsert_nodes(counted(nodes, self.say, f"{name}: nodes", n_nodes)) if nodes else 0
+        self.store.upsert_edges(distinct(counted(edges, self.say, f"{name}: edges", n_edges)))
+        return n, len(seen)
 
     def _definition_edges(self, name: str, d: Path) -> Iterator[Edge]:
         """HAS_FINDING edges from Disease Ontology definitions (:mod:`~kgrag.pipeline.definition_facts`).
@@ -563,16 +573,15 @@ class Builder:
                 d / "ddxplus/release_evidences.json.gz",
                 d / "ddxplus/icd10_corrections.json",
             )
+            # one pass over both kinds of edges: one count, to the source's total
             n, e = self._write(
                 name,
                 [],
-                builders.ddxplus_edges(
-                    ddx.conditions,
-                    self.table,
-                    name,
+                chain(
+                    builders.ddxplus_edges(ddx.conditions, self.table, name),
+                    self._ddxplus_findings(name, ddx.conditions, d),
                 ),
             )
-            e += self._ddxplus_findings(name, ddx.conditions, d)
         elif spec.kind == "do_disease_symptom":
             from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
 

@@ -98,6 +98,27 @@ class FindingEvidence(_Model):
     path: list[str] = Field(default_factory=list, description="concept ids along the graph path")
     citations: list[Citation] = Field(default_factory=list)
 
+    @property
+    def bearing(self) -> Literal["for", "against", "neutral"]:
+        """``for`` the disease (``log_lr`` > 0), ``against`` it (< 0) or ``neutral`` (0).
+
+        Separate from the patient's side: an absent finding can speak for a disease (one that
+        rarely shows it) and a present one against it.
+
+        Example:
+            >>> ref = ConceptRef(id="HP:0001945", name="Fever")
+            >>> FindingEvidence(finding=ref, absent=True, log_lr=0.4).bearing
+            'for'
+        """
+        return "for" if self.log_lr > 0 else "against" if self.log_lr < 0 else "neutral"
+
+
+EVIDENCE_LEGEND = (
+    "for / against: raises / lowers the disease's odds (log LR > 0 / < 0); "
+    "absent: the patient does not have the finding"
+)
+"""How the evidence trees (CLI text, notebook HTML and Markdown) mark a finding."""
+
 
 class Passage(_Model):
     """A corpus chunk found by passage search: ``text`` is ``[start:end]`` of its document."""
@@ -207,12 +228,15 @@ class DiagnosisReport(_Model):
         return title, ("rank", "disease", "id", "probability", "category path"), rows
 
     def _repr_html_(self) -> str:
+        import html
+
         from kgrag._render import html_table, html_tree
 
         title, header, rows = self._table()
         out = html_table(title, header, rows)
         if self.candidates:
-            out += "<p><b>Evidence</b></p>" + html_tree(_evidence_tree(self.candidates[:3]))
+            out += f"<p><b>Evidence</b> <small>({html.escape(EVIDENCE_LEGEND)})</small></p>"
+            out += html_tree(_evidence_tree(self.candidates[:3]))
         if self.follow_ups:
             out += "<p><b>Ask next</b></p>" + html_tree([(f.question, []) for f in self.follow_ups[:5]])
         return out
@@ -223,7 +247,8 @@ class DiagnosisReport(_Model):
         title, header, rows = self._table()
         out = markdown_table(title, header, rows)
         if self.candidates:
-            out += "\n\n**Evidence**\n\n" + markdown_tree(_evidence_tree(self.candidates[:3]))
+            out += f"\n\n**Evidence** ({EVIDENCE_LEGEND})\n\n"
+            out += markdown_tree(_evidence_tree(self.candidates[:3]))
         if self.follow_ups:
             out += "\n\n**Ask next**\n\n" + markdown_tree(
                 [(f.question, []) for f in self.follow_ups[:5]]
@@ -255,7 +280,7 @@ class EvidenceBundle(_Model):
             (f"{p.title}: {p.text[:160]}", [(_cite(p.citation), [])]) for p in self.passages[:5]
         ]
         return [
-            (f"Diseases ({len(self.diseases)})", _evidence_tree(self.diseases[:5])),
+            (f"Diseases ({len(self.diseases)}; {EVIDENCE_LEGEND})", _evidence_tree(self.diseases[:5])),
             (f"Passages ({len(self.passages)})", passages),
         ]
 
@@ -285,7 +310,7 @@ def _evidence_tree(candidates: list[DiagnosisCandidate]) -> list[TreeItem]:
     for c in candidates:
         findings: list[TreeItem] = [
             (
-                f"{'absent ' if f.absent else ''}{f.finding.name}"
+                f"{f.bearing}: {'absent ' if f.absent else ''}{f.finding.name}"
                 + (f" via {f.matched.name}" if f.matched and f.matched.id != f.finding.id else "")
                 + f" (log LR {f.log_lr:+.2f})",
                 [(_cite(x), []) for x in f.citations[:3]],
