@@ -32,18 +32,9 @@ def main() -> int:
     import kgrag
     from kgrag.config import get_settings
     from kgrag.graph.schema import EdgeType
-    from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
+    from kgrag.ontology.disease_ontology import load_definitions
 
-    d = get_settings().ontologies_dir
-    do = load_disease_ontology(
-        DoFiles(
-            d / "disease_ontology/HumanDO.tsv.gz",
-            d / "disease_ontology/allXREFinDO.tsv.gz",
-            definitions=d / "disease_ontology/facets_id_name_definition.tsv.gz",
-        ),
-        "",
-    )
-    definitions = {c.id: c.definition for c in do.concepts if c.definition}
+    definitions = {c.id: c.definition for c in load_definitions(get_settings().ontologies_dir)}
     facts = []
     with kgrag.open_store() as store:
         names = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kgrag.config import Settings
 from kgrag.linking.linker import ConceptLinker
 from kgrag.ontology.table import ConceptTable
 from kgrag.pipeline.definition_facts import definition_findings, symptom_clauses
@@ -53,3 +54,25 @@ def test_findings_stated_by_a_definition(linker: ConceptLinker) -> None:
     assert "tachycardia" in beriberi and "shortness of breath" in beriberi
     assert names(linker, GALLSTONES) == []  # "absence of gallstones": not a finding shown
     assert "fever" not in names(linker, TICK)  # "Colorado tick fever virus" is no clause
+
+
+def test_the_default_build_writes_definition_facts_citing_their_words(default_kb: Settings) -> None:
+    """Built from the shipped DO definitions: each claim's span holds the finding's words."""
+    from kgrag.config import kb_dir
+    from kgrag.graph.schema import EdgeType
+    from kgrag.graph.stores import open_store
+    from kgrag.ontology.disease_ontology import load_definitions
+
+    definitions = {c.id: c.definition for c in load_definitions(default_kb.ontologies_dir)}
+    with open_store(kb_dir(default_kb), settings=default_kb, read_only=True) as store:
+        claims = [
+            c
+            for e in store.iter_edges([EdgeType.HAS_FINDING])
+            for c in e.claims
+            if c.source == "do_definitions"
+        ]
+    assert len(claims) > 5000
+    for c in claims[:: max(1, len(claims) // 200)]:
+        text = definitions[str(c.reference)]
+        assert c.start is not None and c.end is not None
+        assert text[c.start : c.end] == c.props["quote"]

@@ -50,6 +50,14 @@ class _Found:
     unit: str | None = None
 
 
+def _replacing(found: list[_Found], extra: list[_Found]) -> list[_Found]:
+    """``extra`` plus the matches of ``found`` that overlap none of them."""
+    if not extra:
+        return found
+    kept = [f for f in found if not any(e.start < f.end and f.start < e.end for e in extra)]
+    return kept + extra
+
+
 class ConceptLinker:
     """Text -> mentions of unified concepts, each with its assertion and ranked candidates.
 
@@ -259,10 +267,7 @@ class ConceptLinker:
                 if entries:
                     extra.append(_Found(phrase.start, phrase.end, tuple(entries), "lab", name))
                     break
-        if not extra:
-            return found
-        kept = [f for f in found if not any(e.start < f.end and f.start < e.end for e in extra)]
-        return kept + extra
+        return _replacing(found, extra)
 
     def _with_sites(self, text: str, found: list[_Found]) -> list[_Found]:
         """Findings whose body site follows them: "pain in the right knee" is knee pain.
@@ -281,10 +286,7 @@ class ConceptLinker:
                 if entries:
                     extra.append(_Found(phrase.start, phrase.end, tuple(entries), "exact", key))
                     break
-        if not extra:
-            return found
-        kept = [f for f in found if not any(e.start < f.end and f.start < e.end for e in extra)]
-        return kept + extra
+        return _replacing(found, extra)
 
     def _concept_index(self, code: str) -> int | None:
         """The table row of ``code`` when this linker's filters allow it."""

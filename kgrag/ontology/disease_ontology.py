@@ -144,3 +144,24 @@ def _add_symptoms(
         for s, label in symptoms.items()
     )
     result.disease_symptom = pairs
+
+
+def load_definitions(ontologies_dir: Path) -> list[SourceConcept]:
+    """The shipped Disease Ontology's concepts that have a textual definition.
+
+    Args:
+        ontologies_dir: the shipped vocabularies' folder (``Settings.ontologies_dir``).
+
+    Returns:
+        Concepts in file order; ``definition`` is the text of ``facets_id_name_definition``.
+    """
+    d = ontologies_dir / "disease_ontology"
+    do = load_disease_ontology(
+        DoFiles(
+            d / "HumanDO.tsv.gz",
+            d / "allXREFinDO.tsv.gz",
+            definitions=d / "facets_id_name_definition.tsv.gz",
+        ),
+        "",
+    )
+    return [c for c in do.concepts if c.definition]

@@ -502,18 +502,10 @@ class Builder:
         """
         from kgrag.graph.schema import Claim, EdgeType
         from kgrag.linking.linker import ConceptLinker
-        from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
+        from kgrag.ontology.disease_ontology import load_definitions
         from kgrag.pipeline.definition_facts import definition_findings
 
-        do = load_disease_ontology(
-            DoFiles(
-                d / "disease_ontology/HumanDO.tsv.gz",
-                d / "disease_ontology/allXREFinDO.tsv.gz",
-                definitions=d / "disease_ontology/facets_id_name_definition.tsv.gz",
-            ),
-            "",
-        )
-        defined = [c for c in do.concepts if c.definition]
+        defined = load_definitions(d)
         self.say(f"{name}: {len(defined):,} Disease Ontology definitions")
         linker = ConceptLinker(self.table, kinds=["finding"], fuzzy=False)
         for k, c in enumerate(defined, start=1):
