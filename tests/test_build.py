@@ -79,6 +79,31 @@ def test_failed_source_marks_incomplete_and_rerun_repairs(
     store.close()
 
 
+def test_a_build_removes_sources_its_recipe_does_not_list(
+    small_table: ConceptTable, default_settings: Settings, tmp_path: Path
+) -> None:
+    """`kgrag build` after `kgrag build full` (finished or stopped half way): the knowledge
+    base holds the default recipe's sources only, so graph and artifacts agree."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("Type 2 diabetes mellitus. Patients often have polyuria.\n")
+    store = SqliteGraphStore(tmp_path / "kb")
+    small = Recipe(
+        name="small", base_dir=tmp_path, encoder="hashing", sources=[SourceSpec(kind="vocabularies")]
+    )
+    corpus = SourceSpec(kind="corpus", name="notes", path="notes", format="text")
+    full = small.model_copy(update={"name": "full", "sources": [*small.sources, corpus]})
+    assert Builder(full, store, table=small_table, settings=default_settings).run().status == "complete"
+    assert store.counts().nodes.get("Document", 0) == 1
+    progress = _Counts()
+    report = Builder(small, store, table=small_table, settings=default_settings, progress=progress).run()
+    assert report.status == "complete"
+    assert store.counts().nodes.get("Document", 0) == 0 and store.get_meta("source:notes") == ""
+    assert any("notes: not in recipe 'small', removed" in step for step in progress.steps)
+    assert report.retrieval  # the artifacts are remade for what the graph now holds
+    store.close()
+
+
 class _Counts:
     """A counting progress reporter that keeps every step and count it is told."""
 

@@ -11,6 +11,7 @@ half-written graph is never marked complete).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -40,6 +41,8 @@ from kgrag.types import BoundaryModel
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger(__name__)
+
+SOURCES_KEY = "sources"  # meta: the names of the sources the last build's recipe lists
 
 SourceKind = Literal[
     "vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "do_definitions", "corpus"
@@ -341,6 +344,7 @@ class Builder:
         self.store.set_meta("recipe", self.recipe.name)
         reports: list[SourceReport] = []
         failed = False
+        self._remove_sources_not_in_recipe()
         vocab_fp = self._fingerprint(self.recipe.sources[0]) if self.recipe.sources else ""
         for spec in self.recipe.sources:
             name = spec.name or spec.kind
@@ -401,6 +405,26 @@ class Builder:
             counts=self.store.counts(),
             retrieval=retrieval,
         )
+
+    def _remove_sources_not_in_recipe(self) -> None:
+        """Delete what earlier builds wrote for sources this recipe does not list.
+
+        The knowledge base holds what its last recipe names: ``kgrag build`` after ``kgrag
+        build full`` (finished or interrupted) removes the full recipe's extra corpora, so the
+        graph and the retrieval artifacts describe the same sources. The names of every
+        source built into the store are kept in its meta table (``sources``).
+        """
+        wanted = [s.name or s.kind for s in self.recipe.sources]
+        try:
+            built = json.loads(self.store.get_meta(SOURCES_KEY) or "[]")
+        except json.JSONDecodeError:
+            built = []
+        for name in [b for b in built if isinstance(b, str) and b not in wanted]:
+            removed = self.store.delete_source(name)
+            self.store.set_meta(f"source:{name}", "")
+            self.store.set_meta(f"source:{name}:base", "")
+            self.say(f"{name}: not in recipe {self.recipe.name!r}, removed {removed}")
+        self.store.set_meta(SOURCES_KEY, json.dumps(wanted))
 
     def _retrieval_artifacts(self, rebuild: bool) -> dict[str, int]:
         """The diagnostic model and passage index, remade when any source changed."""
