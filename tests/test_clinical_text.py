@@ -286,3 +286,9 @@ def test_a_denied_site_finding_stays_absent_and_plain_findings_stay(linker: Conc
     assert found["pain in the abdomen"].assertion is Assertion.ABSENT
     assert "HP:0002027" in found["pain in the abdomen"].candidates[0].codes
     assert "Weakness" in found  # no "arm weakness" concept: the finding alone, unchanged
+
+
+def test_two_site_phrases_in_a_row_both_link(linker: ConceptLinker) -> None:
+    found = {m.text: m for m in linker.link("Pain in my right knee and swelling of both ankles.")}
+    assert "HP:0030839" in found["Pain in my right knee"].candidates[0].codes  # knee pain
+    assert "HP:0001785" in found["swelling of both ankles"].candidates[0].codes  # ankle swelling

@@ -83,16 +83,19 @@ def site_phrases(text: str) -> list[SitePhrase]:
         the knee") is its own phrase spanning only its word.
     """
     out: list[SitePhrase] = []
-    for m in _PHRASE.finditer(text):
+    pos = 0
+    while (m := _PHRASE.search(text, pos)) is not None:
         site_text = m.group("site")
         stop = _STOP.search(site_text)
         if stop:
             site_text = site_text[: stop.start()]
+        pos = m.start("site") + len(site_text)  # the next phrase may start after the site
         words = site_text.split()
         while words and words[0].lower() in DETERMINERS:
             words = words[1:]
         words = words[:MAX_SITE_WORDS]
         if not words:
+            pos = max(pos, m.start("site") + 1)
             continue
         site_end = m.start("site") + site_text.find(words[-1]) + len(words[-1])
         for group in ("first", "second"):
