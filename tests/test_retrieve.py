@@ -649,3 +649,11 @@ def test_a_disease_named_above_its_subtypes_inherits_what_most_of_them_share() -
     assert inherited["RIGIDITY"][0][0].props["frequency"] == pytest.approx(2 / 3)
     assert inherited["TREMOR"][1] == {"PMID:1"}  # the subtypes' references, for dropping
     assert not any(d == "CYST" for d, _, _ in merged)
+
+
+def test_follow_up_questions_from_names_and_from_questions() -> None:
+    from kgrag.retrieval.differences import _question
+
+    assert _question("Fever") == "Does the patient have fever?"
+    assert _question("Have you had chills or shivers?") == "Have you had chills or shivers?"
+    assert _question("Characterize your pain:") == "Characterize your pain:"

@@ -54,10 +54,22 @@ def follow_ups(
         out.append(
             FollowUp(
                 finding=ConceptRef(id=model.terms[t], name=name, tier="finding"),
-                question=f"Does the patient have {name[:1].lower() + name[1:]}?",
+                question=_question(name),
                 supports=[model.diseases[candidates[i]] for i in np.flatnonzero(f >= 0.5 * top)],
                 against=[model.diseases[candidates[i]] for i in np.flatnonzero(f == 0)],
                 gain=round(float(gain[j]), 4),
             )
         )
     return out
+
+
+def _question(name: str) -> str:
+    """The follow-up question for a finding name.
+
+    A name that is already a question or a prompt (DDXPlus evidences are named by their
+    question: "Have you had chills or shivers?", "Characterize your pain:") is asked as it is.
+    """
+    name = name.strip()
+    if name.endswith(("?", ":")):
+        return name
+    return f"Does the patient have {name[:1].lower() + name[1:]}?"
