@@ -79,9 +79,12 @@ class OntologyError(KgragError):
 class OntologyFormatError(OntologyError, ValueError):
     """A vocabulary file is malformed. Carries the file and the 1-based line number."""
 
-    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+    def __init__(
+        self, path: str | Path, line: int | None, message: str, *, kind: str = "unreadable"
+    ) -> None:
         self.path = str(path)
         self.line = line
+        self.kind = kind  # how a corpus build reports it: unreadable, no answers, ...
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 
@@ -110,9 +113,12 @@ class ChecksumMismatch(OntologyError):
 class CorpusFormatError(KgragError, ValueError):
     """A corpus file (PubTator, JSONL, ...) is malformed. Carries the file and line."""
 
-    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+    def __init__(
+        self, path: str | Path, line: int | None, message: str, *, kind: str = "unreadable"
+    ) -> None:
         self.path = str(path)
         self.line = line
+        self.kind = kind  # how a corpus build reports it: unreadable, no answers, ...
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 

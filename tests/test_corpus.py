@@ -180,3 +180,15 @@ def test_medquad_symptom_facts(
         for c in e.claims:
             assert doc.props["text"][c.start : c.end] == c.props["text"]
     store.close()
+
+
+def test_a_medquad_folder_reads_its_xml_only_and_names_pages_without_answers(tmp_path: Path) -> None:
+    """The shipped MedQuAD folders hold a README and a licence: not read as MedQuAD pages."""
+    shutil.copytree(Path(__file__).parent.parent / "corpora" / "medquad" / "5_NIDDK_QA", tmp_path / "q")
+    (tmp_path / "README.md").write_text("# MedQuAD subset\n")
+    (tmp_path / "LICENSE.txt").write_text("CC BY 4.0\n")
+    out = list(read_corpus(tmp_path, format="medquad", source="m"))
+    failures = [f for f in out if isinstance(f, ReadFailure)]
+    assert not any(f.path.endswith((".md", ".txt")) for f in failures)
+    assert failures and {f.kind for f in failures} == {"no answers"}
+    assert sum(isinstance(d, SourceDocument) for d in out) > 100

@@ -297,7 +297,7 @@ def read_medquad(
         parts.append(block)
         offset += len(block)
     if not sections:
-        raise CorpusFormatError(path, None, "MedQuAD document without answers")
+        raise CorpusFormatError(path, None, "MedQuAD document without answers", kind="no answers")
     collection = doc.get("source", "")
     return SourceDocument(
         id=_doc_id(root, path),
@@ -408,7 +408,9 @@ def walk_files(root: Path, allowed: Sequence[Path]) -> Iterator[Path | ReadFailu
 def _failure(path: Path, e: Exception) -> ReadFailure:
     if isinstance(e, DocumentTooLarge):
         return ReadFailure(str(path), str(e), "too large")
-    if isinstance(e, (CorpusFormatError, MissingExtraError)):
+    if isinstance(e, CorpusFormatError):
+        return ReadFailure(str(path), str(e), e.kind)
+    if isinstance(e, MissingExtraError):
         return ReadFailure(str(path), str(e))
     return ReadFailure(str(path), f"{path}: {type(e).__name__}: {e}")
 
@@ -452,8 +454,8 @@ def read_corpus(
         fmt = format_of(path) if format in (None, "auto") else format
         if fmt is None or fmt not in READERS:
             continue
-        if fmt != "medquad" and format_of(path) == "medquad":
-            continue
+        if (fmt == "medquad") != (format_of(path) == "medquad"):
+            continue  # MedQuAD XML and other documents are never read as each other
         try:
             doc = READERS[fmt](path, root, source, max_chars=max_chars)
         except Exception as e:  # one bad file, of any kind, never ends a corpus
