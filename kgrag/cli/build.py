@@ -9,9 +9,14 @@ from rich.table import Table
 
 from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, err_console, safe
 
+_RECIPE_HELP = (
+    "a recipe TOML file, or a shipped recipe's name: default (ingest/default.toml, the default) "
+    "or full (adds every MedQuAD collection; much longer)"
+)
+
 
 def build(
-    recipe: Path | None = typer.Argument(None, help="recipe TOML (default: ingest/default.toml)"),
+    recipe: Path | None = typer.Argument(None, help=_RECIPE_HELP),
     store: str | None = typer.Option(
         None, "--store", help="a directory (embedded, default: the cache's kb/) or neo4j://host:7687"
     ),

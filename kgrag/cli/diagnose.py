@@ -33,7 +33,11 @@ from kgrag.retrieval.types import (
 )
 
 EVIDENCE = ("none", "summary", "full")
-_SETTING_HELP = "pretest probability: general (common diseases favoured) | rare | uniform"
+_SETTING_HELP = (
+    "pretest probability: general (common diseases favoured) | rare | uniform "
+    "(default: general, or KGRAG_DIAGNOSE_SETTING)"
+)
+_METHOD_HELP = "graph | ppr | fused (default: graph, or KGRAG_DIAGNOSE_METHOD)"
 
 
 def _findings(present: list[str] | None, absent: list[str] | None) -> list[FindingInput]:
@@ -71,7 +75,7 @@ def diagnose(
     input: Path | None = input_option("JSONL: {id, text} and/or {id, findings}"),
     output: Path | None = output_option(),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
-    method: str | None = typer.Option(None, "--method", help="graph | ppr | fused (default: settings)"),
+    method: str | None = typer.Option(None, "--method", help=_METHOD_HELP),
     evidence: str | None = typer.Option(
         None,
         "--evidence",
@@ -80,7 +84,7 @@ def diagnose(
     ),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
-    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP + " (default: settings)"),
+    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP),
     llm: str | None = typer.Option(
         None, "--llm", help="answer with an LLM, citations verified: openai://HOST:PORT/MODEL, "
         "a .gguf path, smollm2, none (extractive) or default (KGRAG_LLM)"
@@ -134,7 +138,7 @@ def retrieve(
     passages: int = typer.Option(10, "--passages", min=1, max=200),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
-    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP + " (default: settings)"),
+    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP),
 ) -> None:
     """The evidence bundle alone (graph paths and passages with citations), for an LLM."""
     from kgrag.retrieval.diagnose import Diagnoser
