@@ -230,9 +230,9 @@ def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] =
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return Recipe(**data, base_dir=path.parent, allowed_roots=roots)
     except FileNotFoundError as e:
-        shipped = sorted(p.stem for p in shipped_dir.glob("*.toml"))
+        names = sorted(p.stem for p in shipped_dir.glob("*.toml"))
         raise ConfigError(
-            f"no recipe at {path}; give a recipe TOML file or a shipped recipe: {', '.join(shipped)}"
+            f"no recipe at {path}; give a recipe TOML file or a shipped recipe: {', '.join(names)}"
         ) from e
     except (tomllib.TOMLDecodeError, ValidationError, TypeError) as e:
         raise ConfigError(f"invalid recipe {path}: {e}") from e
