@@ -143,6 +143,8 @@ def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type:
     assert all(c["findings"] for c in dx["candidates"])
     out = runner.invoke(app, ["diagnose", "Fever and cough.", "--store", kb])
     assert out.exit_code == 0 and "differential" in out.stdout and "evidence" in out.stdout
+    out = runner.invoke(app, ["diagnose", "Fever and cough.", "--store", kb, "--evidence", "none"])
+    assert out.exit_code == 0 and "differential" in out.stdout and "evidence" not in out.stdout
     cases = tmp_path / "cases.jsonl"
     cases.write_text(
         '{"id": "a", "text": "fever and cough"}\nnot json\n{"id": "c", "findings": [{"id": "NOPE:1"}]}\n'

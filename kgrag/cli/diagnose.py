@@ -208,7 +208,8 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
             what = "absent " if f.absent else ""
             via = f" via {f.annotated.name}" if f.annotated and f.annotated.id != f.finding.id else ""
             via += " (the disease does not show it)" if f.not_shown else ""
-            cites = ", ".join(x.reference or f"{x.document}[{x.start}:{x.end}]" for x in f.citations[:3])
+            where = dict.fromkeys(x.reference or f"{x.document}[{x.start}:{x.end}]" for x in f.citations)
+            cites = ", ".join(list(where)[:3])  # each source once
             node.add(
                 f"{sign} {what}{f.finding.name}{via}  log LR {f.log_lr:+.2f}"
                 + (f"  [dim]{cites}[/dim]" if cites else ""),
@@ -227,7 +228,8 @@ def _print_report(report: DiagnosisReport) -> None:
             "categories: " + "; ".join(f"{c.name} {c.probability:.2f}" for c in report.categories[:5]),
             highlight=False,
         )
-    console.print(_evidence_tree(report))
+    if any(c.findings for c in report.candidates):  # `--evidence none` has none to show
+        console.print(_evidence_tree(report))
     if report.follow_ups:
         console.print("[bold]ask next[/bold]")
         for q in report.follow_ups:
