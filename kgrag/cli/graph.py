@@ -73,6 +73,11 @@ def findings(
                 ", ".join(sorted({c.source for c in e.claims})),
             )
         console.print(out)
+        if not rows:
+            err_console.print(
+                "no findings of its own in the graph; a disease named above 3 or more annotated "
+                "subtypes is scored with the findings most of them share (`kgrag diagnose` shows them)"
+            )
 
 
 @app.command("ancestors")
