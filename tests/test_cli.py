@@ -156,6 +156,10 @@ def test_build_and_graph_commands(runner: CliRunner, tmp_path) -> None:  # type:
     lines = [json.loads(x) for x in result.read_text().splitlines()]
     assert lines[0]["id"] == "a" and lines[0]["candidates"]
     assert "error" in lines[1] and "NOPE:1" in lines[2]["error"] and "list" in lines[3]["error"]
+    cases.write_text('not json\n{"id": "c", "findings": [{"id": "NOPE:1"}]}\n')
+    out = runner.invoke(app, ["diagnose", "--input", str(cases), "--output", str(result), "--store", kb])
+    assert out.exit_code == 1 and "2 with errors" in out.output  # nothing came out of the batch
+    assert len(result.read_text().splitlines()) == 2  # every line still has its error record
     out = runner.invoke(app, ["retrieve", "fever and cough", "--store", kb, "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["diseases"]

@@ -244,11 +244,12 @@ def jsonl_batch(
 ) -> None:
     """Run ``handle(lineno, record)`` over a JSONL file with a progress bar.
 
-    A bad line becomes an ``error`` record for that line and the batch goes on.
+    A bad line becomes an ``error`` record for that line and the batch goes on; when every
+    record is an error the command exits with status 1 (nothing came out of the batch).
     """
     lines = input.read_bytes().splitlines()
     sink = output.open("wb") if output else sys.stdout.buffer
-    errors = 0
+    errors = records = 0
     try:
         with ProgressReporter() as progress:
             for lineno, raw in enumerate(lines, start=1):
@@ -260,9 +261,12 @@ def jsonl_batch(
                         except (KgragError, ValueError, TypeError) as e:
                             record = {"id": record.get("id", lineno), "error": str(e)}
                     errors += "error" in record
+                    records += 1
                     sink.write(orjson.dumps(record) + b"\n")
                 progress.count(label, lineno, len(lines))
     finally:
         if output:
             sink.close()
     err_console.print(f"{len(lines)} lines, {errors} with errors", highlight=False)
+    if records and errors == records:
+        raise typer.Exit(1)
