@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _recorder import Recorder
 
 from kgrag.config import Settings
 from kgrag.errors import ConfigError
@@ -95,27 +96,13 @@ def test_a_build_removes_sources_its_recipe_does_not_list(
     full = small.model_copy(update={"name": "full", "sources": [*small.sources, corpus]})
     assert Builder(full, store, table=small_table, settings=default_settings).run().status == "complete"
     assert store.counts().nodes.get("Document", 0) == 1
-    progress = _Counts()
+    progress = Recorder()
     report = Builder(small, store, table=small_table, settings=default_settings, progress=progress).run()
     assert report.status == "complete"
     assert store.counts().nodes.get("Document", 0) == 0 and store.get_meta("source:notes") == ""
     assert any("notes: not in recipe 'small', removed" in step for step in progress.steps)
     assert report.retrieval  # the artifacts are remade for what the graph now holds
     store.close()
-
-
-class _Counts:
-    """A counting progress reporter that keeps every step and count it is told."""
-
-    def __init__(self) -> None:
-        self.steps: list[str] = []
-        self.counts: list[tuple[str, int, int | None]] = []
-
-    def __call__(self, step: str) -> None:
-        self.steps.append(step)
-
-    def count(self, task: str, done: int, total: int | None) -> None:
-        self.counts.append((task, done, total))
 
 
 def test_ddxplus_edges_counted_once_as_in_the_store(
@@ -134,7 +121,7 @@ def test_ddxplus_edges_counted_once_as_in_the_store(
     )
     table = ConceptTable(unify([load_hpo(fixtures / "hpo/hp_mini.obo"), ddx]))
     store = SqliteGraphStore(tmp_path / "kb")
-    progress = _Counts()
+    progress = Recorder()
     recipe = Recipe(name="t", sources=[SourceSpec(kind="vocabularies"), SourceSpec(kind="ddxplus")])
     report = Builder(recipe, store, table=table, settings=default_settings, progress=progress).run()
     edges = {s.name: s.edges for s in report.sources}["ddxplus"]

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import time
 
+from _recorder import Recorder
+
 from kgrag.cli._output import ProgressReporter
 from kgrag.progress import CountingProgress, counted, report_count
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.steps: list[str] = []
-        self.counts: list[tuple[str, int, int | None]] = []
-
-    def __call__(self, step: str) -> None:
-        self.steps.append(step)
-
-    def count(self, task: str, done: int, total: int | None) -> None:
-        self.counts.append((task, done, total))
 
 
 def test_counted_reports_the_final_count() -> None:
