@@ -154,7 +154,7 @@ def inherit_from_subtypes(
     """Give a disease without findings of its own the findings most of its subtypes share.
 
     A diagnosis is often named at a level above the annotated entities (Parkinson disease
-    above its numbered genetic forms, frontotemporal dementia above its subtypes), and a
+    above its numbered genetic forms, Charcot-Marie-Tooth disease above its types), and a
     knowledge base that knows only the subtypes cannot rank the name a clinician uses.
     A disease-tier concept with no present annotation of its own and at least
     ``MIN_SUBTYPES`` annotated disease-tier descendants (at most ``SUBTYPE_DEPTH`` IS_A
