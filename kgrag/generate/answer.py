@@ -86,6 +86,16 @@ class GenerateOptions(BaseModel):
         except ValidationError as e:
             raise ConfigError(f"invalid generate options: {e}") from e
 
+    def pack(self, bundle: EvidenceBundle) -> EvidencePack:
+        """The bundle's evidence numbered for a prompt, within these options' limits."""
+        return evidence_pack(
+            bundle,
+            max_candidates=self.max_candidates,
+            facts_per_candidate=self.facts_per_candidate,
+            max_passages=self.max_passages,
+            passage_chars=self.passage_chars,
+        )
+
 
 class AnswerInvalid(ValueError):
     """A reply that is not JSON of the required shape (the message is sent back)."""
@@ -242,13 +252,7 @@ def ground(
     """
     started = time.perf_counter()
     options = options or GenerateOptions.from_settings()
-    pack = evidence_pack(
-        bundle,
-        max_candidates=options.max_candidates,
-        facts_per_candidate=options.facts_per_candidate,
-        max_passages=options.max_passages,
-        passage_chars=options.passage_chars,
-    )
+    pack = options.pack(bundle)
     weak = weak_evidence(pack, options)
     if weak:
         return abstain(weak, pack, started=started)

@@ -37,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgrag.errors import CorpusFormatError, NoUsableFindings
 from kgrag.generate.answer import GenerateOptions, abstain, ground
-from kgrag.generate.evidence import evidence_pack
 from kgrag.generate.llm import LLM
 from kgrag.generate.types import GroundedDiagnosis, GroundingCounts
 from kgrag.generate.verify import StoreDocuments, check_report
@@ -155,13 +154,7 @@ def evaluate_case(
         report = ground(bundle, StoreDocuments(dx.store), llm, options)
     citations_valid = 0
     if bundle is not None and report.citations:
-        pack = evidence_pack(
-            bundle,
-            max_candidates=options.max_candidates,
-            facts_per_candidate=options.facts_per_candidate,
-            max_passages=options.max_passages,
-            passage_chars=options.passage_chars,
-        )
+        pack = options.pack(bundle)
         problems = check_report(report.body, report.citations, pack, StoreDocuments(dx.store))
         bad = {int(p.split("]")[0].split("[")[1]) for p in problems if p.startswith("citation [")}
         citations_valid = sum(c.n not in bad for c in report.citations)
