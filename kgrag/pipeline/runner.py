@@ -220,8 +220,9 @@ def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] =
     Raises:
         ConfigError: missing or invalid recipe.
     """
-    path = Path(path) if path else default_recipe_path()
-    shipped_dir = default_recipe_path().parent.resolve()
+    default = default_recipe_path()
+    shipped_dir = default.parent.resolve()
+    path = Path(path) if path else default
     if not path.suffix and not path.exists() and (shipped_dir / f"{path}.toml").is_file():
         path = shipped_dir / f"{path}.toml"  # a shipped recipe by name: `kgrag build full`
     shipped = path.resolve().parent == shipped_dir
