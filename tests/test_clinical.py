@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kgrag.config import Settings
 from kgrag.errors import InvalidRequest, OntologyFormatError
 from kgrag.graph.builders import ddxplus_finding_edges
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
@@ -268,3 +269,45 @@ def test_a_shipped_recipe_is_found_by_name_and_may_read_the_shipped_corpora(tmp_
     copy.write_text((ROOT / "ingest" / "full.toml").read_text())
     with pytest.raises(ConfigError, match="refused to read"):
         load_recipe(copy).confined("../../etc")
+
+
+# issue 15's three everyday presentations, on the real default knowledge base (its graph and
+# diagnostic model; the `default_kb` fixture only swaps the passage encoder, which the graph
+# ranking does not use): a clinically expected diagnosis in the top 3 with `general`
+ISSUE_15_EXAMPLES = [
+    (
+        "Fever and a productive cough for 3 days, shortness of breath. No chest pain.",
+        {"pneumonia", "acute bronchitis", "bronchitis", "influenza"},
+    ),
+    (
+        "55 year old man with crushing chest pain radiating to the left arm, sweating and nausea.",
+        {
+            "myocardial infarction",
+            "acute myocardial infarction",
+            "acute coronary syndrome",
+            "unstable angina",
+            "intermediate coronary syndrome",
+        },
+    ),
+    (
+        "Polyuria, polydipsia, weight loss and fatigue.",
+        {"diabetes mellitus", "type 1 diabetes mellitus", "type 2 diabetes mellitus"},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def default_dx(default_kb: Settings) -> Diagnoser:
+    return Diagnoser(settings=default_kb)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), ISSUE_15_EXAMPLES, ids=["cough", "chest-pain", "polyuria"]
+)
+def test_issue_15_example_has_an_expected_diagnosis_in_the_top_3(
+    default_dx: Diagnoser, text: str, expected: set[str]
+) -> None:
+    ranking = default_dx.rank(text, method="graph", setting="general")
+    m = default_dx.model
+    top3 = [m.disease_names[m.disease_index[d]].lower() for d in ranking.order[:3]]
+    assert expected & set(top3), top3
