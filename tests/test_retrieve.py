@@ -326,8 +326,8 @@ def test_diagnoser_report_with_citations(kb: SqliteGraphStore) -> None:
 
 def test_diagnoser_bad_input(kb: SqliteGraphStore, small_table: ConceptTable) -> None:
     dx = Diagnoser(kb, table=small_table)
-    with pytest.raises(NoUsableFindings, match="only absent"):
-        dx.diagnose(findings=[{"id": "F_RASH", "excluded": True}])
+    with pytest.raises(NoUsableFindings, match=r"only absent findings in the input \(absent: "):
+        dx.diagnose(findings=[{"id": "F_RASH", "excluded": True}])  # names what it read
     with pytest.raises(NoUsableFindings, match="no finding"):
         dx.diagnose(findings=["NOPE:1"])
     report = dx.diagnose(

@@ -59,12 +59,12 @@ def _case(record: dict[str, Any], lineno: int) -> tuple[Any, str | None, list[Fi
     if text is not None and not isinstance(text, str):
         raise ValueError("'text' must be a string")
     if not isinstance(raw, list):
-        raise ValueError("'findings' must be a list of {id, absent}")
+        raise ValueError("'findings' must be a list of codes or {id, absent} objects")
     findings = [
         FindingInput.model_validate(f) if isinstance(f, dict) else FindingInput(id=str(f)) for f in raw
     ]
     if not text and not findings:
-        raise ValueError("expected a 'text' string and/or a 'findings' list")
+        raise ValueError("expected a non-empty 'text' and/or a non-empty 'findings' list")
     return record.get("id", lineno), text, findings
 
 

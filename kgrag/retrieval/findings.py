@@ -110,9 +110,14 @@ def read_findings(
         ignored=ignored,
     )
     if not present:
-        what = "only absent findings" if absent else "no finding kgrag knows"
+        if absent:
+            what = "only absent findings in the input"
+            named = [model.term_names[t] for t in list(absent)[:5]]
+            detail = "; ".join([*(f"absent: {n}" for n in named), *ignored[:5]])
+        else:
+            what, detail = "no finding kgrag knows in the input", "; ".join(ignored[:5])
         raise NoUsableFindings(
-            f"{what} in the input ({'; '.join(ignored[:5]) or 'nothing recognised'}); "
+            f"{what} ({detail or 'nothing recognised'}); "
             "give at least one present finding (text or HPO/MeSH codes)"
         )
     return ParsedFindings(list(present), list(absent), query)
