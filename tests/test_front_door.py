@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import subprocess
-import sys
 import textwrap
 import types
 from pathlib import Path
 
 import pytest
+from _interpreter import PYTHON, child_env
 
 import kgrag
 from kgrag.config import Settings, kb_dir
@@ -82,10 +81,10 @@ def _run(code: str, env: dict[str, str] | None = None, timeout: float = 240) -> 
     """Run ``code`` in a fresh interpreter (this checkout first on the path); its stdout.
 
     A hang (a deadlock) dumps every thread's stack 20 s before ``timeout`` and exits."""
-    full = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
+    full = {**child_env(), **(env or {}), "PYTHONPATH": str(REPO)}
     watchdog = f"import faulthandler; faulthandler.dump_traceback_later({timeout - 20}, exit=True)\n"
     out = subprocess.run(
-        [sys.executable, "-c", watchdog + code],
+        [PYTHON, "-c", watchdog + code],
         capture_output=True,
         text=True,
         timeout=timeout,

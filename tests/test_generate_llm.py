@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from _generate_kb import assert_grounded
+from _interpreter import PYTHON
 
 from kgrag.generate.answer import GenerateOptions, ground
 from kgrag.generate.evidence import EvidencePack
@@ -56,7 +56,7 @@ def server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     proc = subprocess.Popen(
         [
-            sys.executable,
+            PYTHON,
             "-m",
             "llama_cpp.server",
             "--model",

@@ -8,12 +8,12 @@ reason is required.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from _interpreter import PYTHON, child_env
 
 from kgrag.config import Settings
 
@@ -54,13 +54,13 @@ def test_the_readme_python_examples_run(default_kb: Settings) -> None:
         f"print('--- block {n}', flush=True)\n{b}" for n, b in enumerate(blocks, 1)
     )
     env = {
-        **os.environ,
+        **child_env(),
         "PYTHONPATH": str(REPO),
         "KGRAG_CACHE_DIR": str(default_kb.cache_dir),
         "KGRAG_ONTOLOGIES_DIR": str(default_kb.ontologies_dir),
     }
     out = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=600, env=env, cwd=REPO
+        [PYTHON, "-c", program], capture_output=True, text=True, timeout=600, env=env, cwd=REPO
     )
     assert out.returncode == 0, f"{out.stdout[-1500:]}\n{out.stderr[-4000:]}"
     assert out.stdout.count("--- block") == len(blocks)

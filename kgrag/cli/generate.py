@@ -11,8 +11,9 @@ from typing import Any
 import typer
 
 from kgrag.cli._output import cli_errors, console, emit_json, err_console, jsonl_batch
+from kgrag.cli.case import from_record
 from kgrag.generate.types import GroundedDiagnosis
-from kgrag.retrieval.types import FindingInput
+from kgrag.retrieval.request import CaseRequest
 
 app = typer.Typer(help="Measure kgrag's stages on case files.", no_args_is_help=True)
 
@@ -51,35 +52,27 @@ def diagnose_with_llm(
     store: str | None,
     llm_spec: str,
     text: str | None,
-    findings: list[FindingInput],
+    findings: list[dict[str, Any]],
     input: Path | None,
     output: Path | None,
-    top_k: int,
     json: bool,
-    setting: str | None = None,
+    **options: Any,
 ) -> None:
-    """``kgrag diagnose ... --llm SPEC``: one case, or a JSONL batch."""
-    from kgrag.cli.diagnose import _case
-    from kgrag.generate.answer import GenerateOptions, answer_with
+    """``kgrag diagnose ... --llm SPEC``: one case, or a JSONL batch (``options``: the case's)."""
     from kgrag.generate.backends import llm_from_spec
-    from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.service import CaseService
 
-    with cli_errors(), Diagnoser(store) as dx:
-        llm = llm_from_spec(llm_spec, dx.settings)
-        options = GenerateOptions.from_settings(dx.settings)
+    with cli_errors(), CaseService(store) as svc:
+        llm = llm_from_spec(llm_spec, svc.diagnoser.settings)
+        case = {k: v for k, v in options.items() if k != "method"}
         if input is None:
-            report = answer_with(
-                dx, text, findings, llm=llm, top_k=top_k, options=options, setting=setting  # type: ignore[arg-type]
-            )
+            report = svc.answer(CaseRequest.parse(text=text, findings=findings, **case), llm=llm)
             emit_json(report) if json else print_grounded(report)
             return
 
         def handle(lineno: int, record: dict[str, Any]) -> dict[str, Any]:
-            rid, t, f = _case(record, lineno)
-            r = answer_with(
-                    dx, t, f, llm=llm, top_k=top_k, options=options, setting=setting  # type: ignore[arg-type]
-                )
-            return {"id": rid, **r.model_dump(mode="json")}
+            rid, req = from_record(record, lineno, **case)
+            return {"id": rid, **svc.answer(req, llm=llm).model_dump(mode="json")}
 
         jsonl_batch(input, output, "answering", handle)
 
