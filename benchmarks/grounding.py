@@ -279,6 +279,7 @@ def main() -> int:
                 "cv5_accuracy": cross_validate(rows),
             }
             print("fit:", result["medqa_options"]["fit"], flush=True)
+        if args.fit and args.limit is None:  # ship only a fit on every question
             WEIGHTS_FILE.write_text(
                 json.dumps(
                     {

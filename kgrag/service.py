@@ -46,6 +46,9 @@ class CaseService:
         on_reopen: called when the knowledge base is reopened (the shared default drops
             its stale diagnoser).
         timeout_s: the longest a request may run (None: no limit).
+        diagnoser: an already open knowledge base to start with.
+        serialize: a lock every call runs under (a server whose store connection and
+            encoder are shared by its requests); None: calls run concurrently.
 
     Example:
         >>> from kgrag.retrieval.request import CaseRequest
@@ -62,11 +65,14 @@ class CaseService:
         factory: Callable[[], Diagnoser] | None = None,
         on_reopen: Callable[[], None] | None = None,
         timeout_s: float | None = None,
+        diagnoser: Diagnoser | None = None,
+        serialize: threading.Lock | None = None,
     ) -> None:
         self.store, self.settings, self.timeout_s = store, settings, timeout_s
         self._factory, self._on_reopen = factory, on_reopen
-        self._dx: Diagnoser | None = None
+        self._dx: Diagnoser | None = diagnoser
         self._lock = threading.Lock()
+        self._serialize = serialize
         self._pool: ThreadPoolExecutor | None = None
 
     # -- the knowledge base -----------------------------------------------------------------
@@ -137,12 +143,19 @@ class CaseService:
 
     def _with_reopen(self, call: Callable[[Diagnoser], T]) -> T:
         try:
-            return call(self.diagnoser)
+            return self._call(call)
         except KnowledgeBaseRebuilding as e:
             if not e.reopen:
                 raise
             self.reopen()
-            return call(self.diagnoser)
+            return self._call(call)
+
+    def _call(self, call: Callable[[Diagnoser], T]) -> T:
+        dx = self.diagnoser  # opened (or reopened) before the serialising lock is taken
+        if self._serialize is None:
+            return call(dx)
+        with self._serialize:
+            return call(dx)
 
     # -- the requests -----------------------------------------------------------------------
     def diagnose(self, req: CaseRequest) -> DiagnosisReport:

@@ -76,13 +76,16 @@ FEATURES = (
     "log_prior",  # the setting's log prior of the hypothesis's class
     "has_facts",  # 1 when the model has facts for the hypothesis
     "has_passages",  # 1 when passages are about it
+    "similarity",  # the case's best vector-search score among the passages about it (0: none)
 )
-STRONG_METHODS = frozenset({"code", "exact", "abbreviation", "bag", "swap", "training", "composite"})
-MIN_SCORE = 0.5  # a weaker match (fuzzy, dense, back-off) resolves only above this
+MIN_SCORE = 0.1  # a hypothesis resolves to a concept at least this likely right (linker's score) ...
+SURE = 0.5  # ... and unambiguously when its reading is more likely right than wrong
+TIE = 0.02  # readings this close to the best are equally good: the best-known concept wins
 MAX_CHUNKS = 200  # chunks read per hypothesis
 PASSAGES_SHOWN = 3
 TO_ASK = 5
 CONSIDER_ALSO = 5
+SIMILAR_K = 300  # nearest chunks of the case searched once per request (similarity feature)
 DEFAULT_IC = 3.0  # information content (nats) of a finding the model does not score
 
 
@@ -129,6 +132,7 @@ class Patient:
     absent: dict[str, ConceptRef]
     ic: dict[str, float]  # concept id -> information content used as its weight
     up: dict[str, set[str]] = field(default_factory=dict)  # concept -> itself and its ancestors
+    similar: dict[str, float] = field(default_factory=dict)  # chunk -> the case's vector score
 
     @property
     def present_terms(self) -> list[int]:
@@ -184,6 +188,13 @@ class Grounder:
         laps.lap("findings")
         cite = req.evidence == "full"
         warnings: list[str] = []
+        if req.text and req.hypotheses:
+            index = dx.passages.index
+            if index is not None:
+                patient.similar = dict(index.search(sanitize(req.text), SIMILAR_K))
+            elif dx.passages.error:
+                warnings.append(dx.passages.error + " (grounded without passage similarity)")
+        laps.lap("vector")
         log_prior = dx.log_prior(setting)
         rows: list[GroundedHypothesis] = []
         scores: list[float] = []
@@ -295,25 +306,23 @@ class Grounder:
                 return cid, Resolution(status="resolved", method="code", score=1.0)
         cands = [c for c in dx.linker.normalize(h, None, 8) if c.score > 0]
         diseases = [c for c in cands if c.kind.value == "disease"] or cands
-        if not diseases:
-            near = dx.table.search(h, limit=3, kinds=["disease"])
-            alts = [ConceptRef(id=m.concept_id, name=m.name) for m in near]
-            return None, Resolution(status="unresolved", method="none", score=0.0, alternatives=alts)
-        top = diseases[0]
-        if top.method not in STRONG_METHODS and top.score < MIN_SCORE:
+        top = diseases[0] if diseases else None
+        if top is None or (top.score < MIN_SCORE and _similarity(h, top.matched or top.name) < 0.9):
             alts = [ConceptRef(id=c.concept_id, name=c.name) for c in diseases[:3]]
-            return None, Resolution(
-                status="unresolved", method=top.method, score=top.score, alternatives=alts
-            )
-        tied = [c for c in diseases if c.method == top.method and top.score - c.score < 0.02]
-        tied = list({c.concept_id: c for c in tied}.values())
+            if not alts:
+                near = dx.table.search(h, limit=3, kinds=["disease"])
+                alts = [ConceptRef(id=m.concept_id, name=m.name) for m in near]
+            method, score = (top.method, top.score) if top else ("none", 0.0)
+            return None, Resolution(status="unresolved", method=method, score=score, alternatives=alts)
+        tied = list({c.concept_id: c for c in diseases if top.score - c.score < TIE}.values())
         best = max(tied, key=lambda c: (self._known(c.concept_id), -tied.index(c)))
         others = [
-            ConceptRef(id=c.concept_id, name=c.name) for c in tied if c.concept_id != best.concept_id
+            ConceptRef(id=c.concept_id, name=c.name) for c in diseases if c.concept_id != best.concept_id
         ]
-        status: ResolutionStatus = "ambiguous" if others or top.method == "backoff" else "resolved"
+        sure = best.score >= SURE and len(tied) == 1
+        status: ResolutionStatus = "resolved" if sure else "ambiguous"
         return best.concept_id, Resolution(
-            status=status, method=best.method, score=round(best.score, 4), alternatives=others[:5]
+            status=status, method=best.method, score=round(best.score, 4), alternatives=others[:3]
         )
 
     def _known(self, cid: str) -> int:
@@ -425,7 +434,7 @@ class Grounder:
                 against.append(_from_fact(f, "not_shown"))
             elif f.absent and f.log_lr < 0:
                 against.append(_from_fact(f, "fact"))
-            elif not f.absent and f.matched is not None:
+            elif not f.absent and f.matched is not None and f.log_lr > 0:
                 support.append(_from_fact(f, "fact"))
                 supported.add(f.finding.id)
         for fid, hits in chunks.named.items():
@@ -483,6 +492,7 @@ class Grounder:
             "log_prior": prior if prior is not None else 0.0,
             "has_facts": 1.0 if facts or llr is not None else 0.0,
             "has_passages": 1.0 if chunks.chunks else 0.0,
+            "similarity": max((patient.similar.get(c, 0.0) for c in chunks.chunks), default=0.0),
         }
 
     def _to_ask(self, d: int | None, chunks: ChunkEvidence, patient: Patient) -> list[ToAsk]:
@@ -636,6 +646,13 @@ def _source_of(reference: str) -> str:
         "DDX": "DDXPlus",
         "DDXPLUS": "DDXPlus",
     }.get(prefix, prefix.lower() or "curated")
+
+
+def _similarity(a: str, b: str) -> float:
+    """How alike two names are, in [0, 1] (word order ignored, case folded)."""
+    from rapidfuzz import fuzz
+
+    return float(fuzz.token_sort_ratio(a.lower(), b.lower())) / 100.0
 
 
 def _name(dx: Diagnoser, cid: str) -> str:
