@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ FEATURES = (
 )
 MIN_SCORE = 0.1  # a hypothesis resolves to a concept at least this likely right (linker's score) ...
 SURE = 0.5  # ... and unambiguously when its reading is more likely right than wrong
+RESOLVED_CACHE = 4096  # hypotheses whose reading is kept (per knowledge base)
 TIE = 0.02  # readings this close to the best are equally good: the best-known concept wins
 MAX_CHUNKS = 200  # chunks read per hypothesis
 PASSAGES_SHOWN = 3
@@ -150,10 +152,8 @@ class ChunkEvidence:
     """The chunks about one concept and the patient findings each names."""
 
     chunks: dict[str, Node]
-    named: dict[
-        str, list[tuple[str, str, int, int]]
-    ]  # finding -> [(chunk, mention concept, start, end)]
-    features: dict[str, int]  # finding concept -> in how many chunks it is named (for to_ask)
+    # patient finding -> [(chunk, concept the chunk names, start, end)]
+    named: dict[str, list[tuple[str, str, int, int]]]
 
 
 class Grounder:
@@ -167,6 +167,8 @@ class Grounder:
     def __init__(self, dx: Diagnoser, weights: GroundingWeights | None = None) -> None:
         self.dx = dx
         self.weights = weights or GroundingWeights.load()
+        self._resolved: dict[str, tuple[str | None, Resolution]] = {}  # hypothesis -> reading
+        self._cache_lock = threading.Lock()
 
     # -- the request ------------------------------------------------------------------------
     def ground(self, req: CaseRequest, *, drop_references: Iterable[str] = ()) -> GroundedDifferential:
@@ -298,8 +300,18 @@ class Grounder:
         readings the concept the knowledge base knows most about is chosen and the reading
         is ``ambiguous``.
         """
-        dx = self.dx
         h = " ".join(hypothesis.split())
+        cached = self._resolved.get(h)
+        if cached is None:
+            cached = self._resolve(h)
+            with self._cache_lock:
+                if len(self._resolved) >= RESOLVED_CACHE:
+                    self._resolved.pop(next(iter(self._resolved)))
+                self._resolved[h] = cached
+        return cached
+
+    def _resolve(self, h: str) -> tuple[str | None, Resolution]:
+        dx = self.dx
         if ":" in h and " " not in h:
             cid = dx.table.resolve(h)
             if cid is not None:
@@ -398,29 +410,35 @@ class Grounder:
             ):
                 about[chunk.id] = chunk
         if not about:
-            return ChunkEvidence({}, {}, {})
-        sub = store.subgraph(list(about), hops=1, types=[EdgeType.MENTIONS], direction="out")
-        tiers = {n.id: n.tier for n in sub.nodes}
+            return ChunkEvidence({}, {})
         wanted: dict[str, list[str]] = {}  # mentioned concept -> patient findings it stands for
         for f, ups in patient.up.items():
             for u in ups:
-                wanted.setdefault(u, []).append(f)
+                if u != cid:
+                    wanted.setdefault(u, []).append(f)
+        keys = [(chunk, EdgeType.MENTIONS, u) for chunk in about for u in wanted]
         named: dict[str, list[tuple[str, str, int, int]]] = {}
-        counts: dict[str, int] = {}
-        for e in sub.edges:
-            if e.src not in about or e.dst == cid:
-                continue
+        for e in store.edges(keys):  # one indexed read of just the mentions that matter
             claims = [
                 c for c in e.claims if c.props.get("assertion") == "present" and c.start is not None
             ]
-            if not claims:
-                continue
-            if tiers.get(e.dst) is Tier.FINDING:
-                counts[e.dst] = counts.get(e.dst, 0) + 1
-            for f in wanted.get(e.dst, ()):
+            if claims:
                 c = claims[0]
-                named.setdefault(f, []).append((e.src, e.dst, int(c.start or 0), int(c.end or 0)))
-        return ChunkEvidence(about, named, counts)
+                for f in wanted[e.dst]:
+                    named.setdefault(f, []).append((e.src, e.dst, int(c.start or 0), int(c.end or 0)))
+        return ChunkEvidence(about, named)
+
+    def _chunk_findings(self, chunks: ChunkEvidence) -> dict[str, int]:
+        """Finding concept -> in how many of the chunks it is named as present (for ``to_ask``)."""
+        store = self.dx.store
+        sub = store.subgraph(list(chunks.chunks), hops=1, types=[EdgeType.MENTIONS], direction="out")
+        tiers = {n.id: n.tier for n in sub.nodes}
+        counts: dict[str, int] = {}
+        for e in sub.edges:
+            finding = e.src in chunks.chunks and tiers.get(e.dst) is Tier.FINDING
+            if finding and any(c.props.get("assertion") == "present" for c in e.claims):
+                counts[e.dst] = counts.get(e.dst, 0) + 1
+        return counts
 
     def _sides(
         self, facts: list[FindingEvidence], chunks: ChunkEvidence, patient: Patient, *, cite: bool
@@ -521,9 +539,9 @@ class Grounder:
                     )
                 )
             del w
-        if len(out) < TO_ASK and chunks.features:
+        if len(out) < TO_ASK and chunks.chunks:
             have = {a.finding.id for a in out}
-            for c, _n in sorted(chunks.features.items(), key=lambda kv: -kv[1]):
+            for c, _n in sorted(self._chunk_findings(chunks).items(), key=lambda kv: (-kv[1], kv[0])):
                 if c in known or c in have:
                     continue
                 out.append(
