@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -81,6 +82,14 @@ FEATURES = (
 )
 MIN_SCORE = 0.1  # a hypothesis resolves to a concept at least this likely right (linker's score) ...
 SURE = 0.5  # ... and unambiguously when its reading is more likely right than wrong
+STRONG_METHODS = frozenset({"code", "exact", "abbreviation", "bag", "swap", "training", "composite"})
+GENERIC_WORDS = frozenset(
+    {
+        "disease", "diseases", "disorder", "disorders", "syndrome", "syndromes", "acute", "chronic",
+        "primary", "secondary", "type", "deficiency", "infection", "the", "and", "with", "due",
+        "left", "right", "bilateral", "unilateral",
+    }
+)  # fmt: skip
 RESOLVED_CACHE = 4096  # hypotheses whose reading is kept (per knowledge base)
 TIE = 0.02  # readings this close to the best are equally good: the best-known concept wins
 MAX_CHUNKS = 200  # chunks read per hypothesis
@@ -317,9 +326,15 @@ class Grounder:
             if cid is not None:
                 return cid, Resolution(status="resolved", method="code", score=1.0)
         cands = [c for c in dx.linker.normalize(h, None, 8) if c.score > 0]
+        # a weak reading (fuzzy, dense, back-off) must share the hypothesis's distinctive words
+        cands = [
+            c
+            for c in cands
+            if c.method in STRONG_METHODS or _shares_words(h, c.matched or c.name, c.name)
+        ]
         diseases = [c for c in cands if c.kind.value == "disease"] or cands
         top = diseases[0] if diseases else None
-        if top is None or (top.score < MIN_SCORE and _similarity(h, top.matched or top.name) < 0.9):
+        if top is None or top.score < MIN_SCORE:
             alts = [ConceptRef(id=c.concept_id, name=c.name) for c in diseases[:3]]
             if not alts:
                 near = dx.table.search(h, limit=3, kinds=["disease"])
@@ -666,11 +681,41 @@ def _source_of(reference: str) -> str:
     }.get(prefix, prefix.lower() or "curated")
 
 
-def _similarity(a: str, b: str) -> float:
-    """How alike two names are, in [0, 1] (word order ignored, case folded)."""
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'s", "")) if len(w) >= 3]
+
+
+def _reads_as(hypothesis: str, method: str, *names: str) -> bool:
+    """Is a weak reading of ``hypothesis`` as a concept named ``names`` a plausible one?
+
+    A back-off (modifiers dropped) must name nothing the hypothesis does not ("pneumonia"
+    for "community-acquired pneumonia"); a fuzzy or dense reading must share the
+    hypothesis's distinctive words (:func:`_shares_words`).
+    """
+    if method == "backoff":
+        from rapidfuzz import fuzz
+
+        mine = _words(hypothesis)
+        theirs = [w for n in names[:1] for w in _words(n)]
+        return bool(theirs) and all(any(fuzz.ratio(t, w) >= 80 for w in mine) for t in theirs)
+    return _shares_words(hypothesis, *names)
+
+
+def _shares_words(hypothesis: str, *names: str) -> bool:
+    """Do at least half the hypothesis's distinctive words appear (spelled alike) in ``names``?
+
+    Generic words (disease, syndrome, acute, type, ...) do not count, so "Zorblax syndrome"
+    does not read as "Dravet syndrome" while "Hashimoto's" reads as "Hashimoto thyroiditis"
+    and "diabeties" as "diabetes".
+    """
     from rapidfuzz import fuzz
 
-    return float(fuzz.token_sort_ratio(a.lower(), b.lower())) / 100.0
+    mine = [w for w in _words(hypothesis) if w not in GENERIC_WORDS] or _words(hypothesis)
+    if not mine:
+        return False
+    theirs = {w for n in names for w in _words(n)}
+    hits = sum(any(fuzz.ratio(w, t) >= 80 for t in theirs) for w in mine)
+    return hits * 2 >= len(mine)
 
 
 def _name(dx: Diagnoser, cid: str) -> str:

@@ -18,6 +18,7 @@ from kgrag.errors import (
     ConceptNotFound,
     DocumentNotFound,
     GraphUnavailable,
+    InvalidRequest,
     KnowledgeBaseRebuilding,
     LLMNotConfigured,
     NotReady,
@@ -308,7 +309,7 @@ class KnowledgeService:
 
         Raises:
             DocumentNotFound: no document with this id.
-            ValueError: the span is outside the document or reversed.
+            InvalidRequest: the span is outside the document or reversed.
         """
         dx = self.diagnoser
         node = self._locked(lambda: dx.store.get_node(document))
@@ -318,7 +319,7 @@ class KnowledgeService:
         s = 0 if start is None else start
         e = len(text) if end is None else end
         if not 0 <= s <= e <= len(text):
-            raise ValueError(f"span [{s}:{e}] is outside the document (0..{len(text)})")
+            raise InvalidRequest(f"span [{s}:{e}] is outside the document (0..{len(text)})")
         return SpanResponse(
             document=document, title=node.name, start=s, end=e, text=text[s:e], length=len(text)
         )
