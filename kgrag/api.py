@@ -520,14 +520,9 @@ def answer(
     """
     from pydantic import ValidationError
 
-    from kgrag.generate.backends import llm_from_spec
-
     req = _request(text=text, findings=findings, top_k=top_k, setting=setting, hypotheses=hypotheses)
-    service = default_service()
-    settings = service.diagnoser.settings
-    model = llm if llm is not None and not isinstance(llm, str) else llm_from_spec(llm, settings)
     try:
-        return service.answer(req, llm=model, **options)
+        return default_service().answer(req, llm=llm, **options)
     except ValidationError as e:
         raise InvalidRequest(f"invalid generation options: {e}") from e
 

@@ -184,14 +184,22 @@ class CaseService:
         """Each hypothesis with its evidence for and against (see :func:`kgrag.ground`)."""
         return self.run(lambda dx: dx.ground(req))
 
-    def answer(self, req: CaseRequest, *, llm: LLM | None, **options: Any) -> GroundedDiagnosis:
-        """The LLM's grounded answer (see :func:`kgrag.answer`)."""
+    def answer(self, req: CaseRequest, *, llm: LLM | str | None, **options: Any) -> GroundedDiagnosis:
+        """The LLM's grounded answer (see :func:`kgrag.answer`).
+
+        ``llm``: an :class:`~kgrag.generate.llm.LLM`, a spec (``openai://...``, a ``.gguf``
+        path, ``smollm2``, ``none``) or None for the ``llm`` setting.
+        """
         from kgrag.generate.answer import GenerateOptions, answer_with
+        from kgrag.generate.backends import llm_from_spec
 
         def call(dx: Diagnoser) -> GroundedDiagnosis:
             opts = GenerateOptions.from_settings(dx.settings, **options)
+            model = (
+                llm if llm is not None and not isinstance(llm, str) else llm_from_spec(llm, dx.settings)
+            )
             return answer_with(
-                dx, req.text, list(req.findings), llm=llm, top_k=req.top_k, options=opts,
+                dx, req.text, list(req.findings), llm=model, top_k=req.top_k, options=opts,
                 setting=req.setting, hypotheses=req.hypotheses,
             )  # fmt: skip
 

@@ -59,11 +59,10 @@ def diagnose_with_llm(
     **options: Any,
 ) -> None:
     """``kgrag diagnose ... --llm SPEC``: one case, or a JSONL batch (``options``: the case's)."""
-    from kgrag.generate.backends import llm_from_spec
     from kgrag.service import CaseService
 
     with cli_errors(), CaseService(store) as svc:
-        llm = llm_from_spec(llm_spec, svc.diagnoser.settings)
+        llm = llm_spec
         case = {k: v for k, v in options.items() if k != "method"}
         if input is None:
             report = svc.answer(CaseRequest.parse(text=text, findings=findings, **case), llm=llm)
