@@ -199,7 +199,7 @@ class Grounder:
         laps.lap("findings")
         cite = req.evidence == "full"
         warnings: list[str] = []
-        if req.text and req.hypotheses:
+        if req.text and req.hypotheses and self.weights.weights.get("similarity"):
             index = dx.passages.index
             if index is not None:
                 patient.similar = dict(index.search(sanitize(req.text), SIMILAR_K))
