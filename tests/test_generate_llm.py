@@ -142,3 +142,21 @@ def test_cli_diagnose_with_the_shipped_model(dx: Diagnoser) -> None:
     )
     assert out.exit_code == 0, out.output
     assert "citations verified" in out.output
+
+
+@pytest.mark.parametrize("source", ["llm", "both"])
+def test_hypotheses_first_with_the_real_model(smol: LLM, dx: Diagnoser, source: str) -> None:
+    """The LLM proposes a differential from the case alone, kgrag grounds it, the LLM answers
+    over the grounded evidence: whatever a 135M model proposes, every citation verifies."""
+    from _generate_kb import PATIENT
+
+    from kgrag.generate.answer import answer_with
+    from kgrag.generate.hypotheses import propose
+
+    names = propose(smol, "Infant with frequent seizures and hypotonia. No fever.", timeout=180)
+    assert isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+    options = OPTIONS.model_copy(update={"hypotheses_from": source})
+    report = answer_with(dx, None, PATIENT, llm=smol, options=options)
+    assert_grounded(report, dx)
+    if source == "both":  # kgrag's own candidates are still there to cite
+        assert report.status == "answered"

@@ -85,19 +85,30 @@ def generation(
     limit: int | None = typer.Option(None, "--limit", min=1, help="first N cases only"),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
+    hypotheses_from: str = typer.Option(
+        "kgrag",
+        "--hypotheses-from",
+        help="the differential the answer is written over: kgrag (its own ranking), llm (the LLM "
+        "proposes names from the case alone, kgrag grounds them) or both",
+    ),
 ) -> None:
-    """Run an LLM over a case file ({id, text|findings, gold?}) and write the generation metrics.
+    """Run an LLM over a case file ({id, text|findings, gold?, hypotheses?}) and write the metrics.
 
     JSON validity, citation validity, support, abstention, top-k, latency.
     """
     import orjson
 
+    from kgrag.cli._output import usage_error
+    from kgrag.generate.answer import GenerateOptions
     from kgrag.generate.backends import llm_from_spec
     from kgrag.generate.evaluate import evaluate, load_cases
     from kgrag.retrieval.diagnose import Diagnoser
 
+    if hypotheses_from not in ("kgrag", "llm", "both"):
+        usage_error("--hypotheses-from must be one of kgrag, llm, both")
     with cli_errors(), Diagnoser(store) as dx:
         model = llm_from_spec(llm, dx.settings)
+        options = GenerateOptions.from_settings(dx.settings, hypotheses_from=hypotheses_from)
         items = load_cases(cases, limit)
         sink = per_case.open("wb") if per_case else None
         done = [0]
@@ -109,7 +120,7 @@ def generation(
             err_console.print(f"[dim]{done[0]}/{len(items)} {result.id}: {result.source}[/dim]")
 
         try:
-            metrics, _ = evaluate(dx, items, model, top_k=top_k, on_case=on_case)
+            metrics, _ = evaluate(dx, items, model, options, top_k=top_k, on_case=on_case)
         finally:
             if sink is not None:
                 sink.close()

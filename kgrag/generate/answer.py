@@ -383,12 +383,12 @@ def answer_with(
         )
     except NoUsableFindings as e:
         return abstain(f"no present finding: {e}", started=started)
-    bundle = _hypotheses_first(diagnoser, bundle, text, findings, llm, opts, setting, hypotheses)
+    bundle = hypotheses_first(diagnoser, bundle, text, findings, llm, opts, setting, hypotheses)
     report = ground(bundle, StoreDocuments(diagnoser.store), llm, opts)
     return report.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
 
-def _hypotheses_first(
+def hypotheses_first(
     diagnoser: Diagnoser,
     bundle: EvidenceBundle,
     text: str | None,
@@ -398,7 +398,13 @@ def _hypotheses_first(
     setting: Setting | None,
     hypotheses: Sequence[str],
 ) -> EvidenceBundle:
-    """The bundle with the grounded hypotheses first (unchanged when there are none)."""
+    """The bundle with the grounded hypotheses first (unchanged when there are none).
+
+    The hypotheses are ``hypotheses`` when given, else (with ``options.hypotheses_from``
+    ``llm`` or ``both`` and an LLM) the LLM's proposal from the case alone
+    (:func:`kgrag.generate.hypotheses.propose`). Given hypotheses and ``both`` keep kgrag's
+    own candidates after the grounded ones; ``llm`` alone answers over the grounded ones.
+    """
     from kgrag.generate.hypotheses import grounded_candidates, merge, propose
     from kgrag.retrieval.request import CaseRequest
 
