@@ -31,7 +31,7 @@ from kgrag.types import Assertion
 
 A = Assertion
 DIRECTIONS = ("forward", "backward", "both", "pseudo", "terminate", "affirm")
-SCOPES = ("clause", "final", "-")
+SCOPES = ("clause", "final", "section", "-")
 BACKWARD_WINDOW = 6  # words between a finding and a backward trigger, list items not counted
 FINAL_WINDOW = 2  # words between a finding and a clause-final cue ("Chest pain: denies.")
 _PRIORITY = (A.FAMILY, A.HYPOTHETICAL, A.ABSENT, A.HISTORICAL, A.POSSIBLE)
@@ -40,9 +40,26 @@ _PLACEHOLDERS = {
     "<n>": r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|few|several)",
     "<unit>": r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)",
     "<subj>": r"(?:he|she|they|we|it|the\s+patient|patient)",
+    "<date>": r"(?:(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+)?(?:19|20)\d\d",
+    "<rel>": r"(?:(?:his|her|the|their)\s+)?(?:mother|father|mom|dad|parents?|wife|husband|"
+    r"daughter|son|sister|brother|family|caregiver|spouse)",
+    "<place>": r"(?:(?:your|the|his|her|their|a|an)\s+)?(?:doctor|physician|pcp|provider|clinic|"
+    r"office|nurse|surgeon|emergency\s+(?:department|room)|er|ed|hospital|911)"
+    r"(?:\s+or\s+(?:(?:your|the|his|her|their)\s+)?(?:doctor|physician|pcp|provider|clinic|"
+    r"office|emergency\s+(?:department|room)|er|ed|hospital|911))?",
+    "<instr>": r"(?:call|return|come\s+back|go\s+back|contact|notify|phone|page|seek\s+(?:immediate\s+)?"
+    r"(?:medical\s+)?(?:attention|care|help))(?:\s+(?:to\s+|at\s+)?(?:the\s+nearest\s+)?PLACE)?"
+    r"(?:\s+(?:immediately|right\s+away|promptly|at\s+once|urgently))?",
+    "<act>": r"(?:work-?up|workup|evaluation|treatment|intervention|testing|tests|imaging|"
+    r"management|follow-?up|action|therapy|studies|episodes\s+of\s+care)",
 }
+_PLACEHOLDERS["<instr>"] = _PLACEHOLDERS["<instr>"].replace("PLACE", _PLACEHOLDERS["<place>"])
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•\d])|(?<=\s)(?=\d{1,2}\)\s)|\*{3,}")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_ITEM_LINE = re.compile(r"[ \t]*(?:[-*•]|\d{1,2}[.)])\s")
+_ITEM_PREFIX = re.compile(r"[ \t]*(?:(?:[-*•]|\d{1,2}[.)])[ \t]*)?")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _CONNECTORS = frozenset({"and", "or", "nor", "as", "well", "also", "either", "any", "of"})
 
 
@@ -180,40 +197,81 @@ def assess(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[Assertion,
     smap = SectionMap(sections)
     order = sorted(range(len(spans)), key=lambda i: spans[i][0])
     k = 0
+    carry: set[Assertion] = set()  # what a "...history includes:" opener gives its bullets
+    previous_end = 0
     for s_start, s_end in sentence_spans(text, sections):
+        if carry and not (
+            _is_list_item(text, s_start) and not _BLANK_LINE.search(text, previous_end, s_start)
+        ):
+            carry = set()
+        previous_end = s_end
         members = []
         while k < len(order) and spans[order[k]][0] < s_end:
             if spans[order[k]][0] >= s_start:
                 members.append(order[k])
             k += 1
-        if not members:
+        opens_list = text[s_start:s_end].rstrip().endswith(":")
+        if not members and not opens_list:
             continue
         hits = _hits(text, s_start, s_end, smap)
         for i in members:
             section = smap.at(spans[i][0])
             found = _covering(text, spans[i], hits, spans, s_end) if hits else set()
+            found |= carry
             from_section = section_assertion(section)
-            if from_section is not None:
+            if from_section is not None and not _leaves_section(hits, spans[i][0]):
                 found.add(from_section)
             assertion = next((a for a in _PRIORITY if a in found), A.PRESENT)
             result[i] = (assertion, section.name if section else None)
+        if opens_list:
+            carry = _covering(text, (s_end, s_end), hits, spans, s_end) if hits else set()
     for i in order[k:]:  # spans past the last sentence (whitespace-only tails)
         section = smap.at(spans[i][0])
         result[i] = (A.PRESENT, section.name if section else None)
     return result
 
 
-def _blocks(hit: _Hit, category: Assertion) -> bool:
-    """Whether ``hit`` closes a scope of ``category``."""
+def _is_list_item(text: str, start: int) -> bool:
+    """Whether the sentence at ``start`` is a bulleted or numbered line ("- gout", "2. asthma")."""
+    line = text.rfind("\n", 0, start) + 1
+    if line == 0:
+        return False
+    return (
+        _ITEM_LINE.match(text, line) is not None
+        and _ITEM_PREFIX.fullmatch(text, line, start) is not None
+    )
+
+
+def _leaves_section(hits: Sequence[_Hit], mention_start: int) -> bool:
+    """Whether a cue of the present ("now", "currently") precedes the mention in its sentence.
+
+    A flattened note's "Past medical history: asthma, gout. She now presents with cough." keeps
+    the history section to the next heading; "now" brings the sentence back to the encounter.
+    """
+    return any(h.end <= mention_start and any(r.scope == "section" for r in h.rules) for h in hits)
+
+
+def _blocks(hit: _Hit, category: Assertion, adjacent: bool = False) -> bool:
+    """Whether ``hit`` closes a scope of ``category``.
+
+    Args:
+        hit: a trigger between the scope's opener and the finding.
+        category: the category of the scope.
+        adjacent: ``hit`` follows the opener with only spaces between ("no longer has",
+            "has not had"): an affirming verb there is the negated verb, not a new clause.
+    """
     for rule in hit.rules:
         if rule.direction == "terminate":
             return True
-        if rule.direction == "affirm" and category in (A.ABSENT, A.POSSIBLE):
+        if rule.direction == "affirm" and category in (A.ABSENT, A.POSSIBLE) and not adjacent:
             return True
         if (
             rule.direction in ("forward", "both")
             and rule.category is not category
             and rule.category is not A.HISTORICAL  # "no history of X": still negated
+            # an instruction ("call for any pain that does not stop, fever, ...") keeps its
+            # conditional over a negation or hedge inside one of its items
+            and not (category is A.HYPOTHETICAL and rule.category in (A.ABSENT, A.POSSIBLE))
         ):
             return True
     return False
@@ -253,7 +311,10 @@ def _covering(
                 continue
             if rule.direction in ("forward", "both") and h.end <= m_start:
                 between = [x for x in hits if x.start >= h.end and x.end <= m_start]
-                if not any(_blocks(x, rule.category) for x in between):
+                if not any(
+                    _blocks(x, rule.category, adjacent=not text[h.end : x.start].strip())
+                    for x in between
+                ):
                     found.add(rule.category)
             elif rule.direction in ("backward", "both") and h.start >= m_end:
                 if rule.scope == "final" and not _closes_clause(text, h.end, sentence_end):
