@@ -114,7 +114,7 @@ def continuation_control() -> Iterator[Case]:
         "No further workup is needed for her {f}.",
         "Her {f} continues despite treatment.",
         "He still has {f}.",
-        "The {f} has not changed.",
+        "Her {f} is worse today.",
         "She has {f}, no longer controlled by her inhaler.",
     )
     for t, f in itertools.product(templates, SYMPTOMS):
@@ -324,6 +324,33 @@ def recent_duration() -> Iterator[Case]:
         yield Case("recent_duration", t.format(f=f, F=_cap(f)), target, "present")
 
 
+def recurrent_admissions() -> Iterator[Case]:
+    """A finding the patient is repeatedly admitted for is historical (a pattern of past episodes)."""
+    templates = (
+        "She is admitted quite frequently for {f}.",
+        "He has had multiple admissions for {f}.",
+        "Frequently hospitalized for {f} over the last year.",
+        "Patient with repeated admissions for {f}.",
+        "She has been admitted several times for {f}.",
+    )
+    for t, f in itertools.product(templates, DISEASES[:8]):
+        yield Case("recurrent_admissions", t.format(f=f), f, "historical")
+
+
+def comparison_not_negation() -> Iterator[Case]:
+    """ "without change" and "has not changed" compare with a prior study: never a negation."""
+    findings = ("pleural effusion", "pulmonary nodule", "cardiomegaly", "hydronephrosis", "atelectasis")
+    templates = (
+        "The {f} has not changed in size.",
+        "Hardware in position without change and the {f} has not changed.",
+        "The {f} is seen without interval change.",
+        "Stable {f}, not changed from the prior exam.",
+        "Lines in place without change; {f} again seen.",
+    )
+    for t, f in itertools.product(templates, findings):
+        yield Case("comparison_not_negation", t.format(f=f), f, "present")
+
+
 FAMILIES = {
     "continuation_ended": continuation_ended,
     "continuation_control": continuation_control,
@@ -337,6 +364,8 @@ FAMILIES = {
     "instruction_control": instruction_control,
     "dated_before": dated_before,
     "recent_duration": recent_duration,
+    "recurrent_admissions": recurrent_admissions,
+    "comparison_not_negation": comparison_not_negation,
 }
 
 
