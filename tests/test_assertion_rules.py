@@ -38,6 +38,7 @@ def _filled(phrase: str) -> str:
         ("<rel>", "mother"),
         ("<place>", "your doctor"),
         ("<act>", "workup"),
+        ("<often>", "frequently"),
         ("<instr>", "call your doctor"),
     ):
         phrase = phrase.replace(slot, word)
