@@ -1,0 +1,92 @@
+"""Misspelled words of a mention, respelled to the dictionary's own words.
+
+A mention whose key has a word the dictionary never uses ("chron disease", "diabety",
+"rhuematoid arthritis") is respelled word by word to the nearest dictionary words by
+optimal-string-alignment distance (a transposition counts as one edit), closest first, then
+same length, then most used; each respelled key is tried against the dictionary and the first
+that names a concept wins. This runs before the tiers that drop words (composite parts,
+modifier back-off) and before character n-gram search, so a near miss of a specific name
+("Chron's disease" -> Crohn disease) beats an exact match of a generic head ("chronic
+disease", "arthritis"). A lone eponym in the possessive or plural ("alzheimers",
+"parkinson's") stands for its disease: "<name> disease" and "<name> syndrome" are tried.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+MIN_WORD = 4  # shorter words are abbreviations or too ambiguous to respell
+MAX_WORDS_RESPELLED = 2  # a mention with more unknown words is not a misspelling of a name
+CHOICES_PER_WORD = 6
+EPONYM_HEADS = ("disease", "syndrome")
+
+
+def max_edits(word: str) -> int:
+    """Edits allowed for a word: 1 up to 4 letters, else 2 ("chron" -> "crohn" is 2)."""
+    return 1 if len(word) <= 4 else 2
+
+
+class SpellingIndex:
+    """The words of a dictionary's keys with how many keys use each.
+
+    Args:
+        keys: dictionary keys (lower-case words joined by single spaces, as ``key_of`` makes).
+    """
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.counts: Counter[str] = Counter(w for k in keys for w in k.split(" "))
+        self._words = [w for w in self.counts if w.isalpha() and len(w) >= MIN_WORD - 1]
+
+    def choices(self, word: str) -> list[str]:
+        """Dictionary words within :func:`max_edits` of ``word``, best first."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        limit = max_edits(word)
+        found = process.extract(word, self._words, scorer=OSA.distance, score_cutoff=limit, limit=64)
+        ranked = sorted(
+            ((dist, abs(len(w) - len(word)), -self.counts[w], w) for w, dist, _ in found),
+        )
+        return [w for *_, w in ranked[:CHOICES_PER_WORD]]
+
+    def _possessive(self, word: str) -> bool:
+        """A word that is a known word plus "s" ("alzheimers" in "alzheimers disease")."""
+        return word.endswith("s") and word[:-1] in self.counts and len(word) > MIN_WORD
+
+    def respellings(self, key: str, possessive: bool = False) -> Iterator[str]:
+        """Keys that ``key`` may be a misspelling of, most likely first.
+
+        Args:
+            key: the mention's key (``key_of``).
+            possessive: the mention ended in "'s" or "s" that the key dropped (an eponym).
+
+        Yields:
+            Respelled keys (never ``key`` itself); nothing when every word is known or too
+            many are unknown.
+        """
+        words = key.split(" ")
+        unknown = [
+            i
+            for i, w in enumerate(words)
+            if w.isalpha() and len(w) >= MIN_WORD and (w not in self.counts or self._possessive(w))
+        ]
+        if len(unknown) <= MAX_WORDS_RESPELLED:
+            options = [
+                ([words[i][:-1]] if self._possessive(words[i]) else []) + self.choices(words[i])
+                for i in unknown
+            ]
+            combos = sorted(
+                itertools.product(*(range(len(o)) for o in options)), key=lambda c: (sum(c), c)
+            )
+            for combo in combos if unknown else ():
+                out = list(words)
+                for i, j in zip(unknown, combo, strict=True):
+                    out[i] = options[unknown.index(i)][j]
+                yield " ".join(out)
+        if possessive and len(words) == 1:
+            stems = [words[0]] if words[0] in self.counts else self.choices(words[0])
+            for stem in stems:
+                for head in EPONYM_HEADS:
+                    yield f"{stem} {head}"
