@@ -93,16 +93,20 @@ def test_batch_equals_api(runner: CliRunner, tmp_path: Path, vocab: list[str], k
 
 
 @pytest.mark.parametrize("k", [1, 3])
-def test_top_k_equals_api_and_leaves_the_api_alone(runner: CliRunner, tmp_path: Path, k: int) -> None:
-    """`-k` gives the API's `normalize(k=...)`, and a later API call still gets its own default."""
-    text = "Alzheimer disease with psoriasis and leukemia, no diabetes."
-    before = _dump(kgrag.link(text))
-    assert any(len(m["candidates"]) > k for m in before)  # else -k could not show
+def test_top_k_equals_api(runner: CliRunner, tmp_path: Path, k: int) -> None:
+    """`-k` gives the API's `normalize(k=...)`."""
     records = [{"id": i, "mention": m, "context": c} for i, (m, c) in enumerate(MENTIONS)]
     got = _cli(runner, tmp_path, records, ["-k", str(k)])
     for record, (mention, context) in zip(got, MENTIONS, strict=True):
         assert record["candidates"] == _dump(kgrag.normalize(mention, context, k)), mention
-    out = runner.invoke(app, ["link", text, "--json", "-k", str(k)])
+
+
+def test_cli_top_k_leaves_the_api_alone(runner: CliRunner) -> None:
+    """A later API call in the same process still gets its own default top k."""
+    text = "Alzheimer disease with psoriasis and leukemia, no diabetes."
+    before = _dump(kgrag.link(text))
+    assert any(len(m["candidates"]) > 1 for m in before)  # else -k 1 could not show
+    out = runner.invoke(app, ["link", text, "--json", "-k", "1"])
     assert out.exit_code == 0, out.output
-    assert all(len(m["candidates"]) <= k for m in json.loads(out.stdout))
+    assert all(len(m["candidates"]) <= 1 for m in json.loads(out.stdout))
     assert _dump(kgrag.link(text)) == before, "the CLI's -k changed what the API answers"

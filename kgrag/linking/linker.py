@@ -7,6 +7,7 @@ assertions and sections; one object that is both a :class:`Linker` and a :class:
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -130,6 +131,19 @@ class ConceptLinker:
         if self._spelling is None and self._spelling_enabled:
             self._spelling = SpellingIndex(self.dictionary.entries)
         return self._spelling
+
+    def with_top_k(self, k: int) -> ConceptLinker:
+        """This linker giving ``k`` candidates per mention, leaving this one as it is.
+
+        A shallow copy (the dictionary, table and calibration are shared), or ``self`` when
+        ``k`` is already its ``top_k``: the CLI's ``-k`` must not change what the shared
+        linker of :func:`kgrag.link` answers.
+        """
+        if k == self.top_k:
+            return self
+        other = copy.copy(self)
+        other.top_k = k
+        return other
 
     def _candidate(
         self, entry: Entry, method: str, raw: float, matched: str, n_alternatives: int = 1
