@@ -11,11 +11,22 @@ findings of a list; a *final* cue ("Chills: none.", "Cough: no.") does the same 
 it closes its clause, within two words. Pseudo-triggers ("gram negative", "2-day history
 of") never open a scope.
 
+An affirming verb right after a negation ("no longer has", "has not had") is the negated
+verb, not a new clause. An instruction's conditional ("call for any ...", "return to the ER
+if ...") keeps its scope over a negation or hedge inside one of its items ("vomiting that
+does not stop"). Causal terminators ("because of", "due to", "owing to") end a negation, so
+"does not drive because of epilepsy" leaves epilepsy present; dates before the encounter
+("in 2019", "as a child", "10 years ago") are historical both ways.
+
 Sentences end at ``.!?``, blank lines, bullets, enumerations ("2) ...") and section
 headings (:mod:`kgrag.linking.sections`); a section can set the assertion of its
 findings (Past Medical History -> historical, Family History -> family) and its heading
-is never read as a trigger. When several categories cover a mention, family >
-hypothetical > absent > historical > possible (a possible past event is still past).
+is never read as a trigger, unless a cue of the present ("now", "currently"; scope
+``section`` in the table) comes first in the sentence. A sentence that ends with a colon
+hands the scopes open at its end to the bulleted or numbered lines after it ("Past medical
+history includes:" / "- asthma" / "- gout"), until a line that is no item or a blank line.
+When several categories cover a mention, family > hypothetical > absent > historical >
+possible (a possible past event is still past).
 """
 
 from __future__ import annotations
