@@ -48,6 +48,7 @@ FAMILIES, family_cases, heldout_cases, span_of = (
     _F.heldout_cases,
     _F.span_of,
 )
+heldout2_cases = _F.heldout2_cases
 
 Row = tuple[str, str, tuple[int, int], str]
 
@@ -204,6 +205,8 @@ def family_scores(predict: object) -> dict[str, dict[str, float | int]]:
         groups[name] = [(c.text, span_of(c), c.expected) for c in family_cases(name)]
     for c in heldout_cases():
         groups.setdefault(f"heldout_{c.family}", []).append((c.text, span_of(c), c.expected))
+    for c in heldout2_cases():
+        groups.setdefault(f"heldout2_{c.family}", []).append((c.text, span_of(c), c.expected))
     flat = [(t, s) for cases in groups.values() for t, s, _ in cases]
     predicted, _ = predict(flat)  # type: ignore[operator]
     out: dict[str, dict[str, float | int]] = {}

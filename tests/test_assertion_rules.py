@@ -39,6 +39,7 @@ def _filled(phrase: str) -> str:
         ("<place>", "your doctor"),
         ("<act>", "workup"),
         ("<often>", "frequently"),
+        ("<poss>", "her"),
         ("<instr>", "call your doctor"),
     ):
         phrase = phrase.replace(slot, word)

@@ -62,6 +62,7 @@ _PLACEHOLDERS = {
     "<instr>": r"(?:call|return|come\s+back|go\s+back|contact|notify|phone|page|seek\s+(?:immediate\s+)?"
     r"(?:medical\s+)?(?:attention|care|help))(?:\s+(?:to\s+|at\s+)?(?:the\s+nearest\s+)?PLACE)?"
     r"(?:\s+(?:immediately|right\s+away|promptly|at\s+once|urgently))?",
+    "<poss>": r"(?:his|her|their|the\s+patient's|the)",
     "<often>": r"(?:(?:quite|very)\s+)?(?:frequently|often|repeatedly|multiple\s+times|many\s+times|"
     r"several\s+times)",
     "<act>": r"(?:work-?up|workup|evaluation|treatment|intervention|testing|tests|imaging|"
