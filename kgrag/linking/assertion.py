@@ -130,6 +130,31 @@ def _plain(phrase: str) -> str:
     return " ".join(re.split(r"[\s-]+", phrase.lower()))
 
 
+def _grouped(ordered: Sequence[str]) -> str:
+    r"""One alternation of ``ordered`` phrases, factored by their first word.
+
+    ``no(?:[\s-]+(?:further|longer|...))?`` instead of one branch per phrase: the regex tries
+    each first word once per position, not each phrase (twice as fast on a long note). Groups
+    keep the order of their longest phrase and, inside a group, longer rests come first, so
+    the longest phrase still wins.
+    """
+    groups: dict[str, list[str]] = {}
+    for phrase in ordered:
+        first, *rest = re.split(r"[\s-]+", phrase)
+        groups.setdefault(first, []).append(" ".join(rest))
+    branches = []
+    for first, rests in groups.items():
+        head = _PLACEHOLDERS.get(first, re.escape(first))
+        tails = [r for r in rests if r]
+        if not tails:
+            branches.append(head)
+            continue
+        tail = "|".join(f"(?:{_phrase_regex(r)})" for r in tails)
+        optional = "?" if len(tails) < len(rests) else ""
+        branches.append(f"{head}(?:[\\s-]+(?:{tail})){optional}")
+    return "|".join(f"(?:{b})" for b in branches)
+
+
 @lru_cache(maxsize=1)
 def _compiled() -> tuple[
     re.Pattern[str],
@@ -145,8 +170,7 @@ def _compiled() -> tuple[
     for rule in trigger_rules():
         by_phrase.setdefault(rule.phrase, []).append(rule)
     ordered = sorted(by_phrase, key=lambda p: (len(p) + 20 * p.count("<"), p), reverse=True)
-    alternation = "|".join(f"(?:{_phrase_regex(p)})" for p in ordered)
-    pattern = re.compile(r"(?<![\w/])(?:" + alternation + r")(?![\w/])|;", re.IGNORECASE)
+    pattern = re.compile(r"(?<![\w/])(?:" + _grouped(ordered) + r")(?![\w/])|;", re.IGNORECASE)
     plain = {_plain(p): tuple(r) for p, r in by_phrase.items() if "<" not in p}
     templated = [
         (re.compile(_phrase_regex(p) + r"\Z", re.IGNORECASE), tuple(by_phrase[p]))

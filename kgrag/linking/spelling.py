@@ -1,9 +1,10 @@
 """Misspelled words of a mention, respelled to the dictionary's own words.
 
 A mention whose key has a word the dictionary never uses ("chron disease", "diabety",
-"rhuematoid arthritis") is respelled word by word to the nearest dictionary words by
-optimal-string-alignment distance (a transposition counts as one edit), closest first, then
-same length, then most used; each respelled key is tried against the dictionary and the first
+"rhuematoid arthritis") is respelled word by word to the nearest dictionary words with the
+same first letter by optimal-string-alignment distance (a transposition counts as one edit),
+closest first, then same length, then most letters in common (a swap beats two
+replacements), then most used; each respelled key is tried against the dictionary and the first
 that names a concept wins. This runs before the tiers that drop words (composite parts,
 modifier back-off) and before character n-gram search, so a near miss of a specific name
 ("Chron's disease" -> Crohn disease) beats an exact match of a generic head ("chronic
@@ -37,19 +38,36 @@ class SpellingIndex:
 
     def __init__(self, keys: Iterable[str]) -> None:
         self.counts: Counter[str] = Counter(w for k in keys for w in k.split(" "))
-        self._words = [w for w in self.counts if w.isalpha() and len(w) >= MIN_WORD - 1]
+        # by first letter and length: a typo rarely changes the first letter, and a word
+        # within 2 edits is within 2 letters of the length
+        self._buckets: dict[tuple[str, int], list[str]] = {}
+        for w in self.counts:
+            if w.isalpha() and len(w) >= MIN_WORD - 1:
+                self._buckets.setdefault((w[0], len(w)), []).append(w)
+        self._cache: dict[str, list[str]] = {}
 
     def choices(self, word: str) -> list[str]:
-        """Dictionary words within :func:`max_edits` of ``word``, best first."""
-        from rapidfuzz import process
+        """Dictionary words within :func:`max_edits` of ``word`` with its first letter, best first."""
+        from rapidfuzz import fuzz, process
         from rapidfuzz.distance import OSA
 
+        if word in self._cache:
+            return self._cache[word]
         limit = max_edits(word)
-        found = process.extract(word, self._words, scorer=OSA.distance, score_cutoff=limit, limit=64)
+        pool = [
+            w
+            for n in range(len(word) - limit, len(word) + limit + 1)
+            for w in self._buckets.get((word[:1], n), ())
+        ]
+        found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=limit, limit=64)
         ranked = sorted(
-            ((dist, abs(len(w) - len(word)), -self.counts[w], w) for w, dist, _ in found),
+            (dist, abs(len(w) - len(word)), -fuzz.ratio(word, w), -self.counts[w], w)
+            for w, dist, _ in found
         )
-        return [w for *_, w in ranked[:CHOICES_PER_WORD]]
+        out = [w for *_, w in ranked[:CHOICES_PER_WORD]]
+        if len(self._cache) < 50_000:
+            self._cache[word] = out
+        return out
 
     def _possessive(self, word: str) -> bool:
         """A word that is a known word plus "s" ("alzheimers" in "alzheimers disease")."""
