@@ -77,3 +77,12 @@ def test_spelling_index_ranks_closest_then_same_length() -> None:
     assert list(index.respellings("asthma")) == []  # known words are left alone
     assert "crohn disease" in list(index.respellings("chron disease"))
     assert list(index.respellings("crohn", possessive=True))[:1] == ["crohn disease"]
+
+
+@pytest.mark.parametrize("acronym", ["PTLD", "RPGN", "RIHA", "REMD", "COPD", "GERD"])
+def test_acronyms_are_not_respelled(linker: ConceptLinker, acronym: str) -> None:
+    """A word in capitals is a short form, not a typo: no candidate comes from respelling it."""
+    assert all(c.method != "spelling" for c in linker.normalize(acronym, k=5))
+    index = SpellingIndex(["rida disease", "ptsd"])
+    key = acronym.lower()
+    assert list(index.respellings(key, keep=frozenset({key}))) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -435,7 +436,8 @@ class ConceptLinker:
         last = text.lower().rstrip(" .")
         possessive = " " not in key and last.endswith("s") and not key.endswith("s")
         d = self.dictionary
-        for alt in index.respellings(key, possessive=possessive):
+        acronyms = frozenset(w.lower() for w in re.findall(r"\b[A-Z][A-Z0-9]+s?\b", text))
+        for alt in index.respellings(key, possessive=possessive, keep=acronyms):
             entries = d.lookup_key(alt, text) or d.lookup_key(alt, text, bag=True)
             if entries:
                 offer(entries, "spelling", alt, fuzz.ratio(key, alt) / 100.0)

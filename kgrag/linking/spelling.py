@@ -10,6 +10,8 @@ modifier back-off) and before character n-gram search, so a near miss of a speci
 ("Chron's disease" -> Crohn disease) beats an exact match of a generic head ("chronic
 disease", "arthritis"). A lone eponym in the possessive or plural ("alzheimers",
 "parkinson's") stands for its disease: "<name> disease" and "<name> syndrome" are tried.
+Acronyms ("PTLD", "RPGN": written in capitals) are never respelled: they are short forms of
+other words, not misspellings.
 """
 
 from __future__ import annotations
@@ -73,12 +75,15 @@ class SpellingIndex:
         """A word that is a known word plus "s" ("alzheimers" in "alzheimers disease")."""
         return word.endswith("s") and word[:-1] in self.counts and len(word) > MIN_WORD
 
-    def respellings(self, key: str, possessive: bool = False) -> Iterator[str]:
+    def respellings(
+        self, key: str, possessive: bool = False, keep: frozenset[str] = frozenset()
+    ) -> Iterator[str]:
         """Keys that ``key`` may be a misspelling of, most likely first.
 
         Args:
             key: the mention's key (``key_of``).
             possessive: the mention ended in "'s" or "s" that the key dropped (an eponym).
+            keep: words never respelled (the mention's acronyms: "PTLD", "RPGN").
 
         Yields:
             Respelled keys (never ``key`` itself); nothing when every word is known or too
@@ -88,7 +93,10 @@ class SpellingIndex:
         unknown = [
             i
             for i, w in enumerate(words)
-            if w.isalpha() and len(w) >= MIN_WORD and (w not in self.counts or self._possessive(w))
+            if w.isalpha()
+            and len(w) >= MIN_WORD
+            and w not in keep
+            and (w not in self.counts or self._possessive(w))
         ]
         if len(unknown) <= MAX_WORDS_RESPELLED:
             options = [
