@@ -66,7 +66,7 @@ _PLACEHOLDERS = {
     "<often>": r"(?:(?:quite|very)\s+)?(?:frequently|often|repeatedly|multiple\s+times|many\s+times|"
     r"several\s+times)",
     "<act>": r"(?:work-?up|workup|evaluation|treatment|intervention|testing|tests|imaging|"
-    r"management|follow-?up|action|therapy|studies|episodes\s+of\s+care)",
+    r"management|follow-?up|action|therapy|studies)",
 }
 _PLACEHOLDERS["<instr>"] = _PLACEHOLDERS["<instr>"].replace("PLACE", _PLACEHOLDERS["<place>"])
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•\d])|(?<=\s)(?=\d{1,2}\)\s)|\*{3,}")
