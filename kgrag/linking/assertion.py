@@ -53,8 +53,9 @@ _PLACEHOLDERS = {
     "<subj>": r"(?:he|she|they|we|it|the\s+patient|patient)",
     "<date>": r"(?:(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+)?(?:19|20)\d\d",
-    "<rel>": r"(?:(?:his|her|the|their)\s+)?(?:mother|father|mom|dad|parents?|wife|husband|"
-    r"daughter|son|sister|brother|family|caregiver|spouse)",
+    "<rel>": r"(?:(?:his|her|the|their)\s+)?(?:(?:grand|step|foster\s+)?(?:mother|father|parents?)|"
+    r"mom|dad|wife|husband|daughter|son|sister|brother|family|caregiver|spouse|aunt|uncle|"
+    r"guardian|partner|girlfriend|boyfriend)",
     "<place>": r"(?:(?:your|the|his|her|their|a|an)\s+)?(?:doctor|physician|pcp|provider|clinic|"
     r"office|nurse|surgeon|emergency\s+(?:department|room)|er|ed|hospital|911)"
     r"(?:\s+or\s+(?:(?:your|the|his|her|their)\s+)?(?:doctor|physician|pcp|provider|clinic|"
