@@ -1,7 +1,8 @@
 """Train the ensemble ranker's weights on the phenopacket development cases.
 
-    python benchmarks/train_ensemble.py [--cases ../shared/data/phenopackets_dev/phenopackets_dev.jsonl.gz]
-        [--folds 5] [--candidates 200] [--l2 1.0] [--limit N]
+    python benchmarks/train_ensemble.py
+        [--cases ../shared/data/phenopackets_dev/phenopackets_dev.jsonl.gz] [--folds 5]
+        [--candidates 200] [--l2 1.0] [--limit N]
         [--out kgrag/retrieval/rankers/data/ensemble_v1.json]
         [--plot benchmarks/out/ensemble_reliability.png]
 
@@ -31,7 +32,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/data beside the checkout (a worktree sits one level deeper)
 DEFAULT_CASES = next(
-    (p for p in (d / "shared/data/phenopackets_dev/phenopackets_dev.jsonl.gz" for d in ROOT.parents) if p.is_file()),
+    (
+        p
+        for p in (d / "shared/data/phenopackets_dev/phenopackets_dev.jsonl.gz" for d in ROOT.parents)
+        if p.is_file()
+    ),
     ROOT.parent / "shared/data/phenopackets_dev/phenopackets_dev.jsonl.gz",
 )
 DEFAULT_OUT = ROOT / "kgrag/retrieval/rankers/data/ensemble_v1.json"
@@ -124,13 +129,16 @@ class CaseFeatures:
         prior = dx.log_prior(setting)
         log_lr = dx.model.score(f.present, f.absent)
         c = candidate_features(
-            dx.model, self.index, RankRequest(log_lr + prior, f.present, f.absent, (), prior), self.candidates
+            dx.model,
+            self.index,
+            RankRequest(log_lr + prior, f.present, f.absent, (), prior),
+            self.candidates,
         )
         gold = self.gold(case)
         return CaseRows(c.features, c.log_prior, np.isin(c.diseases, list(gold)))
 
 
-def FEATURES_NAMES() -> tuple[str, ...]:  # noqa: N802 - a lazy import of a constant
+def FEATURES_NAMES() -> tuple[str, ...]:
     from kgrag.retrieval.rankers.ensemble import FEATURES
 
     return FEATURES
@@ -174,7 +182,10 @@ def reliability_plot(
 
 
 def build_rows(
-    fx: CaseFeatures, cases: Sequence[dict[str, Any]], setting: str, text: bool = False,
+    fx: CaseFeatures,
+    cases: Sequence[dict[str, Any]],
+    setting: str,
+    text: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> list[Any]:
     """Every case's rows under ``setting``."""
@@ -182,12 +193,15 @@ def build_rows(
     for i, case in enumerate(cases):
         out.append(fx.rows(case, setting, text))
         if progress and (i + 1) % 500 == 0:
-            progress(f"{setting}{' text' if text else ''}: {i + 1}/{len(cases)}, {time.perf_counter() - t:.0f}s")
+            elapsed = time.perf_counter() - t
+            progress(f"{setting}{' text' if text else ''}: {i + 1}/{len(cases)}, {elapsed:.0f}s")
     return out
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--folds", type=int, default=5)
@@ -198,7 +212,11 @@ def main() -> int:
     args = ap.parse_args()
 
     from kgrag.retrieval.diagnose import Diagnoser
-    from kgrag.retrieval.rankers.ensemble_fit import cross_validate, expected_calibration_error, fit_weights
+    from kgrag.retrieval.rankers.ensemble_fit import (
+        cross_validate,
+        expected_calibration_error,
+        fit_weights,
+    )
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr)
@@ -222,7 +240,8 @@ def main() -> int:
     }
     say(f"held out: {held_out}")
     command = "python benchmarks/train_ensemble.py " + " ".join(
-        f"--{k} {v}" for k, v in (("folds", args.folds), ("candidates", args.candidates), ("l2", args.l2))
+        f"--{k} {v}"
+        for k, v in (("folds", args.folds), ("candidates", args.candidates), ("l2", args.l2))
     )
     weights = fit_weights(
         rows,
@@ -242,7 +261,13 @@ def main() -> int:
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(weights.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    reliability_plot(p, y, args.plot, f"ensemble, top-10 candidates, {TRAIN_SETTING}, {args.folds}-fold grouped CV", ece)
+    reliability_plot(
+        p,
+        y,
+        args.plot,
+        f"ensemble, top-10 candidates, {TRAIN_SETTING}, {args.folds}-fold grouped CV",
+        ece,
+    )
     say(f"wrote {args.out} and {args.plot}")
     return 0
 

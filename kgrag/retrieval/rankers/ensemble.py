@@ -1,4 +1,4 @@
-"""The ensemble ranker: the graph's likelihood ratios and the semantic similarity, combined by a learned model.
+"""The ensemble ranker: the graph's likelihood ratios and the semantic similarity, combined and learned.
 
 Differently biased rankers err on different cases (PhenoBrain, Mao et al., 2024, the
 lesson this follows): the graph's likelihood ratios punish a finding the disease lacks
@@ -18,6 +18,9 @@ Per request:
 4. the softmax over the candidates, calibrated by Platt scaling of its logit
    (``sigmoid(a logit(p) + b)``), is the candidate's ``score``: the probability that it
    is the diagnosis, fitted on the development cases' held-out folds.
+
+The personalized-PageRank ranker is not a member: its two walks cost several times the
+graph's scoring, past the latency budget.
 
 The weights are a small versioned JSON file (:data:`ENSEMBLE_FILE`) made by
 ``benchmarks/train_ensemble.py`` from the phenopacket development cases (see
@@ -49,7 +52,7 @@ FEATURES: tuple[str, ...] = (
     "graph_llr",  # summed log likelihood ratio, no prior (nats)
     "graph_log_rank",  # log of the rank by graph_llr + log prior among the candidates
     "semantic",  # Phenomizer similarity, patient -> disease (nats)
-    "semantic_log_rank",  # log of its rank among the candidates
+    "semantic_log_rank",  # log of the semantic ranker's rank among the candidates
     "semantic_reverse",  # frequency-weighted disease -> patient similarity (nats)
     "exact_fraction",  # share of present findings the disease shows at that term or below
     "absent_expected",  # sum over absent findings of the disease's frequency of them
@@ -124,7 +127,9 @@ def load_ensemble(path: Path = ENSEMBLE_FILE) -> EnsembleWeights:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(f"the ensemble weights file {path} is unreadable ({e}); {retrain}") from e
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ConfigError(f"{path} is not a kgrag ensemble weights file (no format {FORMAT!r}); {retrain}")
+        raise ConfigError(
+            f"{path} is not a kgrag ensemble weights file (no format {FORMAT!r}); {retrain}"
+        )
     try:
         return EnsembleWeights.model_validate(raw)
     except ValidationError as e:
@@ -159,7 +164,7 @@ def _top(scores: FloatArray, n: int) -> IntArray:
 
 
 def _log_rank(scores: FloatArray) -> FloatArray:
-    """log of each item's 1-based rank by ``scores``, best first (ties share the best rank)."""
+    """Log of each item's 1-based rank by ``scores``, best first (ties share the best rank)."""
     ordered = np.sort(-scores)
     out: FloatArray = np.log1p(np.searchsorted(ordered, -scores, side="left").astype(np.float64))
     return out
@@ -184,7 +189,7 @@ def candidate_features(
     prior = request.log_prior if request.log_prior is not None else np.zeros(n_d)
     scored = np.asarray(request.log_lr, np.float64)
     sim = index.similarity(request.present)
-    semantic_order = _top(sim.patient_to_disease, n)
+    semantic_order = _top(sim.score, n)
     cand = np.union1d(_top(scored, n), semantic_order)
     present, absent = model.distinct(request.present, request.absent)
     expected = np.zeros(len(cand))
@@ -200,7 +205,7 @@ def candidate_features(
             llr,
             _log_rank(scored[cand]),
             sim.patient_to_disease[cand],
-            _log_rank(sim.patient_to_disease[cand]),
+            _log_rank(sim.score[cand]),
             sim.disease_to_patient[cand],
             sim.exact[cand] / max(len(present), 1),
             expected,

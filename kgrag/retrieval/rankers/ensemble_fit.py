@@ -1,4 +1,4 @@
-"""Fitting the ensemble ranker: grouped folds, the conditional logit, Platt calibration, calibration error.
+"""Fitting the ensemble ranker: grouped folds, the conditional logit, Platt calibration, its error.
 
 Used by ``benchmarks/train_ensemble.py`` (the shipped weights) and
 ``benchmarks/diagnosis.py`` (the cross-validated figures); plain numpy and scipy.
@@ -22,7 +22,6 @@ import numpy.typing as npt
 from kgrag.retrieval.model import FloatArray, IntArray
 from kgrag.retrieval.rankers.ensemble import (
     FEATURES,
-    FORMAT,
     VERSION,
     Calibration,
     EnsembleWeights,
@@ -183,7 +182,9 @@ def fit_platt(p: FloatArray, y: BoolArray) -> Calibration:
         d = q - t
         return nll, np.array([float(d @ x), float(d.sum())])
 
-    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(1e-3, None), (None, None)])
+    res = minimize(
+        loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(1e-3, None), (None, None)]
+    )
     return Calibration(a=float(res.x[0]), b=float(res.x[1]))
 
 
@@ -304,7 +305,7 @@ def fit_weights(
     """
     model = fit_logit(cases, l2)
     return EnsembleWeights(
-        format=FORMAT,
+        format="kgrag-ensemble",
         version=VERSION,
         features=list(FEATURES),
         mean=[float(x) for x in model.mean],
