@@ -225,7 +225,7 @@ def softmax(z: FloatArray) -> FloatArray:
 def platt(p: FloatArray, calibration: Calibration) -> FloatArray:
     """Calibrated probabilities from raw ones (:class:`Calibration`), each in [0, 1]."""
     raw = np.clip(p, 1e-12, 1 - 1e-12)
-    z = calibration.a * np.log(raw / (1 - raw)) + calibration.b
+    z = np.clip(calibration.a * np.log(raw / (1 - raw)) + calibration.b, -700.0, 700.0)
     out: FloatArray = 1.0 / (1.0 + np.exp(-z))
     return out
 

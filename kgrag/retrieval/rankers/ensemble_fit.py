@@ -212,11 +212,14 @@ def expected_calibration_error(p: FloatArray, y: BoolArray, bins: int = 10) -> f
 
 
 def gold_rank(scores: FloatArray, gold: BoolArray) -> float:
-    """The 1-based rank of the best gold candidate (ties count against it); inf when none."""
+    """The 1-based rank of the best gold candidate; inf when none.
+
+    Other candidates that tie with it count as ranked above it.
+    """
     if not gold.any():
         return float("inf")
     best = scores[gold].max()
-    return float(1 + np.sum(scores > best))
+    return float(1 + np.sum(scores > best) + np.sum((scores == best) & ~gold))
 
 
 @dataclass(frozen=True)
