@@ -87,6 +87,8 @@ class SemanticIndex:
     """
 
     def __init__(self, model: DiagnosticModel) -> None:
+        from scipy import sparse
+
         self.model = model
         n_d = len(model.diseases)
         default = model.params.default_frequency
@@ -117,6 +119,11 @@ class SemanticIndex:
         self.ann_weight: FloatArray = f
         total = np.bincount(self.ann_disease, weights=f, minlength=n_d)
         self.weight_total: FloatArray = np.where(total > 0, total, 1.0)
+        # disease x annotated term, each annotation's share of its disease's total weight
+        self.reverse_weights = sparse.csr_matrix(
+            (f / self.weight_total[self.ann_disease], (self.ann_disease, self.ann_slot)),
+            shape=(n_d, len(self.terms_used)),
+        )
         self.annotation_count: FloatArray = np.bincount(self.ann_disease, minlength=n_d).astype(
             np.float64
         )
@@ -170,8 +177,7 @@ class SemanticIndex:
             reached[list(model.ancestors[p])] = True
         vals = np.where(reached[self.seg_anc], self.seg_ic, 0.0)
         best_term = np.maximum.reduceat(vals, self.seg_start)
-        per_ann = best_term[self.ann_slot] * self.ann_weight
-        d_to_p = np.bincount(self.ann_disease, weights=per_ann, minlength=n_d) / self.weight_total
+        d_to_p = np.asarray(self.reverse_weights @ best_term, np.float64)
         return Similarity(p_to_d, d_to_p, exact)
 
 
