@@ -176,7 +176,9 @@ def ranking_only(
     }
 
 
-def cross_validated(dx: Any, cases: list[dict[str, Any]], k: int, settings: list[str]) -> dict[str, Any]:
+def cross_validated(
+    dx: Any, cases: list[dict[str, Any]], k: int, settings: list[str], text: bool = True
+) -> dict[str, Any]:
     """Graph, semantic and held-out ensemble figures on the same cases and candidates."""
     from train_ensemble import TRAIN_SETTING, CaseFeatures, build_rows, folds_for
 
@@ -191,7 +193,7 @@ def cross_validated(dx: Any, cases: list[dict[str, Any]], k: int, settings: list
     fx = CaseFeatures(dx, weights.candidates)
     folds = folds_for(cases, k)
     train = build_rows(fx, cases, TRAIN_SETTING, progress=say)
-    runs = [(s, False) for s in settings] + [(TRAIN_SETTING, True)]
+    runs = [(s, False) for s in settings] + ([(TRAIN_SETTING, True)] if text else [])
     out: dict[str, Any] = {
         "folds": k,
         "fold_cases": np.bincount(folds).tolist(),
@@ -256,6 +258,12 @@ def main() -> int:
     ap.add_argument("--cv-folds", type=int, default=5, help="grouped folds of the ensemble (0: skip)")
     ap.add_argument("--cv-settings", default="rare,general", help="settings of the cross-validation")
     ap.add_argument("--ranking-cases", type=int, default=500, help="cases of the ranking-only timing")
+    ap.add_argument(
+        "--cv-text",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also cross-validate on the rendered text (linking every case: slow)",
+    )
     args = ap.parse_args()
 
     from kgrag.errors import NoUsableFindings
@@ -357,7 +365,7 @@ def main() -> int:
         "variants": list(variants),
         "results": results,
         "cross_validated": (
-            cross_validated(dx, cases, args.cv_folds, args.cv_settings.split(","))
+            cross_validated(dx, cases, args.cv_folds, args.cv_settings.split(","), args.cv_text)
             if args.cv_folds
             else {}
         ),
