@@ -8,6 +8,7 @@ disease and the 30 diseases annotated with most of its findings.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -75,7 +76,7 @@ def test_ranker_contract(name: str, toy: DiagnosticModel) -> None:
         assert ranked.order and len(set(ranked.order)) == len(ranked.order)
         assert set(ranked.order) <= set(toy.diseases) and set(ranked.scores) == set(ranked.order)
         scores = [ranked.scores[d] for d in ranked.order]
-        assert all(x >= y for x, y in zip(scores, scores[1:], strict=False))
+        assert all(x >= y for x, y in itertools.pairwise(scores))
         best_graph = toy.diseases[int(np.argmax(log_lr))]
         assert ranked.ranks[best_graph]["graph"] == 1
         if name == "ensemble":
@@ -169,7 +170,7 @@ def test_the_shipped_weights_load_with_their_version_and_provenance() -> None:
     w = load_ensemble()
     assert w.version == VERSION and tuple(w.features) == FEATURES
     assert "train_ensemble.py" in str(w.trained["command"])
-    assert 0 < w.calibration.a and w.candidates > 0
+    assert w.calibration.a > 0 and w.candidates > 0
 
 
 def _damaged(raw: dict[str, object]) -> list[tuple[str, str | bytes]]:
@@ -286,7 +287,9 @@ def test_grouped_folds_never_split_a_cohort_or_a_disease(seed: int) -> None:
     ids = [int(x) for x in rng.integers(0, 40, n)]
     cohorts = [f"c{i}" for i in ids]
     # mostly the cohort's own disease; now and then one shared with another cohort
-    diseases = [[f"d{i}"] + ([f"d{int(rng.integers(0, 40))}"] if rng.random() < 0.01 else []) for i in ids]
+    diseases = [
+        [f"d{i}"] + ([f"d{int(rng.integers(0, 40))}"] if rng.random() < 0.01 else []) for i in ids
+    ]
     folds = grouped_folds(cohorts, diseases, 4)
     assert np.array_equal(folds, grouped_folds(cohorts, diseases, 4))  # deterministic
     for key in set(cohorts):
