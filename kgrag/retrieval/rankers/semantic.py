@@ -31,16 +31,17 @@ With the compiled :class:`~kgrag.retrieval.model.DiagnosticModel`:
 
 Absent findings do not enter the similarity (as in the Phenomizer); the graph's
 likelihood ratios, which the ensemble combines with this score, count them.
-Everything is vectorised over diseases: one sparse column read per ancestor of a present
-finding, one segmented maximum over the ancestors of the annotated terms, one
-weighted bincount.
+Everything is vectorised over diseases: one sparse column write per ancestor of a
+present finding (diseases that show it), one per ancestor of any finding (annotated
+terms below it), a column that covers most rows written as a fill plus its few missing
+rows, and one sparse matrix-vector product for the weighted mean.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -112,10 +113,17 @@ class SemanticIndex:
         self.terms_used, self.ann_slot = np.unique(ann_term, return_inverse=True)
         ptr = model._anc_ptr
         lengths = ptr[self.terms_used + 1] - ptr[self.terms_used]
-        self.seg_start: IntArray = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        gather = np.repeat(ptr[self.terms_used] - self.seg_start, lengths) + np.arange(lengths.sum())
-        self.seg_anc: IntArray = model._anc_idx[gather]
-        self.seg_ic: FloatArray = model.ic[self.seg_anc]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        gather = np.repeat(ptr[self.terms_used] - starts, lengths) + np.arange(lengths.sum())
+        n_slots = len(self.terms_used)
+        # term x -> the annotated terms at or below it (one sparse column per term)
+        self.below = sparse.csc_matrix(
+            (
+                np.ones(len(gather), bool),
+                (np.repeat(np.arange(n_slots), lengths), model._anc_idx[gather]),
+            ),
+            shape=(n_slots, len(model.terms)),
+        )
         self.ann_weight: FloatArray = f
         total = np.bincount(self.ann_disease, weights=f, minlength=n_d)
         self.weight_total: FloatArray = np.where(total > 0, total, 1.0)
@@ -131,13 +139,8 @@ class SemanticIndex:
         self.ascending = [tuple(sorted(anc, key=lambda x: model.ic[x])) for anc in model.ancestors]
         # a column most diseases show (the root, organ systems) is written as "all but
         # these few": a fill and a small scatter instead of a large one
-        sizes = np.diff(model.F.indptr)
-        everyone = np.ones(n_d, bool)
-        self.complement: dict[int, IntArray] = {}
-        for x in np.flatnonzero(sizes > n_d // 2):
-            everyone[:] = True
-            everyone[model.F.indices[model.F.indptr[x] : model.F.indptr[x + 1]]] = False
-            self.complement[int(x)] = np.flatnonzero(everyone)
+        self.complement = _complements(model.F)
+        self.below_complement = _complements(self.below)
 
     def similarity(self, present: Sequence[int]) -> Similarity:
         """The similarity of every disease to the present findings (each counted once).
@@ -160,25 +163,52 @@ class SemanticIndex:
         best = np.empty(n_d)
         for p in present:
             best.fill(0.0)
-            for x in self.ascending[p]:
-                missing = self.complement.get(x)
-                if missing is None:
-                    best[F.indices[F.indptr[x] : F.indptr[x + 1]]] = ic[x]
-                else:  # every value so far is <= ic[x]: keep only the few it misses
-                    keep = best[missing]
-                    best.fill(ic[x])
-                    best[missing] = keep
+            _write_max(best, F, self.ascending[p], ic, self.complement)
             total += best
             exact[F.indices[F.indptr[p] : F.indptr[p + 1]]] += 1.0
         p_to_d = total / len(present)
-        # d -> p: each annotated term's best common ancestor with the findings
-        reached = np.zeros(len(model.terms), bool)
-        for p in present:
-            reached[list(model.ancestors[p])] = True
-        vals = np.where(reached[self.seg_anc], self.seg_ic, 0.0)
-        best_term = np.maximum.reduceat(vals, self.seg_start)
+        # d -> p: each annotated term's best common ancestor with the findings, written
+        # down from every ancestor of a finding to the annotated terms below it
+        reached = sorted({x for p in present for x in model.ancestors[p]}, key=lambda x: ic[x])
+        best_term = np.zeros(self.below.shape[0])
+        _write_max(best_term, self.below, reached, ic, self.below_complement)
         d_to_p = np.asarray(self.reverse_weights @ best_term, np.float64)
         return Similarity(p_to_d, d_to_p, exact)
+
+
+def _complements(matrix: Any) -> dict[int, IntArray]:
+    """For each column of a CSC matrix holding most rows: the rows it lacks."""
+    n = matrix.shape[0]
+    sizes = np.diff(matrix.indptr)
+    everyone = np.ones(n, bool)
+    out: dict[int, IntArray] = {}
+    for x in np.flatnonzero(sizes > n // 2):
+        everyone[:] = True
+        everyone[matrix.indices[matrix.indptr[x] : matrix.indptr[x + 1]]] = False
+        out[int(x)] = np.flatnonzero(everyone)
+    return out
+
+
+def _write_max(
+    best: FloatArray,
+    matrix: Any,
+    columns: Sequence[int],
+    ic: FloatArray,
+    complement: dict[int, IntArray],
+) -> None:
+    """``best[rows of column x] = ic[x]`` for each column in ascending IC order (so the max stays).
+
+    A column that holds most rows is written as a fill plus its few missing rows restored:
+    every value written before is <= ``ic[x]``.
+    """
+    for x in columns:
+        missing = complement.get(x)
+        if missing is None:
+            best[matrix.indices[matrix.indptr[x] : matrix.indptr[x + 1]]] = ic[x]
+        else:
+            keep = best[missing]
+            best.fill(ic[x])
+            best[missing] = keep
 
 
 class SemanticRanker:
