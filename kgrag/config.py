@@ -87,10 +87,11 @@ class Settings(BaseSettings):
         description="a licensed UMLS META directory (MRCONSO.RRF, ...); never shipped",
     )
     umls_languages: tuple[str, ...] = ("ENG",)
-    diagnose_method: Literal["graph", "ppr", "fused"] = Field(
+    diagnose_method: Literal["graph", "ppr", "fused", "semantic", "ensemble"] = Field(
         default="graph",
-        description="graph likelihood ratios, personalized PageRank, or fused with vector hits "
-        "(passages are attached as evidence either way)",
+        description="graph likelihood ratios, personalized PageRank, fused with vector hits, "
+        "semantic (Phenomizer similarity) or ensemble (graph + semantic, learned; "
+        "docs/rare-disease-ranking.md); passages are attached as evidence either way",
     )
     diagnose_setting: Literal["general", "rare", "uniform"] = Field(
         default="general",

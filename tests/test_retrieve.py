@@ -434,7 +434,7 @@ class ReverseRanker:
 def test_a_new_ranker_is_one_registry_line(
     kb: SqliteGraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert set(RANKERS) == {"graph", "ppr", "fused"}
+    assert set(RANKERS) == {"graph", "ppr", "fused", "semantic", "ensemble"}
     monkeypatch.setitem(RANKERS, "reverse", ReverseRanker)
     dx = Diagnoser(kb)
     graph = [c.concept_id for c in dx.diagnose(findings=["F_RASH"], evidence="none").candidates]

@@ -183,7 +183,7 @@ class Diagnoser:
             if self.passages.error:
                 warnings.append(self.passages.error + " (ranked by the graph alone)")
             laps.lap("vector")
-        ranked = ranker.rank(RankRequest(scored, f.present, f.absent, passages))
+        ranked = ranker.rank(RankRequest(scored, f.present, f.absent, passages, prior))
         laps.lap("rank")
         return Ranking(
             method, ranked.order, ranked.scores, ranked.ranks, log_lr, posterior(scored),

@@ -11,14 +11,18 @@ from kgrag.config import Settings
 from kgrag.errors import InvalidRequest
 from kgrag.retrieval.model import DiagnosticModel
 from kgrag.retrieval.rankers.base import RankedList, Ranker, RankRequest
+from kgrag.retrieval.rankers.ensemble import EnsembleRanker
 from kgrag.retrieval.rankers.fused import FusedRanker
 from kgrag.retrieval.rankers.graph import GraphRanker
 from kgrag.retrieval.rankers.pagerank import PageRankRanker
+from kgrag.retrieval.rankers.semantic import SemanticRanker
 
 RANKERS: dict[str, Callable[[DiagnosticModel, Settings], Ranker]] = {
     "graph": GraphRanker,
     "ppr": PageRankRanker,
     "fused": FusedRanker,
+    "semantic": SemanticRanker,
+    "ensemble": EnsembleRanker,
 }
 
 

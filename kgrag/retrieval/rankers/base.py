@@ -29,12 +29,15 @@ class RankRequest:
         absent: the absent finding terms.
         passages: vector-search hits, best first (empty unless the ranker needs passages
             or the report shows them).
+        log_prior: the log pretest probability per disease already added to ``log_lr``
+            (nats), None when unknown (a ranker then takes it as zero).
     """
 
     log_lr: FloatArray
     present: Sequence[int]
     absent: Sequence[int]
     passages: Sequence[Passage] = ()
+    log_prior: FloatArray | None = None
 
 
 @dataclass
