@@ -37,7 +37,10 @@ SETTING_HELP = (
     "pretest probability: general (common diseases favoured) | rare | uniform "
     "(default: general, or KGRAG_DIAGNOSE_SETTING)"
 )
-_METHOD_HELP = "graph | ppr | fused (default: graph, or KGRAG_DIAGNOSE_METHOD)"
+_METHOD_HELP = (
+    "graph | ppr | fused | semantic | ensemble (ensemble: best with --setting rare; "
+    "default: graph, or KGRAG_DIAGNOSE_METHOD)"
+)
 
 
 def diagnose(

@@ -17,7 +17,7 @@ from kgrag.types import BoundaryModel
 
 Method = str
 """A ranker's name: a key of :data:`kgrag.retrieval.rankers.RANKERS` (``graph``, ``ppr``,
-``fused``)."""
+``fused``, ``semantic``, ``ensemble``)."""
 
 EvidenceLevel = Literal["none", "summary", "full"]
 """How much evidence a report carries. ``none``: the ranking alone (rank, ids, names,
@@ -153,7 +153,8 @@ class DiagnosisCandidate(_Model):
     codes: list[str]
     score: float = Field(
         description="the ranking score of the chosen method: graph, the summed log likelihood "
-        "ratio (nats); ppr, the walk's probability mass; fused, the fusion score"
+        "ratio (nats); ppr, the walk's probability mass; fused, the fusion score; semantic, the "
+        "Resnik similarity; ensemble, its calibrated probability"
     )
     probability: float = Field(description="posterior over the ranked diseases (graph model)")
     log_lr: float | None = None
