@@ -7,7 +7,7 @@ import pytest
 from kgrag.config import Settings
 from kgrag.linking.linker import ConceptLinker
 from kgrag.ontology.table import ConceptTable
-from kgrag.pipeline.definition_facts import definition_findings, symptom_clauses
+from kgrag.facts.definition_facts import definition_findings, symptom_clauses
 
 # verbatim Disease Ontology definitions (facets_id_name_definition.tsv, CC0)
 VENOUS = (
