@@ -36,7 +36,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt) :] + [nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -71,5 +71,6 @@ def test_the_cycle_checker_finds_cycles() -> None:
 
 
 def test_no_module_of_the_pipeline_imports_the_runner() -> None:
-    importers = {m for m, deps in _graph(PACKAGE / "pipeline").items() if "kgrag.pipeline.runner" in deps}
+    graph = _graph(PACKAGE / "pipeline")
+    importers = {m for m, deps in graph.items() if "kgrag.pipeline.runner" in deps}
     assert importers == set(), "the runner is only the loop: nothing below it may import it"
