@@ -24,6 +24,10 @@ class _RayShardWorker:
     """One Ray actor: a :class:`ShardWorker` applied to batches of shard rows."""
 
     def __init__(self, table: Any, task: str) -> None:
+        import ray
+
+        if isinstance(table, ray.ObjectRef):  # the table is put in the object store once
+            table = ray.get(table)
         self.worker = ShardWorker(table, ShardTask.model_validate_json(task))
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
