@@ -28,13 +28,15 @@ MEDQUAD = REPO / "corpora" / "medquad" / "8_NHLBI_QA_XML"
 
 @pytest.fixture()
 def corpus(fixtures: Path, tmp_path: Path) -> Path:
-    """Twelve MedQuAD pages in two folders, the reader fixtures, a duplicate and a broken file."""
+    """Twelve MedQuAD pages in two folders, the reader fixtures, two duplicates (one read
+    before its original) and a broken file."""
     folder = tmp_path / "corpus"
     shutil.copytree(fixtures / "docs", folder, ignore=shutil.ignore_patterns("README.md"))
     for k, page in enumerate(sorted(MEDQUAD.glob("*.xml.gz"))[:12]):
         (folder / ("a" if k % 2 else "b")).mkdir(exist_ok=True)
         shutil.copy(page, folder / ("a" if k % 2 else "b") / page.name)
     (folder / "z_copy.md").write_bytes((folder / "note.md").read_bytes())  # a duplicate
+    (folder / "a" / "copy.md").write_bytes((folder / "note.md").read_bytes())  # one read early
     (folder / "broken.xml").write_text("<Document><QAPairs>")
     return folder
 

@@ -42,15 +42,16 @@ def run_shards_locally(
     """The ``local`` engine: the shards one after another, with one linker (see :func:`run_shards`)."""
     worker = ShardWorker(ctx.table, task, ctx.is_disease())
     parts: list[Path] = []
-    made = documents = 0
+    made = 0
+    checksums: set[str] = set()  # documents read so far, a duplicate file counted once
     for k, shard in enumerate(shards, start=1):
         part, new = worker.run(shard)
         parts.append(part)
         made += new
         ctx.say(f"{task.source}: shard {k:,}/{len(shards):,} {'linked' if new else 'reused'}")
         if limit is not None:
-            documents += sum(1 for r in read_part(part, "documents") if r["checksum"] is not None)
-            if documents >= limit:
+            checksums.update(r["checksum"] for r in read_part(part, "documents") if r["checksum"])
+            if len(checksums) >= limit:
                 break
     ctx.say(f"{task.source}: {made:,} shards linked, {len(parts) - made:,} reused")
     return parts
