@@ -204,6 +204,18 @@ def test_editing_one_file_redoes_its_shard_only(
         assert after == _fresh(
             small_table, default_settings, corpus, tmp_path / f"fresh{k}", shard_docs=5
         )
+    lines.lines.clear()  # --rebuild reuses no part: every shard is linked again, same result
+    status, again = _build(
+        small_table,
+        default_settings,
+        corpus.parent,
+        tmp_path / "kb",
+        shard_docs=2,
+        progress=lines,
+        rebuild=True,
+    )
+    assert status == "complete" and again == after
+    assert lines.linked() == len(list((tmp_path / "kb" / "parts" / "notes").iterdir())) == first
 
 
 def test_loading_twice_changes_nothing(

@@ -48,6 +48,7 @@ class BuildContext:
         options: the engine and shard size.
         table_digest: names the concept table (part of every fingerprint).
         code: a digest of the code that writes the graph (part of every fingerprint).
+        rebuild: this build rebuilds every source (finished parts are not reused).
     """
 
     recipe: Recipe
@@ -58,6 +59,7 @@ class BuildContext:
     options: BuildOptions = field(default_factory=BuildOptions)
     table_digest: str = ""
     code: str = ""
+    rebuild: bool = False
     _tiers: list[Tier] | None = field(default=None, repr=False)
 
     def tiers(self) -> list[Tier]:

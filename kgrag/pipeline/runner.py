@@ -135,6 +135,7 @@ class Builder:
             self._make_private()
 
     def _run(self, rebuild: bool) -> BuildReport:
+        self.context.rebuild = rebuild
         started = time.perf_counter()
         # readers compare this stamp before and after each request (retrieval.consistency)
         generation = self.store.get_meta(GENERATION_KEY) or "0"

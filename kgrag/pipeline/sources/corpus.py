@@ -88,6 +88,7 @@ def build_corpus(
         ConfigError: the source has no path, or no readable document.
     """
     from kgrag.pipeline.engines import run_shards
+    from kgrag.pipeline.parts import remove_parts
     from kgrag.pipeline.reduce import reduce_parts
     from kgrag.pipeline.shards import plan_shards
     from kgrag.pipeline.stage import ShardTask
@@ -124,6 +125,8 @@ def build_corpus(
         parts_dir=str(parts_dir(ctx, name)),
         linker_kinds=tuple(ctx.recipe.linker_kinds),
     )
+    if ctx.rebuild:  # `--rebuild`: link every shard again
+        remove_parts(Path(task.parts_dir), keep=[])
     ctx.say(f"{name}: {sum(len(s.files) for s in plan.shards):,} files in {len(plan.shards):,} shards")
     done = run_shards(ctx, task, list(plan.shards), limit=spec.limit)
     reduced = reduce_parts(done, folder, limit=spec.limit, walk_failures=plan.failures)
@@ -146,8 +149,6 @@ def build_corpus(
         update.added = len(reduced.documents)
     load(ctx.store, name, reduced, say=ctx.say)
     update.nodes, update.edges = len(reduced.nodes), len(reduced.edges)
-    from kgrag.pipeline.parts import remove_parts
-
     remove_parts(Path(task.parts_dir), keep=[p.name for p in done])
     return update
 
