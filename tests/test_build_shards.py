@@ -232,3 +232,30 @@ def test_loading_twice_changes_nothing(
         for _ in range(2):
             load(store, "notes", reduced)
             assert kb_digest(tmp_path / "kb", model=False) == before
+
+
+@pytest.mark.parametrize("which", [0, 5, -1])
+def test_a_load_the_store_does_not_hold_fails_loudly(
+    small_table: ConceptTable,
+    default_settings: Settings,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    which: int,
+) -> None:
+    """A store that silently drops one document node (first, middle, last) fails the load."""
+    from kgrag.errors import GraphWriteError
+    from kgrag.graph.schema import Label
+    from kgrag.pipeline.reduce import reduce_parts
+    from kgrag.pipeline.sources.corpus import load
+
+    _fresh(small_table, default_settings, corpus, tmp_path / "kb", shard_docs=4)
+    reduced = reduce_parts(sorted((tmp_path / "kb" / "parts" / "notes").iterdir()), corpus)
+    dropped = [n.id for n in reduced.nodes if n.label is Label.DOCUMENT][which]
+    with SqliteGraphStore(tmp_path / "kb") as store:
+        real = store.upsert_nodes
+        monkeypatch.setattr(
+            store, "upsert_nodes", lambda nodes: real(n for n in nodes if n.id != dropped)
+        )
+        with pytest.raises(GraphWriteError, match=f"1 differ, e.g. '{dropped}'"):
+            load(store, "notes", reduced)

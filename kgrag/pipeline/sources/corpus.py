@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from kgrag.errors import ConfigError, CorpusFormatError
+from kgrag.errors import ConfigError, CorpusFormatError, GraphWriteError
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Label
 from kgrag.ontology.records import Warnings
@@ -156,8 +156,20 @@ def build_corpus(
 def load(store: GraphStore, name: str, reduced: Reduced, *, say: Progress | None = None) -> None:
     """Replace what source ``name`` holds in ``store`` with ``reduced`` (one writer, bulk upserts).
 
-    Loading the same reduced parts twice leaves the same graph.
+    Loading the same reduced parts twice leaves the same graph. The store's documents of
+    the source are read back and compared with the parts' (ids and checksums).
+
+    Raises:
+        GraphWriteError: the store does not hold what the parts do.
     """
     store.delete_source(name)
     store.upsert_nodes(counted(reduced.nodes, say, f"{name}: load nodes", len(reduced.nodes)))
     store.upsert_edges(counted(reduced.edges, say, f"{name}: load edges", len(reduced.edges)))
+    stored = _stored_checksums(store, name)
+    if stored != reduced.documents:
+        wrong = sorted(set(stored.items()) ^ set(reduced.documents.items()))
+        raise GraphWriteError(
+            f"loading {name!r}: the store holds {len(stored):,} documents, the parts "
+            f"{len(reduced.documents):,} ({len(wrong):,} differ, e.g. {wrong[0][0]!r}); "
+            "rerun the build to load again"
+        )
