@@ -86,7 +86,7 @@ _LAZY = {
     "Mentions": "kgrag.types",
     "InvalidRequest": "kgrag.errors",
     "build": "kgrag.api",
-    "BuildReport": "kgrag.pipeline.runner",
+    "BuildReport": "kgrag.pipeline.report",
     "Diagnoser": "kgrag.retrieval.diagnose",
     "GraphStore": "kgrag.graph.base",
     "open_store": "kgrag.graph.stores",
@@ -109,7 +109,7 @@ if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.compiled import load_concepts
     from kgrag.ontology.table import ConceptTable
-    from kgrag.pipeline.runner import BuildReport
+    from kgrag.pipeline.report import BuildReport
     from kgrag.retrieval.diagnose import Diagnoser
     from kgrag.retrieval.grounded import GroundedDifferential
     from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kgrag.generate.types import GroundedDiagnosis
     from kgrag.graph.base import GraphStore
     from kgrag.linking.linker import ConceptLinker
+    from kgrag.pipeline.context import BuildOptions
     from kgrag.pipeline.runner import BuildReport, Recipe
     from kgrag.progress import Progress
     from kgrag.retrieval.diagnose import Diagnoser
@@ -412,6 +413,7 @@ def build(
     *,
     wait: float = 0.0,
     allow: Sequence[str | Path] = (),
+    options: BuildOptions | None = None,
 ) -> BuildReport:
     """Build (or update) a knowledge base from a recipe; what ``kgrag build`` runs.
 
@@ -430,6 +432,8 @@ def build(
         wait: seconds to wait for another build of the same knowledge base to finish
             (0: fail at once with :class:`~kgrag.errors.BuildLocked`).
         allow: folders outside the recipe's own that its sources may read.
+        options: how the corpus shards run (:class:`~kgrag.pipeline.context.BuildOptions`:
+            engine ``local`` or ``ray``, workers, shard size); the knowledge base is the same.
 
     Returns:
         The :class:`~kgrag.pipeline.runner.BuildReport`; ``status`` is ``incomplete``
@@ -468,7 +472,9 @@ def build(
         )
     graph: GraphStore = open_store(store) if owned else store  # type: ignore[arg-type,assignment]
     try:
-        report = Builder(spec, graph, progress=progress).run(rebuild=rebuild, wait=wait)
+        report = Builder(spec, graph, progress=progress, options=options).run(
+            rebuild=rebuild, wait=wait
+        )
     finally:
         if owned:
             graph.close()

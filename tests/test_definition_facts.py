@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kgrag.config import Settings
+from kgrag.facts.definition_facts import definition_findings, symptom_clauses
 from kgrag.linking.linker import ConceptLinker
 from kgrag.ontology.table import ConceptTable
-from kgrag.pipeline.definition_facts import definition_findings, symptom_clauses
 
 # verbatim Disease Ontology definitions (facets_id_name_definition.tsv, CC0)
 VENOUS = (

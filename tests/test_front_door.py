@@ -32,7 +32,7 @@ CODES = ["DDXE:E_91", "DDXE:E_77"]  # fever; cough with coloured sputum (DDXPlus
 PUBLIC: dict[str, tuple[str, str]] = {
     "Assertion": ("class", "kgrag.types"),
     "BoundaryModel": ("class", "kgrag.types"),
-    "BuildReport": ("class", "kgrag.pipeline.runner"),
+    "BuildReport": ("class", "kgrag.pipeline.report"),
     "Candidate": ("class", "kgrag.types"),
     "Concept": ("class", "kgrag.types"),
     "ConceptLinker": ("class", "kgrag.linking.linker"),

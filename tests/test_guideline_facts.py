@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from kgrag.config import Settings
+from kgrag.facts.guideline_facts import GuidelineFact, extract_facts, title_disease
 from kgrag.graph.schema import EdgeType, Tier
 from kgrag.graph.sqlite_store import SqliteGraphStore
 from kgrag.graph.tiers import assign_tiers
 from kgrag.linking.linker import ConceptLinker
 from kgrag.ontology.table import ConceptTable
-from kgrag.pipeline.guideline_facts import GuidelineFact, extract_facts, title_disease
 from kgrag.pipeline.runner import Builder, Recipe, SourceSpec
 
 IsDisease = Callable[[str], bool]

@@ -3,7 +3,7 @@
 The order, lowest first (docs/architecture.md draws it):
 
     foundation (types, errors, config, _text, tokens, progress, ...) < ontology < corpus
-    < index < linking < graph < retrieval < generate < pipeline < api < cli / serve
+    < index < linking < facts < graph < retrieval < generate < pipeline < api < cli / serve
 
 Every ``import`` and ``from ... import`` counts: at module level, inside functions (lazy
 imports) and under ``if TYPE_CHECKING:``. Parsed with :mod:`ast`, nothing is imported.
@@ -22,6 +22,7 @@ LAYERS = [
     "corpus",
     "index",
     "linking",
+    "facts",
     "graph",
     "retrieval",
     "generate",

@@ -31,14 +31,40 @@ def build(
     allow: list[Path] | None = typer.Option(
         None, "--allow", help="a folder outside the recipe's own that it may read (repeatable)"
     ),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process) or ray (Ray Data; pip install 'kgrag[scale]')"
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="shard workers (ray: actors)"),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="a Ray cluster (ray://head:10001, or auto); default: a local Ray"
+    ),
+    shard_docs: int = typer.Option(
+        5000, "--shard-docs", min=1, help="documents per corpus shard (a shard is redone whole)"
+    ),
 ) -> None:
     """Build the knowledge graph; unchanged sources are skipped, a killed build resumes."""
     from kgrag.api import build as run_build
+    from kgrag.errors import InvalidRequest
+    from kgrag.pipeline.context import BuildOptions
 
     with cli_errors():
+        if engine not in ("local", "ray"):
+            raise InvalidRequest(f"--engine must be local or ray, got {engine!r}")
+        options = BuildOptions(
+            engine=engine,  # type: ignore[arg-type]  # checked above
+            workers=workers,
+            ray_address=ray_address,
+            shard_docs=shard_docs,
+        )
         with ProgressReporter(json) as progress:
             report = run_build(
-                recipe, store, rebuild=rebuild, progress=progress, wait=wait, allow=allow or ()
+                recipe,
+                store,
+                rebuild=rebuild,
+                progress=progress,
+                wait=wait,
+                allow=allow or (),
+                options=options,
             )
         if json:
             emit_json(report)

@@ -415,6 +415,49 @@ def _failure(path: Path, e: Exception) -> ReadFailure:
     return ReadFailure(str(path), f"{path}: {type(e).__name__}: {e}")
 
 
+def reads(path: Path, format: str | None = None) -> str | None:
+    """The reader :func:`read_corpus` uses for ``path`` (``format``: as there), or None: not read.
+
+    MedQuAD XML and other documents are never read as each other.
+    """
+    fmt = format_of(path) if format in (None, "auto") else format
+    if fmt is None or fmt not in READERS:
+        return None
+    if (fmt == "medquad") != (format_of(path) == "medquad"):
+        return None
+    return fmt
+
+
+def read_file(
+    path: Path,
+    root: Path,
+    *,
+    format: str | None = None,
+    source: str = "corpus",
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> SourceDocument | ReadFailure | None:
+    """One file of a corpus folder, as :func:`read_corpus` reads it (duplicates aside).
+
+    Args:
+        path: the file.
+        root: the corpus folder (for the document's id).
+        format: a reader name; ``None``/``auto``: by suffix.
+        source: provenance name recorded on the document.
+        max_chars: larger documents fail as too large.
+
+    Returns:
+        The document, a :class:`ReadFailure` saying why it was not read, or None when no
+        reader of ``format`` reads such a file.
+    """
+    fmt = reads(path, format)
+    if fmt is None:
+        return None
+    try:
+        return READERS[fmt](path, root, source, max_chars=max_chars)
+    except Exception as e:  # one bad file, of any kind, never ends a corpus
+        return _failure(path, e)
+
+
 def read_corpus(
     folder: str | Path,
     *,
@@ -451,15 +494,11 @@ def read_corpus(
         if isinstance(path, ReadFailure):
             yield path
             continue
-        fmt = format_of(path) if format in (None, "auto") else format
-        if fmt is None or fmt not in READERS:
+        doc = read_file(path, root, format=format, source=source, max_chars=max_chars)
+        if doc is None:
             continue
-        if (fmt == "medquad") != (format_of(path) == "medquad"):
-            continue  # MedQuAD XML and other documents are never read as each other
-        try:
-            doc = READERS[fmt](path, root, source, max_chars=max_chars)
-        except Exception as e:  # one bad file, of any kind, never ends a corpus
-            yield _failure(path, e)
+        if isinstance(doc, ReadFailure):
+            yield doc
             continue
         if doc.checksum in seen:
             yield ReadFailure(str(path), f"duplicate of {seen[doc.checksum]}", "duplicate")

@@ -6,275 +6,59 @@ fingerprint is unchanged, deletes and rebuilds the others (a corpus whose files 
 changed is updated document by document), and resumes a build that was
 killed half-way (the store says ``status = building`` until every source is done, so a
 half-written graph is never marked complete).
+
+This module is only the loop: recipes are read by :mod:`~kgrag.pipeline.recipe`, each
+source kind is built by its module in :mod:`kgrag.pipeline.sources` from an explicit
+:class:`~kgrag.pipeline.context.BuildContext`, and the reports are
+:mod:`~kgrag.pipeline.report`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import time
-import tomllib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgrag.config import Settings, get_settings
-from kgrag.corpus.documents import DEFAULT_MAX_CHARS
-from kgrag.errors import ConfigError, RecipePathRefused
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import Edge, GraphCounts, Node
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
-from kgrag.progress import Progress, counted
+from kgrag.pipeline.context import BuildContext, BuildOptions
+from kgrag.pipeline.fingerprints import PACKAGE, code_digest, digest, files_digest
+from kgrag.pipeline.private import make_private
+from kgrag.pipeline.recipe import (
+    Recipe,
+    SourceKind,
+    SourceSpec,
+    default_recipe_path,
+    load_recipe,
+)
+from kgrag.pipeline.report import BuildReport, SourceReport
+from kgrag.pipeline.sources import source_builder
+from kgrag.progress import Progress
 from kgrag.retrieval.consistency import GENERATION_KEY
-
-if TYPE_CHECKING:
-    from kgrag.ontology.ddxplus import DdxCondition
-from kgrag.types import BoundaryModel
-
-_PACKAGE = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger(__name__)
 
 SOURCES_KEY = "sources"  # meta: the names of the sources the last build's recipe lists
 
-SourceKind = Literal[
-    "vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "do_definitions", "corpus"
+__all__ = [
+    "SOURCES_KEY",
+    "BuildOptions",
+    "BuildReport",
+    "Builder",
+    "Recipe",
+    "SourceKind",
+    "SourceReport",
+    "SourceSpec",
+    "default_recipe_path",
+    "load_recipe",
+    "make_private",
 ]
-
-
-class SourceSpec(BaseModel):
-    """One source of an ingest recipe: an ontology, a corpus folder or a mapping, with its options."""
-
-    model_config = ConfigDict(extra="forbid")
-    kind: SourceKind
-    name: str | None = Field(default=None, description="provenance name; defaults to kind")
-    path: str | None = Field(default=None, description="corpus folder, relative to the recipe")
-    format: str | None = Field(default=None, description="corpus format: medquad, text, ...")
-    limit: int | None = Field(default=None, description="at most this many documents")
-    max_chars: int = Field(
-        default=DEFAULT_MAX_CHARS,
-        gt=0,
-        description="corpus documents longer than this (characters, after decompression) are skipped",
-    )
-
-
-class Recipe(BaseModel):
-    """An ingest recipe (a TOML file): the sources to build, the linker's kinds, the passage encoder."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    description: str = ""
-    sources: list[SourceSpec]
-    linker_kinds: list[str] = ["disease", "finding"]
-    encoder: str = Field(
-        default="auto",
-        description="passage encoder: auto (offline MiniLM if installed), hashing, or a model name",
-    )
-    base_dir: Path = Path(".")
-    allowed_roots: tuple[Path, ...] = Field(
-        default=(),
-        description="folders besides base_dir the recipe may read (given by the user, never "
-        "by the recipe file)",
-    )
-
-    @property
-    def digest(self) -> str:
-        """A SHA-256 hex digest of the recipe's settings (paths resolved at load time left out)."""
-        return hashlib.sha256(
-            self.model_dump_json(exclude={"base_dir", "allowed_roots"}).encode()
-        ).hexdigest()
-
-    def allowed(self) -> list[Path]:
-        """The folders this recipe may read, symbolic links resolved."""
-        return [p.resolve() for p in (self.base_dir, *self.allowed_roots)]
-
-    def confined(self, relative: str) -> Path:
-        """``relative`` (a path in the recipe) resolved, if it lies in an allowed folder.
-
-        Raises:
-            RecipePathRefused: it resolves elsewhere (``..``, an absolute path, a link).
-        """
-        from kgrag.corpus.documents import inside
-
-        path = (self.base_dir / relative).resolve()
-        allowed = self.allowed()
-        if not inside(path, allowed):
-            raise RecipePathRefused(
-                f"recipe {self.name!r}: refused to read {relative!r} (resolves to {path}), outside "
-                f"the recipe's folder {allowed[0]}; move it there or allow its folder "
-                "explicitly (`kgrag build RECIPE --allow FOLDER`)"
-            )
-        return path
-
-
-class SourceReport(BoundaryModel):
-    """What one recipe source did in a build (``status``: built, skipped as unchanged, failed)."""
-
-    name: str
-    status: Literal["built", "skipped", "failed"]
-    nodes: int = 0
-    edges: int = 0
-    seconds: float = 0.0
-    warnings: dict[str, int] = Field(default_factory=dict)
-    documents: dict[str, int] = Field(
-        default_factory=dict, description="corpus sources: documents added, changed, unchanged, removed"
-    )
-    error: str | None = None
-
-
-class BuildReport(BoundaryModel):
-    """What :func:`kgrag.build` (and ``kgrag build``) did.
-
-    One :class:`SourceReport` per recipe source, the store's counts afterwards, and what the
-    retrieval artifacts hold.
-
-    ``status`` is ``complete`` or ``incomplete`` (a source failed: rerun to resume);
-    ``seconds`` is wall-clock time. Renders as a table in a notebook.
-
-    Example:
-        >>> import kgrag
-        >>> report = kgrag.build("notebooks/guidelines/recipe.toml", store="/tmp/guidelines-kb")
-        >>> [s.name for s in report.sources]
-        ['ddxplus', 'guidelines']
-    """
-
-    store: str
-    status: str
-    recipe: str
-    seconds: float
-    sources: list[SourceReport]
-    counts: GraphCounts
-    retrieval: dict[str, int] = Field(
-        default_factory=dict, description="what the retrieval artifacts hold (empty: unchanged)"
-    )
-
-    # --- notebook rendering (#11) ---
-    def _table(self) -> tuple[str, tuple[str, ...], list[tuple[object, ...]]]:
-        rows: list[tuple[object, ...]] = [
-            (
-                s.name,
-                s.status,
-                f"{s.nodes:,}",
-                f"{s.edges:,}",
-                s.seconds,
-                s.error or ", ".join(f"{k}: {v}" for k, v in {**s.documents, **s.warnings}.items()),
-            )
-            for s in self.sources
-        ]
-        c = self.counts
-        rows.append(
-            (
-                "total",
-                self.status,
-                f"{sum(c.nodes.values()):,}",
-                f"{sum(c.edges.values()):,}",
-                self.seconds,
-                "",
-            )
-        )
-        title = f"kgrag build: recipe {self.recipe!r} -> {self.status} ({self.store})"
-        return title, ("source", "status", "nodes", "edges", "seconds", "note"), rows
-
-    def _repr_html_(self) -> str:
-        from kgrag._render import html_table
-
-        return html_table(*self._table())
-
-    def _repr_markdown_(self) -> str:
-        from kgrag._render import markdown_table
-
-        return markdown_table(*self._table())
-
-
-def default_recipe_path() -> Path:
-    """The shipped default recipe (``ingest/default.toml`` in a checkout, packaged data in a wheel).
-
-    Raises:
-        ConfigError: neither file exists.
-    """
-    for candidate in (
-        Path(__file__).resolve().parents[2] / "ingest" / "default.toml",
-        _PACKAGE / "_data" / "ingest" / "default.toml",
-    ):
-        if candidate.is_file():
-            return candidate
-    raise ConfigError("the default recipe ingest/default.toml is missing; pass a recipe path")
-
-
-def load_recipe(path: str | Path | None = None, *, allow: Iterable[str | Path] = ()) -> Recipe:
-    """The recipe at ``path`` (default: the shipped ``ingest/default.toml``).
-
-    Args:
-        path: a recipe TOML file, or the name of a shipped recipe (``full``).
-        allow: folders outside the recipe's own that it may read (a shipped recipe, one in
-            the folder of ``ingest/default.toml``, may read the project folder that holds
-            ``ingest/`` and ``corpora/``).
-
-    Raises:
-        ConfigError: missing or invalid recipe.
-    """
-    default = default_recipe_path()
-    shipped_dir = default.parent.resolve()
-    path = Path(path) if path else default
-    if not path.suffix and not path.exists() and (shipped_dir / f"{path}.toml").is_file():
-        path = shipped_dir / f"{path}.toml"  # a shipped recipe by name: `kgrag build full`
-    shipped = path.resolve().parent == shipped_dir
-    roots = tuple(Path(a) for a in allow) + ((shipped_dir.parent,) if shipped else ())
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Recipe(**data, base_dir=path.parent, allowed_roots=roots)
-    except FileNotFoundError as e:
-        names = sorted(p.stem for p in shipped_dir.glob("*.toml"))
-        raise ConfigError(
-            f"no recipe at {path}; give a recipe TOML file or a shipped recipe: {', '.join(names)}"
-        ) from e
-    except (tomllib.TOMLDecodeError, ValidationError, TypeError) as e:
-        raise ConfigError(f"invalid recipe {path}: {e}") from e
-
-
-def make_private(folder: Path, *, only: tuple[str, ...] | None = None) -> None:
-    """``folder`` 0700, and in it folders 0700 and files 0600, recursively (links untouched).
-
-    ``only``: of ``folder``'s direct entries just those whose names start so (a store folder the
-    user named may hold other files).
-    """
-    if not folder.is_dir():
-        return
-    folder.chmod(0o700)
-    for entry in folder.iterdir():
-        if entry.is_symlink() or (only is not None and not entry.name.startswith(only)):
-            continue
-        if entry.is_dir():
-            make_private(entry)
-        elif entry.is_file():
-            entry.chmod(0o600)
-
-
-def _digest(*parts: object) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(repr(p).encode())
-    return h.hexdigest()[:20]
-
-
-def _code_digest(*folders: Path) -> str:
-    """A digest of the Python sources of ``folders``.
-
-    ``folders`` defaults to the graph builders and this runner, so a code change rebuilds
-    what that code wrote.
-    """
-    h = hashlib.sha256()
-    for folder in folders or (_PACKAGE / "graph", _PACKAGE / "pipeline"):
-        for p in sorted(folder.glob("*.py")):
-            h.update(p.read_bytes())
-    return h.hexdigest()[:12]
 
 
 class Builder:
@@ -288,6 +72,7 @@ class Builder:
         table: ConceptTable | None = None,
         settings: Settings | None = None,
         progress: Progress | None = None,
+        options: BuildOptions | None = None,
     ) -> None:
         from kgrag.ontology.compiled import compiled_path, load_concepts
 
@@ -297,7 +82,17 @@ class Builder:
         self.say = progress or (lambda step: logger.info("%s", step))
         self.table = table or load_concepts(self.settings, progress=self.say)
         self.table_digest = compiled_path(self.settings).name if table is None else str(len(table))
-        self._tiers: list | None = None  # type: ignore[type-arg]
+        self.options = options or BuildOptions()
+        self.context = BuildContext(
+            recipe,
+            store,
+            self.table,
+            self.settings,
+            self.say,
+            options=self.options,
+            table_digest=self.table_digest,
+            code=code_digest(),
+        )
 
     def run(self, *, rebuild: bool = False, wait: float = 0.0) -> BuildReport:
         """Build every source that changed (all with ``rebuild``) under the build lock.
@@ -317,7 +112,7 @@ class Builder:
 
         directory = getattr(self.store, "directory", None)
         if isinstance(directory, Path):  # the graph's files, the lock, the artifacts
-            make_private(directory, only=("graph.sqlite", "build.lock", "retrieval"))
+            make_private(directory, only=("graph.sqlite", "build.lock", "retrieval", "parts"))
         else:
             make_private(artifacts_dir(self.store, self.settings))
 
@@ -340,6 +135,7 @@ class Builder:
             self._make_private()
 
     def _run(self, rebuild: bool) -> BuildReport:
+        self.context.rebuild = rebuild
         started = time.perf_counter()
         # readers compare this stamp before and after each request (retrieval.consistency)
         generation = self.store.get_meta(GENERATION_KEY) or "0"
@@ -353,8 +149,8 @@ class Builder:
         for spec in self.recipe.sources:
             name = spec.name or spec.kind
             # base: what the source is built with; fp adds the corpus files themselves
-            base = _digest(self._fingerprint(spec), vocab_fp, _code_digest())
-            fp = _digest(base, self._files_digest(spec))
+            base = digest(self._fingerprint(spec), vocab_fp, code_digest())
+            fp = digest(base, files_digest(self.recipe, spec))
             if not rebuild and self.store.get_meta(f"source:{name}") == fp:
                 reports.append(SourceReport(name=name, status="skipped"))
                 self.say(f"{name}: unchanged, skipped")
@@ -436,7 +232,7 @@ class Builder:
         from kgrag.retrieval.model import FILE_NAME
 
         sources = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources]
-        fp = _digest(sources, self.recipe.encoder, _code_digest(_PACKAGE / "retrieval"))
+        fp = digest(sources, self.recipe.encoder, code_digest(PACKAGE / "retrieval"))
         present = (artifacts_dir(self.store, self.settings) / FILE_NAME).is_file()
         if not rebuild and present and self.store.get_meta(META_KEY) == fp:
             self.say("retrieval artifacts: unchanged, skipped")
@@ -452,182 +248,10 @@ class Builder:
         self.say(f"retrieval artifacts: {counts} in {time.perf_counter() - t0:.1f}s")
         return counts
 
-    def _ddxplus_findings(
-        self, name: str, conditions: Sequence[DdxCondition], directory: Path
-    ) -> Iterator[Edge]:
-        """DDXPlus conditions -> shared findings, through the curated evidence mapping.
-
-        The mapping is ``ontologies/ddxplus/evidence_findings.tsv``; no edges when the file
-        is absent.
-        """
-        from kgrag.graph import builders
-        from kgrag.ontology.ddxplus import EVIDENCE_FINDINGS_FILE, load_evidence_findings
-
-        path = directory / "ddxplus" / EVIDENCE_FINDINGS_FILE
-        if not path.is_file():
-            self.say(f"{name}: no {path.name}; DDXPlus evidences stay separate concepts")
-            return
-        mapping = load_evidence_findings(path)
-        yield from builders.ddxplus_finding_edges(conditions, mapping, self.table, name)
-
     def _fingerprint(self, spec: SourceSpec) -> str:
-        return _digest(spec, self.table_digest)
-
-    def _files_digest(self, spec: SourceSpec) -> str:
-        """Names, sizes and times of a corpus source's files ('' for other sources)."""
-        if spec.kind != "corpus" or not spec.path:
-            return ""
-        from kgrag.corpus.documents import walk_files
-
-        try:
-            folder = self.recipe.confined(spec.path)
-        except RecipePathRefused:
-            return ""  # the build of this source fails with the reason
-        found = walk_files(folder, self.recipe.allowed()) if folder.is_dir() else iter(())
-        files = [p for p in found if isinstance(p, Path)]
-        return _digest(
-            [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-        )
-
-    def _tiers_of_table(self) -> list:  # type: ignore[type-arg]
-        if self._tiers is None:
-            from kgrag.graph.tiers import assign_tiers
-
-            self._tiers = assign_tiers(self.table)
-        return self._tiers
-
-    def _write(
-        self,
-        name: str,
-        nodes: Iterable[Node],
-        edges: Iterable[Edge],
-        *,
-        n_nodes: int | None = None,
-        n_edges: int | None = None,
-    ) -> tuple[int, int]:
-        """Upsert, counting on the progress reporter (``n_*``: the expected totals).
-
-        Returns:
-            Nodes written, and distinct edges ``(src, type, dst)`` written: an edge two of the
-            source's builders both yield (their claims merge into one) counts once.
-        """
-        seen: set[tuple[str, str, str]] = set()
-
-        def distinct(edges: Iterable[Edge]) -> Iterator[Edge]:
-            for edge in edges:
-                seen.add((edge.src, edge.type.value, edge.dst))
-                yield edge
-
-        n = self.store.upsert_nodes(counted(nodes, self.say, f"{name}: nodes", n_nodes)) if nodes else 0
-        self.store.upsert_edges(distinct(counted(edges, self.say, f"{name}: edges", n_edges)))
-        return n, len(seen)
-
-    def _definition_edges(self, name: str, d: Path) -> Iterator[Edge]:
-        """HAS_FINDING edges from Disease Ontology definitions (:mod:`~kgrag.pipeline.definition_facts`).
-
-        Each claim cites the DOID whose definition states the finding, with the finding's
-        span in that definition and its text (``props["quote"]``).
-        """
-        from kgrag.graph.schema import Claim, EdgeType
-        from kgrag.linking.linker import ConceptLinker
-        from kgrag.ontology.disease_ontology import load_definitions
-        from kgrag.pipeline.definition_facts import definition_findings
-
-        defined = load_definitions(d)
-        self.say(f"{name}: {len(defined):,} Disease Ontology definitions")
-        linker = ConceptLinker(self.table, kinds=["finding"], fuzzy=False)
-        for k, c in enumerate(defined, start=1):
-            disease = self.table.resolve(c.id)
-            if disease is None or c.definition is None:
-                continue
-            text = c.definition
-            for m in definition_findings(disease, text, linker.link(text)):
-                assert m.best is not None
-                yield Edge(
-                    src=disease,
-                    type=EdgeType.HAS_FINDING,
-                    dst=m.best.concept_id,
-                    props={"polarity": "present"},
-                    claims=(
-                        Claim(
-                            source=name,
-                            reference=c.id,
-                            start=m.start,
-                            end=m.end,
-                            props={"quote": m.text},
-                        ),
-                    ),
-                )
-            if k % 2000 == 0:
-                self.say(f"{name}: {k:,}/{len(defined):,} definitions read")
+        return digest(spec, self.table_digest)
 
     def _build_source(self, spec: SourceSpec, name: str, *, incremental: bool = False) -> SourceReport:
-        from kgrag.graph import builders
-
         warnings = Warnings(name)
-        d = self.settings.ontologies_dir
-        if spec.kind == "vocabularies":
-            self.say(f"{name}: {len(self.table):,} concepts and their is_a edges")
-            n, e = self._write(
-                name,
-                builders.concept_nodes(self.table, self._tiers_of_table(), name),
-                builders.hierarchy_edges(self.table, name),
-                n_nodes=len(self.table),
-            )
-        elif spec.kind == "hpoa":
-            from kgrag.ontology.hpo import load_hpoa
-
-            hpoa = load_hpoa(d / "hpo/phenotype.hpoa.gz")
-            self.say(f"{name}: {len(hpoa.annotations):,} HPO annotations")
-            n, e = self._write(
-                name,
-                [],
-                builders.hpoa_edges(hpoa.annotations, self.table, name, warnings),
-                n_edges=len(hpoa.annotations),
-            )
-        elif spec.kind == "ddxplus":
-            from kgrag.ontology.ddxplus import load_ddxplus
-
-            ddx = load_ddxplus(
-                d / "ddxplus/release_conditions.json.gz",
-                d / "ddxplus/release_evidences.json.gz",
-                d / "ddxplus/icd10_corrections.json",
-            )
-            # one pass over both kinds of edges: one count, to the source's total
-            n, e = self._write(
-                name,
-                [],
-                chain(
-                    builders.ddxplus_edges(ddx.conditions, self.table, name),
-                    self._ddxplus_findings(name, ddx.conditions, d),
-                ),
-            )
-        elif spec.kind == "do_disease_symptom":
-            from kgrag.ontology.disease_ontology import DoFiles, load_disease_ontology
-
-            do = load_disease_ontology(
-                DoFiles(
-                    d / "disease_ontology/HumanDO.tsv.gz",
-                    d / "disease_ontology/allXREFinDO.tsv.gz",
-                    disease_symptom=d / "disease_ontology/disease-symptom.tsv.gz",
-                ),
-                "",
-            )
-            n, e = self._write(
-                name, [], builders.disease_symptom_edges(do.disease_symptom, self.table, name)
-            )
-        elif spec.kind == "do_definitions":
-            n, e = self._write(name, [], self._definition_edges(name, d))
-        else:
-            from kgrag.pipeline.corpus import build_corpus
-
-            update = build_corpus(self, spec, name, warnings, incremental=incremental)
-            return SourceReport(
-                name=name,
-                status="built",
-                nodes=update.nodes,
-                edges=update.edges,
-                warnings=dict(warnings.counts),
-                documents=update.model_dump(include={"added", "changed", "unchanged", "removed"}),
-            )
-        return SourceReport(name=name, status="built", nodes=n, edges=e, warnings=dict(warnings.counts))
+        build = source_builder(spec.kind)
+        return build(self.context, spec, name, warnings, incremental=incremental)

@@ -1,0 +1,110 @@
+"""The build context: what every source stage of one build shares.
+
+One :class:`BuildContext` is made per :class:`~kgrag.pipeline.runner.Builder` and handed
+to each source kind (:mod:`kgrag.pipeline.sources`) explicitly, so a stage reads its recipe,
+store, concept table and settings from its argument rather than from the runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import Field
+
+from kgrag.config import Settings
+from kgrag.graph.base import GraphStore
+from kgrag.graph.schema import Edge, Node, Tier
+from kgrag.ontology.table import ConceptTable
+from kgrag.pipeline.recipe import Recipe
+from kgrag.progress import Progress, counted
+from kgrag.types import BoundaryModel
+
+Engine = Literal["local", "ray"]
+
+
+class BuildOptions(BoundaryModel):
+    """How a build runs its shard stages (not what it builds: the knowledge base is the same)."""
+
+    engine: Engine = Field(default="local", description="local: in this process; ray: Ray Data")
+    workers: int = Field(default=1, ge=1, description="parallel shard workers (ray: actors)")
+    ray_address: str | None = Field(
+        default=None, description="a Ray cluster (ray://host:10001, auto); None: a local Ray"
+    )
+    shard_docs: int = Field(default=5000, ge=1, description="documents (files) per corpus shard")
+
+
+@dataclass
+class BuildContext:
+    """The recipe, store, concept table, settings and progress reporter of one build.
+
+    Attributes:
+        recipe: the recipe being built.
+        store: the graph store written to.
+        table: the concept table every linker and builder reads.
+        settings: the settings (ontology folder, cache, privacy).
+        say: the progress reporter (one line per step).
+        options: the engine and shard size.
+        table_digest: names the concept table (part of every fingerprint).
+        code: a digest of the code that writes the graph (part of every fingerprint).
+        rebuild: this build rebuilds every source (finished parts are not reused).
+    """
+
+    recipe: Recipe
+    store: GraphStore
+    table: ConceptTable
+    settings: Settings
+    say: Progress
+    options: BuildOptions = field(default_factory=BuildOptions)
+    table_digest: str = ""
+    code: str = ""
+    rebuild: bool = False
+    _tiers: list[Tier] | None = field(default=None, repr=False)
+
+    def tiers(self) -> list[Tier]:
+        """The tier of every row of the concept table (computed once per build)."""
+        if self._tiers is None:
+            from kgrag.graph.tiers import assign_tiers
+
+            self._tiers = assign_tiers(self.table)
+        return self._tiers
+
+    def is_disease(self) -> Callable[[str], bool]:
+        """Whether a concept id is a disease-tier concept of the table.
+
+        Groups and categories such as "infection" or "lung disease" are not the X of a fact.
+        """
+        table, tiers = self.table, self.tiers()
+
+        def is_disease(concept_id: str) -> bool:
+            i = table.index_of(concept_id)
+            return i is not None and tiers[i] is Tier.DISEASE
+
+        return is_disease
+
+    def write(
+        self,
+        name: str,
+        nodes: Iterable[Node],
+        edges: Iterable[Edge],
+        *,
+        n_nodes: int | None = None,
+        n_edges: int | None = None,
+    ) -> tuple[int, int]:
+        """Upsert, counting on the progress reporter (``n_*``: the expected totals).
+
+        Returns:
+            Nodes written, and distinct edges ``(src, type, dst)`` written: an edge two of the
+            source's builders both yield (their claims merge into one) counts once.
+        """
+        seen: set[tuple[str, str, str]] = set()
+
+        def distinct(edges: Iterable[Edge]) -> Iterator[Edge]:
+            for edge in edges:
+                seen.add((edge.src, edge.type.value, edge.dst))
+                yield edge
+
+        n = self.store.upsert_nodes(counted(nodes, self.say, f"{name}: nodes", n_nodes)) if nodes else 0
+        self.store.upsert_edges(distinct(counted(edges, self.say, f"{name}: edges", n_edges)))
+        return n, len(seen)
