@@ -31,8 +31,7 @@ class Normalizer(Protocol):
     its docstring. ``ScispacyLinker`` (extra ``scispacy``) keeps scispaCy's own limits: it
     returns no candidate under similarity 0.7 and at most 5 (its ``max_entities``) whatever
     ``k`` asks, and ignores ``context``; ``ConceptLinker`` returns up to ``k`` over its
-    ``nil_threshold`` and uses
-    ``context`` to expand abbreviations.
+    ``nil_threshold`` and uses ``context`` to expand abbreviations.
     """
 
     name: str
