@@ -175,7 +175,7 @@ def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
 
 
 def clinical(d: dict) -> str:  # type: ignore[type-arg]
-    """benchmarks/clinical.py: top-k per setting and the issue's three examples."""
+    """benchmarks/clinical.py: top-k per setting and the three everyday presentations."""
 
     def pct(m: dict) -> str:  # type: ignore[type-arg]
         return " / ".join(f"{m[k] * 100:.1f}" for k in ("top1", "top3", "top10"))

@@ -79,7 +79,7 @@ _LAZY = {
     "DiagnosisReport": "kgrag.retrieval.types",
     "EvidenceBundle": "kgrag.retrieval.types",
     "FindingInput": "kgrag.retrieval.types",
-    # the control tier (#11): what the convenience functions are built on
+    # the control tier: what the convenience functions are built on
     "BoundaryModel": "kgrag.types",
     "Mentions": "kgrag.types",
     "InvalidRequest": "kgrag.errors",
@@ -88,13 +88,13 @@ _LAZY = {
     "Diagnoser": "kgrag.retrieval.diagnose",
     "GraphStore": "kgrag.graph.base",
     "open_store": "kgrag.graph.stores",
-    # the generation stage (#16)
+    # the generation stage: grounded answers with verified citations
     "answer": "kgrag.api",
     "GroundedDiagnosis": "kgrag.generate.types",
 }
 
 if TYPE_CHECKING:
-    # the control tier (#11)
+    # the control tier
     from kgrag.api import answer, assert_spans, build, diagnose, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, InvalidRequest, KgragError

@@ -1,6 +1,6 @@
-"""The front door (#11): public names that stay what they are, shared defaults that are safe
-under threads and as a fresh process's first call, bad arguments refused with
-``InvalidRequest``, and reports that render in a notebook.
+"""The front door (package API, notebooks, wheel): public names that stay what they are,
+shared defaults that are safe under threads and as a fresh process's first call, bad
+arguments refused with ``InvalidRequest``, and reports that render in a notebook.
 
 The knowledge base here is real and small: ``notebooks/guidelines/recipe.toml`` (the
 DDXPlus knowledge base and three guideline files), built once per session into a private

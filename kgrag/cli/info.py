@@ -29,7 +29,7 @@ def _graph_summary(settings: Settings) -> dict[str, Any] | None:
             "path": str(store.directory),
             "status": store.get_meta("status") or "unknown",
             "counts": store.counts().model_dump(),
-            # diseases with >= 1 finding, per source and per tier (issue 15)
+            # diseases with >= 1 finding, per source and per tier (how much of the graph can rank)
             "finding_coverage": finding_coverage(store).model_dump(),
         }
     finally:

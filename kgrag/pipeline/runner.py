@@ -155,7 +155,7 @@ class BuildReport(BoundaryModel):
         default_factory=dict, description="what the retrieval artifacts hold (empty: unchanged)"
     )
 
-    # --- notebook rendering (#11) ---
+    # --- rendering in a notebook (_repr_html_) ---
     def _table(self) -> tuple[str, tuple[str, ...], list[tuple[object, ...]]]:
         rows: list[tuple[object, ...]] = [
             (

@@ -211,7 +211,7 @@ class DiagnosisReport(_Model):
     warnings: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
-    # --- notebook rendering (#11) ---
+    # --- rendering in a notebook (_repr_html_) ---
     def _table(self) -> tuple[str, tuple[str, ...], list[tuple[object, ...]]]:
         rows: list[tuple[object, ...]] = [
             (
@@ -274,7 +274,7 @@ class EvidenceBundle(_Model):
     passages: list[Passage]
     warnings: list[str] = Field(default_factory=list)
 
-    # --- notebook rendering (#11) ---
+    # --- rendering in a notebook (_repr_html_) ---
     def _tree(self) -> list[TreeItem]:
         passages: list[TreeItem] = [
             (f"{p.title}: {p.text[:160]}", [(_cite(p.citation), [])]) for p in self.passages[:5]
