@@ -10,7 +10,7 @@ Two tiers, as httpx has ``httpx.get`` beside ``httpx.Client``:
 - the objects they are built on, for control: :class:`ConceptLinker`,
   :class:`Diagnoser`, :func:`open_store` returning a :class:`GraphStore`.
 
-Example:
+Examples:
     >>> import kgrag
     >>> kgrag.link("No fever.")[0].assertion.value
     'absent'

@@ -49,7 +49,7 @@ from pathlib import Path
 class KgragError(Exception):
     """Root of every error kgrag raises on purpose.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> try:
         ...     kgrag.diagnose(findings="HP:0001250")
@@ -132,7 +132,7 @@ class InvalidRequest(KgragError, ValueError):
     value, too many findings, ``top_k < 1``, ... The message names the argument or limit and what is
     expected; fix the request and send it again.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> try:
         ...     kgrag.diagnose(findings=["HP:0001250"], top_k=0)
@@ -179,7 +179,7 @@ class GraphWriteError(GraphError):
 class ConceptNotFound(KgragError, KeyError):
     """No unified concept has this id or code.
 
-    Example:
+    Examples:
         >>> str(ConceptNotFound("HP:0"))[:33]
         "no concept with id or code 'HP:0'"
     """

@@ -154,7 +154,7 @@ def test_every_public_callable_is_documented() -> None:
         doc = inspect.getdoc(value) or ""
         if kind == "function":
             params = [p for p in inspect.signature(value).parameters if p not in ("self",)]
-            for section in (["Args:"] if params else []) + ["Returns:", "Example:", ">>>"]:
+            for section in (["Args:"] if params else []) + ["Returns:", "Examples:", ">>>"]:
                 assert section in doc, f"kgrag.{name}'s docstring lacks {section!r}"
         elif kind == "class":
             assert len(doc) > 40, f"kgrag.{name} has no real docstring"

@@ -49,7 +49,7 @@ def shorten(text: str, limit: int = NAME_LIMIT) -> str:
 
     A text with no space early enough is cut inside its first word (still ending in ``…``).
 
-    Example:
+    Examples:
         >>> shorten("X-linked intellectual disability-psychosis-macroorchidism syndrome", 40)
         'X-linked intellectual…'
         >>> shorten("Asthma")
