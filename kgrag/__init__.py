@@ -6,7 +6,7 @@ concept layer load on first use through module ``__getattr__``.
 Two tiers, as httpx has ``httpx.get`` beside ``httpx.Client``:
 
 - functions over shared defaults: :func:`link`, :func:`normalize`, :func:`diagnose`,
-  :func:`retrieve`, :func:`build`, :func:`load_concepts`;
+  :func:`retrieve`, :func:`ground`, :func:`answer`, :func:`build`, :func:`load_concepts`;
 - the objects they are built on, for control: :class:`ConceptLinker`,
   :class:`Diagnoser`, :func:`open_store` returning a :class:`GraphStore`.
 
@@ -38,6 +38,7 @@ __all__ = [
     "FindingInput",
     "GraphStore",
     "GroundedDiagnosis",
+    "GroundedDifferential",
     "InvalidRequest",
     "KgragError",
     "Mention",
@@ -50,6 +51,7 @@ __all__ = [
     "build",
     "diagnose",
     "get_settings",
+    "ground",
     "link",
     "load_concepts",
     "normalize",
@@ -91,11 +93,14 @@ _LAZY = {
     # the generation stage: grounded answers with verified citations
     "answer": "kgrag.api",
     "GroundedDiagnosis": "kgrag.generate.types",
+    # grounding the caller's differential
+    "ground": "kgrag.api",
+    "GroundedDifferential": "kgrag.retrieval.grounded",
 }
 
 if TYPE_CHECKING:
     # the control tier
-    from kgrag.api import answer, assert_spans, build, diagnose, link, normalize, retrieve
+    from kgrag.api import answer, assert_spans, build, diagnose, ground, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, InvalidRequest, KgragError
     from kgrag.generate.types import GroundedDiagnosis
@@ -106,6 +111,7 @@ if TYPE_CHECKING:
     from kgrag.ontology.table import ConceptTable
     from kgrag.pipeline.runner import BuildReport
     from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.retrieval.grounded import GroundedDifferential
     from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput
     from kgrag.types import (
         Assertion,

@@ -15,9 +15,9 @@ Arguments are checked here, at the door: a wrong type or value raises
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from kgrag.errors import InvalidRequest
 from kgrag.types import Candidate, Mentions
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from kgrag.pipeline.runner import BuildReport, Recipe
     from kgrag.progress import Progress
     from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.retrieval.grounded import GroundedDifferential
     from kgrag.retrieval.priors import Setting
+    from kgrag.retrieval.request import CaseRequest
     from kgrag.retrieval.types import (
         DiagnosisReport,
         EvidenceBundle,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
         FindingInput,
         Method,
     )
+    from kgrag.service import CaseService
 
 _linker_lock = threading.Lock()
 _diagnoser_lock = threading.Lock()
@@ -45,7 +48,7 @@ _filtered_lock = threading.Lock()
 _filtered: dict[tuple[tuple[str, ...] | None, tuple[str, ...] | None], ConceptLinker] = {}
 _linker: ConceptLinker | None = None
 _diagnoser: Diagnoser | None = None
-
+_service: CaseService | None = None
 
 
 def default_linker() -> ConceptLinker:
@@ -100,9 +103,46 @@ def default_diagnoser() -> Diagnoser:
 
 def _forget_diagnoser() -> None:
     """Drop the shared diagnoser (after a build replaced the default knowledge base)."""
+    if _service is not None:
+        _service.reopen()  # calls _forget_shared_only
+    else:
+        _forget_shared_only()
+
+
+def default_service() -> CaseService:
+    """The shared :class:`~kgrag.service.CaseService` over the default knowledge base.
+
+    Its knowledge base is :func:`default_diagnoser` (reopened after a newer build).
+    """
+    global _service
+    service = _service
+    if service is None:
+        with _diagnoser_lock:
+            if _service is None:
+                from kgrag.service import CaseService
+
+                _service = CaseService(factory=default_diagnoser, on_reopen=_forget_shared_only)
+            service = _service
+    return service
+
+
+def _forget_shared_only() -> None:
+    """Drop the shared diagnoser if it is stale (the service is reopening)."""
     global _diagnoser
     with _diagnoser_lock:
         _diagnoser = None
+
+
+def _request(**fields: Any) -> CaseRequest:
+    """One case request from the functions' arguments (validated once, one set of limits)."""
+    from kgrag.retrieval.request import CaseRequest
+
+    if isinstance(fields.get("findings"), (str, bytes)):
+        raise InvalidRequest(
+            'findings must be a list of codes ("HP:0001250"), {"id": CODE, "absent": bool} '
+            f"dicts or FindingInput objects; got a str: {fields['findings']!r:.80}"
+        )
+    return CaseRequest.parse(**fields)
 
 
 # --- argument checks --------------------------------------------------------------------
@@ -120,72 +160,6 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidRequest(f"{name} must be a whole number >= 1, got {value!r:.80}")
     return value
-
-
-def _findings_arg(findings: object) -> list[FindingInput | str] | None:
-    """Check ``findings``: a list of codes, ``{"id", "absent"}`` dicts or FindingInputs."""
-    from pydantic import ValidationError
-
-    from kgrag.retrieval.types import FindingInput
-
-    if findings is None:
-        return None
-    expected = (
-        'findings must be a list of codes ("HP:0001250"), {"id": CODE, "absent": bool} '
-        "dicts or FindingInput objects"
-    )
-    if isinstance(findings, (str, bytes, dict)) or not isinstance(findings, Sequence):
-        raise InvalidRequest(f"{expected}; got a {type(findings).__name__}: {findings!r:.80}")
-    out: list[FindingInput | str] = []
-    for i, f in enumerate(findings):
-        if isinstance(f, (str, FindingInput)):
-            if isinstance(f, str) and not f.strip():
-                raise InvalidRequest(f"findings[{i}] is an empty string; {expected}")
-            out.append(f)
-        elif isinstance(f, dict):
-            try:
-                out.append(FindingInput.model_validate(f))
-            except ValidationError as e:
-                problems = "; ".join(
-                    f"{'.'.join(str(x) for x in err['loc']) or 'value'}: {err['msg']}"
-                    for err in e.errors()
-                )
-                raise InvalidRequest(
-                    f"findings[{i}] = {f!r:.80} is not valid ({problems}); {expected}"
-                ) from e
-        else:
-            raise InvalidRequest(f"findings[{i}] is a {type(f).__name__}; {expected}")
-    return out
-
-
-def _case_args(
-    text: object, findings: object, top_k: object, setting: object
-) -> tuple[str | None, list[FindingInput | str] | None, int]:
-    """Check a case (text and/or findings), ``top_k`` and ``setting``; return them typed."""
-    checked_text = _text_arg("text", text, optional=True)
-    checked = _findings_arg(findings)
-    k = _positive_int("top_k", top_k)
-    if checked_text is None and checked is None:
-        raise InvalidRequest("give text=..., findings=[...] or both")
-    _setting_arg(setting)
-    return checked_text, checked, k
-
-
-def _setting_arg(setting: object) -> None:
-    from kgrag.retrieval.priors import SETTINGS
-
-    if setting is not None and setting not in SETTINGS:
-        raise InvalidRequest(
-            f"setting must be one of {', '.join(SETTINGS)} (or None), got {setting!r:.80}"
-        )
-
-
-def _method_arg(method: object) -> Method | None:
-    from kgrag.retrieval.rankers import RANKERS
-
-    if method is not None and (not isinstance(method, str) or method not in RANKERS):
-        raise InvalidRequest(f"method must be one of {', '.join(RANKERS)} (or None), got {method!r:.80}")
-    return method
 
 
 # --- the functions ----------------------------------------------------------------------
@@ -347,22 +321,6 @@ def linker_for(vocab: Sequence[str] | None, kinds: Sequence[str] | None) -> Conc
         return linker
 
 
-_R = TypeVar("_R")
-
-
-def _answer(call: Callable[[Diagnoser], _R]) -> _R:
-    """``call`` on the shared diagnoser, reopened once if a newer build has completed."""
-    from kgrag.errors import KnowledgeBaseRebuilding
-
-    try:
-        return call(default_diagnoser())
-    except KnowledgeBaseRebuilding as e:
-        if not e.reopen:
-            raise
-        _forget_diagnoser()  # the old one closes when no request holds it
-        return call(default_diagnoser())
-
-
 def diagnose(
     text: str | None = None,
     findings: list[FindingInput | dict[str, object] | str] | None = None,
@@ -405,15 +363,10 @@ def diagnose(
         >>> report.candidates[0].rank
         1
     """
-    checked_text, checked, k = _case_args(text, findings, top_k, setting)
-    how = _method_arg(method)
-    if evidence not in ("none", "summary", "full"):
-        raise InvalidRequest(f"evidence must be 'none', 'summary' or 'full', got {evidence!r:.40}")
-    return _answer(
-        lambda dx: dx.diagnose(
-            checked_text, checked, top_k=k, method=how, evidence=evidence, setting=setting
-        )
+    req = _request(
+        text=text, findings=findings, top_k=top_k, method=method, evidence=evidence, setting=setting
     )
+    return default_service().diagnose(req)
 
 
 def retrieve(
@@ -447,11 +400,8 @@ def retrieve(
         >>> len(bundle.passages) > 0
         True
     """
-    checked_text, checked, k = _case_args(text, findings, top_k, setting)
-    pk = None if passages_k is None else _positive_int("passages_k", passages_k)
-    return _answer(
-        lambda dx: dx.retrieve(checked_text, checked, top_k=k, passages_k=pk, setting=setting)
-    )
+    req = _request(text=text, findings=findings, top_k=top_k, passages_k=passages_k, setting=setting)
+    return default_service().retrieve(req)
 
 
 def build(
@@ -534,6 +484,7 @@ def answer(
     llm: LLM | str | None = None,
     top_k: int = 10,
     setting: Setting | None = None,
+    hypotheses: Sequence[str] | None = None,
     **options: Any,
 ) -> GroundedDiagnosis:
     """A differential written by an LLM over the retrieved evidence, every citation verified.
@@ -548,6 +499,8 @@ def answer(
             (``KGRAG_LLM``; unset: the extractive report, no LLM).
         top_k: retrieval candidates in the evidence bundle (>= 1).
         setting: the pretest probability of the retrieval ranking (see :func:`diagnose`).
+        hypotheses: a differential to ground and answer about (see :func:`ground`);
+            None: the ``hypotheses_from`` option decides (``kgrag``, ``llm`` or ``both``).
         **options: :class:`~kgrag.generate.answer.GenerateOptions` fields
             (``max_tokens``, ``unsupported``, ...).
 
@@ -567,16 +520,67 @@ def answer(
     """
     from pydantic import ValidationError
 
-    from kgrag.generate.answer import GenerateOptions, answer_with
-    from kgrag.generate.backends import llm_from_spec
-
-    checked_text, checked, k = _case_args(text, findings, top_k, setting)
-    dx = default_diagnoser()
-    model = llm if llm is not None and not isinstance(llm, str) else llm_from_spec(llm, dx.settings)
+    req = _request(text=text, findings=findings, top_k=top_k, setting=setting, hypotheses=hypotheses)
     try:
-        opts = GenerateOptions.from_settings(dx.settings, **options)
+        return default_service().answer(req, llm=llm, **options)
     except ValidationError as e:
         raise InvalidRequest(f"invalid generation options: {e}") from e
-    return answer_with(
-        dx, checked_text, checked, llm=model, top_k=k, options=opts, setting=setting
-    )
+
+
+def ground(
+    text: str | None = None,
+    findings: list[FindingInput | dict[str, object] | str] | None = None,
+    *,
+    hypotheses: Sequence[str],
+    absent: Sequence[str] = (),
+    setting: Setting | None = None,
+    evidence: EvidenceLevel = "full",
+    consider_also: bool = True,
+) -> GroundedDifferential:
+    """Ground the caller's differential: the evidence for and against each hypothesis.
+
+    The caller (an LLM, a clinician, a question's options) brings the hypotheses; kgrag
+    returns, for each, the patient's findings its knowledge base supports (facts and
+    passages, every citation verified), the evidence against it, what it leaves
+    unexplained, what to ask next, its coverage, and a grounding score; kgrag's own top
+    candidates not among them come back as ``consider_also``. See
+    :mod:`kgrag.retrieval.grounding` for the method.
+
+    Args:
+        text: a note; its findings are linked with their assertions.
+        findings: coded present findings (codes, ``{"id", "absent"}`` dicts or
+            :class:`~kgrag.retrieval.types.FindingInput`).
+        hypotheses: the differential to ground (1-50): free-text names ("community-acquired
+            pneumonia", "MI"), codes of any shipped vocabulary (``ICD10CM:J20.9``) or
+            concept ids. Each comes back, resolved or ``unresolved`` with its nearest concepts.
+        absent: codes of findings the patient does not have (added to ``findings``).
+        setting: the pretest probability (see :func:`diagnose`).
+        evidence: ``full`` (citations and passages), ``summary`` (facts without citations)
+            or ``none`` (scores, support and against without citations).
+        consider_also: add kgrag's own top candidates that are not among the hypotheses.
+
+    Returns:
+        A :class:`~kgrag.retrieval.grounded.GroundedDifferential`, best grounded first.
+
+    Raises:
+        InvalidRequest: an argument of the wrong type or value, or over a limit.
+        NoUsableFindings: no present finding kgrag knows.
+        RetrievalNotBuilt: run ``kgrag build`` first.
+
+    Examples:
+        >>> import kgrag
+        >>> g = kgrag.ground("Fever and a productive cough. No chest pain.",
+        ...                  hypotheses=["pneumonia", "pulmonary embolism"])
+        >>> [h.concept.name for h in g.hypotheses]
+        ['pneumonia', 'pulmonary embolism']
+    """
+    if isinstance(absent, (str, bytes)) or not isinstance(absent, Sequence):
+        raise InvalidRequest(f"absent must be a list of codes, got {type(absent).__name__}")
+    coded = list(findings or []) if not isinstance(findings, (str, bytes)) else findings
+    if absent and isinstance(coded, list):
+        coded = [*coded, *({"id": a, "absent": True} for a in absent)]
+    req = _request(
+        text=text, findings=coded, hypotheses=hypotheses, setting=setting, evidence=evidence,
+        consider_also=consider_also,
+    )  # fmt: skip
+    return default_service().ground(req)

@@ -27,7 +27,8 @@ The tree::
     ├── RetrievalError                     diagnosis/retrieval cannot answer
     │   ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
     │   ├── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
-    │   └── KnowledgeBaseRebuilding        a build changed the knowledge base mid-request
+    │   ├── KnowledgeBaseRebuilding        a build changed the knowledge base mid-request
+    │   └── RequestTimeout(TimeoutError)   a request ran past the service's timeout
     ├── LLMError                           an LLM backend failed (generate falls back)
     │   ├── LLMUnavailable(ConnectionError)  server down, model file missing, HTTP error
     │   ├── LLMTimeout(TimeoutError)       no answer within the time limit
@@ -238,6 +239,13 @@ class DocumentTooLarge(CorpusFormatError):
 
 class RecipePathRefused(ConfigError):
     """A recipe names a path outside its own folder and the folders the user allowed."""
+
+
+class RequestTimeout(RetrievalError, TimeoutError):
+    """A case request ran longer than the service's timeout (the server answers 504).
+
+    Send fewer findings, hypotheses or candidates, or raise the timeout.
+    """
 
 
 # -- generate (LLM backends) -------------------------------------------------------------

@@ -8,12 +8,12 @@ a knowledge base. A block preceded by ``<!-- readme-test: skip (reason) -->`` (o
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from _interpreter import PYTHON, child_env
 
 from kgrag.config import Settings
 
@@ -49,7 +49,7 @@ def python_blocks(text: str, page: str = "README.md") -> tuple[list[str], list[s
 def kb_environment(kb: Settings) -> dict[str, str]:
     """This process's environment pointed at ``kb``'s cache and vocabularies, this checkout first."""
     return {
-        **os.environ,
+        **child_env(),
         "PYTHONPATH": str(REPO),
         "KGRAG_CACHE_DIR": str(kb.cache_dir),
         "KGRAG_ONTOLOGIES_DIR": str(kb.ontologies_dir),
@@ -59,7 +59,7 @@ def kb_environment(kb: Settings) -> dict[str, str]:
 def run_python(program: str, kb: Settings, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """``program`` in a fresh interpreter (cwd: the repository) against the knowledge base ``kb``."""
     return subprocess.run(
-        [sys.executable, "-c", program],
+        [PYTHON, "-c", program],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from _interpreter import PYTHON, child_env
 from _recorder import Recorder
 
 from kgrag.config import Settings
@@ -144,9 +144,9 @@ def test_kill_minus_nine_mid_build_then_resume(
     default_settings: Settings, table: ConceptTable, tmp_path: Path
 ) -> None:
     kb = tmp_path / "kb"
-    env = {**os.environ, "KGRAG_CACHE_DIR": str(default_settings.cache_dir), "KGRAG_KB_DIR": str(kb)}
+    env = {**child_env(), "KGRAG_CACHE_DIR": str(default_settings.cache_dir), "KGRAG_KB_DIR": str(kb)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kgrag.cli", "build"],
+        [PYTHON, "-m", "kgrag.cli", "build"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -168,7 +168,7 @@ def test_kill_minus_nine_mid_build_then_resume(
         assert after.integrity_ok()
         assert after.get_meta("status") == "building"  # never marked complete
     done = subprocess.run(
-        [sys.executable, "-m", "kgrag.cli", "build", "--json"],
+        [PYTHON, "-m", "kgrag.cli", "build", "--json"],
         env=env,
         capture_output=True,
         text=True,

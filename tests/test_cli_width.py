@@ -13,12 +13,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _interpreter import PYTHON, child_env
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
@@ -214,12 +214,12 @@ def test_a_pipe_gets_whole_codes(
     name: str, columns: int | None, kb_env: dict[str, str], outputs_json: dict[str, Any]
 ) -> None:
     """In a subprocess writing to a pipe: ``COLUMNS`` when set, else rich's 80."""
-    env = {**os.environ, **kb_env, "PYTHONPATH": str(REPO)}
+    env = child_env(**kb_env, PYTHONPATH=str(REPO))
     env.pop("COLUMNS", None)
     if columns:
         env["COLUMNS"] = str(columns)
     out = subprocess.run(
-        [sys.executable, "-m", "kgrag.cli", *COMMANDS[name]],
+        [PYTHON, "-m", "kgrag.cli", *COMMANDS[name]],
         capture_output=True,
         text=True,
         env=env,

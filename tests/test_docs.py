@@ -17,11 +17,11 @@ import importlib.util
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from _examples import python_blocks, run_blocks, run_python
+from _interpreter import PYTHON, child_env
 
 import kgrag
 from kgrag.config import Settings
@@ -38,22 +38,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip('mkdocs is not installed (pip install -e ".[docs]")')
     out = tmp_path_factory.mktemp("site")
     build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        [PYTHON, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=REPO,
-        env={**kb_environment_for_build(), "NO_MKDOCS_2_WARNING": "1"},
+        env=child_env(PYTHONPATH=str(REPO), NO_MKDOCS_2_WARNING="1"),
     )
     assert build.returncode == 0, build.stderr[-6000:]
     return out
-
-
-def kb_environment_for_build() -> dict[str, str]:
-    """The build needs no knowledge base: this checkout first on the path is enough."""
-    import os
-
-    return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
 def text_of(html: Path) -> str:

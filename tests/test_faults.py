@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _interpreter import PYTHON, child_env
 
 from kgrag.config import Settings, load_settings
 from kgrag.corpus.documents import ReadFailure, SourceDocument, read_corpus
@@ -58,7 +59,7 @@ def _copy(small_kb: dict[str, Any], tmp_path: Path) -> Path:
 def _child(kb: Path, small_kb: dict[str, Any], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            sys.executable,
+            PYTHON,
             str(HELPER),
             str(kb),
             str(small_kb["corpus"]),
@@ -68,7 +69,7 @@ def _child(kb: Path, small_kb: dict[str, Any], *args: str) -> subprocess.Popen[s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        env={**child_env(), "PYTHONPATH": os.pathsep.join(sys.path)},
     )
 
 
@@ -408,7 +409,7 @@ def test_non_utf8_arguments(
     small_kb: dict[str, Any], table: ConceptTable, default_settings: Settings
 ) -> None:
     env = {
-        **os.environ,
+        **child_env(),
         "KGRAG_CACHE_DIR": str(default_settings.cache_dir),
         "KGRAG_ONTOLOGIES_DIR": str(ONTOLOGIES),
         "PYTHONPATH": os.pathsep.join(sys.path),
@@ -420,7 +421,7 @@ def test_non_utf8_arguments(
         [b"build", bad],
     ):
         done = subprocess.run(
-            [sys.executable.encode(), b"-m", b"kgrag.cli", *args],
+            [PYTHON.encode(), b"-m", b"kgrag.cli", *args],
             env=env,
             capture_output=True,
             timeout=300,

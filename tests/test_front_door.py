@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import subprocess
-import sys
 import textwrap
 import types
 from pathlib import Path
 
 import pytest
+from _interpreter import PYTHON, child_env
 
 import kgrag
 from kgrag.config import Settings, kb_dir
@@ -46,6 +45,7 @@ PUBLIC: dict[str, tuple[str, str]] = {
     "FindingInput": ("class", "kgrag.retrieval.types"),
     "GraphStore": ("class", "kgrag.graph.base"),
     "GroundedDiagnosis": ("class", "kgrag.generate.types"),
+    "GroundedDifferential": ("class", "kgrag.retrieval.grounded"),
     "InvalidRequest": ("class", "kgrag.errors"),
     "KgragError": ("class", "kgrag.errors"),
     "Mention": ("class", "kgrag.types"),
@@ -58,6 +58,7 @@ PUBLIC: dict[str, tuple[str, str]] = {
     "build": ("function", "kgrag.api"),
     "diagnose": ("function", "kgrag.api"),
     "get_settings": ("function", "kgrag.config"),
+    "ground": ("function", "kgrag.api"),
     "link": ("function", "kgrag.api"),
     "load_concepts": ("function", "kgrag.ontology.compiled"),
     "normalize": ("function", "kgrag.api"),
@@ -82,10 +83,10 @@ def _run(code: str, env: dict[str, str] | None = None, timeout: float = 240) -> 
     """Run ``code`` in a fresh interpreter (this checkout first on the path); its stdout.
 
     A hang (a deadlock) dumps every thread's stack 20 s before ``timeout`` and exits."""
-    full = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
+    full = {**child_env(), **(env or {}), "PYTHONPATH": str(REPO)}
     watchdog = f"import faulthandler; faulthandler.dump_traceback_later({timeout - 20}, exit=True)\n"
     out = subprocess.run(
-        [sys.executable, "-c", watchdog + code],
+        [PYTHON, "-c", watchdog + code],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from _generate_kb import assert_grounded
+from _interpreter import PYTHON
 
 from kgrag.generate.answer import GenerateOptions, ground
 from kgrag.generate.evidence import EvidencePack
@@ -56,7 +56,7 @@ def server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     proc = subprocess.Popen(
         [
-            sys.executable,
+            PYTHON,
             "-m",
             "llama_cpp.server",
             "--model",
@@ -142,3 +142,21 @@ def test_cli_diagnose_with_the_shipped_model(dx: Diagnoser) -> None:
     )
     assert out.exit_code == 0, out.output
     assert "citations verified" in out.output
+
+
+@pytest.mark.parametrize("source", ["llm", "both"])
+def test_hypotheses_first_with_the_real_model(smol: LLM, dx: Diagnoser, source: str) -> None:
+    """The LLM proposes a differential from the case alone, kgrag grounds it, the LLM answers
+    over the grounded evidence: whatever a 135M model proposes, every citation verifies."""
+    from _generate_kb import PATIENT
+
+    from kgrag.generate.answer import answer_with
+    from kgrag.generate.hypotheses import propose
+
+    names = propose(smol, "Infant with frequent seizures and hypotonia. No fever.", timeout=180)
+    assert isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+    options = OPTIONS.model_copy(update={"hypotheses_from": source})
+    report = answer_with(dx, None, PATIENT, llm=smol, options=options)
+    assert_grounded(report, dx)
+    if source == "both":  # kgrag's own candidates are still there to cite
+        assert report.status == "answered"

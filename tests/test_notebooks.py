@@ -31,6 +31,7 @@ def test_the_notebooks_are_there_and_stripped() -> None:
         "02_build_your_own_graph.ipynb",
         "03_neo4j.ipynb",
         "04_evaluate.ipynb",
+        "05_grounding.ipynb",
     ]
     for name in ALL:
         book = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -65,6 +66,14 @@ def outputs(book: nbformat.NotebookNode, mime: str) -> list[str]:
             if mime in data:
                 found.append(data[mime])
     return found
+
+
+def test_05_grounding(default_kb: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = execute("05_grounding.ipynb", default_kb, monkeypatch)
+    html = "".join(outputs(book, "text/html"))
+    assert "Grounded differential" in html  # the report renders
+    text = "".join(outputs(book, "text/plain"))
+    assert "pulmonary embolism" in text and "Chest pain" in text and "unresolved" in text
 
 
 def test_01_quickstart(default_kb: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _interpreter import PYTHON
 
 from kgrag.config import load_settings
 from kgrag.errors import (
@@ -25,7 +25,7 @@ def test_import_is_light() -> None:
         "import sys, kgrag; heavy = [m for m in sys.modules if m.split('.')[0] in "
         f"{HEAVY!r} or m in {HEAVY!r}]; print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import kgrag pulled in: {out.stdout}"
 
 

@@ -18,6 +18,8 @@ import serve_kb
 from fastapi.testclient import TestClient
 
 from kgrag.errors import ConfigError
+from kgrag.retrieval.diagnose import Diagnoser
+from kgrag.retrieval.grounded import GroundedDifferential
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle
 from kgrag.serve.app import create_app
 from kgrag.serve.config import ServeConfig, is_loopback
@@ -97,6 +99,22 @@ def test_routes_answer_with_the_library_models(client: TestClient) -> None:
     assert r.json()["matches"][0]["concept_id"] == "DOID:2841"
 
 
+def test_ground_route(client: TestClient) -> None:
+    body = {"text": serve_kb.CASE, "hypotheses": ["Dravet syndrome", "influenza", "Zorblax syndrome"]}
+    r = client.post("/v1/ground", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    g = GroundedDifferential.model_validate(r.json())
+    h = {x.hypothesis: x for x in g.hypotheses}
+    assert h["Dravet syndrome"].rank == 1
+    assert any(s.finding.name == "Seizure" for s in h["Dravet syndrome"].support)
+    assert h["Zorblax syndrome"].resolution.status == "unresolved"
+    for bad in ({"text": serve_kb.CASE}, {"text": serve_kb.CASE, "hypotheses": []},
+                {"text": serve_kb.CASE, "hypotheses": ["x"] * 51}, {"hypotheses": ["flu"]}):  # fmt: skip
+        r = client.post("/v1/ground", json=bad, headers=AUTH)
+        assert r.status_code == 422 and r.json()["error"] == "invalid_request", (bad, r.text)
+    assert "/v1/ground" in client.get("/openapi.json").json()["paths"]
+
+
 def test_errors_are_clear(client: TestClient) -> None:
     r = client.get("/v1/concepts/HP:9999999", headers=AUTH)
     assert r.status_code == 404 and "no concept" in r.json()["message"]
@@ -164,16 +182,46 @@ def test_limits(kb_root: Path) -> None:
         assert metrics.status_code == 429
 
 
-class SlowService(KnowledgeService):
-    """The real service with a delay added to diagnose (to exercise the timeout)."""
+class SlowDiagnoser(Diagnoser):
+    """The real diagnoser with a delay added to diagnose (to exercise the case service's timeout)."""
 
-    def diagnose(self, req: Any) -> DiagnosisReport:
+    def diagnose(self, *args: Any, **kwargs: Any) -> DiagnosisReport:
         time.sleep(1.5)
-        return super().diagnose(req)
+        return super().diagnose(*args, **kwargs)
+
+
+class FaultyDiagnoser(Diagnoser):
+    """The real diagnoser whose diagnose fails with a fault that is not the caller's."""
+
+    def diagnose(self, *args: Any, **kwargs: Any) -> DiagnosisReport:
+        raise ValueError("an internal bug, not the request's fault")
+
+
+def test_a_fault_that_is_not_the_callers_is_a_500_with_a_request_id(kb_root: Path) -> None:
+    svc = KnowledgeService(
+        factory=lambda: FaultyDiagnoser(str(kb_root / "kb"), settings=serve_kb.settings_for(kb_root))
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger("kgrag").addHandler(handler)
+    try:
+        with TestClient(create_app(ServeConfig(), svc), raise_server_exceptions=False) as c:
+            wait_ready(c)
+            r = c.post("/v1/diagnose", json={"text": serve_kb.CASE})
+    finally:
+        logging.getLogger("kgrag").removeHandler(handler)
+    assert r.status_code == 500 and r.json()["error"] == "internal_error"
+    request_id = r.headers["x-request-id"]
+    assert request_id in r.json()["message"]
+    log = stream.getvalue()
+    assert "unexpected error" in log and "seizures" not in log  # logged, without patient text
 
 
 def test_timeout_cors_and_loading(kb_root: Path) -> None:
-    slow = SlowService(str(kb_root / "kb"), settings=serve_kb.settings_for(kb_root))
+    slow = KnowledgeService(
+        factory=lambda: SlowDiagnoser(str(kb_root / "kb"), settings=serve_kb.settings_for(kb_root)),
+        timeout_s=0.3,
+    )
     with TestClient(create_app(ServeConfig(request_timeout_s=0.3), slow)) as c:
         wait_ready(c)
         started = time.monotonic()
@@ -282,7 +330,14 @@ def test_mcp_tools_in_process(kb_root: Path) -> None:
         out: dict[str, Any] = {}
         async with Client(server) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
-            assert set(tools) == {"link", "retrieve_evidence", "diagnose", "lookup_concept", "get_span"}
+            assert set(tools) == {
+                "link",
+                "retrieve_evidence",
+                "diagnose",
+                "ground",
+                "lookup_concept",
+                "get_span",
+            }
             assert all(t.output_schema for t in tools.values())
             calls = {
                 "link": {"text": serve_kb.CASE},
@@ -290,6 +345,7 @@ def test_mcp_tools_in_process(kb_root: Path) -> None:
                 "diagnose": {"findings": [{"id": "HP:0001250"}, {"id": "HP:0001945", "excluded": True}]},
                 "lookup_concept": {"code": "DOID:8469"},
                 "get_span": {"document": "doc:influenza.md", "start": 2, "end": 11},
+                "ground": {"text": serve_kb.CASE, "hypotheses": ["Dravet syndrome", "Zorblax syndrome"]},
             }
             for name, args in calls.items():
                 result = await client.call_tool(name, args)
@@ -297,6 +353,8 @@ def test_mcp_tools_in_process(kb_root: Path) -> None:
                 out[name] = result.structured_content
             bad = await client.call_tool("diagnose", {"text": "nothing known"})
             assert bad.is_error
+            over = await client.call_tool("ground", {"text": serve_kb.CASE, "hypotheses": ["x"] * 51})
+            assert over.is_error
         return out
 
     out = anyio.run(main)
@@ -306,6 +364,8 @@ def test_mcp_tools_in_process(kb_root: Path) -> None:
     assert DiagnosisReport.model_validate(out["diagnose"]).candidates[0].name == "epilepsy"
     assert Concept.model_validate(out["lookup_concept"]).name == "influenza"
     assert SpanResponse.model_validate(out["get_span"]).text == "Influenza"
+    grounded = GroundedDifferential.model_validate(out["ground"])
+    assert [h.hypothesis for h in grounded.hypotheses] == ["Dravet syndrome", "Zorblax syndrome"]
 
 
 def test_mcp_over_http_behind_the_key(client: TestClient) -> None:

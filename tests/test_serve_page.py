@@ -99,3 +99,26 @@ def test_page_runs_a_case_in_chromium(base_url: str, tmp_path: Path) -> None:
     assert not errors, errors
     assert all(u.startswith(base_url) for u in requests), "the page loaded something from elsewhere"
     assert shot.stat().st_size > 10_000
+
+
+def test_page_grounds_the_users_differential(base_url: str, tmp_path: Path) -> None:
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1600})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base_url + "/")
+        page.fill("#apikey", KEY)
+        page.select_option("#example", "0")
+        page.fill("#hypotheses", "Dravet syndrome\nZorblax syndrome")
+        page.click("#run")
+        page.wait_for_selector("#hypothesis-cards .hypothesis", timeout=30_000)
+        cards = page.locator("#hypothesis-cards .hypothesis")
+        assert cards.count() == 2
+        first, second = cards.nth(0).inner_text(), cards.nth(1).inner_text()
+        assert "Dravet syndrome" in first and "for: Seizure" in first
+        assert "Zorblax syndrome" in second and "unresolved" in second
+        shot = tmp_path / "serve_page_grounded.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert not errors, errors

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 import serve_kb
+from _interpreter import PYTHON, child_env
 
 KEY = "process-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-CLI = [sys.executable, "-m", "kgrag.cli"]
+CLI = [PYTHON, "-m", "kgrag.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 def env(root: Path, **extra: str) -> dict[str, str]:
-    out = {**os.environ, **serve_kb.env_for(root), **extra}
+    out = {**child_env(), **serve_kb.env_for(root), **extra}
     out["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     return out
 

@@ -2,21 +2,22 @@
 outside it, it finds the default recipe and its corpus among its package data, builds a
 small recipe and diagnoses from it with the ``kgrag`` command.
 
-The virtualenv sees the system site-packages (torch, faiss, ... are not reinstalled), but
-kgrag itself comes from the wheel: the test checks where ``import kgrag`` resolves.
+The virtualenv sees the test environment's packages (torch, faiss, ... are not
+reinstalled; ``tests/_interpreter.py`` makes it, from the machine's Python, a virtualenv,
+uv or conda alike), but kgrag itself comes from the wheel: the test checks where
+``import kgrag`` resolves.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from _interpreter import PYTHON, child_env, make_venv
 
 from kgrag.config import Settings
 from kgrag.ontology.table import ConceptTable
@@ -37,10 +38,10 @@ def test_the_wheel_installs_and_builds_outside_the_checkout(
     tmp_path: Path, table: ConceptTable, default_settings: Settings
 ) -> None:
     pytest.importorskip("hatchling", reason="building the wheel offline needs hatchling installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KGRAG_"))}
+    env = child_env(drop=("PYTHON", "KGRAG_"))
     dist = tmp_path / "dist"
     run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", dist, REPO],
+        [PYTHON, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", dist, REPO],
         tmp_path,
         env,
     )
@@ -58,8 +59,8 @@ def test_the_wheel_installs_and_builds_outside_the_checkout(
     )
 
     venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--system-site-packages", venv], tmp_path, env)
-    python, kgrag_cli = venv / "bin" / "python", venv / "bin" / "kgrag"
+    python = make_venv(venv, env)
+    kgrag_cli = venv / "bin" / "kgrag"
     run([python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel], tmp_path, env)
 
     # a private cache that already holds the compiled concept table (same shipped files)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from kgrag.cli import build, concepts, diagnose, generate, graph, info
+from kgrag.cli import build, concepts, diagnose, generate, graph, ground, info
 from kgrag.cli import link as link_cmd
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app.command("build")(build.build)
 app.command("link")(link_cmd.link)
 app.command("diagnose")(diagnose.diagnose)
 app.command("retrieve")(diagnose.retrieve)
+app.command("ground")(ground.ground)
 app.add_typer(concepts.app, name="concepts")
 app.add_typer(graph.app, name="graph")
 app.add_typer(generate.app, name="eval")  # generate: kgrag eval generation

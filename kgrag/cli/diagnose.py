@@ -24,49 +24,21 @@ from kgrag.cli._output import (
     usage_error,
 )
 from kgrag.cli._tables import ESSENTIAL, NAME_LIMIT, Col, fit_table, shorten
-from kgrag.retrieval.priors import SETTINGS
+from kgrag.cli.case import check_source, coded, from_record
+from kgrag.retrieval.request import LIMITS, CaseRequest
 from kgrag.retrieval.types import (
     EVIDENCE_LEGEND,
     DiagnosisReport,
     EvidenceBundle,
-    FindingInput,
     Passage,
 )
 
 EVIDENCE = ("none", "summary", "full")
-_SETTING_HELP = (
+SETTING_HELP = (
     "pretest probability: general (common diseases favoured) | rare | uniform "
     "(default: general, or KGRAG_DIAGNOSE_SETTING)"
 )
 _METHOD_HELP = "graph | ppr | fused (default: graph, or KGRAG_DIAGNOSE_METHOD)"
-
-
-def _findings(present: list[str] | None, absent: list[str] | None) -> list[FindingInput]:
-    return [FindingInput(id=f) for f in present or ()] + [
-        FindingInput(id=f, absent=True) for f in absent or ()
-    ]
-
-
-def _check(text: str | None, findings: list[FindingInput], input: Path | None) -> None:
-    if input is not None and (text or findings):
-        usage_error("give TEXT/--finding or --input FILE, not both")
-    if input is None and not (text or findings):
-        usage_error("give a TEXT, --finding/--absent codes, or --input FILE")
-
-
-def _case(record: dict[str, Any], lineno: int) -> tuple[Any, str | None, list[FindingInput]]:
-    text = record.get("text")
-    raw = record.get("findings") or []
-    if text is not None and not isinstance(text, str):
-        raise ValueError("'text' must be a string")
-    if not isinstance(raw, list):
-        raise ValueError("'findings' must be a list of codes or {id, absent} objects")
-    findings = [
-        FindingInput.model_validate(f) if isinstance(f, dict) else FindingInput(id=str(f)) for f in raw
-    ]
-    if not text and not findings:
-        raise ValueError("expected a non-empty 'text' and/or a non-empty 'findings' list")
-    return record.get("id", lineno), text, findings
 
 
 def diagnose(
@@ -75,7 +47,7 @@ def diagnose(
     absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an absent finding code"),
     input: Path | None = input_option("JSONL: {id, text} and/or {id, findings}"),
     output: Path | None = output_option(),
-    top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
+    top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=LIMITS["top_k"]),
     method: str | None = typer.Option(None, "--method", help=_METHOD_HELP),
     evidence: str | None = typer.Option(
         None,
@@ -85,48 +57,38 @@ def diagnose(
     ),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
-    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP),
+    setting: str | None = typer.Option(None, "--setting", help=SETTING_HELP),
     llm: str | None = typer.Option(
         None, "--llm", help="answer with an LLM, citations verified: openai://HOST:PORT/MODEL, "
         "a .gguf path, smollm2, none (extractive) or default (KGRAG_LLM)"
     ),
 ) -> None:
     """Rank diseases for a patient (text and/or coded findings) with cited evidence."""
-    from kgrag.retrieval.diagnose import Diagnoser
-    from kgrag.retrieval.rankers import RANKERS
+    from kgrag.service import CaseService
 
     with cli_errors():
-        findings = _findings(finding, absent)
-        _check(text, findings, input)
-        if method is not None and method not in RANKERS:
-            usage_error(f"--method must be one of {', '.join(RANKERS)}")
+        findings = coded(finding, absent)
+        check_source(text, findings, input)
         if evidence is not None and evidence not in EVIDENCE:
             usage_error(f"--evidence must be one of {', '.join(EVIDENCE)}")
-        if setting is not None and setting not in SETTINGS:
-            usage_error(f"--setting must be one of {', '.join(SETTINGS)}")
+        options = {"top_k": top_k, "method": method, "setting": setting}
         if llm is not None:  # generate: a grounded answer (kgrag/cli/generate.py)
             from kgrag.cli.generate import diagnose_with_llm
 
-            diagnose_with_llm(store, llm, text, findings, input, output, top_k, json, setting)
+            diagnose_with_llm(store, llm, text, findings, input, output, json, **options)
             return
-        with Diagnoser(store) as dx:
+        with CaseService(store) as svc:
             if input is None:
                 level = evidence or "full"
-                report = dx.diagnose(
-                    text, findings, top_k=top_k, method=method, evidence=level,  # type: ignore[arg-type]
-                    setting=setting,
-                )  # fmt: skip
+                req = CaseRequest.parse(text=text, findings=findings, evidence=level, **options)
+                report = svc.diagnose(req)
                 emit_json(report) if json else _print_report(report)
                 return
-            batch_level = evidence or "summary"
+            batch = {**options, "evidence": evidence or "summary"}
 
             def handle(lineno: int, record: dict[str, Any]) -> dict[str, Any]:
-                rid, t, f = _case(record, lineno)
-                r = dx.diagnose(
-                    t, f, top_k=top_k, method=method, evidence=batch_level,  # type: ignore[arg-type]
-                    setting=setting,
-                )  # fmt: skip
-                return {"id": rid, **r.model_dump(mode="json")}
+                rid, req = from_record(record, lineno, **batch)
+                return {"id": rid, **svc.diagnose(req).model_dump(mode="json")}
 
             jsonl_batch(input, output, "diagnosing", handle)
 
@@ -135,28 +97,23 @@ def retrieve(
     text: str | None = typer.Argument(None, help="a patient description or question"),
     finding: list[str] | None = typer.Option(None, "--finding", "-f", help="a present finding code"),
     absent: list[str] | None = typer.Option(None, "--absent", "-a", help="an absent finding code"),
-    top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
-    passages: int = typer.Option(10, "--passages", min=1, max=200),
+    top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=LIMITS["top_k"]),
+    passages: int = typer.Option(10, "--passages", min=1, max=LIMITS["passages_k"]),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
-    setting: str | None = typer.Option(None, "--setting", help=_SETTING_HELP),
+    setting: str | None = typer.Option(None, "--setting", help=SETTING_HELP),
 ) -> None:
     """The evidence bundle alone (graph paths and passages with citations), for an LLM."""
-    from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.service import CaseService
 
     with cli_errors():
-        findings = _findings(finding, absent)
-        _check(text, findings, None)
-        if setting is not None and setting not in SETTINGS:
-            usage_error(f"--setting must be one of {', '.join(SETTINGS)}")
-        with Diagnoser(store) as dx:
-            bundle = dx.retrieve(
-                text,
-                findings,
-                top_k=top_k,
-                passages_k=passages,
-                setting=setting,
-            )
+        findings = coded(finding, absent)
+        check_source(text, findings, None)
+        req = CaseRequest.parse(
+            text=text, findings=findings, top_k=top_k, passages_k=passages, setting=setting
+        )
+        with CaseService(store) as svc:
+            bundle = svc.retrieve(req)
         emit_json(bundle) if json else _print_bundle(bundle)
 
 

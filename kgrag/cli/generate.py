@@ -11,8 +11,9 @@ from typing import Any
 import typer
 
 from kgrag.cli._output import cli_errors, console, emit_json, err_console, jsonl_batch
+from kgrag.cli.case import from_record
 from kgrag.generate.types import GroundedDiagnosis
-from kgrag.retrieval.types import FindingInput
+from kgrag.retrieval.request import CaseRequest
 
 app = typer.Typer(help="Measure kgrag's stages on case files.", no_args_is_help=True)
 
@@ -51,35 +52,26 @@ def diagnose_with_llm(
     store: str | None,
     llm_spec: str,
     text: str | None,
-    findings: list[FindingInput],
+    findings: list[dict[str, Any]],
     input: Path | None,
     output: Path | None,
-    top_k: int,
     json: bool,
-    setting: str | None = None,
+    **options: Any,
 ) -> None:
-    """``kgrag diagnose ... --llm SPEC``: one case, or a JSONL batch."""
-    from kgrag.cli.diagnose import _case
-    from kgrag.generate.answer import GenerateOptions, answer_with
-    from kgrag.generate.backends import llm_from_spec
-    from kgrag.retrieval.diagnose import Diagnoser
+    """``kgrag diagnose ... --llm SPEC``: one case, or a JSONL batch (``options``: the case's)."""
+    from kgrag.service import CaseService
 
-    with cli_errors(), Diagnoser(store) as dx:
-        llm = llm_from_spec(llm_spec, dx.settings)
-        options = GenerateOptions.from_settings(dx.settings)
+    with cli_errors(), CaseService(store) as svc:
+        llm = llm_spec
+        case = {k: v for k, v in options.items() if k != "method"}
         if input is None:
-            report = answer_with(
-                dx, text, findings, llm=llm, top_k=top_k, options=options, setting=setting  # type: ignore[arg-type]
-            )
+            report = svc.answer(CaseRequest.parse(text=text, findings=findings, **case), llm=llm)
             emit_json(report) if json else print_grounded(report)
             return
 
         def handle(lineno: int, record: dict[str, Any]) -> dict[str, Any]:
-            rid, t, f = _case(record, lineno)
-            r = answer_with(
-                    dx, t, f, llm=llm, top_k=top_k, options=options, setting=setting  # type: ignore[arg-type]
-                )
-            return {"id": rid, **r.model_dump(mode="json")}
+            rid, req = from_record(record, lineno, **case)
+            return {"id": rid, **svc.answer(req, llm=llm).model_dump(mode="json")}
 
         jsonl_batch(input, output, "answering", handle)
 
@@ -93,19 +85,30 @@ def generation(
     limit: int | None = typer.Option(None, "--limit", min=1, help="first N cases only"),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, max=500),
     store: str | None = typer.Option(None, "--store", help="knowledge base: directory or neo4j://"),
+    hypotheses_from: str = typer.Option(
+        "kgrag",
+        "--hypotheses-from",
+        help="the differential the answer is written over: kgrag (its own ranking), llm (the LLM "
+        "proposes names from the case alone, kgrag grounds them) or both",
+    ),
 ) -> None:
-    """Run an LLM over a case file ({id, text|findings, gold?}) and write the generation metrics.
+    """Run an LLM over a case file ({id, text|findings, gold?, hypotheses?}) and write the metrics.
 
     JSON validity, citation validity, support, abstention, top-k, latency.
     """
     import orjson
 
+    from kgrag.cli._output import usage_error
+    from kgrag.generate.answer import GenerateOptions
     from kgrag.generate.backends import llm_from_spec
     from kgrag.generate.evaluate import evaluate, load_cases
     from kgrag.retrieval.diagnose import Diagnoser
 
+    if hypotheses_from not in ("kgrag", "llm", "both"):
+        usage_error("--hypotheses-from must be one of kgrag, llm, both")
     with cli_errors(), Diagnoser(store) as dx:
         model = llm_from_spec(llm, dx.settings)
+        options = GenerateOptions.from_settings(dx.settings, hypotheses_from=hypotheses_from)
         items = load_cases(cases, limit)
         sink = per_case.open("wb") if per_case else None
         done = [0]
@@ -117,7 +120,7 @@ def generation(
             err_console.print(f"[dim]{done[0]}/{len(items)} {result.id}: {result.source}[/dim]")
 
         try:
-            metrics, _ = evaluate(dx, items, model, top_k=top_k, on_case=on_case)
+            metrics, _ = evaluate(dx, items, model, options, top_k=top_k, on_case=on_case)
         finally:
             if sink is not None:
                 sink.close()

@@ -93,7 +93,9 @@ def mcp(
     with cli_errors():
         configure(log_level)  # stderr: stdout carries the protocol
         config = load_config(store=store)
-        service = KnowledgeService(config.store, torch_threads=config.torch_threads)
+        service = KnowledgeService(
+            config.store, torch_threads=config.torch_threads, timeout_s=config.request_timeout_s
+        )
         service.load()
         if not service.loaded:
             from kgrag.errors import RetrievalError

@@ -68,6 +68,12 @@ class GenerateOptions(BaseModel):
     max_passages: int = Field(6, ge=0, le=50)
     passage_chars: int = Field(500, ge=40, le=5000)
     extractive_claims: int = Field(3, ge=1, le=10)
+    hypotheses_from: Literal["kgrag", "llm", "both"] = Field(
+        "kgrag",
+        description="where the differential to answer about comes from when the caller gives "
+        "none: kgrag (its own ranking, kgrag-first), llm (the LLM proposes names from the case "
+        "alone, kgrag grounds them) or both (the LLM's, grounded, then kgrag's own)",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> GenerateOptions:
@@ -343,8 +349,13 @@ def answer_with(
     options: GenerateOptions | None = None,
     passages_k: int | None = None,
     setting: Setting | None = None,
+    hypotheses: Sequence[str] = (),
 ) -> GroundedDiagnosis:
     """Retrieve with ``diagnoser`` and answer with ``llm``; no present finding abstains.
+
+    With ``hypotheses`` (or, without them, ``options.hypotheses_from`` ``llm``/``both`` and an
+    LLM that proposes a differential from the case alone), the hypotheses are grounded
+    first and the answer's candidates are the grounded hypotheses, then kgrag's own.
 
     Args:
         diagnoser: the retrieval stage over a built knowledge base.
@@ -355,21 +366,57 @@ def answer_with(
         options: see :class:`GenerateOptions`.
         passages_k: passages retrieved (default: settings).
         setting: the pretest probability of the retrieval ranking (default: settings).
+        hypotheses: a differential to ground and answer about (names or codes).
 
     Returns:
         The grounded diagnosis.
     """
     started = time.perf_counter()
+    opts = options or GenerateOptions.from_settings(diagnoser.settings)
     try:
         bundle = diagnoser.retrieve(
             text, findings, top_k=top_k, passages_k=passages_k, setting=setting
         )
     except NoUsableFindings as e:
         return abstain(f"no present finding: {e}", started=started)
-    report = ground(
-        bundle,
-        StoreDocuments(diagnoser.store),
-        llm,
-        options or GenerateOptions.from_settings(diagnoser.settings),
-    )
+    bundle = hypotheses_first(diagnoser, bundle, text, findings, llm, opts, setting, hypotheses)
+    report = ground(bundle, StoreDocuments(diagnoser.store), llm, opts)
     return report.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+
+def hypotheses_first(
+    diagnoser: Diagnoser,
+    bundle: EvidenceBundle,
+    text: str | None,
+    findings: Sequence[FindingInput | dict[str, Any] | str] | None,
+    llm: LLM | None,
+    options: GenerateOptions,
+    setting: Setting | None,
+    hypotheses: Sequence[str],
+) -> EvidenceBundle:
+    """The bundle with the grounded hypotheses first (unchanged when there are none).
+
+    The hypotheses are ``hypotheses`` when given, else (with ``options.hypotheses_from``
+    ``llm`` or ``both`` and an LLM) the LLM's proposal from the case alone
+    (:func:`kgrag.generate.hypotheses.propose`). Given hypotheses and ``both`` keep kgrag's
+    own candidates after the grounded ones; ``llm`` alone answers over the grounded ones.
+    """
+    from kgrag.generate.hypotheses import grounded_candidates, merge, propose
+    from kgrag.retrieval.request import CaseRequest
+
+    names = list(hypotheses)
+    if not names and llm is not None and options.hypotheses_from != "kgrag":
+        case = text or "; ".join(f.name for f in bundle.query.present)
+        names = propose(llm, case, timeout=options.timeout)
+    if not names:
+        return bundle
+    coded = [f if isinstance(f, (str, dict)) else f.model_dump() for f in findings or ()]
+    request = CaseRequest.parse(
+        text=text, findings=coded, hypotheses=names, setting=setting, consider_also=False
+    )
+    grounded = grounded_candidates(diagnoser.ground(request))
+    own = bundle.diseases if hypotheses or options.hypotheses_from == "both" else []
+    diseases = merge(grounded, own)
+    seen = {p.chunk for p in bundle.passages}
+    extra = [p for c in grounded for p in c.passages if p.chunk not in seen]
+    return bundle.model_copy(update={"diseases": diseases, "passages": [*bundle.passages, *extra]})

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgrag.errors import CorpusFormatError, NoUsableFindings
-from kgrag.generate.answer import GenerateOptions, abstain, ground
+from kgrag.generate.answer import GenerateOptions, abstain, ground, hypotheses_first
 from kgrag.generate.llm import LLM
 from kgrag.generate.types import GroundedDiagnosis, GroundingCounts
 from kgrag.generate.verify import StoreDocuments, check_report
@@ -53,6 +53,9 @@ class GenerationCase(BaseModel):
     text: str | None = None
     findings: list[FindingInput] = Field(default_factory=list)
     gold: list[str] = Field(default_factory=list)
+    hypotheses: list[str] = Field(
+        default_factory=list, description="a differential to ground and answer about (optional)"
+    )
 
     @field_validator("findings", mode="before")
     @classmethod
@@ -151,6 +154,9 @@ def evaluate_case(
     except NoUsableFindings as e:
         report = abstain(f"no present finding: {e}", started=started)
     if bundle is not None:
+        bundle = hypotheses_first(
+            dx, bundle, case.text, case.findings, llm, options, None, case.hypotheses
+        )
         report = ground(bundle, StoreDocuments(dx.store), llm, options)
     citations_valid = 0
     if bundle is not None and report.citations:

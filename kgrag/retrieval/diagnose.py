@@ -30,11 +30,14 @@ from kgrag.retrieval.passage_search import PassageSearch, findings_query
 from kgrag.retrieval.priors import SETTINGS, DiseasePrior, Setting, disease_priors, log_prior
 from kgrag.retrieval.rankers import Ranker, RankRequest, make_ranker
 from kgrag.retrieval.report import Laps, Ranking, build_report, check_request, posterior
+from kgrag.retrieval.request import CaseRequest
 from kgrag.retrieval.types import Citation, DiagnosisReport, EvidenceBundle, EvidenceLevel, Method
 
 if TYPE_CHECKING:
     from kgrag.linking.linker import ConceptLinker
     from kgrag.ontology.table import ConceptTable
+    from kgrag.retrieval.grounded import GroundedDifferential
+    from kgrag.retrieval.grounding import Grounder
 
 
 class Diagnoser:
@@ -251,6 +254,32 @@ class Diagnoser:
         return EvidenceBundle(
             query=report.query, diseases=report.candidates, passages=r.passages, warnings=report.warnings
         )
+
+    @cached_property
+    def grounder(self) -> Grounder:
+        """Grounds a caller's hypotheses (:mod:`kgrag.retrieval.grounding`), made on first use."""
+        from kgrag.retrieval.grounding import Grounder
+
+        return Grounder(self)
+
+    def ground(
+        self, request: CaseRequest, *, drop_references: Iterable[str] = ()
+    ) -> GroundedDifferential:
+        """The evidence for and against each of ``request.hypotheses``, and a second opinion.
+
+        Args:
+            request: the case and its hypotheses (:class:`~kgrag.retrieval.request.CaseRequest`).
+            drop_references: rank the second opinion without annotations that cite only these
+                references (evaluation on cases curated from the same papers).
+
+        Returns:
+            The :class:`~kgrag.retrieval.grounded.GroundedDifferential`, best grounded first.
+
+        Raises:
+            NoUsableFindings: the case names no finding kgrag knows.
+        """
+        with consistent_read(self.store, self.model.fingerprint):  # one version, or an error
+            return self.grounder.ground(request, drop_references=drop_references)
 
     def verify(self, citation: Citation) -> bool:
         """Does the cited span of the stored document read exactly as the quote?"""

@@ -277,7 +277,7 @@ class EvidenceBundle(_Model):
     # --- rendering in a notebook (_repr_html_) ---
     def _tree(self) -> list[TreeItem]:
         passages: list[TreeItem] = [
-            (f"{p.title}: {p.text[:160]}", [(_cite(p.citation), [])]) for p in self.passages[:5]
+            (f"{p.title}: {p.text[:160]}", [(citation_line(p.citation), [])]) for p in self.passages[:5]
         ]
         return [
             (f"Diseases ({len(self.diseases)}; {EVIDENCE_LEGEND})", _evidence_tree(self.diseases[:5])),
@@ -295,7 +295,7 @@ class EvidenceBundle(_Model):
         return "**EvidenceBundle**\n\n" + markdown_tree(self._tree())
 
 
-def _cite(c: Citation) -> str:
+def citation_line(c: Citation) -> str:
     """One line for a citation: the reference, or the document span and its quote."""
     if c.kind == "annotation":
         return f"{c.source}: {c.reference or 'curated'}"
@@ -313,10 +313,10 @@ def _evidence_tree(candidates: list[DiagnosisCandidate]) -> list[TreeItem]:
                 f"{f.bearing}: {'absent ' if f.absent else ''}{f.finding.name}"
                 + (f" via {f.matched.name}" if f.matched and f.matched.id != f.finding.id else "")
                 + f" (log LR {f.log_lr:+.2f})",
-                [(_cite(x), []) for x in f.citations[:3]],
+                [(citation_line(x), []) for x in f.citations[:3]],
             )
             for f in c.findings
         ]
-        findings += [(f"passage: {p.title}", [(_cite(p.citation), [])]) for p in c.passages[:2]]
+        findings += [(f"passage: {p.title}", [(citation_line(p.citation), [])]) for p in c.passages[:2]]
         out.append((f"{c.rank}. {c.name} ({c.concept_id}), p={c.probability:.3f}", findings))
     return out

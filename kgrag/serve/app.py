@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
@@ -39,17 +40,20 @@ from kgrag.errors import (
     LLMNotConfigured,
     NotReady,
     NoUsableFindings,
+    RequestTimeout,
     RetrievalNotBuilt,
 )
+from kgrag.retrieval.grounded import GroundedDifferential
+from kgrag.retrieval.request import CaseRequest
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle
 from kgrag.serve import metrics
 from kgrag.serve.config import ServeConfig
 from kgrag.serve.guard import Guard
 from kgrag.serve.models import (
-    CaseRequest,
     ConceptSearchResponse,
     DiagnoseRequest,
     ErrorBody,
+    GroundRequest,
     Health,
     LinkRequest,
     LinkResponse,
@@ -104,7 +108,9 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     config = config or ServeConfig()
     config.check()
     keys = config.keys()
-    svc = service or KnowledgeService(config.store, torch_threads=config.torch_threads)
+    svc = service or KnowledgeService(
+        config.store, torch_threads=config.torch_threads, timeout_s=config.request_timeout_s
+    )
     mcp = build_mcp(svc, config)
     # With keys, the key check guards /mcp/; without (loopback only), the SDK's
     # DNS-rebinding guard accepts only loopback Host headers.
@@ -141,32 +147,16 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     app.state.config = config
 
     async def call(fn: Callable[[], T]) -> T:
-        """Run a blocking library call in a worker thread, bounded by the timeout."""
-        try:
-            with anyio.fail_after(config.request_timeout_s):
-                return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
-        except TimeoutError as e:
-            raise ApiError(
-                504, "timeout", f"the request took longer than {config.request_timeout_s:g} s"
-            ) from e
+        """Run a blocking library call in a worker thread (the case service owns the timeout)."""
+        return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
 
     def limit_text(value: str | None, field: str) -> None:
-        if value is not None and len(value) > config.max_text_chars:
-            raise ApiError(
-                422,
-                "text_too_long",
-                f"'{field}' has {len(value):,} characters; at most "
-                f"{config.max_text_chars:,} (split the text)",
-            )
+        if problem := config.text_problem(value, field):
+            raise ApiError(422, *problem)
 
     def limit_case(req: CaseRequest) -> None:
-        limit_text(req.text, "text")
-        if req.top_k > config.max_top_k:
-            raise ApiError(422, "top_k_too_large", f"top_k is {req.top_k}; at most {config.max_top_k}")
-        if len(req.findings) > config.max_findings:
-            raise ApiError(
-                422, "too_many_findings", f"{len(req.findings)} findings; at most {config.max_findings}"
-            )
+        if problem := config.case_problem(req):
+            raise ApiError(422, *problem)
 
     # -- errors ------------------------------------------------------------------------
     def body(
@@ -218,19 +208,32 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             return body(503, "not_built", str(e))
         if isinstance(e, KnowledgeBaseRebuilding):
             return body(503, "rebuilding", str(e), {"Retry-After": "10"})
+        if isinstance(e, RequestTimeout):
+            return body(504, "timeout", str(e))
         if isinstance(e, (ConfigError, ValueError)):
             return body(422, "invalid_request", str(e))
-        logger.error("unexpected kgrag error", extra={"error_type": type(e).__name__})
-        return body(500, "internal_error", "the server failed; see its log")
-
-    @app.exception_handler(ValueError)
-    async def _value(request: Request, e: ValueError) -> JSONResponse:
-        return body(422, "invalid_request", str(e))
+        return _internal(request, e)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
-        logger.error("unexpected error", extra={"error_type": type(e).__name__})
-        return body(500, "internal_error", "the server failed; see its log")
+        return _internal(request, e)
+
+    def _internal(request: Request, e: Exception) -> JSONResponse:
+        """A fault that is not the caller's (any non-kgrag exception, a plain ValueError too).
+
+        500 with a request id, logged with that id and the error's type and traceback,
+        never the request's body (no patient text).
+        """
+        request_id = uuid.uuid4().hex[:16]
+        logger.error(
+            "unexpected error",
+            exc_info=(type(e), e, e.__traceback__),
+            extra={"error_type": type(e).__name__, "request_id": request_id, "path": request.url.path},
+        )
+        return body(
+            500, "internal_error", f"the server failed (request id {request_id}); see its log",
+            {"X-Request-Id": request_id},
+        )  # fmt: skip
 
     # -- probes and metrics ------------------------------------------------------------
     @app.get("/healthz", response_model=Health, tags=["ops"])
@@ -306,6 +309,23 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         if not report.candidates:
             metrics.ABSTENTIONS.labels("no_candidates").inc()
         return report
+
+    @app.post(
+        "/v1/ground",
+        response_model=GroundedDifferential,
+        tags=["retrieval"],
+        responses=_errors(*COMMON),
+    )
+    async def ground(req: GroundRequest) -> GroundedDifferential:
+        """Ground the caller's differential: evidence for and against each hypothesis.
+
+        Each hypothesis (a name or a code) comes back resolved (or ``unresolved`` with its
+        nearest concepts) with its supporting and opposing findings, each cited and
+        verified, what it leaves unexplained, what to ask, its coverage and a grounding
+        score; ``consider_also`` holds kgrag's own top candidates not among them.
+        """
+        limit_case(req)
+        return await call(lambda: svc.ground(req))
 
     async def _grounded(req: DiagnoseRequest) -> Any:
         try:

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kgrag.errors import ConfigError
+from kgrag.retrieval.request import LIMITS, CaseRequest
 
 ENV_PREFIX = "KGRAG_SERVE_"
 DEFAULT_PORT = 8765
@@ -38,9 +39,20 @@ class ServeConfig(BaseSettings):
     )
     api_key_file: Path | None = Field(default=None, description="a file with one key per line")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="request bodies above: 413")
-    max_text_chars: int = Field(default=100_000, ge=1, description="longer text fields: 422")
-    max_top_k: int = Field(default=100, ge=1, description="larger top_k: 422")
-    max_findings: int = Field(default=500, ge=1, description="more coded findings: 422")
+    # the operator's limits: the library's one table (kgrag.retrieval.request.LIMITS) by
+    # default, and only ever tighter
+    max_text_chars: int = Field(
+        default=LIMITS["text_chars"],
+        ge=1,
+        le=LIMITS["text_chars"],
+        description="longer text fields: 422",
+    )
+    max_top_k: int = Field(
+        default=LIMITS["top_k"], ge=1, le=LIMITS["top_k"], description="larger top_k: 422"
+    )
+    max_findings: int = Field(
+        default=LIMITS["findings"], ge=1, le=LIMITS["findings"], description="more coded findings: 422"
+    )
     rate_limit: str = Field(
         default="600/minute", description="per key (or client address without keys), `limits` syntax"
     )
@@ -69,6 +81,25 @@ class ServeConfig(BaseSettings):
     readiness_probe_s: float = Field(
         default=2.0, gt=0, description="how long /readyz waits for the graph store"
     )
+
+    def text_problem(self, value: str | None, field: str) -> tuple[str, str] | None:
+        """``(code, message)`` when a text field is over ``max_text_chars``, else None."""
+        if value is not None and len(value) > self.max_text_chars:
+            return "text_too_long", (
+                f"'{field}' has {len(value):,} characters; "
+                f"at most {self.max_text_chars:,} (split the text)"
+            )
+        return None
+
+    def case_problem(self, req: CaseRequest) -> tuple[str, str] | None:
+        """``(code, message)`` for the first of this server's limits a case request breaks."""
+        if problem := self.text_problem(req.text, "text"):
+            return problem
+        if req.top_k > self.max_top_k:
+            return "top_k_too_large", f"top_k is {req.top_k}; at most {self.max_top_k}"
+        if len(req.findings) > self.max_findings:
+            return "too_many_findings", f"{len(req.findings)} findings; at most {self.max_findings}"
+        return None
 
     @field_validator("api_keys", mode="before")
     @classmethod

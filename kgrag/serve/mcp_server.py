@@ -1,14 +1,15 @@
 """The MCP server (the ``mcp`` SDK 2.x, ``MCPServer``).
 
-Tools ``link``, ``retrieve_evidence``, ``diagnose``, ``lookup_concept`` and ``get_span`` whose
-output schemas are the REST response models. Served over stdio (``kgrag mcp``) and, stateless, as
-streamable HTTP at ``/mcp/`` of the REST app, behind the same key check.
+Tools ``link``, ``retrieve_evidence``, ``diagnose``, ``ground``, ``lookup_concept`` and
+``get_span`` whose output schemas are the REST response models. Served over stdio (``kgrag
+mcp``) and, stateless, as streamable HTTP at ``/mcp/`` of the REST app, behind the same key
+check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -16,10 +17,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from kgrag._version import __version__
-from kgrag.errors import KgragError
+from kgrag.errors import InvalidRequest, KgragError
+from kgrag.retrieval.grounded import GroundedDifferential
+from kgrag.retrieval.request import CaseRequest
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle, FindingInput, Method
 from kgrag.serve.config import ServeConfig
-from kgrag.serve.models import DiagnoseRequest, LinkResponse, RetrieveRequest, SpanResponse
+from kgrag.serve.models import LinkResponse, SpanResponse
 from kgrag.serve.service import KnowledgeService
 from kgrag.types import Concept
 
@@ -28,7 +31,8 @@ T = TypeVar("T")
 INSTRUCTIONS = (
     "kgrag retrieves cited clinical evidence from a local knowledge graph. Use link to find "
     "findings in text, retrieve_evidence for the evidence bundle an answer should cite, "
-    "diagnose for a ranked differential, lookup_concept for a code, get_span to read a cited span."
+    "diagnose for a ranked differential, ground to check a differential against the evidence, "
+    "lookup_concept for a code, get_span to read a cited span."
 )
 
 
@@ -40,7 +44,7 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
         config: limits (text length, top_k, findings) and the timeout; ``None``: defaults.
 
     Returns:
-        An ``MCPServer`` with the five tools.
+        An ``MCPServer`` with the six tools.
     """
     cfg = config or ServeConfig()
     # log_level: the SDK calls logging.basicConfig with it (a no-op once kgrag's JSON
@@ -48,21 +52,25 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
     server = MCPServer(name="kgrag", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
 
     async def run(fn: Callable[[], T]) -> T:
+        """A blocking call in a worker thread (the case service owns the timeout)."""
         try:
-            with anyio.fail_after(cfg.request_timeout_s):
-                return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
-        except TimeoutError as e:
-            raise ToolError(f"timed out after {cfg.request_timeout_s:g} s") from e
+            return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
         except KgragError as e:
             raise ToolError(str(e)) from e
 
-    def check(text: str | None, top_k: int = 1, findings: int = 0) -> None:
-        if text is not None and len(text) > cfg.max_text_chars:
-            raise ToolError(f"text of {len(text):,} characters; at most {cfg.max_text_chars:,}")
-        if top_k > cfg.max_top_k:
-            raise ToolError(f"top_k at most {cfg.max_top_k}")
-        if findings > cfg.max_findings:
-            raise ToolError(f"at most {cfg.max_findings} findings")
+    def case(**fields: Any) -> CaseRequest:
+        """The one case request, within this server's limits (else a ToolError saying which)."""
+        try:
+            req = CaseRequest.parse(**fields)
+        except InvalidRequest as e:
+            raise ToolError(str(e)) from e
+        if problem := cfg.case_problem(req):
+            raise ToolError(problem[1])
+        return req
+
+    def check(text: str) -> None:
+        if problem := cfg.text_problem(text, "text"):
+            raise ToolError(problem[1])
 
     @server.tool(
         description="Mentions of diseases and findings in clinical text, with assertion "
@@ -81,11 +89,7 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
         findings: Annotated[list[FindingInput] | None, Field(description="coded findings")] = None,
         top_k: Annotated[int, Field(ge=1)] = 10,
     ) -> EvidenceBundle:
-        check(text, top_k, len(findings or []))
-        try:
-            req = RetrieveRequest(text=text, findings=findings or [], top_k=top_k)
-        except ValueError as e:
-            raise ToolError(str(e)) from e
+        req = case(text=text, findings=findings, top_k=top_k)
         return await run(lambda: service.retrieve(req))
 
     @server.tool(
@@ -98,12 +102,23 @@ def build_mcp(service: KnowledgeService, config: ServeConfig | None = None) -> M
         top_k: Annotated[int, Field(ge=1)] = 10,
         method: Method | None = None,
     ) -> DiagnosisReport:
-        check(text, top_k, len(findings or []))
-        try:
-            req = DiagnoseRequest(text=text, findings=findings or [], top_k=top_k, method=method)
-        except ValueError as e:
-            raise ToolError(str(e)) from e
+        req = case(text=text, findings=findings, top_k=top_k, method=method)
         return await run(lambda: service.diagnose(req))
+
+    @server.tool(
+        description="Ground a differential: for each hypothesis (a disease name or code), the "
+        "patient's findings that support it and those against it, each with verified citations, "
+        "what it leaves unexplained, what to ask next and how much the knowledge base knows "
+        "about it; plus kgrag's own candidates not among them (consider_also)."
+    )
+    async def ground(
+        hypotheses: Annotated[list[str], Field(min_length=1, description="diagnoses: names or codes")],
+        text: Annotated[str | None, Field(description="a patient description")] = None,
+        findings: Annotated[list[FindingInput] | None, Field(description="coded findings")] = None,
+        setting: Annotated[str | None, Field(description="general | rare | uniform")] = None,
+    ) -> GroundedDifferential:
+        req = case(text=text, findings=findings, hypotheses=hypotheses, setting=setting)
+        return await run(lambda: service.ground(req))
 
     @server.tool(
         description="A unified concept by any of its ids or codes (HP:, DOID:, MESH:, OMIM:, ...)."

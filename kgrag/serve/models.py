@@ -1,6 +1,8 @@
 """REST and MCP request and response bodies that are not library models.
 
-The library models (:class:`~kgrag.types.Mention`, :class:`~kgrag.types.Candidate`,
+Case bodies are the library's one :class:`~kgrag.retrieval.request.CaseRequest` (validated
+once, one table of limits). The library models (:class:`~kgrag.types.Mention`,
+:class:`~kgrag.types.Candidate`,
 :class:`~kgrag.types.Concept`, :class:`~kgrag.retrieval.types.DiagnosisReport`,
 :class:`~kgrag.retrieval.types.EvidenceBundle`) go on the wire as they are.
 """
@@ -9,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from kgrag.retrieval.priors import Setting
-from kgrag.retrieval.types import EvidenceLevel, FindingInput, Method
+from kgrag.retrieval.request import LIMITS, CaseRequest
 from kgrag.types import Candidate, ConceptMatch, Mention
 
 
@@ -46,42 +47,26 @@ class NormalizeResponse(BaseModel):
     candidates: list[Candidate]
 
 
-class CaseRequest(_Request):
-    """A case: free text and/or coded findings (at least one of them)."""
-
-    text: str | None = Field(default=None, description="a patient description")
-    findings: list[FindingInput] = Field(
-        default_factory=list, description="coded findings: {id, absent} ('excluded' is an alias)"
-    )
-    top_k: int = Field(default=10, ge=1, description="candidates to return")
-    setting: Setting | None = Field(
-        default=None,
-        description="pretest probability: general (common diseases favoured) | rare | uniform "
-        "(default: the server's diagnose_setting)",
-    )
-
-    @model_validator(mode="after")
-    def _something(self) -> CaseRequest:
-        if not (self.text and self.text.strip()) and not self.findings:
-            raise ValueError("give a 'text' and/or a non-empty 'findings' list")
-        return self
-
-
 class RetrieveRequest(CaseRequest):
-    """Body of ``POST /retrieve``: a case, and how many passages to search."""
-
-    passages_k: int | None = Field(default=None, ge=1, le=100, description="passages to search")
+    """Body of ``POST /v1/retrieve``: a case (the one :class:`~kgrag.retrieval.request.CaseRequest`)."""
 
 
 class DiagnoseRequest(CaseRequest):
-    """Body of ``POST /diagnose``: a case, ranking method, evidence level, whether to ask the LLM."""
+    """Body of ``POST /v1/diagnose``: a case, and whether to answer with the LLM."""
 
-    method: Method | None = Field(default=None, description="ranking: graph | ppr | fused")
-    evidence: EvidenceLevel = Field(
-        default="full", description="none (ranking only) | summary | full (citations, passages)"
-    )
     llm: bool = Field(
         default=False, description="the generation stage's grounded answer (needs a configured LLM)"
+    )
+
+
+class GroundRequest(CaseRequest):
+    """Body of ``POST /v1/ground``: a case and the differential to ground (1-50 hypotheses)."""
+
+    hypotheses: list[str] = Field(
+        min_length=1,
+        max_length=LIMITS["hypotheses"],
+        description="diagnoses to ground: names or codes of any shipped vocabulary",
+        examples=[["community-acquired pneumonia", "ICD10CM:J20.9", "pulmonary embolism"]],
     )
 
 

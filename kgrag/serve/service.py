@@ -18,20 +18,16 @@ from kgrag.errors import (
     ConceptNotFound,
     DocumentNotFound,
     GraphUnavailable,
+    InvalidRequest,
     KnowledgeBaseRebuilding,
     LLMNotConfigured,
     NotReady,
 )
 from kgrag.graph.schema import Label
+from kgrag.retrieval.request import CaseRequest
 from kgrag.retrieval.types import DiagnosisReport, EvidenceBundle
-from kgrag.serve.models import (
-    CaseRequest,
-    ConceptSearchResponse,
-    DiagnoseRequest,
-    Readiness,
-    RetrieveRequest,
-    SpanResponse,
-)
+from kgrag.serve.models import ConceptSearchResponse, Readiness, SpanResponse
+from kgrag.service import CaseService
 from kgrag.types import Candidate, Concept, Mention
 
 if TYPE_CHECKING:
@@ -39,6 +35,7 @@ if TYPE_CHECKING:
     from kgrag.generate.llm import LLM
     from kgrag.generate.types import GroundedDiagnosis
     from kgrag.retrieval.diagnose import Diagnoser
+    from kgrag.retrieval.grounded import GroundedDifferential
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +51,7 @@ class KnowledgeService:
         factory: builds the Diagnoser instead of ``Diagnoser(store, settings=...)``.
         torch_threads: CPU threads torch may use (0: leave torch's default), set once the
             passage encoder has loaded torch.
+        timeout_s: the longest a request may run (the case service's timeout; None: no limit).
     """
 
     def __init__(
@@ -63,6 +61,7 @@ class KnowledgeService:
         settings: Settings | None = None,
         factory: Callable[[], Diagnoser] | None = None,
         torch_threads: int = 1,
+        timeout_s: float | None = None,
     ) -> None:
         self.store_spec = store
         self.settings = settings
@@ -78,6 +77,11 @@ class KnowledgeService:
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None
         self.rebuilding = False  # the last load found a build running; load() retries
+        # every request goes through the one case service: reopen after a rebuild, the timeout
+        self._stale = False  # a newer build completed: reload before the next request
+        self.cases = CaseService(
+            factory=self._reload, on_reopen=self._mark_stale, timeout_s=timeout_s, serialize=self._lock
+        )
 
     # -- life cycle -------------------------------------------------------------------
     def load(self, retry_every: float = 5.0) -> None:
@@ -218,26 +222,26 @@ class KnowledgeService:
             return self.status("unavailable", str(e))
         return self.status("ready")
 
-    def _locked(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` under the service lock, reloading the knowledge base once if needed.
+    def _mark_stale(self) -> None:
+        self._stale = True
 
-        When a newer build has completed since the knowledge base was loaded, it is
-        reloaded and ``fn`` runs again (``fn`` must read ``self.diagnoser`` anew, as every
-        call below does).
-        """
+    def _reload(self) -> Diagnoser:
+        """The knowledge base for the case service: the loaded one, or reloaded after a rebuild."""
         with self._lock:
-            try:
-                return fn()
-            except KnowledgeBaseRebuilding as e:
-                if not e.reopen or self._dx is None:
-                    raise
+            if self._stale and self._dx is not None:
                 logger.info("knowledge base rebuilt; reloading it")
                 self._dx.close()
                 self._dx = None
                 self._load_once()
-                if self._dx is None:
-                    raise
-                return fn()
+            self._stale = False
+        return self.diagnoser
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` through the case service (serialised, reopened once after a rebuild).
+
+        ``fn`` must read ``self.diagnoser`` anew, as every call below does.
+        """
+        return self.cases.run(lambda _dx: fn())
 
     # -- the calls ---------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
@@ -250,58 +254,25 @@ class KnowledgeService:
         dx = self.diagnoser
         return self._locked(lambda: dx.linker.normalize(mention, context, k))
 
-    def retrieve(self, req: RetrieveRequest) -> EvidenceBundle:
+    def retrieve(self, req: CaseRequest) -> EvidenceBundle:
         """The evidence bundle for a case (see :func:`kgrag.retrieve`)."""
-        return self._locked(
-            lambda: self.diagnoser.retrieve(
-                req.text,
-                list(req.findings),
-                top_k=req.top_k,
-                passages_k=req.passages_k,
-                setting=req.setting,
-            )
-        )
+        return self.cases.retrieve(req)
 
-    def diagnose(self, req: DiagnoseRequest | CaseRequest) -> DiagnosisReport:
-        """The ranked differential for a case (see :func:`kgrag.diagnose`).
+    def diagnose(self, req: CaseRequest) -> DiagnosisReport:
+        """The ranked differential for a case (see :func:`kgrag.diagnose`)."""
+        return self.cases.diagnose(req)
 
-        A plain :class:`CaseRequest` gets the default method and full evidence.
-        """
-        method = req.method if isinstance(req, DiagnoseRequest) else None
-        evidence = req.evidence if isinstance(req, DiagnoseRequest) else "full"
-        return self._locked(
-            lambda: self.diagnoser.diagnose(
-                req.text,
-                list(req.findings),
-                top_k=req.top_k,
-                method=method,
-                evidence=evidence,
-                setting=req.setting,
-            )
-        )
+    def ground(self, req: CaseRequest) -> GroundedDifferential:
+        """The caller's differential, grounded (see :func:`kgrag.ground`)."""
+        return self.cases.ground(req)
 
-    def grounded(self, req: DiagnoseRequest) -> GroundedDiagnosis:
+    def grounded(self, req: CaseRequest) -> GroundedDiagnosis:
         """The generation stage's answer over this server's knowledge base.
 
         Raises:
             LLMNotConfigured: the server has no LLM (``KGRAG_LLM`` unset or ``none``).
         """
-        from kgrag.generate.answer import GenerateOptions, answer_with
-
-        dx = self.diagnoser
-        llm = self._llm()
-        options = GenerateOptions.from_settings(dx.settings)
-        return self._locked(
-            lambda: answer_with(
-                self.diagnoser,
-                req.text,
-                list(req.findings),
-                llm=llm,
-                top_k=req.top_k,
-                options=options,
-                setting=req.setting,
-            )
-        )
+        return self.cases.answer(req, llm=self._llm())
 
     def _llm(self) -> LLM:
         """The configured LLM, made once (a GGUF model loads once per worker)."""
@@ -338,7 +309,7 @@ class KnowledgeService:
 
         Raises:
             DocumentNotFound: no document with this id.
-            ValueError: the span is outside the document or reversed.
+            InvalidRequest: the span is outside the document or reversed.
         """
         dx = self.diagnoser
         node = self._locked(lambda: dx.store.get_node(document))
@@ -348,7 +319,7 @@ class KnowledgeService:
         s = 0 if start is None else start
         e = len(text) if end is None else end
         if not 0 <= s <= e <= len(text):
-            raise ValueError(f"span [{s}:{e}] is outside the document (0..{len(text)})")
+            raise InvalidRequest(f"span [{s}:{e}] is outside the document (0..{len(text)})")
         return SpanResponse(
             document=document, title=node.name, start=s, end=e, text=text[s:e], length=len(text)
         )

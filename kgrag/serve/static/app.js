@@ -63,6 +63,12 @@ async function run() {
     const topK = Math.max(1, Math.min(50, parseInt($("topk").value, 10) || 10));
     report = await api("/v1/diagnose", { text, top_k: topK });
     show(report);
+    const hypotheses = $("hypotheses").value.split("\n").map((h) => h.trim()).filter(Boolean);
+    if (hypotheses.length) {
+      showGrounded(await api("/v1/ground", { text, hypotheses }));
+    } else {
+      $("grounded").hidden = true;
+    }
     status(`${report.candidates.length} candidates in ${Math.round(report.timings_ms.total || 0)} ms.`);
   } catch (e) {
     status(e.message, true);
@@ -101,6 +107,42 @@ function show(r) {
   $("questions").replaceChildren(...qs);
   $("followups").hidden = !qs.length;
   if (r.candidates.length) choose(0); else $("evidence").hidden = true;
+}
+
+function evidenceItem(f, side) {
+  const how = { fact: "fact", passage: "passage", not_shown: "the disease does not show it" }[f.basis] || f.basis;
+  const llr = f.log_lr === null || f.log_lr === undefined ? "" : `, log LR ${f.log_lr >= 0 ? "+" : ""}${f.log_lr.toFixed(2)}`;
+  const li = el("li", { class: side }, `${side === "for" ? "for" : "against"}: ${f.absent ? "absent " : ""}${f.finding.name} (${how}${llr})`);
+  const cites = (f.citations || []).slice(0, 2).map((c) => el("div", { class: "cite" },
+    c.kind === "passage"
+      ? el("span", { class: c.verified ? "verified" : "unverified" }, c.verified ? "✓ " : "✗ ")
+      : "", c.kind === "passage" ? `“${(c.quote || "").slice(0, 140)}” (${c.document} [${c.start}–${c.end}])` : `${c.source}: ${c.reference || "curated"}`));
+  li.append(...cites);
+  return li;
+}
+
+function showGrounded(g) {
+  const cards = g.hypotheses.map((h) => {
+    const name = h.concept ? `${h.concept.name} (${h.concept.id})` : "unresolved";
+    const card = el("div", { class: "hypothesis", "data-rank": h.rank },
+      el("h3", {}, `${h.rank}. ${h.hypothesis}`),
+      el("div", { class: "meta" }, `${name} · ${h.resolution.status} · score ${h.score.toFixed(2)} · `
+        + `coverage ${h.coverage.level} (${h.coverage.facts} facts, ${h.coverage.passages} passages)`));
+    const ul = el("ul", {});
+    h.support.forEach((f) => ul.append(evidenceItem(f, "for")));
+    h.against.forEach((f) => ul.append(evidenceItem(f, "against")));
+    if (!h.support.length && !h.against.length) {
+      ul.append(el("li", {}, h.concept ? "no evidence in the knowledge base (not evidence against)" : "nearest: "
+        + (h.resolution.alternatives || []).map((a) => a.name).join(", ")));
+    }
+    if (h.unexplained.length) ul.append(el("li", { class: "path" }, "unexplained: " + h.unexplained.map((u) => u.name).join(", ")));
+    if (h.to_ask.length) ul.append(el("li", { class: "path" }, "ask: " + h.to_ask.map((a) => a.finding.name).join(", ")));
+    card.append(ul);
+    return card;
+  });
+  $("hypothesis-cards").replaceChildren(...cards);
+  $("consider").replaceChildren(...g.consider_also.map((c) => el("li", {}, `${c.name} (${c.concept_id}), margin ${c.margin.toFixed(2)}`)));
+  $("grounded").hidden = false;
 }
 
 function drawGraph(c) {
