@@ -30,7 +30,20 @@ def judged(text: str, *targets: str) -> dict[str, Assertion]:
 
 
 def _filled(phrase: str) -> str:
-    return phrase.replace("<n>", "2").replace("<unit>", "day").replace("<subj>", "he")
+    for slot, word in (
+        ("<n>", "2"),
+        ("<unit>", "day"),
+        ("<subj>", "he"),
+        ("<date>", "2019"),
+        ("<rel>", "mother"),
+        ("<place>", "your doctor"),
+        ("<act>", "workup"),
+        ("<often>", "frequently"),
+        ("<poss>", "her"),
+        ("<instr>", "call your doctor"),
+    ):
+        phrase = phrase.replace(slot, word)
+    return phrase
 
 
 RULES = trigger_rules()

@@ -122,7 +122,7 @@ def link(
                 )
         else:
             linker = linker_for(vocabs, kind_names)
-        linker.top_k = top_k
+        linker = linker.with_top_k(top_k)  # a copy: the shared linker keeps its own top_k
         if text is not None:
             mentions = linker.link(text)
             if json:

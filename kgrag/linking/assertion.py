@@ -11,11 +11,22 @@ findings of a list; a *final* cue ("Chills: none.", "Cough: no.") does the same 
 it closes its clause, within two words. Pseudo-triggers ("gram negative", "2-day history
 of") never open a scope.
 
+An affirming verb right after a negation ("no longer has", "has not had") is the negated
+verb, not a new clause. An instruction's conditional ("call for any ...", "return to the ER
+if ...") keeps its scope over a negation or hedge inside one of its items ("vomiting that
+does not stop"). Causal terminators ("because of", "due to", "owing to") end a negation, so
+"does not drive because of epilepsy" leaves epilepsy present; dates before the encounter
+("in 2019", "as a child", "10 years ago") are historical both ways.
+
 Sentences end at ``.!?``, blank lines, bullets, enumerations ("2) ...") and section
 headings (:mod:`kgrag.linking.sections`); a section can set the assertion of its
 findings (Past Medical History -> historical, Family History -> family) and its heading
-is never read as a trigger. When several categories cover a mention, family >
-hypothetical > absent > historical > possible (a possible past event is still past).
+is never read as a trigger, unless a cue of the present ("now", "currently"; scope
+``section`` in the table) comes first in the sentence. A sentence that ends with a colon
+hands the scopes open at its end to the bulleted or numbered lines after it ("Past medical
+history includes:" / "- asthma" / "- gout"), until a line that is no item or a blank line.
+When several categories cover a mention, family > hypothetical > absent > historical >
+possible (a possible past event is still past).
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ from kgrag.types import Assertion
 
 A = Assertion
 DIRECTIONS = ("forward", "backward", "both", "pseudo", "terminate", "affirm")
-SCOPES = ("clause", "final", "-")
+SCOPES = ("clause", "final", "section", "-")
 BACKWARD_WINDOW = 6  # words between a finding and a backward trigger, list items not counted
 FINAL_WINDOW = 2  # words between a finding and a clause-final cue ("Chest pain: denies.")
 _PRIORITY = (A.FAMILY, A.HYPOTHETICAL, A.ABSENT, A.HISTORICAL, A.POSSIBLE)
@@ -40,9 +51,29 @@ _PLACEHOLDERS = {
     "<n>": r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|few|several)",
     "<unit>": r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)",
     "<subj>": r"(?:he|she|they|we|it|the\s+patient|patient)",
+    "<date>": r"(?:(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+)?(?:19|20)\d\d",
+    "<rel>": r"(?:(?:his|her|the|their)\s+)?(?:mother|father|mom|dad|parents?|wife|husband|"
+    r"daughter|son|sister|brother|family|caregiver|spouse)",
+    "<place>": r"(?:(?:your|the|his|her|their|a|an)\s+)?(?:doctor|physician|pcp|provider|clinic|"
+    r"office|nurse|surgeon|emergency\s+(?:department|room)|er|ed|hospital|911)"
+    r"(?:\s+or\s+(?:(?:your|the|his|her|their)\s+)?(?:doctor|physician|pcp|provider|clinic|"
+    r"office|emergency\s+(?:department|room)|er|ed|hospital|911))?",
+    "<instr>": r"(?:call|return|come\s+back|go\s+back|contact|notify|phone|page|seek\s+(?:immediate\s+)?"
+    r"(?:medical\s+)?(?:attention|care|help))(?:\s+(?:to\s+|at\s+)?(?:the\s+nearest\s+)?PLACE)?"
+    r"(?:\s+(?:immediately|right\s+away|promptly|at\s+once|urgently))?",
+    "<poss>": r"(?:his|her|their|the\s+patient's|the)",
+    "<often>": r"(?:(?:quite|very)\s+)?(?:frequently|often|repeatedly|multiple\s+times|many\s+times|"
+    r"several\s+times)",
+    "<act>": r"(?:work-?up|workup|evaluation|treatment|intervention|testing|tests|imaging|"
+    r"management|follow-?up|action|therapy|studies)",
 }
+_PLACEHOLDERS["<instr>"] = _PLACEHOLDERS["<instr>"].replace("PLACE", _PLACEHOLDERS["<place>"])
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•\d])|(?<=\s)(?=\d{1,2}\)\s)|\*{3,}")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_ITEM_LINE = re.compile(r"[ \t]*(?:[-*•]|\d{1,2}[.)])\s")
+_ITEM_PREFIX = re.compile(r"[ \t]*(?:(?:[-*•]|\d{1,2}[.)])[ \t]*)?")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _CONNECTORS = frozenset({"and", "or", "nor", "as", "well", "also", "either", "any", "of"})
 
 
@@ -96,6 +127,31 @@ def _plain(phrase: str) -> str:
     return " ".join(re.split(r"[\s-]+", phrase.lower()))
 
 
+def _grouped(ordered: Sequence[str]) -> str:
+    r"""One alternation of ``ordered`` phrases, factored by their first word.
+
+    ``no(?:[\s-]+(?:further|longer|...))?`` instead of one branch per phrase: the regex tries
+    each first word once per position, not each phrase (twice as fast on a long note). Groups
+    keep the order of their longest phrase and, inside a group, longer rests come first, so
+    the longest phrase still wins.
+    """
+    groups: dict[str, list[str]] = {}
+    for phrase in ordered:
+        first, *rest = re.split(r"[\s-]+", phrase)
+        groups.setdefault(first, []).append(" ".join(rest))
+    branches = []
+    for first, rests in groups.items():
+        head = _PLACEHOLDERS.get(first, re.escape(first))
+        tails = [r for r in rests if r]
+        if not tails:
+            branches.append(head)
+            continue
+        tail = "|".join(f"(?:{_phrase_regex(r)})" for r in tails)
+        optional = "?" if len(tails) < len(rests) else ""
+        branches.append(f"{head}(?:[\\s-]+(?:{tail})){optional}")
+    return "|".join(f"(?:{b})" for b in branches)
+
+
 @lru_cache(maxsize=1)
 def _compiled() -> tuple[
     re.Pattern[str],
@@ -111,8 +167,7 @@ def _compiled() -> tuple[
     for rule in trigger_rules():
         by_phrase.setdefault(rule.phrase, []).append(rule)
     ordered = sorted(by_phrase, key=lambda p: (len(p) + 20 * p.count("<"), p), reverse=True)
-    alternation = "|".join(f"(?:{_phrase_regex(p)})" for p in ordered)
-    pattern = re.compile(r"(?<![\w/])(?:" + alternation + r")(?![\w/])|;", re.IGNORECASE)
+    pattern = re.compile(r"(?<![\w/])(?:" + _grouped(ordered) + r")(?![\w/])|;", re.IGNORECASE)
     plain = {_plain(p): tuple(r) for p, r in by_phrase.items() if "<" not in p}
     templated = [
         (re.compile(_phrase_regex(p) + r"\Z", re.IGNORECASE), tuple(by_phrase[p]))
@@ -177,40 +232,81 @@ def assess(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[Assertion,
     smap = SectionMap(sections)
     order = sorted(range(len(spans)), key=lambda i: spans[i][0])
     k = 0
+    carry: set[Assertion] = set()  # what a "...history includes:" opener gives its bullets
+    previous_end = 0
     for s_start, s_end in sentence_spans(text, sections):
+        if carry and not (
+            _is_list_item(text, s_start) and not _BLANK_LINE.search(text, previous_end, s_start)
+        ):
+            carry = set()
+        previous_end = s_end
         members = []
         while k < len(order) and spans[order[k]][0] < s_end:
             if spans[order[k]][0] >= s_start:
                 members.append(order[k])
             k += 1
-        if not members:
+        opens_list = text[s_start:s_end].rstrip().endswith(":")
+        if not members and not opens_list:
             continue
         hits = _hits(text, s_start, s_end, smap)
         for i in members:
             section = smap.at(spans[i][0])
             found = _covering(text, spans[i], hits, spans, s_end) if hits else set()
+            found |= carry
             from_section = section_assertion(section)
-            if from_section is not None:
+            if from_section is not None and not _leaves_section(hits, spans[i][0]):
                 found.add(from_section)
             assertion = next((a for a in _PRIORITY if a in found), A.PRESENT)
             result[i] = (assertion, section.name if section else None)
+        if opens_list:
+            carry = _covering(text, (s_end, s_end), hits, spans, s_end) if hits else set()
     for i in order[k:]:  # spans past the last sentence (whitespace-only tails)
         section = smap.at(spans[i][0])
         result[i] = (A.PRESENT, section.name if section else None)
     return result
 
 
-def _blocks(hit: _Hit, category: Assertion) -> bool:
-    """Whether ``hit`` closes a scope of ``category``."""
+def _is_list_item(text: str, start: int) -> bool:
+    """Whether the sentence at ``start`` is a bulleted or numbered line ("- gout", "2. asthma")."""
+    line = text.rfind("\n", 0, start) + 1
+    if line == 0:
+        return False
+    return (
+        _ITEM_LINE.match(text, line) is not None
+        and _ITEM_PREFIX.fullmatch(text, line, start) is not None
+    )
+
+
+def _leaves_section(hits: Sequence[_Hit], mention_start: int) -> bool:
+    """Whether a cue of the present ("now", "currently") precedes the mention in its sentence.
+
+    A flattened note's "Past medical history: asthma, gout. She now presents with cough." keeps
+    the history section to the next heading; "now" brings the sentence back to the encounter.
+    """
+    return any(h.end <= mention_start and any(r.scope == "section" for r in h.rules) for h in hits)
+
+
+def _blocks(hit: _Hit, category: Assertion, adjacent: bool = False) -> bool:
+    """Whether ``hit`` closes a scope of ``category``.
+
+    Args:
+        hit: a trigger between the scope's opener and the finding.
+        category: the category of the scope.
+        adjacent: ``hit`` follows the opener with only spaces between ("no longer has",
+            "has not had"): an affirming verb there is the negated verb, not a new clause.
+    """
     for rule in hit.rules:
         if rule.direction == "terminate":
             return True
-        if rule.direction == "affirm" and category in (A.ABSENT, A.POSSIBLE):
+        if rule.direction == "affirm" and category in (A.ABSENT, A.POSSIBLE) and not adjacent:
             return True
         if (
             rule.direction in ("forward", "both")
             and rule.category is not category
             and rule.category is not A.HISTORICAL  # "no history of X": still negated
+            # an instruction ("call for any pain that does not stop, fever, ...") keeps its
+            # conditional over a negation or hedge inside one of its items
+            and not (category is A.HYPOTHETICAL and rule.category in (A.ABSENT, A.POSSIBLE))
         ):
             return True
     return False
@@ -250,7 +346,10 @@ def _covering(
                 continue
             if rule.direction in ("forward", "both") and h.end <= m_start:
                 between = [x for x in hits if x.start >= h.end and x.end <= m_start]
-                if not any(_blocks(x, rule.category) for x in between):
+                if not any(
+                    _blocks(x, rule.category, adjacent=not text[h.end : x.start].strip())
+                    for x in between
+                ):
                     found.add(rule.category)
             elif rule.direction in ("backward", "both") and h.start >= m_end:
                 if rule.scope == "final" and not _closes_clause(text, h.end, sentence_end):

@@ -25,6 +25,8 @@ _DEFAULT = {
     "composite": [-2.5, 4.0, -0.6, -0.5],
     "backoff": [-3.0, 4.0, -0.6, -0.5],
     "fuzzy": [-9.0, 11.0, -0.3, 0.0],
+    # a respelled word ("chron" -> "crohn"): similarity is the edit ratio of the two keys
+    "spelling": [-5.0, 7.5, -0.6, -0.5],
     "dense": [-10.0, 12.0, -0.3, 0.0],
 }
 

@@ -7,7 +7,9 @@ assertions and sections; one object that is both a :class:`Linker` and a :class:
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +24,7 @@ from kgrag.linking.dictionary import DictionaryIndex, Entry, Match
 from kgrag.linking.labs import phrasings, read_labs
 from kgrag.linking.lay_terms import add_lay_terms
 from kgrag.linking.sites import site_phrases
+from kgrag.linking.spelling import SpellingIndex
 from kgrag.linking.variants import backoffs, composite_parts, head_swaps, swaps
 from kgrag.ontology.table import ConceptTable
 from kgrag.tokens import Token, key_of, tokenize
@@ -91,6 +94,7 @@ class ConceptLinker:
         calibration: Calibration | None = None,
         on_candidate: Callable[[Candidate, tuple[str, float, int, int]], None] | None = None,
         lay_terms: bool = True,
+        spelling: bool = True,
     ) -> None:
         self.table = table
         self.dictionary = DictionaryIndex(table, kinds=kinds, prefixes=prefixes)
@@ -98,6 +102,8 @@ class ConceptLinker:
             add_lay_terms(self.dictionary, table)
         self._fuzzy_enabled = fuzzy
         self._fuzzy: CandidateSource | None = None
+        self._spelling_enabled = spelling
+        self._spelling: SpellingIndex | None = None
         self.dense = dense
         self.use_abbreviations = abbreviations
         self.use_assertions = assertions
@@ -119,6 +125,26 @@ class ConceptLinker:
 
             self._fuzzy = FuzzyMatcher(self.dictionary)
         return self._fuzzy
+
+    @property
+    def spelling(self) -> SpellingIndex | None:
+        """The words of the dictionary's keys for respelling (built on first use), or None."""
+        if self._spelling is None and self._spelling_enabled:
+            self._spelling = SpellingIndex(self.dictionary.entries)
+        return self._spelling
+
+    def with_top_k(self, k: int) -> ConceptLinker:
+        """This linker giving ``k`` candidates per mention, leaving this one as it is.
+
+        A shallow copy (the dictionary, table and calibration are shared), or ``self`` when
+        ``k`` is already its ``top_k``: the CLI's ``-k`` must not change what the shared
+        linker of :func:`kgrag.link` answers.
+        """
+        if k == self.top_k:
+            return self
+        other = copy.copy(self)
+        other.top_k = k
+        return other
 
     def _candidate(
         self, entry: Entry, method: str, raw: float, matched: str, n_alternatives: int = 1
@@ -341,8 +367,10 @@ class ConceptLinker:
         """Top-``k`` concepts for a mention string, best first.
 
         Passes, strongest first: exact key (after expanding abbreviations that ``context``
-        defines), order-insensitive key, disorder-word swaps, composite parts, modifier
-        back-off, fuzzy character n-grams, dense embeddings. Later passes only fill up.
+        defines), order-insensitive key, disorder-word swaps, respelled words
+        (:mod:`kgrag.linking.spelling`: "Chron's disease" -> Crohn disease, before any pass
+        that drops words), composite parts, modifier back-off, fuzzy character n-grams, dense
+        embeddings. Later passes only fill up.
         """
         text = sanitize(mention).strip()
         if not text:
@@ -378,6 +406,8 @@ class ConceptLinker:
                 for alt in swaps(key) + head_swaps(key):
                     offer(d.lookup_key(alt, t) or d.lookup_key(alt, t, bag=True), "swap", alt)
         if not ranked:
+            self._respelled(text, offer)
+        if not ranked:
             self._composite(texts[0], offer)
         if not ranked:
             for key, t in keys:
@@ -394,6 +424,24 @@ class ConceptLinker:
             for entry, sim, key in self.dense.candidates(texts[0], k):
                 offer([entry], "dense", key, sim)
         return sorted(ranked.values(), key=lambda c: -c.score)[:k]
+
+    def _respelled(self, text: str, offer: Callable[..., None]) -> None:
+        """Offer the concepts of the first respelling of ``text`` that the dictionary knows."""
+        index = self.spelling
+        if index is None:
+            return
+        from rapidfuzz import fuzz
+
+        key = key_of(text)
+        last = text.lower().rstrip(" .")
+        possessive = " " not in key and last.endswith("s") and not key.endswith("s")
+        d = self.dictionary
+        acronyms = frozenset(w.lower() for w in re.findall(r"\b[A-Z][A-Z0-9]+s?\b", text))
+        for alt in index.respellings(key, possessive=possessive, keep=acronyms):
+            entries = d.lookup_key(alt, text) or d.lookup_key(alt, text, bag=True)
+            if entries:
+                offer(entries, "spelling", alt, fuzz.ratio(key, alt) / 100.0)
+                return
 
     def _composite(self, text: str, offer: Callable[..., None]) -> None:
         d = self.dictionary
