@@ -2,7 +2,7 @@
 
 Two layers: :func:`fit_table` on generated rows of codes and names at every width from 24 to
 160 columns (hypothesis), and the main commands (``diagnose``, ``retrieve``, ``link``,
-``concepts search``) on the real default knowledge base at 60, 80 and 120 columns, in process
+``concepts search``, ``ground``) on the real default knowledge base at 60, 80 and 120 columns, in process
 and in a subprocess writing to a pipe. Every code of a command's ``--json`` output that the
 text shows must show whole, and every word of a name shown must show whole.
 """
@@ -44,6 +44,16 @@ COMMANDS = {
     "retrieve": ["retrieve", PATIENT, "-k", "5", "--passages", "3"],
     "link": ["link", NOTE],
     "concepts search": ["concepts", "search", "encephalopathy", "-n", "12"],
+    "ground": [
+        "ground",
+        PATIENT,
+        "-H",
+        "pneumonia",
+        "-H",
+        "X-linked intellectual disability-psychosis-macroorchidism syndrome",
+        "-H",
+        "asthma",
+    ],
 }
 
 
@@ -178,6 +188,9 @@ def expectations(name: str, data: Any) -> tuple[set[str], list[str], list[str]]:
             [c for r in rows for c in r["codes"][:4]],
             [r["name"] for r in rows],
         )
+    if name == "ground":
+        rows = [h for h in data["hypotheses"] if h["concept"]]
+        return {h["concept"]["id"] for h in rows}, [], [h["hypothesis"] for h in data["hypotheses"]]
     if name == "link":
         return {m["candidates"][0]["concept_id"] for m in data}, [], [m["text"] for m in data]
     return {m["concept_id"] for m in data}, [], [m["name"] for m in data]
