@@ -139,7 +139,7 @@ class InvalidRequest(KgragError, ValueError):
         ...     kgrag.diagnose(findings=["HP:0001250"], top_k=0)
         ... except InvalidRequest as e:
         ...     print(e)
-        top_k must be a whole number >= 1, got 0
+        invalid request: top_k: Input should be greater than or equal to 1 (got 0)
     """
 
 
