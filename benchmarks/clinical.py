@@ -1,5 +1,5 @@
 """Clinical presentations -> diagnosis: top-1/3/10 on the OSCE-style dev cases, per
-pretest-probability setting, and the three everyday examples of issue 15.
+pretest-probability setting, and three everyday presentations (cough, chest pain, polyuria).
 
     python benchmarks/clinical.py [--cases ../shared/data/clinical_dev] [--limit N]
                                   [--settings general,uniform] [--out benchmarks/out/clinical.json]
@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = ROOT.parent / "shared/data/clinical_dev"
 
-# issue 15's examples: (text, the diagnoses a clinician expects near the top, by name)
+# the everyday presentations: (text, the diagnoses a clinician expects near the top, by name)
 EXAMPLES: list[tuple[str, list[str]]] = [
     (
         "Fever and a productive cough for 3 days, shortness of breath. No chest pain.",

@@ -1,5 +1,5 @@
-"""Render the benchmark JSON in benchmarks/out/ as Markdown tables inside README.md,
-between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` markers.
+"""Render the benchmark JSON in benchmarks/out/ as Markdown tables inside README.md and
+docs/benchmarks.md, between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` markers.
 
     python benchmarks/readme_tables.py
 """
@@ -175,7 +175,7 @@ def diagnosis(d: dict) -> str:  # type: ignore[type-arg]
 
 
 def clinical(d: dict) -> str:  # type: ignore[type-arg]
-    """benchmarks/clinical.py: top-k per setting and the issue's three examples."""
+    """benchmarks/clinical.py: top-k per setting and the three everyday presentations."""
 
     def pct(m: dict) -> str:  # type: ignore[type-arg]
         return " / ".join(f"{m[k] * 100:.1f}" for k in ("top1", "top3", "top10"))
@@ -207,7 +207,13 @@ def clinical(d: dict) -> str:  # type: ignore[type-arg]
 
 
 def main() -> None:
-    readme = REPO / "README.md"
+    for page in (REPO / "README.md", REPO / "docs" / "benchmarks.md"):
+        if page.is_file():
+            render_into(page)
+
+
+def render_into(readme: Path) -> None:
+    """Replace the text between each pair of markers of ``readme`` with its table."""
     text = readme.read_text()
     for name, render in (
         ("ontology", ontology),

@@ -6,7 +6,7 @@ then drives ``/v1/retrieve`` and ``/v1/diagnose`` with an async httpx client at 
 the server's RSS (all its processes) at start and end, runs a ``--soak`` on
 ``/v1/retrieve`` sampling RSS, and times a SIGKILL + restart to ready.
 
-    python benchmarks/serve.py --seconds 60 --soak 600       # the settings
+    python benchmarks/serve.py --seconds 60 --soak 600       # the published figures
     python benchmarks/serve.py --seconds 20 --soak 120       # shorter
 
 Writes ``benchmarks/out/serve.json``.

@@ -10,7 +10,7 @@ Two tiers, as httpx has ``httpx.get`` beside ``httpx.Client``:
 - the objects they are built on, for control: :class:`ConceptLinker`,
   :class:`Diagnoser`, :func:`open_store` returning a :class:`GraphStore`.
 
-Example:
+Examples:
     >>> import kgrag
     >>> kgrag.link("No fever.")[0].assertion.value
     'absent'
@@ -81,7 +81,7 @@ _LAZY = {
     "DiagnosisReport": "kgrag.retrieval.types",
     "EvidenceBundle": "kgrag.retrieval.types",
     "FindingInput": "kgrag.retrieval.types",
-    # the control tier (#11): what the convenience functions are built on
+    # the control tier: what the convenience functions are built on
     "BoundaryModel": "kgrag.types",
     "Mentions": "kgrag.types",
     "InvalidRequest": "kgrag.errors",
@@ -90,7 +90,7 @@ _LAZY = {
     "Diagnoser": "kgrag.retrieval.diagnose",
     "GraphStore": "kgrag.graph.base",
     "open_store": "kgrag.graph.stores",
-    # the generation stage (#16)
+    # the generation stage: grounded answers with verified citations
     "answer": "kgrag.api",
     "GroundedDiagnosis": "kgrag.generate.types",
     # grounding the caller's differential
@@ -99,7 +99,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    # the control tier (#11)
+    # the control tier
     from kgrag.api import answer, assert_spans, build, diagnose, ground, link, normalize, retrieve
     from kgrag.config import Settings, get_settings
     from kgrag.errors import ConceptNotFound, InvalidRequest, KgragError

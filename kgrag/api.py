@@ -189,7 +189,7 @@ def link(
         InvalidRequest: ``text`` is not a string.
         InputTooLarge: ``text`` is over 5 M characters (split it).
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> [(m.text, m.assertion.value) for m in kgrag.link("No fever but chest pain.")]
         [('fever', 'absent'), ('chest pain', 'present')]
@@ -222,7 +222,7 @@ def normalize(
     Raises:
         InvalidRequest: a wrong type, or ``k < 1``.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> kgrag.normalize("heart attack", k=1)[0].name
         'myocardial infarction'
@@ -257,7 +257,7 @@ def assert_spans(
         InvalidRequest: ``spans`` is not a list of pairs or dicts.
         InvalidSpan: a span does not lie inside ``text``.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> m = kgrag.assert_spans("Denies fever or chills.", [(7, 12), (16, 22)])
         >>> [x.assertion.value for x in m]
@@ -358,7 +358,7 @@ def diagnose(
         NoUsableFindings: no present finding the knowledge base knows.
         RetrievalNotBuilt: run ``kgrag build`` first.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> report = kgrag.diagnose(findings=["HP:0001250", {"id": "HP:0001945", "absent": True}])
         >>> report.candidates[0].rank
@@ -395,7 +395,7 @@ def retrieve(
         NoUsableFindings: no present finding the knowledge base knows.
         RetrievalNotBuilt: run ``kgrag build`` first.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> bundle = kgrag.retrieve(text="Fever and a productive cough.")
         >>> len(bundle.passages) > 0
@@ -446,7 +446,7 @@ def build(
         BuildLocked: another build holds the knowledge base and ``wait`` ran out.
         RecipePathRefused: a source's path lies outside the allowed folders.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> report = kgrag.build("notebooks/guidelines/recipe.toml", store="/tmp/my-kb")
         >>> report.status
@@ -518,7 +518,7 @@ def answer(
         InvalidRequest: an argument of the wrong type or value.
         RetrievalNotBuilt: run ``kgrag build`` first.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> g = kgrag.answer("Fever and a productive cough. No chest pain.", llm="none")
         >>> g.verified
@@ -573,7 +573,7 @@ def ground(
         NoUsableFindings: no present finding kgrag knows.
         RetrievalNotBuilt: run ``kgrag build`` first.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> g = kgrag.ground("Fever and a productive cough. No chest pain.",
         ...                  hypotheses=["pneumonia", "pulmonary embolism"])

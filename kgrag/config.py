@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     ``KGRAG_*`` environment variables, then the TOML file (``$KGRAG_CONFIG``, else
     ``./kgrag.toml``), then the defaults.
 
-    Example:
+    Examples:
         >>> from kgrag.config import load_settings
         >>> load_settings(cache_dir="/tmp/kgrag-cache").cache_dir.name
         'kgrag-cache'
@@ -224,7 +224,7 @@ def get_settings() -> Settings:
     Raises:
         ConfigError: the config file or an environment variable is invalid.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> kgrag.get_settings().diagnose_method
         'graph'

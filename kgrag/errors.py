@@ -32,9 +32,11 @@ The tree::
     ├── LLMError                           an LLM backend failed (generate falls back)
     │   ├── LLMUnavailable(ConnectionError)  server down, model file missing, HTTP error
     │   ├── LLMTimeout(TimeoutError)       no answer within the time limit
+    │   ├── AnswerInvalid(ValueError)      a reply that is not JSON of the required shape
     │   └── LLMNotConfigured               a grounded answer asked of a server without an LLM
     ├── DocumentNotFound(KeyError)         no stored document has that id
-    └── NotReady                           the sidecar's knowledge base is still loading
+    ├── NotReady                           the sidecar's knowledge base is still loading
+    └── ApiError                           a sidecar route answers with an HTTP status
 
 Errors that double as builtins can be caught either way
 (``except KeyError`` catches :class:`ConceptNotFound`).
@@ -48,7 +50,7 @@ from pathlib import Path
 class KgragError(Exception):
     """Root of every error kgrag raises on purpose.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> try:
         ...     kgrag.diagnose(findings="HP:0001250")
@@ -131,13 +133,13 @@ class InvalidRequest(KgragError, ValueError):
     value, too many findings, ``top_k < 1``, ... The message names the argument or limit and what is
     expected; fix the request and send it again.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> try:
         ...     kgrag.diagnose(findings=["HP:0001250"], top_k=0)
         ... except InvalidRequest as e:
         ...     print(e)
-        top_k must be a whole number >= 1, got 0
+        invalid request: top_k: Input should be greater than or equal to 1 (got 0)
     """
 
 
@@ -178,7 +180,7 @@ class GraphWriteError(GraphError):
 class ConceptNotFound(KgragError, KeyError):
     """No unified concept has this id or code.
 
-    Example:
+    Examples:
         >>> str(ConceptNotFound("HP:0"))[:33]
         "no concept with id or code 'HP:0'"
     """
@@ -262,6 +264,14 @@ class LLMTimeout(LLMError, TimeoutError):
     """The LLM did not answer within the time limit (``KGRAG_LLM_TIMEOUT``)."""
 
 
+class AnswerInvalid(LLMError, ValueError):
+    """An LLM reply that is not JSON of the required shape; the message says what is wrong.
+
+    ``kgrag.answer`` sends the message back to the model and asks again; after the last try it
+    falls back to the extractive report, so callers of ``kgrag.answer`` never see it.
+    """
+
+
 # -- serve (the sidecar) --------------------------------------------------------------------
 class DocumentNotFound(KgragError, KeyError):
     """No stored document has this id (``GET /v1/documents/{id}/span``)."""
@@ -282,3 +292,20 @@ class LLMNotConfigured(LLMError):
 
     The message says how to configure one.
     """
+
+
+class ApiError(KgragError):
+    """A sidecar route's answer with an HTTP status: sent as ``ErrorBody`` (``error``, ``message``).
+
+    Raised inside ``kgrag.serve`` routes only; a client sees the status and the JSON body.
+
+    Args:
+        status: the HTTP status code (401, 404, 413, 422, 429, 501, ...).
+        error: a short machine-readable name (``top_k_too_large``).
+        message: what went wrong and what to do, for a person.
+        headers: extra response headers (``Retry-After``).
+    """
+
+    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.headers = status, error, message, headers

@@ -50,7 +50,7 @@ class CaseService:
         serialize: a lock every call runs under (a server whose store connection and
             encoder are shared by its requests); None: calls run concurrently.
 
-    Example:
+    Examples:
         >>> from kgrag.retrieval.request import CaseRequest
         >>> svc = CaseService()
         >>> svc.diagnose(CaseRequest.parse(findings=["HP:0001250"], top_k=3)).candidates[0].rank

@@ -19,7 +19,7 @@ class BoundaryModel(BaseModel):
     Subclasses render in notebooks: this default ``_repr_markdown_`` lists the fields;
     the reports (``DiagnosisReport``, ``EvidenceBundle``, ``BuildReport``) draw tables.
 
-    Example:
+    Examples:
         >>> class Point(BoundaryModel):
         ...     x: int
         >>> Point(x=1).x
@@ -42,7 +42,7 @@ _Model = BoundaryModel
 class SemanticKind(StrEnum):
     """What a concept is, coarse enough to filter on.
 
-    Example:
+    Examples:
         >>> SemanticKind("finding") is SemanticKind.FINDING
         True
     """
@@ -95,7 +95,7 @@ class Concept(_Model):
     ``codes`` holds every source id that was unified into this concept; ``xrefs`` holds
     related codes that a source lists but that do not declare equality.
 
-    Example:
+    Examples:
         >>> c = Concept(id="HP:0001945", name="Fever", kind=SemanticKind.FINDING, codes=("HP:0001945",))
         >>> c.kind.value
         'finding'
@@ -117,7 +117,7 @@ class ConceptMatch(_Model):
 
     ``score`` is in [0, 1].
 
-    Example:
+    Examples:
         >>> ConceptMatch(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),
         ...              matched="fever", match="exact", score=1.0).match
         'exact'
@@ -169,7 +169,7 @@ class ConceptTableStats(_Model):
 class Assertion(StrEnum):
     """How a mention is asserted in its context (ConText categories).
 
-    Example:
+    Examples:
         >>> Assertion("absent") is Assertion.ABSENT
         True
     """
@@ -187,7 +187,7 @@ class Candidate(_Model):
 
     The score is the estimated probability that it is the right concept.
 
-    Example:
+    Examples:
         >>> Candidate(concept_id="HP:0001945", name="Fever", kind="finding", codes=(),
         ...           score=0.9, method="exact").score
         0.9
@@ -208,7 +208,7 @@ class Mention(_Model):
     ``text == source[start:end]`` (character offsets); ``candidates`` best first, ``best`` the first
     or ``None``.
 
-    Example:
+    Examples:
         >>> m = Mention(start=3, end=8, text="fever", assertion="absent")
         >>> m.assertion.value, m.best
         ('absent', None)
@@ -237,7 +237,7 @@ class Mentions(list[Mention]):
     A plain ``list`` of :class:`Mention` that renders as a table in a notebook (span, text,
     assertion, best concept, score).
 
-    Example:
+    Examples:
         >>> Mentions([Mention(start=0, end=5, text="fever")])[0].text
         'fever'
     """

@@ -1,4 +1,4 @@
-"""Generated sentence families for assertion (issue 24): templates x findings x list positions.
+"""Generated sentence families for assertion: templates x findings x list positions.
 
 Each family is a kind of sentence a clinician writes (a continuation that has ended, a negated act
 whose reason is the finding, a recurrence, a past-history list, an instruction list, a dated

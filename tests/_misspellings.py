@@ -1,4 +1,4 @@
-"""Generated misspellings of specific disease names (issue 24): the kinds of typo clinicians make.
+"""Generated misspellings of specific disease names: the kinds of typo clinicians make.
 
 Each name is misspelled by one operation at several positions: two neighbouring letters swapped,
 a letter dropped, a letter doubled, a vowel replaced by another, and, for eponyms, the

@@ -109,7 +109,7 @@ def small_table(fixtures: Path) -> ConceptTable:
     return ConceptTable(unify(results))
 
 
-# --- the front door (#11): the default recipe built once per session --------------------
+# --- the front door: the default recipe built once per session --------------------------
 @pytest.fixture(scope="session")
 def default_kb(table: ConceptTable, default_settings: Settings) -> Settings:
     """The default recipe (``ingest/default.toml``) built into the session cache's default

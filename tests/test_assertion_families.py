@@ -1,4 +1,4 @@
-"""Assertion by families (issue 24): each generated family of sentence kinds holds >= 0.95.
+"""Assertion by families: each generated family of sentence kinds holds >= 0.95.
 
 The sentences come from templates x findings x list positions (tests/_assertion_families.py):
 a continuation that has ended, a negated act whose reason is the finding, a recurrence, a

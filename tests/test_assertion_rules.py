@@ -1,5 +1,5 @@
 """Assertion rules (one test per row of the versioned trigger table), the scope kinds of
-issue 13 (lists, post-posed and copular cues, clauses), sections, and lab reading. Pure
+clinical notes (lists, post-posed and copular cues, clauses), sections, and lab reading. Pure
 text: no concept table needed."""
 
 from __future__ import annotations

@@ -271,10 +271,11 @@ def test_a_shipped_recipe_is_found_by_name_and_may_read_the_shipped_corpora(tmp_
         load_recipe(copy).confined("../../etc")
 
 
-# issue 15's three everyday presentations, on the real default knowledge base (its graph and
-# diagnostic model; the `default_kb` fixture only swaps the passage encoder, which the graph
-# ranking does not use): a clinically expected diagnosis in the top 3 with `general`
-ISSUE_15_EXAMPLES = [
+# three everyday presentations (cough, chest pain, polyuria), on the real default knowledge
+# base (its graph and diagnostic model; the `default_kb` fixture only swaps the passage
+# encoder, which the graph ranking does not use): a clinically expected diagnosis in the
+# top 3 with `general`
+EVERYDAY_PRESENTATIONS = [
     (
         "Fever and a productive cough for 3 days, shortness of breath. No chest pain.",
         {"pneumonia", "acute bronchitis", "bronchitis", "influenza"},
@@ -302,9 +303,9 @@ def default_dx(default_kb: Settings) -> Diagnoser:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), ISSUE_15_EXAMPLES, ids=["cough", "chest-pain", "polyuria"]
+    ("text", "expected"), EVERYDAY_PRESENTATIONS, ids=["cough", "chest-pain", "polyuria"]
 )
-def test_issue_15_example_has_an_expected_diagnosis_in_the_top_3(
+def test_an_everyday_presentation_has_an_expected_diagnosis_in_the_top_3(
     default_dx: Diagnoser, text: str, expected: set[str]
 ) -> None:
     ranking = default_dx.rank(text, method="graph", setting="general")

@@ -1,4 +1,4 @@
-"""Issue 13's examples on the real default concept table: detection across list
+"""Clinical-note examples on the real default concept table: detection across list
 punctuation, all-capital notes, abbreviations, Greek letters, lab values and phrasing,
 sections, targets mode (API and batch CLI), the target vocabulary, input sanitation and
 the relevance floor of concept search."""

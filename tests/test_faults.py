@@ -1,4 +1,4 @@
-"""Faults of issue #14, each reproduced and survived: two builds at once (1), reading during
+"""Faults found in review, each reproduced and survived: two builds at once (1), reading during
 a rebuild (2), one bad corpus file (3), unbounded documents (4), rich markup in data (5),
 non-UTF-8 arguments (6), recipe paths outside their folder (10), and private KB files.
 

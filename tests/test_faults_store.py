@@ -1,4 +1,4 @@
-"""Store faults of issue #14 reproduced: keys built from data (7), credentials in a store
+"""Store faults found in review, reproduced: keys built from data (7), credentials in a store
 URI (8), a Neo4j server that stops answering (9), and read failures as read errors.
 
 The Neo4j tests run against the real server of ``KGRAG_TEST_NEO4J_URI``; a frozen server is

@@ -1,6 +1,6 @@
-"""The front door (#11): public names that stay what they are, shared defaults that are safe
-under threads and as a fresh process's first call, bad arguments refused with
-``InvalidRequest``, and reports that render in a notebook.
+"""The front door (package API, notebooks, wheel): public names that stay what they are,
+shared defaults that are safe under threads and as a fresh process's first call, bad
+arguments refused with ``InvalidRequest``, and reports that render in a notebook.
 
 The knowledge base here is real and small: ``notebooks/guidelines/recipe.toml`` (the
 DDXPlus knowledge base and three guideline files), built once per session into a private
@@ -155,7 +155,7 @@ def test_every_public_callable_is_documented() -> None:
         doc = inspect.getdoc(value) or ""
         if kind == "function":
             params = [p for p in inspect.signature(value).parameters if p not in ("self",)]
-            for section in (["Args:"] if params else []) + ["Returns:", "Example:", ">>>"]:
+            for section in (["Args:"] if params else []) + ["Returns:", "Examples:", ">>>"]:
                 assert section in doc, f"kgrag.{name}'s docstring lacks {section!r}"
         elif kind == "class":
             assert len(doc) > 40, f"kgrag.{name} has no real docstring"

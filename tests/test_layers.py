@@ -32,10 +32,11 @@ LAYERS = [
 ]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 RANK["serve"] = RANK["cli"]
+RANK["service"] = RANK["api"]  # the one case service every entry point calls
 FOUNDATION = {"types", "errors", "config", "_text", "tokens", "progress", "_version", "_gc", "_render"}
 
-# Upward edges that exist on main today and that #12 (helpers "stores" and "retrieval")
-# is removing. Each is (importing module, imported module). Delete a line when its edge
+# Upward edges that exist on main today and that the layering work (the stores and retrieval
+# refactor) is removing. Each is (importing module, imported module). Delete a line when its edge
 # is gone; the test fails on any upward edge not listed here, and on a listed one that
 # no longer exists (so the list only shrinks).
 KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()

@@ -1,4 +1,4 @@
-"""`kgrag link` (CLI) and the API give the same answer for the same input and options (issue 24).
+"""`kgrag link` (CLI) and the API give the same answer for the same input and options.
 
 What benchmarks/linking.py and benchmarks/assertion.py measure is what a user gets, whichever
 door they use: each input of a varied set (running text with negations, lists and sections,

@@ -1,4 +1,4 @@
-"""Misspelled disease names resolve to the specific concept (issue 24), on the real default table.
+"""Misspelled disease names resolve to the specific concept, on the real default table.
 
 A near miss of a specific name ("Chron's disease", "rhuematoid arthritis", "diabeties") must
 beat an exact match of a generic head ("chronic disease", "arthritis"): generated misspellings

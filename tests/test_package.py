@@ -39,6 +39,48 @@ def test_errors_double_as_builtins() -> None:
     assert isinstance(extra, ImportError) and 'pip install "kgrag[faiss]"' in str(extra)
 
 
+def _kgrag_modules() -> list[object]:
+    """Every module of the kgrag package that imports here (the CLI and sidecar included)."""
+    import importlib
+    import pkgutil
+
+    import kgrag
+
+    out = []
+    for info in pkgutil.walk_packages(kgrag.__path__, "kgrag."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            out.append(importlib.import_module(info.name))
+        except ImportError:  # an optional extra this machine lacks: its errors are checked where it runs
+            continue
+    return out
+
+
+def test_every_public_error_class_is_in_the_error_tree() -> None:
+    """A public exception class anywhere in kgrag derives from KgragError and lives in
+    kgrag/errors.py, named in its tree; private ones (``_Name``) say why in their docstring."""
+    import inspect
+
+    import kgrag.errors
+
+    modules = _kgrag_modules()
+    assert len(modules) > 60
+    for module in modules:
+        for name, cls in vars(module).items():
+            if not (inspect.isclass(cls) and issubclass(cls, BaseException)):
+                continue
+            if not cls.__module__.startswith("kgrag") or cls.__module__ != module.__name__:
+                continue  # imported from elsewhere
+            if name.startswith("_"):
+                assert cls.__doc__ and "private" in cls.__doc__.lower(), f"{module.__name__}.{name}"
+                continue
+            where = f"{module.__name__}.{name}"
+            assert module is kgrag.errors, f"{where} is an error outside kgrag/errors.py"
+            assert issubclass(cls, KgragError), name
+            assert f" {name}" in (kgrag.errors.__doc__ or ""), f"{name} is missing from the tree"
+
+
 def test_settings_from_env_and_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KGRAG_CACHE_DIR", str(tmp_path / "from-env"))
     assert load_settings().cache_dir == tmp_path / "from-env"

@@ -9,61 +9,20 @@ reason is required.
 from __future__ import annotations
 
 import re
-import subprocess
-import textwrap
 from pathlib import Path
 
-from _interpreter import PYTHON, child_env
+from _examples import python_blocks, run_blocks
 
 from kgrag.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
-SKIP = re.compile(r"<!--\s*readme-test:\s*skip\s*\((?P<reason>[^)]+)\)\s*-->")
-
-
-def python_blocks(text: str) -> tuple[list[str], list[str]]:
-    """The README's Python blocks (dedented) and the reasons of the skipped ones."""
-    blocks, skipped = [], []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.strip() == "```python":
-            indent = line[: len(line) - len(line.lstrip())]
-            j = i + 1
-            while lines[j].strip() != "```":
-                j += 1
-            body = textwrap.dedent("\n".join(lines[i + 1 : j]))
-            previous = next((lines[k] for k in range(i - 1, -1, -1) if lines[k].strip()), "")
-            m = SKIP.search(previous)
-            if m:
-                skipped.append(m.group("reason"))
-            else:
-                assert indent == "" or body, f"README.md:{i + 1}: empty block"
-                blocks.append(body)
-            i = j
-        i += 1
-    return blocks, skipped
 
 
 def test_the_readme_python_examples_run(default_kb: Settings) -> None:
     blocks, skipped = python_blocks(README.read_text(encoding="utf-8"))
     assert len(blocks) >= 3 and all(r.strip() for r in skipped)
-    program = "import kgrag\n" + "\n".join(
-        f"print('--- block {n}', flush=True)\n{b}" for n, b in enumerate(blocks, 1)
-    )
-    env = {
-        **child_env(),
-        "PYTHONPATH": str(REPO),
-        "KGRAG_CACHE_DIR": str(default_kb.cache_dir),
-        "KGRAG_ONTOLOGIES_DIR": str(default_kb.ontologies_dir),
-    }
-    out = subprocess.run(
-        [PYTHON, "-c", program], capture_output=True, text=True, timeout=600, env=env, cwd=REPO
-    )
-    assert out.returncode == 0, f"{out.stdout[-1500:]}\n{out.stderr[-4000:]}"
-    assert out.stdout.count("--- block") == len(blocks)
+    run_blocks(blocks, default_kb, "README.md")
 
 
 def test_the_readme_links_only_to_files_in_the_repository() -> None:

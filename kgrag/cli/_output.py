@@ -88,7 +88,7 @@ def plain_text(doc: str) -> str:
     Double-backquoted literals lose their backquotes; a role (``:func:``, ``:class:``, ...)
     becomes its target's name.
 
-    Example:
+    Examples:
         >>> plain_text("Options come from ``KGRAG_SERVE_*``; see :func:`~kgrag.build`.")
         'Options come from KGRAG_SERVE_*; see kgrag.build.'
     """

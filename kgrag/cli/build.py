@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, err_console, safe
+from kgrag.cli._tables import ESSENTIAL, Col, fit_table, shorten
 
 _RECIPE_HELP = (
     "a recipe TOML file, or a shipped recipe's name: default (ingest/default.toml, the default) "
@@ -70,12 +70,20 @@ def build(
             emit_json(report)
         else:
             report = safe(report)
-            out = Table(title=f"kgrag build: recipe {report.recipe!r} -> {report.status}")
-            for col in ("source", "status", "nodes", "edges", "seconds", "note"):
-                out.add_column(col)
+            columns = [
+                Col("source", ESSENTIAL),
+                Col("status", ESSENTIAL),
+                Col("nodes", 5, "right"),
+                Col("edges", 4, "right"),
+                Col("seconds", 3, "right"),
+                Col("note", 2),
+            ]
+            cells = []
             for s in report.sources:
                 note = s.error or ", ".join(f"{k}: {v}" for k, v in s.warnings.items())
-                out.add_row(s.name, s.status, f"{s.nodes:,}", f"{s.edges:,}", f"{s.seconds}", note[:60])
+                counts = [f"{s.nodes:,}", f"{s.edges:,}", f"{s.seconds}"]
+                cells.append([s.name, s.status, *counts, shorten(note)])
+            out = fit_table(f"kgrag build: recipe {report.recipe!r} -> {report.status}", columns, cells)
             console.print(out)
             c = report.counts
             console.print(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, safe, usage_error
+from kgrag.cli._tables import ESSENTIAL, Col, fit_table, shorten
 from kgrag.ontology.compiled import load_concepts
 from kgrag.types import SemanticKind
 
@@ -59,16 +59,24 @@ def search(
             console.print(f"no concept matches {safe(repr(query))}")
             raise typer.Exit(1)
         matches = safe(matches)
-        out = Table(title=f"concepts matching {safe(repr(query))}")
-        for col in ("score", "id", "name", "kind", "matched", "codes"):
-            out.add_column(col, overflow="fold")
-        for m in matches:
-            out.add_row(
+        columns = [
+            Col("score", 3, "right"),
+            Col("id", ESSENTIAL),
+            Col("name", ESSENTIAL),
+            Col("kind", 4),
+            Col("matched", 2),
+            Col("codes", 5),
+        ]
+        cells = [
+            [
                 f"{m.score:.2f}",
                 m.concept_id,
-                m.name,
+                shorten(m.name),
                 m.kind.value,
-                f"{m.matched} ({m.match})",
+                f"{shorten(m.matched)} ({m.match})",
                 ", ".join(m.codes[:3]) + (f" +{len(m.codes) - 3}" if len(m.codes) > 3 else ""),
-            )
+            ]
+            for m in matches
+        ]
+        out = fit_table(f"concepts matching {safe(repr(query))}", columns, cells)
         console.print(out)

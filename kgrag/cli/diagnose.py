@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.console import RenderableType
 from rich.tree import Tree
 
 from kgrag.cli._output import (
@@ -23,6 +23,7 @@ from kgrag.cli._output import (
     safe,
     usage_error,
 )
+from kgrag.cli._tables import ESSENTIAL, NAME_LIMIT, Col, fit_table, shorten
 from kgrag.cli.case import check_source, coded, from_record
 from kgrag.retrieval.request import LIMITS, CaseRequest
 from kgrag.retrieval.types import (
@@ -134,27 +135,35 @@ def _print_query(report: DiagnosisReport | EvidenceBundle) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
 
 
-def _candidates_table(report: DiagnosisReport | EvidenceBundle, title: str) -> Table:
+def _candidates_table(report: DiagnosisReport | EvidenceBundle, title: str) -> RenderableType:
     rows = report.candidates if isinstance(report, DiagnosisReport) else report.diseases
-    out = Table(title=title)
-    for col in ("#", "disease", "codes", "p", "score", "prior", "category"):
-        out.add_column(col, overflow="fold")
-    for c in rows:
-        out.add_row(
+    columns = [
+        Col("#", ESSENTIAL, "right"),
+        Col("disease", ESSENTIAL),
+        Col("codes", 5),
+        Col("p", 8, "right"),
+        Col("score", 3, "right"),
+        Col("prior", 2),
+        Col("category", 1),
+    ]
+    cells = [
+        [
             str(c.rank),
-            f"{c.name}\n[dim]{c.concept_id}[/dim]",
+            f"{shorten(c.name)}\n[dim]{c.concept_id}[/dim]",
             ", ".join(c.codes[:4]),
             f"{c.probability:.3f}",
             f"{c.score:.4g}",
             c.prior_class or "-",
-            " > ".join(p.name for p in reversed(c.category_path)),
-        )
-    return out
+            shorten(" > ".join(p.name for p in reversed(c.category_path)), 2 * NAME_LIMIT),
+        ]
+        for c in rows
+    ]
+    return fit_table(title, columns, cells)
 
 
 def _passage_line(p: Passage) -> str:
     ok = "verified" if p.citation.verified else "UNVERIFIED"
-    snippet = " ".join(p.text.split())[:160]
+    snippet = shorten(" ".join(p.text.split()), 160)
     return f"{p.title} [{p.start}:{p.end}] ({ok}, {p.score:.2f}): [dim]{snippet}[/dim]"
 
 
@@ -162,7 +171,7 @@ def _evidence_tree(report: DiagnosisReport | EvidenceBundle, top: int = 3) -> Tr
     rows = report.candidates if isinstance(report, DiagnosisReport) else report.diseases
     tree = Tree(f"evidence  [dim]({EVIDENCE_LEGEND})[/dim]")
     for c in rows[:top]:
-        node = tree.add(f"[bold]{c.rank}. {c.name}[/bold]")
+        node = tree.add(f"[bold]{c.rank}. {shorten(c.name, 2 * NAME_LIMIT)}[/bold]")
         for f in c.findings[:8]:
             sign = f"{f.bearing:<7}"  # for / against: never +/-, which read as present/absent
             what = "absent " if f.absent else ""

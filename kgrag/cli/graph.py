@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from kgrag.cli._output import cli_errors, console, emit_json, err_console, safe
+from kgrag.cli._tables import ESSENTIAL, Col, fit_table, shorten
 
 app = typer.Typer(help="Query the built knowledge graph.", no_args_is_help=True)
 
@@ -60,18 +60,26 @@ def findings(
         if status != "complete":
             err_console.print(f"[yellow]the knowledge base is {safe(str(status))}[/yellow]")
         rows, name = safe(rows), safe(name)
-        out = Table(title=f"findings of {name} ({uid}): {len(rows)}")
-        for col in ("finding", "id", "frequency", "polarity", "sources"):
-            out.add_column(col, overflow="fold")
+        columns = [
+            Col("finding", ESSENTIAL),
+            Col("id", ESSENTIAL),
+            Col("frequency", 5, "right"),
+            Col("polarity", 4),
+            Col("sources", 2),
+        ]
+        cells = []
         for e, n in rows[:limit]:
             freq = e.props.get("frequency")
-            out.add_row(
-                n.name,
-                n.id,
-                f"{freq:.2f}" if isinstance(freq, float) else "",
-                str(e.props.get("polarity", "")),
-                ", ".join(sorted({c.source for c in e.claims})),
+            cells.append(
+                [
+                    shorten(n.name),
+                    n.id,
+                    f"{freq:.2f}" if isinstance(freq, float) else "",
+                    str(e.props.get("polarity", "")),
+                    ", ".join(sorted({c.source for c in e.claims})),
+                ]
             )
+        out = fit_table(f"findings of {shorten(name)} ({uid}): {len(rows)}", columns, cells)
         console.print(out)
         if not rows:
             err_console.print(

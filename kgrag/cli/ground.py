@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 from rich.tree import Tree
 
 from kgrag.cli._output import (
@@ -25,6 +24,7 @@ from kgrag.cli._output import (
     output_option,
     safe,
 )
+from kgrag.cli._tables import ESSENTIAL, Col, fit_table, shorten
 from kgrag.cli.case import check_source, coded, from_record
 from kgrag.cli.diagnose import EVIDENCE, SETTING_HELP
 from kgrag.retrieval.grounded import GroundedDifferential, GroundedFinding
@@ -102,12 +102,20 @@ def print_grounding(g: GroundedDifferential) -> None:
         + " | absent: " + (", ".join(f.name for f in q.absent) or "-"),
         highlight=False,
     )  # fmt: skip
-    table = Table(title=f"grounded differential (setting {g.setting})")
-    for col in ("#", "hypothesis", "concept", "score", "p", "coverage", "for", "against"):
-        table.add_column(col)
+    columns = [
+        Col("#", ESSENTIAL, "right"),
+        Col("hypothesis", ESSENTIAL),
+        Col("concept", 6),
+        Col("score", 3, "right"),
+        Col("p", 8, "right"),
+        Col("coverage", 2),
+        Col("for", 4, "right"),
+        Col("against", 4, "right"),
+    ]
+    cells = []
     for h in g.hypotheses:
         concept = (
-            f"{h.concept.name}\n[dim]{h.concept.id}[/dim]"
+            f"{shorten(h.concept.name)}\n[dim]{h.concept.id}[/dim]"
             if h.concept
             else "[yellow]unresolved[/yellow]"
         )
@@ -115,10 +123,13 @@ def print_grounding(g: GroundedDifferential) -> None:
             concept += "\n[dim](ambiguous)[/dim]"
         cov = h.coverage
         coverage = f"{cov.level}: {cov.facts} facts, {cov.passages} passages"
-        table.add_row(
-            str(h.rank), h.hypothesis, concept, f"{h.score:+.2f}", f"{h.probability:.2f}", coverage,
-            str(len(h.support)), str(len(h.against)),
+        cells.append(
+            [
+                str(h.rank), shorten(h.hypothesis), concept, f"{h.score:+.2f}", f"{h.probability:.2f}",
+                coverage, str(len(h.support)), str(len(h.against)),
+            ]
         )  # fmt: skip
+    table = fit_table(f"grounded differential (setting {g.setting})", columns, cells)
     console.print(table)
     tree = Tree("evidence  [dim](for / against the hypothesis; each citation verified)[/dim]")
     for h in g.hypotheses:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from kgrag import __version__
 from kgrag.cli._output import ProgressReporter, cli_errors, console, emit_json, safe
+from kgrag.cli._tables import ESSENTIAL, Col, fit_table
 from kgrag.config import Settings, get_settings
 from kgrag.ontology.compiled import compiled_path, load_concepts
 
@@ -29,7 +29,7 @@ def _graph_summary(settings: Settings) -> dict[str, Any] | None:
             "path": str(store.directory),
             "status": store.get_meta("status") or "unknown",
             "counts": store.counts().model_dump(),
-            # diseases with >= 1 finding, per source and per tier (issue 15)
+            # diseases with >= 1 finding, per source and per tier (how much of the graph can rank)
             "finding_coverage": finding_coverage(store).model_dump(),
         }
     finally:
@@ -60,21 +60,31 @@ def info(
         console.print(
             f"[bold]kgrag {__version__}[/bold]  concept table: {safe(payload['compiled_table'])}"
         )
-        sources = Table(title="Vocabularies", show_lines=False)
-        for col in ("source", "version", "license", "concepts", "synonyms", "is_a", "xrefs"):
-            sources.add_column(col, overflow="fold")
+        columns = [
+            Col("source", ESSENTIAL),
+            Col("version", 5),
+            Col("license", 3),
+            Col("concepts", 6, "right"),
+            Col("synonyms", 2, "right"),
+            Col("is_a", 1, "right"),
+            Col("xrefs", 1, "right"),
+        ]
         per = {c.source: c for c in stats.per_source}
+        cells = []
         for s in table.sources:
             c = per.get(s.name)
-            sources.add_row(
-                safe(s.name),
-                safe(s.version),
-                safe(s.license.split(":")[0].split(";")[0]),
-                *(
-                    f"{v:,}"
-                    for v in ((c.concepts, c.synonyms, c.is_a_edges, c.xrefs) if c else (0, 0, 0, 0))
-                ),
+            cells.append(
+                [
+                    safe(s.name),
+                    safe(s.version),
+                    safe(s.license.split(":")[0].split(";")[0]),
+                    *(
+                        f"{v:,}"
+                        for v in ((c.concepts, c.synonyms, c.is_a_edges, c.xrefs) if c else (0, 0, 0, 0))
+                    ),
+                ]
             )
+        sources = fit_table("Vocabularies", columns, cells)
         console.print(sources)
         console.print(
             f"unified: [bold]{stats.concepts:,}[/bold] concepts, {stats.synonyms:,} synonyms, "

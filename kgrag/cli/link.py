@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from kgrag.cli._output import (
     cli_errors,
@@ -18,6 +17,7 @@ from kgrag.cli._output import (
     safe,
     usage_error,
 )
+from kgrag.cli._tables import ESSENTIAL, Col, fit_table, shorten
 
 
 def _line_result(linker: Any, record: dict[str, Any], lineno: int, k: int) -> dict[str, Any]:
@@ -139,18 +139,28 @@ def _print_mentions(mentions: list[Any]) -> None:
         console.print("no mentions found")
         return
     mentions = safe(mentions)
-    out = Table(title="mentions")
-    for col in ("span", "text", "assertion", "concept", "name", "score", "via"):
-        out.add_column(col, overflow="fold")
+    columns = [
+        Col("span", 4),
+        Col("text", ESSENTIAL),
+        Col("assertion", 7),
+        Col("concept", ESSENTIAL),
+        Col("name", 6),
+        Col("score", 3, "right"),
+        Col("via", 2),
+    ]
+    cells = []
     for m in mentions:
         best = m.candidates[0]
-        out.add_row(
-            f"{m.start}-{m.end}",
-            m.text,
-            m.assertion.value,
-            best.concept_id,
-            best.name,
-            f"{best.score:.2f}",
-            best.method,
+        cells.append(
+            [
+                f"{m.start}-{m.end}",
+                shorten(m.text),
+                m.assertion.value,
+                best.concept_id,
+                shorten(best.name),
+                f"{best.score:.2f}",
+                best.method,
+            ]
         )
+    out = fit_table("mentions", columns, cells)
     console.print(out)

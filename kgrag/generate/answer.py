@@ -25,7 +25,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgrag.config import Settings, get_settings
-from kgrag.errors import ConfigError, LLMError, NoUsableFindings
+from kgrag.errors import AnswerInvalid, ConfigError, LLMError, NoUsableFindings
 from kgrag.generate.evidence import EvidencePack, evidence_pack
 from kgrag.generate.extractive import extractive_claims
 from kgrag.generate.llm import LLM
@@ -101,10 +101,6 @@ class GenerateOptions(BaseModel):
             max_passages=self.max_passages,
             passage_chars=self.passage_chars,
         )
-
-
-class AnswerInvalid(ValueError):
-    """A reply that is not JSON of the required shape (the message is sent back)."""
 
 
 def parse_answer(completion: Completion, shape: dict[str, Any]) -> tuple[bool, list[RawClaim]]:

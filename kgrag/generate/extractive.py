@@ -9,14 +9,7 @@ from __future__ import annotations
 import re
 
 from kgrag.generate.evidence import EvidencePack
-from kgrag.generate.verify import (
-    DocumentSource,
-    RawCitation,
-    RawClaim,
-    Unsupported,
-    Verification,
-    verify_claims,
-)
+from kgrag.generate.verify import RawCitation, RawClaim
 
 _SENTENCE = re.compile(r"[^.!?\n]{20,}?[.!?](?=\s|$)")
 
@@ -58,23 +51,3 @@ def extractive_claims(pack: EvidencePack, *, max_claims: int = 3, per_claim: int
             )
         )
     return claims
-
-
-def extractive_verification(
-    pack: EvidencePack,
-    documents: DocumentSource,
-    *,
-    max_claims: int = 3,
-    unsupported: Unsupported = "remove",
-) -> Verification:
-    """The no-LLM report as a verified answer: top candidates cited verbatim from ``pack``.
-
-    Args:
-        pack: The numbered evidence.
-        documents: Where cited documents are re-read for verification.
-        max_claims: At most this many diagnoses.
-        unsupported: What to do with a claim left without a verified citation.
-    """
-    return verify_claims(
-        extractive_claims(pack, max_claims=max_claims), pack, documents, unsupported=unsupported
-    )

@@ -110,7 +110,7 @@ class GroundedDiagnosis(_Model):
     ``verified`` is true when every citation shown verifies against the stored text, every
     ``[n]`` marker resolves, every citation is used and every claim shown is supported.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> g = kgrag.answer("Fever and a productive cough. No chest pain.", llm="none")
         >>> g.status, g.source, g.verified

@@ -37,7 +37,7 @@ class GraphStore(Protocol):
     The contract suite ``tests/test_graph_contract.py`` runs against each. Open one with
     :func:`kgrag.open_store`.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> with kgrag.open_store("/tmp/kgrag-kb") as store:  # doctest: +SKIP
         ...     store.counts().edges.get("HAS_FINDING", 0)

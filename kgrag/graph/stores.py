@@ -28,7 +28,7 @@ def open_store(
     Raises:
         GraphUnavailable: the store cannot be opened or reached.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> store = kgrag.open_store("/tmp/kgrag-example-kb")
         >>> store.counts().nodes.get("Concept", 0) >= 0

@@ -94,9 +94,6 @@ class _Hit:
     end: int
     rules: tuple[TriggerRule, ...]
 
-    def has(self, direction: str) -> bool:
-        return any(r.direction == direction for r in self.rules)
-
 
 @lru_cache(maxsize=1)
 def trigger_rules() -> tuple[TriggerRule, ...]:

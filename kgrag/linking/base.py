@@ -22,7 +22,17 @@ class Linker(Protocol):
 
 @runtime_checkable
 class Normalizer(Protocol):
-    """Ranks concepts for a given mention string (optionally with its context)."""
+    """Ranks concepts for a given mention string (optionally with its context).
+
+    The contract, for every implementation: at most ``k`` candidates, best first, each with a
+    ``method`` naming the stage that found it; an empty (or all-space) mention gives ``[]``; a
+    mention no candidate clears the implementation's threshold for gives ``[]`` (never an
+    error), and an implementation that returns fewer than ``k`` for another reason says so in
+    its docstring. ``ScispacyLinker`` (extra ``scispacy``) keeps scispaCy's own limits: it
+    returns no candidate under similarity 0.7 and at most 5 (its ``max_entities``) whatever
+    ``k`` asks, and ignores ``context``; ``ConceptLinker`` returns up to ``k`` over its
+    ``nil_threshold`` and uses ``context`` to expand abbreviations.
+    """
 
     name: str
 

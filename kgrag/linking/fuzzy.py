@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -110,10 +109,3 @@ class FuzzyMatcher:
                     seen.add(entry.concept)
                     out.append((entry, sim, key))
         return out[:k]
-
-
-def batch_nearest(
-    matcher: FuzzyMatcher, texts: Sequence[str], k: int = 10
-) -> list[list[tuple[str, float]]]:
-    """:meth:`FuzzyMatcher.nearest_keys` for each of ``texts``."""
-    return [matcher.nearest_keys(t, k) for t in texts]

@@ -69,7 +69,7 @@ class ConceptLinker:
     mentions that match no dictionary key exactly (normalization mode). Candidates whose
     calibrated score is below ``nil_threshold`` are dropped: no confident concept.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> linker = kgrag.ConceptLinker(kgrag.load_concepts(), kinds=["disease"])
         >>> [m.text for m in linker.link("History of asthma.")]

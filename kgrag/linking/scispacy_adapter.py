@@ -107,9 +107,24 @@ class ScispacyLinker:
         self._rows = {row.id: i for i, row in enumerate(table.rows())}
         self._nlp: Any = None
         self._spacy_model = spacy_model
+        self._capped_logged = False
 
     def normalize_batch(self, mentions: Sequence[str], k: int = 5) -> list[list[Candidate]]:
-        """Candidates for each of ``mentions``: up to ``k`` over ``threshold``, best first."""
+        """Candidates for each of ``mentions``, best first.
+
+        Args:
+            mentions: the mention strings.
+            k: candidates wanted per mention; at most ``max_entities`` (scispaCy's limit, 5 by
+                default) come back whatever ``k`` says: a larger ``k`` is logged once at INFO.
+
+        Returns:
+            One list per mention, of the candidates with similarity at least ``threshold``
+            (0.7 by default); empty when none clears it (the Normalizer contract).
+        """
+        if k > self.max_entities and not self._capped_logged:
+            self._capped_logged = True
+            cap = self.max_entities
+            logger.info("scispaCy returns at most max_entities=%d candidates (k=%d asked)", cap, k)
         out = []
         for candidates in self.generator(list(mentions), self.k):
             ranked = sorted(((max(c.similarities), c.concept_id) for c in candidates), reverse=True)
@@ -136,7 +151,11 @@ class ScispacyLinker:
         return self.normalize_batch([mention], k)[0] if mention.strip() else []
 
     def link(self, text: str) -> list[Mention]:
-        """NER by the configured spaCy model, then this candidate generator."""
+        """NER by the configured spaCy model, then this candidate generator.
+
+        An entity spaCy finds but no concept clears ``threshold`` for is left out (a mention
+        always has candidates), as scispaCy's ``EntityLinker`` leaves it unlinked.
+        """
         if self._nlp is None:
             if not self._spacy_model:
                 raise ConfigError(

@@ -201,7 +201,7 @@ def load_concepts(
         OntologySourceMissing: a shipped vocabulary file is missing.
         ChecksumMismatch: a shipped file differs from its manifest.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> kgrag.load_concepts().get("HP:0001945").name
         'Fever'

@@ -21,18 +21,6 @@ EXACT = "skos:exactMatch"
 _REQUIRED = ("subject_id", "predicate_id", "object_id")
 
 
-def read_sssom_metadata(path: Path) -> dict[str, str]:
-    """The ``# key: value`` header lines of an SSSOM TSV file."""
-    meta: dict[str, str] = {}
-    for _, line in iter_lines(path):
-        if not line.startswith("#"):
-            break
-        key, sep, value = line[1:].partition(":")
-        if sep and not key.startswith(" "):
-            meta[key.strip()] = value.strip()
-    return meta
-
-
 def load_sssom(
     paths: list[Path],
     *,

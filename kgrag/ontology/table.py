@@ -65,7 +65,7 @@ class ConceptTable:
 
     Look-up by any code (:meth:`get`), name search (:meth:`search`), hierarchy (:meth:`ancestors`).
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> table = kgrag.load_concepts()
         >>> table.get("MESH:D003924").name

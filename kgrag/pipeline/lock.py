@@ -41,21 +41,6 @@ def holder_pid(path: Path) -> int | None:
         return None
 
 
-def is_locked(path: Path) -> bool:
-    """Whether a live process holds the lock at ``path`` now (a probe; takes nothing)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-
-
 class BuildLock:
     """Hold the build lock of one knowledge base (a context manager).
 

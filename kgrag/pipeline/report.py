@@ -34,7 +34,7 @@ class BuildReport(BoundaryModel):
     ``status`` is ``complete`` or ``incomplete`` (a source failed: rerun to resume);
     ``seconds`` is wall-clock time. Renders as a table in a notebook.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> report = kgrag.build("notebooks/guidelines/recipe.toml", store="/tmp/guidelines-kb")
         >>> [s.name for s in report.sources]

@@ -57,7 +57,7 @@ class Diagnoser:
     Raises:
         RetrievalNotBuilt: the knowledge base has no retrieval artifacts matching it.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> dx = kgrag.Diagnoser(kgrag.open_store("/tmp/guidelines-kb", read_only=True))
         >>> dx.diagnose(findings=["DDXE:E_91", "DDXE:E_77"], top_k=3).candidates[0].rank

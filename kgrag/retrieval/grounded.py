@@ -125,7 +125,7 @@ class ConsiderAlso(BoundaryModel):
 class GroundedDifferential(BoundaryModel):
     """What :func:`kgrag.ground` returns: each hypothesis grounded, best-grounded first.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> g = kgrag.ground(text="Fever and a productive cough.", hypotheses=["pneumonia"])
         >>> g.hypotheses[0].concept.name

@@ -51,7 +51,7 @@ class CaseRequest(BoundaryModel):
         consider_also: with hypotheses, also return kgrag's own top candidates that are not
             among them (a second opinion).
 
-    Example:
+    Examples:
         >>> CaseRequest.parse(text="Fever and cough.", hypotheses=["pneumonia"]).top_k
         10
     """

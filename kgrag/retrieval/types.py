@@ -36,7 +36,7 @@ class FindingInput(_Model):
     Any code or unified id kgrag knows (``HP:0001250``, ``MESH:D012640``); ``absent``: the patient
     does not have it (``excluded`` is accepted as an input alias).
 
-    Example:
+    Examples:
         >>> FindingInput(id="HP:0001945", excluded=True).absent
         True
     """
@@ -105,7 +105,7 @@ class FindingEvidence(_Model):
         Separate from the patient's side: an absent finding can speak for a disease (one that
         rarely shows it) and a present one against it.
 
-        Example:
+        Examples:
             >>> ref = ConceptRef(id="HP:0001945", name="Fever")
             >>> FindingEvidence(finding=ref, absent=True, log_lr=0.4).bearing
             'for'
@@ -196,7 +196,7 @@ class DiagnosisReport(_Model):
     evidence with citations and passages; category scores; follow-up questions; ``timings_ms`` in
     milliseconds. Renders as a table with an evidence tree in a notebook.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> report = kgrag.diagnose(findings=["HP:0001250", "HP:0001252"])
         >>> [c.rank for c in report.candidates[:3]]
@@ -212,7 +212,7 @@ class DiagnosisReport(_Model):
     warnings: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
-    # --- notebook rendering (#11) ---
+    # --- rendering in a notebook (_repr_html_) ---
     def _table(self) -> tuple[str, tuple[str, ...], list[tuple[object, ...]]]:
         rows: list[tuple[object, ...]] = [
             (
@@ -263,7 +263,7 @@ class EvidenceBundle(_Model):
     The evidence alone, for an LLM to reason over: graph candidates with their paths, and cited
     passages.
 
-    Example:
+    Examples:
         >>> import kgrag
         >>> bundle = kgrag.retrieve(findings=["HP:0001250"])
         >>> all(p.citation.kind == "passage" for p in bundle.passages)
@@ -275,7 +275,7 @@ class EvidenceBundle(_Model):
     passages: list[Passage]
     warnings: list[str] = Field(default_factory=list)
 
-    # --- notebook rendering (#11) ---
+    # --- rendering in a notebook (_repr_html_) ---
     def _tree(self) -> list[TreeItem]:
         passages: list[TreeItem] = [
             (f"{p.title}: {p.text[:160]}", [(citation_line(p.citation), [])]) for p in self.passages[:5]

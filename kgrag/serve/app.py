@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kgrag._version import __version__
 from kgrag.errors import (
+    ApiError,
     ConceptNotFound,
     ConfigError,
     DocumentNotFound,
@@ -69,14 +70,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STATIC = Path(str(resources.files("kgrag.serve") / "static"))
-
-
-class ApiError(Exception):
-    """An error answered as :class:`ErrorBody` with ``status``."""
-
-    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.error, self.message, self.headers = status, error, message, headers
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -1,8 +1,9 @@
 """Copy the default vocabularies from ../shared/data into ontologies/, gzip-compressed
 (byte content unchanged), and write manifest.json with versions, licenses and sha256.
 
-Run from the repository root: ``python ontologies/vendor.py [--shared ../shared/data]``.
-Developers run it when a source is updated; users never need it.
+Run from the repository root: ``python tools/vendor_ontologies.py [--shared ../shared/data]``.
+Developers run it when a source is updated; users never need it (a maintenance script, kept out
+of ``ontologies/`` so that the wheel, which ships that folder, does not carry it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "ontologies"  # the repository's ontologies/
 
 # (source, version, license, attribution, [(shared path, shipped path)], origin)
 SOURCES = [
