@@ -4,7 +4,7 @@
         [--cases ../shared/data/phenopackets_dev/phenopackets_dev.jsonl.gz] [--folds 5]
         [--candidates 200] [--l2 1.0] [--limit N]
         [--out kgrag/retrieval/rankers/data/ensemble_v1.json]
-        [--plot benchmarks/out/ensemble_reliability.png]
+        [--plot docs/img/ensemble_reliability.png]
 
 Needs the default knowledge base (``kgrag build``). Every case's coded findings are
 ranked under the ``rare`` setting (a genetics clinic: the population these cases come
@@ -40,7 +40,7 @@ DEFAULT_CASES = next(
     ROOT.parent / "shared/data/phenopackets_dev/phenopackets_dev.jsonl.gz",
 )
 DEFAULT_OUT = ROOT / "kgrag/retrieval/rankers/data/ensemble_v1.json"
-DEFAULT_PLOT = ROOT / "benchmarks/out/ensemble_reliability.png"
+DEFAULT_PLOT = ROOT / "docs/img/ensemble_reliability.png"
 TRAIN_SETTING = "rare"
 
 
