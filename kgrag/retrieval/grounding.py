@@ -330,23 +330,27 @@ class Grounder:
         cands = [
             c
             for c in cands
-            if c.method in STRONG_METHODS or _shares_words(h, c.matched or c.name, c.name)
+            if c.method in STRONG_METHODS or _reads_as(h, c.method, c.matched or c.name, c.name)
         ]
         diseases = [c for c in cands if c.kind.value == "disease"] or cands
+        # a reading that names every distinctive word beats a back-off or a partial one
+        whole = [c for c in diseases if _shares_words(h, c.matched or c.name, c.name, every=True)]
+        if whole and diseases and diseases[0] not in whole:
+            diseases = [*whole, *(c for c in diseases if c not in whole)]
         top = diseases[0] if diseases else None
-        if top is None or top.score < MIN_SCORE:
+        if top is None or (top.score < MIN_SCORE and top not in whole):
             alts = [ConceptRef(id=c.concept_id, name=c.name) for c in diseases[:3]]
             if not alts:
                 near = dx.table.search(h, limit=3, kinds=["disease"])
                 alts = [ConceptRef(id=m.concept_id, name=m.name) for m in near]
             method, score = (top.method, top.score) if top else ("none", 0.0)
             return None, Resolution(status="unresolved", method=method, score=score, alternatives=alts)
-        tied = list({c.concept_id: c for c in diseases if top.score - c.score < TIE}.values())
+        tied = list({c.concept_id: c for c in diseases if abs(top.score - c.score) < TIE}.values())
         best = max(tied, key=lambda c: (self._known(c.concept_id), -tied.index(c)))
         others = [
             ConceptRef(id=c.concept_id, name=c.name) for c in diseases if c.concept_id != best.concept_id
         ]
-        sure = best.score >= SURE and len(tied) == 1
+        sure = best.score >= SURE and len(tied) == 1 and best.method != "backoff"  # a broader concept
         status: ResolutionStatus = "resolved" if sure else "ambiguous"
         return best.concept_id, Resolution(
             status=status, method=best.method, score=round(best.score, 4), alternatives=others[:3]
@@ -701,10 +705,11 @@ def _reads_as(hypothesis: str, method: str, *names: str) -> bool:
     return _shares_words(hypothesis, *names)
 
 
-def _shares_words(hypothesis: str, *names: str) -> bool:
+def _shares_words(hypothesis: str, *names: str, every: bool = False) -> bool:
     """Do at least half the hypothesis's distinctive words appear (spelled alike) in ``names``?
 
-    Generic words (disease, syndrome, acute, type, ...) do not count, so "Zorblax syndrome"
+    With ``every``, all of them must. Generic words (disease, syndrome, acute, type, ...) do
+    not count, so "Zorblax syndrome"
     does not read as "Dravet syndrome" while "Hashimoto's" reads as "Hashimoto thyroiditis"
     and "diabeties" as "diabetes".
     """
@@ -715,7 +720,7 @@ def _shares_words(hypothesis: str, *names: str) -> bool:
         return False
     theirs = {w for n in names for w in _words(n)}
     hits = sum(any(fuzz.ratio(w, t) >= 80 for t in theirs) for w in mine)
-    return hits * 2 >= len(mine)
+    return hits == len(mine) if every else hits * 2 >= len(mine)
 
 
 def _name(dx: Diagnoser, cid: str) -> str:
