@@ -61,10 +61,10 @@ class CaseRequest(BoundaryModel):
     hypotheses: list[str] = Field(default_factory=list, max_length=LIMITS["hypotheses"])
     setting: Setting | None = None
     method: str | None = None
-    top_k: int = Field(default=10, ge=1, le=LIMITS["top_k"])
+    top_k: int = Field(default=10, ge=1, le=LIMITS["top_k"], strict=True)
     evidence: EvidenceLevel = "full"
-    passages_k: int | None = Field(default=None, ge=1, le=LIMITS["passages_k"])
-    consider_also: bool = True
+    passages_k: int | None = Field(default=None, ge=1, le=LIMITS["passages_k"], strict=True)
+    consider_also: bool = Field(default=True, strict=True)
 
     @field_validator("findings", mode="before")
     @classmethod
@@ -138,7 +138,8 @@ def describe(e: ValidationError) -> str:
     """A validation error as one line a person can act on: each field and what went wrong."""
     parts = []
     for err in e.errors():
-        where = ".".join(str(x) for x in err["loc"]) or "request"
+        where = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in err["loc"]).lstrip(".")
+        where = where or "request"
         msg = str(err["msg"]).removeprefix("Value error, ")
         got = err.get("input")
         shown = f" (got {got!r:.60})" if got is not None and not isinstance(got, (dict, list)) else ""
