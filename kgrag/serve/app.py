@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kgrag._version import __version__
 from kgrag.errors import (
+    ArtifactDamaged,
     ConceptNotFound,
     ConfigError,
     DocumentNotFound,
@@ -134,6 +135,7 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(mcp.session_manager.run())
             yield
+        svc.stop_loading()  # a loader waiting to retry (build running, damaged artifact) ends now
         await anyio.to_thread.run_sync(loader.join, 5.0)
         svc.close()
 
@@ -221,6 +223,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             return body(
                 503, "graph_unavailable", f"the graph store is unavailable: {e}", {"Retry-After": "5"}
             )
+        if isinstance(e, ArtifactDamaged):
+            return body(503, "damaged", str(e))
         if isinstance(e, RetrievalNotBuilt):
             return body(503, "not_built", str(e))
         if isinstance(e, KnowledgeBaseRebuilding):

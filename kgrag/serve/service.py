@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from kgrag.errors import (
+    ArtifactDamaged,
     ConceptNotFound,
     DocumentNotFound,
     GraphUnavailable,
@@ -78,6 +79,7 @@ class KnowledgeService:
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None
         self.rebuilding = False  # the last load found a build running; load() retries
+        self.damaged: ArtifactDamaged | None = None  # the last load found a damaged artifact
 
     # -- life cycle -------------------------------------------------------------------
     def load(self, retry_every: float = 5.0) -> None:
@@ -86,7 +88,9 @@ class KnowledgeService:
         A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is.
         While a build of the knowledge base is running (:class:`KnowledgeBaseRebuilding`),
         loading is retried every ``retry_every`` seconds until it completes or the service
-        closes, so a server started during a build becomes ready when the build ends.
+        closes, so a server started during a build becomes ready when the build ends. A
+        damaged artifact (:class:`ArtifactDamaged`) is retried the same way: requests answer
+        503 naming the file, and the server becomes ready once ``kgrag build`` has remade it.
         """
         while self._dx is None and not self._stop.is_set():
             self._load_once()
@@ -97,6 +101,7 @@ class KnowledgeService:
     def _load_once(self) -> None:
         """One attempt of :meth:`load`; a failure is kept in ``error``."""
         self.rebuilding = False
+        self.damaged = None
         started = time.perf_counter()
         try:
             if self.factory is not None:
@@ -125,6 +130,11 @@ class KnowledgeService:
             self.load_seconds = time.perf_counter() - started
             self.error = None
             logger.info("knowledge base loaded", extra={"seconds": round(self.load_seconds, 2)})
+        except ArtifactDamaged as e:  # kept for requests (503) and retried: a build repairs it
+            self.damaged = e
+            self.rebuilding = True
+            self.error = f"{type(e).__name__}: {e}"
+            logger.error("knowledge base is damaged: %s", e)
         except KnowledgeBaseRebuilding as e:
             self.rebuilding = True
             self.error = f"{type(e).__name__}: {e} (the server loads it when the build ends)"
@@ -168,6 +178,10 @@ class KnowledgeService:
                     )
                 self.store_error = str(e)
 
+    def stop_loading(self) -> None:
+        """End :meth:`load`'s retries (a load in progress finishes) and the store watcher."""
+        self._stop.set()
+
     def close(self) -> None:
         """Stop the store watcher and close the knowledge base."""
         self._stop.set()
@@ -184,6 +198,8 @@ class KnowledgeService:
     def diagnoser(self) -> Diagnoser:
         """Raises: NotReady: still loading, or loading failed."""
         if self._dx is None:
+            if (d := self.damaged) is not None:  # a fresh copy: one error object per request
+                raise ArtifactDamaged(d.path, d.problem, d.detail)
             raise NotReady(
                 (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
                 or "the knowledge base is still loading; retry shortly (see /readyz)"
