@@ -15,6 +15,7 @@ import inspect
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from itertools import groupby, islice
@@ -117,6 +118,9 @@ def _types_clause(types: Sequence[EdgeType] | None, column: str = "type") -> tup
     return f" AND {column} IN ({','.join('?' * len(types))})", [str(t) for t in types]
 
 
+READ_MMAP_BYTES = 1 << 34  # read connections map up to 16 GiB of the file (address space only)
+
+
 class SqliteGraphStore(Traversal):
     """A :class:`~kgrag.graph.base.GraphStore` in ``directory/graph.sqlite``."""
 
@@ -130,25 +134,55 @@ class SqliteGraphStore(Traversal):
         self.path = self.directory / FILE_NAME
         self.read_only = read_only
         self.batch_size = batch_size
+        # a read-only store gives each thread its own connection (requests read concurrently),
+        # over a shared memory map of the file (threads and worker processes share its pages)
+        self._local = threading.local()
+        self._readers: dict[int, sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
         try:
             if read_only:
                 if not self.path.is_file():
                     raise GraphUnavailable(f"no graph at {self.path}; run `kgrag build` first")
-                self.conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-                )
+                self._rw: sqlite3.Connection | None = None
+                self._local.conn = self._open_reader()
             else:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA busy_timeout = 30000")
-            if not read_only:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute("PRAGMA synchronous = NORMAL")
-                self.conn.executescript(_SCHEMA)
-            self.conn.execute("PRAGMA cache_size = -131072")  # 128 MB
-            self.conn.execute("PRAGMA temp_store = MEMORY")
+                self._rw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._rw.execute("PRAGMA busy_timeout = 30000")
+                self._rw.execute("PRAGMA journal_mode = WAL")
+                self._rw.execute("PRAGMA synchronous = NORMAL")
+                self._rw.executescript(_SCHEMA)
+                self._rw.execute("PRAGMA cache_size = -131072")  # 128 MB
+                self._rw.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.DatabaseError as e:
             raise GraphUnavailable(f"cannot open the graph at {self.path}: {e}") from e
+
+    def _open_reader(self) -> sqlite3.Connection:
+        """A read-only connection for the calling thread (connections of ended threads closed)."""
+        conn = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA mmap_size = {READ_MMAP_BYTES}")
+        conn.execute("PRAGMA cache_size = -16384")  # 16 MB of private cache; the map is shared
+        conn.execute("PRAGMA temp_store = MEMORY")
+        alive = {t.ident for t in threading.enumerate()}
+        with self._readers_lock:
+            for ident in [i for i in self._readers if i not in alive]:
+                with suppress(sqlite3.Error):
+                    self._readers.pop(ident).close()
+            self._readers[threading.get_ident()] = conn
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection: the writer's, or the calling thread's own read-only one."""
+        if self._rw is not None:
+            return self._rw
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open_reader()
+        return conn
 
     # -- writes --------------------------------------------------------------------------
     @contextmanager
@@ -478,5 +512,9 @@ class SqliteGraphStore(Traversal):
 
     def close(self) -> None:
         """Close the connection; closing twice is harmless."""
-        with suppress(sqlite3.Error):  # closing twice is fine
-            self.conn.close()
+        with self._readers_lock:
+            conns = [*self._readers.values(), *([self._rw] if self._rw is not None else [])]
+            self._readers.clear()
+        for conn in conns:
+            with suppress(sqlite3.Error):  # closing twice is fine
+                conn.close()

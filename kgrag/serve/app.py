@@ -25,6 +25,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kgrag._version import __version__
@@ -64,6 +65,7 @@ from kgrag.types import Concept, SemanticKind
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 STATIC = Path(str(resources.files("kgrag.serve") / "static"))
 
@@ -158,6 +160,14 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             raise ApiError(
                 504, "timeout", f"the request took longer than {config.request_timeout_s:g} s"
             ) from e
+
+    def rendered(model: M) -> tuple[M, Response]:
+        """The answer and its JSON, rendered once in the worker thread.
+
+        Returned as a ready response, FastAPI neither validates the model against the route's
+        ``response_model`` again (which only documents it) nor renders it on the event loop.
+        """
+        return model, Response(model.model_dump_json(), media_type="application/json")
 
     def limit_text(value: str | None, field: str) -> None:
         if value is not None and len(value) > config.max_text_chars:
@@ -291,12 +301,12 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     @app.post(
         "/v1/retrieve", response_model=EvidenceBundle, tags=["retrieval"], responses=_errors(*COMMON)
     )
-    async def retrieve(req: RetrieveRequest) -> EvidenceBundle:
+    async def retrieve(req: RetrieveRequest) -> Response:
         """The evidence bundle (graph candidates with paths, cited passages), no LLM."""
         limit_case(req)
-        bundle = await call(lambda: svc.retrieve(req))
+        bundle, body = await call(lambda: rendered(svc.retrieve(req)))
         metrics.observe_report(bundle)
-        return bundle
+        return body
 
     @app.post(
         "/v1/diagnose",
@@ -312,11 +322,11 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         limit_case(req)
         if req.llm:
             return await _grounded(req)
-        report = await call(lambda: svc.diagnose(req))
+        report, body = await call(lambda: rendered(svc.diagnose(req)))
         metrics.observe_report(report)
         if not report.candidates:
             metrics.ABSTENTIONS.labels("no_candidates").inc()
-        return report
+        return body
 
     async def _grounded(req: DiagnoseRequest) -> Any:
         try:

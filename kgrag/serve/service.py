@@ -1,8 +1,9 @@
 """The loaded knowledge base behind both the REST API and the MCP tools.
 
 One :class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage index,
-linker), loaded once, its calls serialised by a lock (the store's connection and the encoder are
-shared).
+linker), loaded once and warmed (priors, rankers), its calls run concurrently: every structure they
+share is read-only once loaded, the embedded store gives each thread its own read connection, and
+a reload after a rebuild waits for the requests in flight (:class:`ReadWriteGate`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from kgrag.errors import (
@@ -46,6 +48,60 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def warm(dx: Diagnoser) -> None:
+    """Compute at load what the first requests would otherwise compute (and race to cache).
+
+    The prior classes and the log prior of every setting, and the default ranker.
+    """
+    from kgrag.retrieval.priors import SETTINGS
+
+    for setting in SETTINGS:
+        dx.log_prior(setting)
+    dx.ranker(dx.settings.diagnose_method)
+    dx.ranker("graph")
+
+
+class ReadWriteGate:
+    """Many readers at once, or one writer; a waiting writer holds new readers off."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """Hold the gate shared."""
+        with self._cond:
+            while self._writing or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """Hold the gate alone (waits for the readers in flight)."""
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
 class KnowledgeService:
     """One knowledge base, loaded once per process.
 
@@ -71,7 +127,8 @@ class KnowledgeService:
         self.torch_threads = torch_threads
         self._dx: Diagnoser | None = None
         self._llm_instance: LLM | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # making the LLM
+        self._gate = ReadWriteGate()  # requests read together; a reload runs alone
         self.error: str | None = None
         self.parts = {"knowledge_base": False, "model": False, "index": False}
         self.load_seconds: float | None = None
@@ -114,6 +171,7 @@ class KnowledgeService:
             _ = dx.model
             self.parts["model"] = True
             _ = dx.linker  # builds the dictionary over the concept table
+            warm(dx)
             index = dx.passages.index
             self.parts["index"] = True
             torch = sys.modules.get("torch")
@@ -235,25 +293,32 @@ class KnowledgeService:
         return self.status("ready")
 
     def _locked(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` under the service lock, reloading the knowledge base once if needed.
+        """Run ``fn`` beside other requests, reloading the knowledge base once if needed.
 
-        When a newer build has completed since the knowledge base was loaded, it is
-        reloaded and ``fn`` runs again (``fn`` must read ``self.diagnoser`` anew, as every
-        call below does).
+        Requests run concurrently (each thread reads the graph through its own connection);
+        when a newer build has completed since the knowledge base was loaded, the first
+        request to notice waits for the requests in flight, reloads it while new ones wait,
+        and ``fn`` runs again (``fn`` must read ``self.diagnoser`` anew, as every call below
+        does).
         """
-        with self._lock:
+        with self._gate.read():
+            stale = self._dx
             try:
                 return fn()
             except KnowledgeBaseRebuilding as e:
-                if not e.reopen or self._dx is None:
+                if not e.reopen or stale is None:
                     raise
+                rebuilt = e
+        with self._gate.write():
+            if self._dx is stale:  # no other request reloaded it meanwhile
                 logger.info("knowledge base rebuilt; reloading it")
-                self._dx.close()
+                stale.close()
                 self._dx = None
                 self._load_once()
-                if self._dx is None:
-                    raise
-                return fn()
+            if self._dx is None:
+                raise rebuilt
+        with self._gate.read():
+            return fn()
 
     # -- the calls ---------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
