@@ -67,6 +67,11 @@ def serve(
         configure(config.log_level)
         if config.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kgrag-metrics-")
+        if config.workers > 1 and "://" not in (config.store or ""):  # embedded store: share it
+            from kgrag.serve.prefork import run_prefork
+
+            run_prefork(config)
+            return
         uvicorn.run(
             "kgrag.serve.app:app_from_env",
             factory=True,

@@ -192,6 +192,7 @@ class DiagnosticModel:
         self.F = sparse.csc_matrix((vals, (key // shape[1], key % shape[1])), shape=shape)
         n = max(len(self.diseases), 1)
         self.q = (np.asarray(self.F.sum(axis=0)).ravel() + 1.0) / (n + 1.0)
+        self.F_rows = self.F.tocsr()  # the same, by disease: a disease's row is a cheap slice
         self.ic = -np.log(self.q)
         # ancestors ordered most informative first (the finding itself always first)
         self.match_order = [

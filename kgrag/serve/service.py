@@ -51,7 +51,8 @@ T = TypeVar("T")
 def warm(dx: Diagnoser) -> None:
     """Compute at load what the first requests would otherwise compute (and race to cache).
 
-    The prior classes and the log prior of every setting, and the default ranker.
+    The prior classes and the log prior of every setting, the default ranker, and which
+    diseases each passage mentions.
     """
     from kgrag.retrieval.priors import SETTINGS
 
@@ -59,6 +60,7 @@ def warm(dx: Diagnoser) -> None:
         dx.log_prior(setting)
     dx.ranker(dx.settings.diagnose_method)
     dx.ranker("graph")
+    _ = dx.passages.mentions  # chunk -> diseases it mentions, read once
 
 
 class ReadWriteGate:
