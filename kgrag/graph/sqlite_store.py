@@ -179,7 +179,7 @@ class SqliteGraphStore(Traversal):
         )
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute(f"PRAGMA mmap_size = {READ_MMAP_BYTES}")
-        conn.execute("PRAGMA cache_size = -16384")  # 16 MB of private cache; the map is shared
+        conn.execute("PRAGMA cache_size = -2048")  # 2 MB of private cache: pages come from the map
         conn.execute("PRAGMA temp_store = MEMORY")
         alive = {t.ident for t in threading.enumerate()}
         with self._readers_lock:

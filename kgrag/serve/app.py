@@ -132,6 +132,7 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.threads = anyio.CapacityLimiter(config.request_threads)  # this loop's
         loader = threading.Thread(target=svc.load, name="kgrag-load", daemon=True)
         loader.start()
         async with AsyncExitStack() as stack:
@@ -155,7 +156,9 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         """Run a blocking library call in a worker thread, bounded by the timeout."""
         try:
             with anyio.fail_after(config.request_timeout_s):
-                return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
+                return await anyio.to_thread.run_sync(
+                    fn, abandon_on_cancel=True, limiter=getattr(app.state, "threads", None)
+                )
         except TimeoutError as e:
             raise ApiError(
                 504, "timeout", f"the request took longer than {config.request_timeout_s:g} s"
