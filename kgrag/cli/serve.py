@@ -67,7 +67,8 @@ def serve(
         configure(config.log_level)
         if config.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kgrag-metrics-")
-        if config.workers > 1 and "://" not in (config.store or ""):  # embedded store: share it
+        # embedded store: load once, fork the workers (they share its memory)
+        if config.workers > 1 and hasattr(os, "fork") and "://" not in (config.store or ""):
             from kgrag.serve.prefork import run_prefork
 
             run_prefork(config)
