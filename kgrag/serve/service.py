@@ -158,9 +158,11 @@ class KnowledgeService:
             self._stop.wait(retry_every)
 
     def _load_once(self) -> None:
-        """One attempt of :meth:`load`; a failure is kept in ``error``."""
-        self.rebuilding = False
-        self.damaged = None
+        """One attempt of :meth:`load`; a failure is kept in ``error``.
+
+        ``rebuilding`` and ``damaged`` keep the last outcome until this one is known, so a
+        request meanwhile gets the same answer as before (not a "failed to load").
+        """
         started = time.perf_counter()
         try:
             if self.factory is not None:
@@ -182,6 +184,7 @@ class KnowledgeService:
             if index is None:
                 logger.warning("passage search unavailable: %s", dx.passages.error)
             self._dx = dx
+            self.rebuilding, self.damaged = False, None
             if getattr(dx.store, "driver", None) is not None:
                 self._watch = threading.Thread(
                     target=self._watch_store, name="kgrag-store-watch", daemon=True
@@ -196,10 +199,11 @@ class KnowledgeService:
             self.error = f"{type(e).__name__}: {e}"
             logger.error("knowledge base is damaged: %s", e)
         except KnowledgeBaseRebuilding as e:
-            self.rebuilding = True
+            self.rebuilding, self.damaged = True, None
             self.error = f"{type(e).__name__}: {e} (the server loads it when the build ends)"
             logger.warning("knowledge base is being built; loading it when the build ends")
         except Exception as e:
+            self.rebuilding, self.damaged = False, None
             self.error = f"{type(e).__name__}: {e}"
             logger.error("knowledge base failed to load: %s", self.error)
 
@@ -260,6 +264,11 @@ class KnowledgeService:
         if self._dx is None:
             if (d := self.damaged) is not None:  # a fresh copy: one error object per request
                 raise ArtifactDamaged(d.path, d.problem, d.detail)
+            if self.rebuilding:  # loaded again once the running build ends
+                raise KnowledgeBaseRebuilding(
+                    "the knowledge base is being rebuilt; the server reloads it when the build "
+                    "ends (retry shortly)"
+                )
             raise NotReady(
                 (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
                 or "the knowledge base is still loading; retry shortly (see /readyz)"
@@ -317,6 +326,8 @@ class KnowledgeService:
                 stale.close()
                 self._dx = None
                 self._load_once()
+                if self._dx is None and self.rebuilding:  # another build began: load after it
+                    threading.Thread(target=self.load, name="kgrag-reload", daemon=True).start()
             if self._dx is None:
                 raise rebuilt
         with self._gate.read():
