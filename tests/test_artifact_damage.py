@@ -318,5 +318,5 @@ def test_a_damaged_concept_table_is_rebuilt_not_misread(tmp_path: Path) -> None:
     for at in range(20, len(blob) - 8, max(1, len(blob) // 40)):  # flips all over the frame
         flipped = bytearray(blob)
         flipped[at] ^= 0x01
-        with pytest.raises(OntologyFormatError, match="corrupt|format"):
+        with pytest.raises(OntologyFormatError, match=r"corrupt|format"):
             from_bytes(bytes(flipped), "table")
