@@ -5,7 +5,8 @@ index), freezes the garbage collector's view of it (so the workers' collections 
 and so copy, its pages), binds the socket and forks the workers, which serve from the parent's
 memory copy-on-write: a second worker costs its own request state, not a second knowledge
 base. A worker that dies is forked again from the loaded parent; SIGTERM or SIGINT stops them
-all. A Neo4j-backed store keeps uvicorn's own workers (a driver must not cross a fork).
+all (``GRACE_S`` seconds to finish their requests, then SIGKILL). A Neo4j-backed store keeps
+uvicorn's own workers (a driver must not cross a fork).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from kgrag.serve.config import ServeConfig
 
 logger = logging.getLogger(__name__)
+
+GRACE_S = 15  # seconds workers get to finish their requests after SIGTERM, then SIGKILL
 
 
 def _serve_child(config: ServeConfig, sock: socket.socket, service: object) -> None:
@@ -40,7 +43,7 @@ def _serve_child(config: ServeConfig, sock: socket.socket, service: object) -> N
             app,
             log_config=None,
             access_log=False,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=GRACE_S - 5,
             lifespan="on",
         )
     )
@@ -82,14 +85,20 @@ def run_prefork(config: ServeConfig) -> None:
                 os._exit(0)
         children.add(pid)
 
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def send(sig: int) -> None:
         for pid in list(children):
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, sig)
             except ProcessLookupError:
                 children.discard(pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if not stopping:  # workers finish their requests; any left after the grace are killed
+            signal.signal(signal.SIGALRM, lambda *_: send(signal.SIGKILL))
+            signal.alarm(GRACE_S)
+        stopping = True
+        send(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
