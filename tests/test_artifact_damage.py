@@ -320,3 +320,47 @@ def test_a_damaged_concept_table_is_rebuilt_not_misread(tmp_path: Path) -> None:
         flipped[at] ^= 0x01
         with pytest.raises(OntologyFormatError, match=r"corrupt|format"):
             from_bytes(bytes(flipped), "table")
+
+
+def test_two_worker_server_over_a_damaged_kb_binds_and_says_why(
+    builds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``kgrag serve --workers 2`` (workers forked from one load) does not wait for a damaged
+    knowledge base before binding: /readyz answers 503 naming the file, as one worker does."""
+    import signal
+    import socket
+
+    import httpx
+
+    root, other = builds
+    case, changed = damaged_copy(root, other, "passages.ids.json", "truncate", tmp_path)
+    assert changed
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {**os.environ, **serve_kb.env_for(case), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kgrag.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                body = r.json()
+                if body["status"] != "loading":
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert body.get("status") == "unavailable", body
+        assert says_damaged(str(body["detail"]), "passages.ids.json") is None, body
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)

@@ -60,7 +60,9 @@ def run_prefork(config: ServeConfig) -> None:
 
     started = time.perf_counter()
     service = KnowledgeService(config.store, torch_threads=config.torch_threads)
-    service.load()  # a failure is kept for /readyz, as in a single worker; retries go on in each
+    # one attempt: a failure (a build running, a damaged artifact) is kept for /readyz and each
+    # worker's loader retries it, so the server binds and says why instead of waiting here
+    service._load_once()
     logger.info(
         "knowledge base loaded before forking",
         extra={"seconds": round(time.perf_counter() - started, 2)},
