@@ -53,10 +53,12 @@ def build_artifacts(
     directory.mkdir(parents=True, exist_ok=True)
     store.set_meta(META_KEY, "building")
     reuse: Path | None = directory
-    try:  # damaged saved embeddings must not be reused
+    try:  # saved embeddings the manifest finds damaged are not reused (without a manifest, as
+        # an older build left them, they are: the reuse checks their encoder and shape)
         verify(directory, names={EMBEDDINGS_NAME}, rehash=True)
     except RetrievalError as e:
-        reuse = None if isinstance(e, ArtifactDamaged) else directory
+        damaged = isinstance(e, ArtifactDamaged) and e.problem != "manifest"
+        reuse = None if damaged else directory
     model = compile_model(store, fingerprint=fingerprint, progress=progress)
     model.save(directory / FILE_NAME)
     passages = PassageIndex.build(
