@@ -364,3 +364,23 @@ def test_two_worker_server_over_a_damaged_kb_binds_and_says_why(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)
+
+
+def test_a_rebuild_does_not_reuse_altered_embeddings(
+    builds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Saved passage embeddings that still load but were altered (a valid ``.npz`` with other
+    vectors) are not taken into the next build's index: the manifest's hash refuses them."""
+    import numpy as np
+
+    root, other = builds
+    case, _ = damaged_copy(root, other, MANIFEST_NAME, "foreign", tmp_path)  # a copy, then:
+    shutil.copyfile(retrieval(root) / MANIFEST_NAME, retrieval(case) / MANIFEST_NAME)
+    path = retrieval(case) / "passages.embeddings.npz"
+    with np.load(path) as z:
+        keys, vectors, encoder = z["keys"], z["vectors"], str(z["encoder"])
+    with path.open("wb") as f:
+        np.savez(f, keys=keys, vectors=-vectors, encoder=encoder)
+    serve_kb.build(case)  # no source changed: only the damaged artifacts are remade
+    for name in ("passages.index", "passages.ids.json"):
+        assert (retrieval(case) / name).read_bytes() == (retrieval(root) / name).read_bytes(), name
