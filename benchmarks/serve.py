@@ -8,8 +8,13 @@ the server's RSS (all its processes) at start and end, runs a ``--soak`` on
 
     python benchmarks/serve.py --seconds 60 --soak 600       # the published figures
     python benchmarks/serve.py --seconds 20 --soak 120       # shorter
+    python benchmarks/serve.py --seconds 20 --soak 0 --no-restart --workers 1,2 \\
+        --store /tmp/kb --label core                          # 1 and 2 workers, memory
 
-Writes ``benchmarks/out/serve.json``.
+The machine these figures come from is noted in the output (cores, load average): on a
+shared, loaded machine they are a floor, not what an idle one reaches.
+
+Writes ``benchmarks/out/serve.json`` (one entry per ``--label``).
 """
 
 from __future__ import annotations
@@ -67,6 +72,36 @@ def rss_mb(pid: int) -> float:
         with contextlib.suppress(psutil.NoSuchProcess):
             total += q.memory_info().rss
     return round(total / 2**20, 1)
+
+
+def memory_mb(pid: int) -> dict[str, Any]:
+    """Per process of the server (the parent and its workers): RSS, PSS and USS in MB, and the
+    sums. PSS counts a page shared by n processes as 1/n in each, so its sum is what the
+    server really holds; USS is what a process holds alone (what one more worker costs)."""
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return {}
+    rows = []
+    for q in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            m = q.memory_full_info()
+            rows.append(
+                {
+                    "pid": q.pid,
+                    "rss_mb": round(m.rss / 2**20, 1),
+                    "pss_mb": round(getattr(m, "pss", 0) / 2**20, 1),
+                    "uss_mb": round(m.uss / 2**20, 1),
+                }
+            )
+    rows = [r for r in rows if r["rss_mb"] > 30]  # the python processes, not a shell
+    return {
+        "processes": rows,
+        "rss_sum_mb": round(sum(r["rss_mb"] for r in rows), 1),
+        "pss_sum_mb": round(sum(r["pss_mb"] for r in rows), 1),
+        "uss_sum_mb": round(sum(r["uss_mb"] for r in rows), 1),
+    }
 
 
 def start(port: int, workers: int, store: str | None) -> subprocess.Popen[bytes]:
@@ -154,19 +189,46 @@ def main() -> None:
     ap.add_argument("--clients", default="1,8,64")
     ap.add_argument("--soak", type=float, default=600, help="soak seconds on /v1/retrieve (0: none)")
     ap.add_argument("--soak-clients", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", default="1", help="worker counts to run, e.g. 1,2")
+    ap.add_argument("--label", default="core", help="this run's key in the output (core, encoder)")
     ap.add_argument("--store", default=None)
     ap.add_argument("--ready-timeout", type=float, default=300, help="seconds to wait for /readyz")
     ap.add_argument("--no-restart", action="store_true", help="skip the SIGKILL + restart")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
+    configs = []
+    for workers in (int(w) for w in str(args.workers).split(",")):
+        configs.append(run_config(args, workers))
+    one = next((c for c in configs if c["workers"] == 1), None)
+    two = next((c for c in configs if c["workers"] == 2), None)
+    summary: dict[str, Any] = {
+        "store": args.store or "default",
+        "machine": f"{os.cpu_count()} cores shared with other jobs (not idle); load average "
+        f"{os.getloadavg()[0]:.1f} at the end",
+        "configs": configs,
+    }
+    if one and two and one.get("memory") and two.get("memory"):
+        a, b = one["memory"]["pss_sum_mb"], two["memory"]["pss_sum_mb"]
+        summary["second_worker_extra_memory_pct"] = round(100 * (b - a) / a, 1)
+    previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if not isinstance(previous, dict) or "runs" in previous:
+        previous = {}  # the old one-configuration format
+    previous[args.label] = summary
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(previous, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "configs"}, indent=2))
+
+
+def run_config(args: argparse.Namespace, workers: int) -> dict[str, Any]:
+    """Start the server with ``workers`` workers, load it at each concurrency, stop it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start(port, args.workers, args.store)
+    proc = start(port, workers, args.store)
     result: dict[str, Any] = {
-        "workers": args.workers,
+        "workers": workers,
         "cpu_count": os.cpu_count(),
+        "load_average_start": round(os.getloadavg()[0], 2),
         "seconds_each": args.seconds,
         "runs": [],
     }
@@ -187,6 +249,8 @@ def main() -> None:
                 print(json.dumps(run), flush=True)
                 result["runs"].append(run)
         result["rss_end_mb"] = rss_mb(proc.pid)
+        result["memory"] = memory_mb(proc.pid)
+        result["load_average_end"] = round(os.getloadavg()[0], 2)
         if args.soak > 0:
             samples = []
             t0 = time.monotonic()
@@ -220,7 +284,7 @@ def main() -> None:
         ).json()
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        proc = start(port, args.workers, args.store)
+        proc = start(port, workers, args.store)
         ready = wait_ready(port, args.ready_timeout)
         after = httpx.post(
             base + "/v1/diagnose",
@@ -237,9 +301,8 @@ def main() -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in ("runs", "soak")}, indent=2))
+    return result
 
 
 if __name__ == "__main__":

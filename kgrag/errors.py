@@ -27,6 +27,8 @@ The tree::
     ├── RetrievalError                     diagnosis/retrieval cannot answer
     │   ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
     │   ├── RetrievalNotBuilt              the knowledge base lacks retrieval artifacts
+    │   ├── ArtifactDamaged                an artifact is missing, truncated, altered or
+    │   │                                  from another build (its manifest says so)
     │   ├── KnowledgeBaseRebuilding        a build changed the knowledge base mid-request
     │   └── RequestTimeout(TimeoutError)   a request ran past the service's timeout
     ├── LLMError                           an LLM backend failed (generate falls back)
@@ -206,6 +208,24 @@ class NoUsableFindings(RetrievalError, ValueError):
 
 class RetrievalNotBuilt(RetrievalError):
     """The knowledge base has no (or stale) retrieval artifacts; ``kgrag build`` makes them."""
+
+
+class ArtifactDamaged(RetrievalError):
+    """An artifact of the knowledge base does not match the manifest its build wrote.
+
+    Missing, truncated, altered (bytes changed), of the wrong kind, or a copy from another build.
+    The message names the file and what is wrong with it; ``kgrag build`` remakes the artifacts
+    (the graph is kept). Carries ``path`` (the file) and ``problem`` (``missing``, ``size``,
+    ``sha256``, ``foreign``, ``manifest``).
+    """
+
+    def __init__(self, path: str | Path, problem: str, detail: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.detail = detail
+        super().__init__(
+            f"knowledge base artifact {self.path} is damaged: {detail}; rerun `kgrag build` to remake it"
+        )
 
 
 # -- faults: build lock, consistent readers, bounded corpus reading, recipe confinement --

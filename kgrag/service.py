@@ -47,8 +47,9 @@ class CaseService:
             its stale diagnoser).
         timeout_s: the longest a request may run (None: no limit).
         diagnoser: an already open knowledge base to start with.
-        serialize: a lock every call runs under (a server whose store connection and
-            encoder are shared by its requests); None: calls run concurrently.
+        guard: runs every call instead, and owns reopening after a rebuild (the server's
+            gate: requests run together, a reload runs alone); None: calls run directly and
+            reopen here.
 
     Examples:
         >>> from kgrag.retrieval.request import CaseRequest
@@ -66,19 +67,25 @@ class CaseService:
         on_reopen: Callable[[], None] | None = None,
         timeout_s: float | None = None,
         diagnoser: Diagnoser | None = None,
-        serialize: threading.Lock | None = None,
+        guard: Callable[[Callable[[], Any]], Any] | None = None,
     ) -> None:
         self.store, self.settings, self.timeout_s = store, settings, timeout_s
         self._factory, self._on_reopen = factory, on_reopen
         self._dx: Diagnoser | None = diagnoser
         self._lock = threading.Lock()
-        self._serialize = serialize
+        self._guard = guard
         self._pool: ThreadPoolExecutor | None = None
 
     # -- the knowledge base -----------------------------------------------------------------
     @property
     def diagnoser(self) -> Diagnoser:
-        """The open knowledge base (opened on first use, once, under a lock)."""
+        """The open knowledge base (opened on first use, once, under a lock).
+
+        With a ``guard`` (a server that reloads its knowledge base itself), the factory's
+        current one, every time.
+        """
+        if self._guard is not None and self._factory is not None:
+            return self._factory()
         dx = self._dx
         if dx is None:
             with self._lock:
@@ -142,20 +149,16 @@ class CaseService:
             ) from e
 
     def _with_reopen(self, call: Callable[[Diagnoser], T]) -> T:
+        if self._guard is not None:
+            result: T = self._guard(lambda: call(self.diagnoser))
+            return result
         try:
-            return self._call(call)
+            return call(self.diagnoser)
         except KnowledgeBaseRebuilding as e:
             if not e.reopen:
                 raise
             self.reopen()
-            return self._call(call)
-
-    def _call(self, call: Callable[[Diagnoser], T]) -> T:
-        dx = self.diagnoser  # opened (or reopened) before the serialising lock is taken
-        if self._serialize is None:
-            return call(dx)
-        with self._serialize:
-            return call(dx)
+            return call(self.diagnoser)
 
     # -- the requests -----------------------------------------------------------------------
     def diagnose(self, req: CaseRequest) -> DiagnosisReport:

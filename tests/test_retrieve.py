@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgrag.config import Settings
-from kgrag.errors import IndexMismatch, InvalidRequest, NoUsableFindings, RetrievalNotBuilt
+from kgrag.errors import (
+    ArtifactDamaged,
+    IndexMismatch,
+    InvalidRequest,
+    NoUsableFindings,
+    RetrievalNotBuilt,
+)
 from kgrag.graph.base import GraphStore
 from kgrag.graph.builders import hpoa_edges
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
@@ -582,8 +588,8 @@ def test_neo4j_vector_index_agrees_with_exact_search(tmp_path: Path) -> None:
 
 
 def test_stale_artifacts_are_refused(kb: SqliteGraphStore, default_settings: Settings) -> None:
-    kb.set_meta("retrieval", "another-build")
-    with pytest.raises(RetrievalNotBuilt, match="rerun `kgrag build`"):
+    kb.set_meta("retrieval", "another-build")  # the artifacts' manifest names another build
+    with pytest.raises(ArtifactDamaged, match=r"another build.*rerun `kgrag build`"):
         Diagnoser(kb, settings=default_settings)
 
 

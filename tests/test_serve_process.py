@@ -148,3 +148,34 @@ def test_mcp_over_stdio(kb_root: Path) -> None:
 
     out = anyio.run(main)
     assert out["candidates"][0]["name"] == "Dravet syndrome"
+
+
+def test_workers_fork_from_one_load_and_a_dead_worker_is_replaced(kb_root: Path) -> None:
+    """``--workers 2`` over an embedded store: the parent loads once and forks both workers
+    (so they share its memory); a worker killed mid-life is forked again and serves the same
+    answers."""
+    import psutil
+
+    port = free_port()
+    proc = start(kb_root, port, workers=2)
+    try:
+        wait_ready(port, proc)
+        before = answers(port)
+        parent = psutil.Process(proc.pid)
+        workers = parent.children()
+        assert len(workers) == 2, workers  # forked from the loaded parent, not spawned anew
+        workers[0].kill()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = parent.children()
+            if len(now) == 2 and workers[0].pid not in {w.pid for w in now}:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the killed worker was not replaced: {parent.children()}")
+        wait_ready(port, proc)
+        for _ in range(4):  # whichever worker takes each request
+            assert answers(port) == before
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)

@@ -36,13 +36,47 @@ def _graph_summary(settings: Settings) -> dict[str, Any] | None:
         store.close()
 
 
+def check_artifacts(settings: Settings) -> dict[str, Any]:
+    """Hash every retrieval artifact of the default knowledge base against its manifest.
+
+    Raises:
+        ArtifactDamaged: a file is missing, truncated, altered or another build's.
+        RetrievalNotBuilt: nothing was built.
+    """
+    from kgrag.config import kb_dir
+    from kgrag.graph.sqlite_store import SqliteGraphStore
+    from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
+    from kgrag.retrieval.manifest import verify
+
+    store = SqliteGraphStore(kb_dir(settings), read_only=True)
+    try:
+        directory = artifacts_dir(store, settings)
+        manifest = verify(directory, store.get_meta(META_KEY), rehash=True)
+    finally:
+        store.close()
+    return {"directory": str(directory), "files": len(manifest.files), "status": "intact"}
+
+
 def info(
     json: bool = typer.Option(False, "--json", help="machine-readable output"),
     rebuild: bool = typer.Option(False, "--rebuild", help="recompile the concept table"),
+    check: bool = typer.Option(
+        False, "--check", help="hash every knowledge-base artifact against the build's manifest"
+    ),
 ) -> None:
     """Show kgrag's version, its vocabularies (version, license) and concept counts."""
     with cli_errors():
         settings = get_settings()
+        if check:  # a damaged artifact: one line naming it, exit code 1
+            result = check_artifacts(settings)
+            if json:
+                emit_json(result)
+            else:
+                console.print(
+                    f"artifacts in {safe(result['directory'])}: {result['files']} files intact",
+                    highlight=False,
+                )
+            return
         table = load_concepts(settings, rebuild=rebuild, progress=ProgressReporter(json))
         stats = table.stats()
         graph = _graph_summary(settings)

@@ -67,6 +67,12 @@ def serve(
         configure(config.log_level)
         if config.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kgrag-metrics-")
+        # embedded store: load once, fork the workers (they share its memory)
+        if config.workers > 1 and hasattr(os, "fork") and "://" not in (config.store or ""):
+            from kgrag.serve.prefork import run_prefork
+
+            run_prefork(config)
+            return
         uvicorn.run(
             "kgrag.serve.app:app_from_env",
             factory=True,

@@ -121,7 +121,8 @@ def to_bytes(data: UnifiedData) -> bytes:
         "warnings": data.warnings,
         "per_source": data.per_source,
     }
-    return zstandard.ZstdCompressor(level=3).compress(orjson.dumps(payload))
+    # with a content checksum: a flipped byte fails decompression and the table is rebuilt
+    return zstandard.ZstdCompressor(level=3, write_checksum=True).compress(orjson.dumps(payload))
 
 
 def from_bytes(blob: bytes, origin: str = "<bytes>") -> UnifiedData:

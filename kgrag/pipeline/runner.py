@@ -229,11 +229,11 @@ class Builder:
     def _retrieval_artifacts(self, rebuild: bool) -> dict[str, int]:
         """The diagnostic model and passage index, remade when any source changed."""
         from kgrag.retrieval.artifacts import META_KEY, artifacts_dir, build_artifacts
-        from kgrag.retrieval.model import FILE_NAME
+        from kgrag.retrieval.manifest import intact
 
         sources = [self.store.get_meta(f"source:{s.name or s.kind}") for s in self.recipe.sources]
         fp = digest(sources, self.recipe.encoder, code_digest(PACKAGE / "retrieval"))
-        present = (artifacts_dir(self.store, self.settings) / FILE_NAME).is_file()
+        present = intact(artifacts_dir(self.store, self.settings), fp)  # manifest: whole, this build's
         if not rebuild and present and self.store.get_meta(META_KEY) == fp:
             self.say("retrieval artifacts: unchanged, skipped")
             return {}

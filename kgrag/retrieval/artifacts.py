@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from kgrag.config import Settings, get_settings
+from kgrag.errors import RetrievalError
 from kgrag.graph.base import GraphStore
 from kgrag.progress import Progress
 
@@ -38,25 +39,37 @@ def build_artifacts(
 ) -> dict[str, int]:
     """Compile the diagnostic model and index the passages; record ``fingerprint``.
 
-    Embeddings of chunks whose text is unchanged are taken from the previous index.
+    Embeddings of chunks whose text is unchanged are taken from the previous index (when its
+    manifest vouches for them). Ends by writing the manifest of every artifact
+    (:mod:`kgrag.retrieval.manifest`), which opening the knowledge base checks.
     """
+    from kgrag.errors import ArtifactDamaged
     from kgrag.retrieval.compile import compile_model
+    from kgrag.retrieval.manifest import verify, write_manifest
     from kgrag.retrieval.model import FILE_NAME
-    from kgrag.retrieval.passages import PassageIndex, encoder_by_name
+    from kgrag.retrieval.passages import EMBEDDINGS_NAME, PassageIndex, encoder_by_name
 
     directory = artifacts_dir(store, settings)
     directory.mkdir(parents=True, exist_ok=True)
     store.set_meta(META_KEY, "building")
+    reuse: Path | None = directory
+    try:  # saved embeddings the manifest finds damaged are not reused (without a manifest, as
+        # an older build left them, they are: the reuse checks their encoder and shape)
+        verify(directory, names={EMBEDDINGS_NAME}, rehash=True)
+    except RetrievalError as e:
+        damaged = isinstance(e, ArtifactDamaged) and e.problem != "manifest"
+        reuse = None if damaged else directory
     model = compile_model(store, fingerprint=fingerprint, progress=progress)
     model.save(directory / FILE_NAME)
     passages = PassageIndex.build(
         store,
         encoder_by_name(encoder),
-        reuse=directory,
+        reuse=reuse,
         kind=(settings or get_settings()).vector_index,
         progress=progress,
     )
     passages.save(directory)
+    write_manifest(directory, fingerprint)
     store.set_meta(META_KEY, fingerprint)
     return {
         "diseases": len(model.diseases),

@@ -18,13 +18,14 @@ import numpy.typing as npt
 
 from kgrag._text import sanitize
 from kgrag.config import Settings, get_settings
-from kgrag.errors import InvalidRequest, KnowledgeBaseRebuilding, RetrievalNotBuilt
+from kgrag.errors import InvalidRequest, KnowledgeBaseRebuilding, RetrievalError, RetrievalNotBuilt
 from kgrag.graph.base import GraphStore
 from kgrag.retrieval.artifacts import META_KEY, artifacts_dir
 from kgrag.retrieval.citations import verify
 from kgrag.retrieval.consistency import consistent_read, read_stamp
 from kgrag.retrieval.evidence import EvidenceBuilder
 from kgrag.retrieval.findings import FindingsArg, read_findings
+from kgrag.retrieval.manifest import verify as verify_artifacts
 from kgrag.retrieval.model import FILE_NAME, DiagnosticModel, ScoringParams
 from kgrag.retrieval.passage_search import PassageSearch, findings_query
 from kgrag.retrieval.priors import SETTINGS, DiseasePrior, Setting, disease_priors, log_prior
@@ -56,6 +57,8 @@ class Diagnoser:
 
     Raises:
         RetrievalNotBuilt: the knowledge base has no retrieval artifacts matching it.
+        ArtifactDamaged: an artifact is missing, truncated, altered or from another build
+            (checked against the build's manifest, :mod:`kgrag.retrieval.manifest`).
 
     Examples:
         >>> import kgrag
@@ -88,6 +91,18 @@ class Diagnoser:
                 "the knowledge base is being built (a build is running, or one was interrupted "
                 "and `kgrag build` resumes it); retry when the build finishes"
             )
+        try:  # sizes always, SHA-256 on the first open in this process
+            verify_artifacts(self.directory, self.store.get_meta(META_KEY))
+        except RetrievalError:
+            now = read_stamp(self.store)
+            if store is not self.store:  # opened here
+                self.store.close()
+            if now.retrieval == "building" or now.status == "building":
+                raise KnowledgeBaseRebuilding(
+                    "the knowledge base's retrieval artifacts are being written (a build is "
+                    "running, or one was interrupted); retry when `kgrag build` finishes"
+                ) from None
+            raise
         self.model = DiagnosticModel.load(self.directory / FILE_NAME, params)
         if (stamp := self.store.get_meta(META_KEY)) != self.model.fingerprint:
             raise RetrievalNotBuilt(

@@ -40,7 +40,7 @@ def follow_ups(
     w = np.asarray(weights, float)
     w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
     cols = sorted(terms)
-    sub = model.F[list(candidates)][:, cols].toarray()  # candidates x terms
+    sub = model.F_rows[list(candidates)].toarray()[:, cols]  # candidates x terms
     mean = w @ sub
     gain = (w @ (sub - mean) ** 2) * model.ic[cols]
     out: list[FollowUp] = []

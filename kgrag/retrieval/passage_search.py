@@ -48,6 +48,7 @@ class PassageSearch:
     def __init__(self, store: GraphStore, directory: Path) -> None:
         self.store, self.directory = store, directory
         self._index: PassageIndex | None = None
+        self._mentions: dict[str, tuple[str, ...]] | None = None
         self.error: str | None = None  # why vector search is unavailable, once known
 
     @property
@@ -98,13 +99,28 @@ class PassageSearch:
         return out
 
     def _diseases_mentioned(self, chunk_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Chunk -> the diseases (and groups) it mentions as present, in one read."""
-        sub = self.store.subgraph(list(chunk_ids), hops=1, types=[EdgeType.MENTIONS], direction="out")
-        tiers = {n.id: n.tier for n in sub.nodes}
-        chunks = set(chunk_ids)
-        out: dict[str, list[str]] = {}
-        for edge in sub.edges:
-            present = any(cl.props.get("assertion") == "present" for cl in edge.claims)
-            if edge.src in chunks and present and tiers.get(edge.dst) in (Tier.DISEASE, Tier.GROUP):
-                out.setdefault(edge.src, []).append(edge.dst)
-        return out
+        """Chunk -> the diseases (and groups) it mentions as present (from :attr:`mentions`)."""
+        mentions = self.mentions
+        return {c: list(mentions[c]) for c in chunk_ids if c in mentions}
+
+    @property
+    def mentions(self) -> dict[str, tuple[str, ...]]:
+        """Every chunk -> the diseases and groups it mentions as present, ids in sorted order.
+
+        Read once (on first use; the sidecar reads it at load) from the MENTIONS edges and the
+        tiers of the concepts they reach, instead of a subgraph read per request. A rebuild of
+        the knowledge base makes a new Diagnoser, so it never outlives its graph.
+        """
+        if self._mentions is None:
+            present: dict[str, list[str]] = {}
+            for edge in self.store.iter_edges([EdgeType.MENTIONS]):
+                if any(cl.props.get("assertion") == "present" for cl in edge.claims):
+                    present.setdefault(edge.src, []).append(edge.dst)
+            targets = {d for ds in present.values() for d in ds}
+            tiers = {i: n.tier for i, n in self.store.get_nodes(sorted(targets)).items()}
+            wanted = (Tier.DISEASE, Tier.GROUP)
+            table = {
+                c: tuple(sorted({d for d in ds if tiers.get(d) in wanted})) for c, ds in present.items()
+            }
+            self._mentions = {c: ds for c, ds in table.items() if ds}
+        return self._mentions

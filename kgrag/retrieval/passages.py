@@ -28,6 +28,9 @@ INDEX_NAME = "passages.index"
 IDS_NAME = "passages.ids.json"
 EMBEDDINGS_NAME = "passages.embeddings.npz"
 KEY_BYTES = 16
+MANIFEST_NAME = "manifest.json"  # kgrag.retrieval.manifest's
+# what loading the index reads (the embeddings are read by the next build only)
+INDEX_FILES = (INDEX_NAME, INDEX_NAME + ".json", "passages.npy", IDS_NAME)
 
 
 def encoder_by_name(name: str) -> Encoder:
@@ -162,10 +165,22 @@ class PassageIndex:
     def load(
         cls, directory: Path, encoder: Encoder | None = None, *, store: GraphStore | None = None
     ) -> PassageIndex:
-        """The index saved in ``directory``; ``store`` is needed when its vectors live in Neo4j."""
+        """The index saved in ``directory``; ``store`` is needed when its vectors live in Neo4j.
+
+        Its files are checked against the build's manifest first (sizes; SHA-256 on the first
+        load in a process, see :mod:`kgrag.retrieval.manifest`).
+
+        Raises:
+            RetrievalNotBuilt: no passage index in ``directory``.
+            ArtifactDamaged: one of its files is missing, truncated, altered or another build's.
+            IndexMismatch: it was built with another encoder or dimension than ``encoder``.
+        """
+        from kgrag.retrieval.manifest import verify
+
         path = directory / INDEX_NAME
-        if not (directory / IDS_NAME).is_file():
+        if not (directory / IDS_NAME).is_file() and not (directory / MANIFEST_NAME).is_file():
             raise RetrievalNotBuilt(f"no passage index in {directory}; run `kgrag build`")
+        verify(directory, names=set(INDEX_FILES))
         meta = read_meta(path, encoder.name if encoder else None, encoder.dim if encoder else None)
         encoder = encoder or encoder_by_name(str(meta["encoder"]))
         ids: list[str] = json.loads((directory / IDS_NAME).read_text())

@@ -26,11 +26,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kgrag._version import __version__
 from kgrag.errors import (
     ApiError,
+    ArtifactDamaged,
     ConceptNotFound,
     ConfigError,
     DocumentNotFound,
@@ -68,6 +70,7 @@ from kgrag.types import Concept, SemanticKind
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 STATIC = Path(str(resources.files("kgrag.serve") / "static"))
 
@@ -128,11 +131,13 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.threads = anyio.CapacityLimiter(config.request_threads)  # this loop's
         loader = threading.Thread(target=svc.load, name="kgrag-load", daemon=True)
         loader.start()
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(mcp.session_manager.run())
             yield
+        svc.stop_loading()  # a loader waiting to retry (build running, damaged artifact) ends now
         await anyio.to_thread.run_sync(loader.join, 5.0)
         svc.close()
 
@@ -148,7 +153,17 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
 
     async def call(fn: Callable[[], T]) -> T:
         """Run a blocking library call in a worker thread (the case service owns the timeout)."""
-        return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(
+            fn, abandon_on_cancel=True, limiter=getattr(app.state, "threads", None)
+        )
+
+    def rendered(model: M) -> tuple[M, Response]:
+        """The answer and its JSON, rendered once in the worker thread.
+
+        Returned as a ready response, FastAPI neither validates the model against the route's
+        ``response_model`` again (which only documents it) nor renders it on the event loop.
+        """
+        return model, Response(model.model_dump_json(), media_type="application/json")
 
     def limit_text(value: str | None, field: str) -> None:
         if problem := config.text_problem(value, field):
@@ -204,6 +219,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
             return body(
                 503, "graph_unavailable", f"the graph store is unavailable: {e}", {"Retry-After": "5"}
             )
+        if isinstance(e, ArtifactDamaged):
+            return body(503, "damaged", str(e))
         if isinstance(e, RetrievalNotBuilt):
             return body(503, "not_built", str(e))
         if isinstance(e, KnowledgeBaseRebuilding):
@@ -283,12 +300,12 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
     @app.post(
         "/v1/retrieve", response_model=EvidenceBundle, tags=["retrieval"], responses=_errors(*COMMON)
     )
-    async def retrieve(req: RetrieveRequest) -> EvidenceBundle:
+    async def retrieve(req: RetrieveRequest) -> Response:
         """The evidence bundle (graph candidates with paths, cited passages), no LLM."""
         limit_case(req)
-        bundle = await call(lambda: svc.retrieve(req))
+        bundle, body = await call(lambda: rendered(svc.retrieve(req)))
         metrics.observe_report(bundle)
-        return bundle
+        return body
 
     @app.post(
         "/v1/diagnose",
@@ -304,11 +321,11 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         limit_case(req)
         if req.llm:
             return await _grounded(req)
-        report = await call(lambda: svc.diagnose(req))
+        report, body = await call(lambda: rendered(svc.diagnose(req)))
         metrics.observe_report(report)
         if not report.candidates:
             metrics.ABSTENTIONS.labels("no_candidates").inc()
-        return report
+        return body
 
     @app.post(
         "/v1/ground",
@@ -316,7 +333,7 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         tags=["retrieval"],
         responses=_errors(*COMMON),
     )
-    async def ground(req: GroundRequest) -> GroundedDifferential:
+    async def ground(req: GroundRequest) -> Response:
         """Ground the caller's differential: evidence for and against each hypothesis.
 
         Each hypothesis (a name or a code) comes back resolved (or ``unresolved`` with its
@@ -325,7 +342,8 @@ def create_app(config: ServeConfig | None = None, service: KnowledgeService | No
         score; ``consider_also`` holds kgrag's own top candidates not among them.
         """
         limit_case(req)
-        return await call(lambda: svc.ground(req))
+        _, body = await call(lambda: rendered(svc.ground(req)))
+        return body
 
     async def _grounded(req: DiagnoseRequest) -> Any:
         try:

@@ -57,6 +57,14 @@ class ServeConfig(BaseSettings):
         default="600/minute", description="per key (or client address without keys), `limits` syntax"
     )
     request_timeout_s: float = Field(default=30.0, gt=0, description="slower requests: 504")
+    request_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="library calls a worker runs at once (more wait their turn, within the "
+        "timeout): Python runs one thread at a time, so a few keep the cores busy and each "
+        "thread's read connection and buffers bounded",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="allowed CORS origins; empty: CORS off"
     )

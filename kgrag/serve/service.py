@@ -1,8 +1,9 @@
 """The loaded knowledge base behind both the REST API and the MCP tools.
 
 One :class:`~kgrag.retrieval.diagnose.Diagnoser` (graph store, diagnostic model, passage index,
-linker), loaded once, its calls serialised by a lock (the store's connection and the encoder are
-shared).
+linker), loaded once and warmed (priors, rankers), its calls run concurrently: every structure they
+share is read-only once loaded, the embedded store gives each thread its own read connection, and
+a reload after a rebuild waits for the requests in flight (:class:`ReadWriteGate`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from kgrag.errors import (
+    ArtifactDamaged,
     ConceptNotFound,
     DocumentNotFound,
     GraphUnavailable,
@@ -40,6 +43,62 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def warm(dx: Diagnoser) -> None:
+    """Compute at load what the first requests would otherwise compute (and race to cache).
+
+    The prior classes and the log prior of every setting, the default ranker, and which
+    diseases each passage mentions.
+    """
+    from kgrag.retrieval.priors import SETTINGS
+
+    for setting in SETTINGS:
+        dx.log_prior(setting)
+    dx.ranker(dx.settings.diagnose_method)
+    dx.ranker("graph")
+    _ = dx.passages.mentions  # chunk -> diseases it mentions, read once
+
+
+class ReadWriteGate:
+    """Many readers at once, or one writer; a waiting writer holds new readers off."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """Hold the gate shared."""
+        with self._cond:
+            while self._writing or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """Hold the gate alone (waits for the readers in flight)."""
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
 
 
 class KnowledgeService:
@@ -69,7 +128,8 @@ class KnowledgeService:
         self.torch_threads = torch_threads
         self._dx: Diagnoser | None = None
         self._llm_instance: LLM | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # making the LLM
+        self._gate = ReadWriteGate()  # requests read together; a reload runs alone
         self.error: str | None = None
         self.parts = {"knowledge_base": False, "model": False, "index": False}
         self.load_seconds: float | None = None
@@ -77,11 +137,10 @@ class KnowledgeService:
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None
         self.rebuilding = False  # the last load found a build running; load() retries
-        # every request goes through the one case service: reopen after a rebuild, the timeout
-        self._stale = False  # a newer build completed: reload before the next request
-        self.cases = CaseService(
-            factory=self._reload, on_reopen=self._mark_stale, timeout_s=timeout_s, serialize=self._lock
-        )
+        self.damaged: ArtifactDamaged | None = None  # the last load found a damaged artifact
+        # every case request goes through the one case service (the timeout); its calls run
+        # through the gate below, which reloads the knowledge base after a newer build
+        self.cases = CaseService(factory=lambda: self.diagnoser, timeout_s=timeout_s, guard=self._locked)
 
     # -- life cycle -------------------------------------------------------------------
     def load(self, retry_every: float = 5.0) -> None:
@@ -90,7 +149,9 @@ class KnowledgeService:
         A failure is kept for ``/readyz`` instead of raised; a loaded service stays as is.
         While a build of the knowledge base is running (:class:`KnowledgeBaseRebuilding`),
         loading is retried every ``retry_every`` seconds until it completes or the service
-        closes, so a server started during a build becomes ready when the build ends.
+        closes, so a server started during a build becomes ready when the build ends. A
+        damaged artifact (:class:`ArtifactDamaged`) is retried the same way: requests answer
+        503 naming the file, and the server becomes ready once ``kgrag build`` has remade it.
         """
         while self._dx is None and not self._stop.is_set():
             self._load_once()
@@ -99,8 +160,11 @@ class KnowledgeService:
             self._stop.wait(retry_every)
 
     def _load_once(self) -> None:
-        """One attempt of :meth:`load`; a failure is kept in ``error``."""
-        self.rebuilding = False
+        """One attempt of :meth:`load`; a failure is kept in ``error``.
+
+        ``rebuilding`` and ``damaged`` keep the last outcome until this one is known, so a
+        request meanwhile gets the same answer as before (not a "failed to load").
+        """
         started = time.perf_counter()
         try:
             if self.factory is not None:
@@ -113,6 +177,7 @@ class KnowledgeService:
             _ = dx.model
             self.parts["model"] = True
             _ = dx.linker  # builds the dictionary over the concept table
+            warm(dx)
             index = dx.passages.index
             self.parts["index"] = True
             torch = sys.modules.get("torch")
@@ -121,6 +186,7 @@ class KnowledgeService:
             if index is None:
                 logger.warning("passage search unavailable: %s", dx.passages.error)
             self._dx = dx
+            self.rebuilding, self.damaged = False, None
             if getattr(dx.store, "driver", None) is not None:
                 self._watch = threading.Thread(
                     target=self._watch_store, name="kgrag-store-watch", daemon=True
@@ -129,11 +195,17 @@ class KnowledgeService:
             self.load_seconds = time.perf_counter() - started
             self.error = None
             logger.info("knowledge base loaded", extra={"seconds": round(self.load_seconds, 2)})
-        except KnowledgeBaseRebuilding as e:
+        except ArtifactDamaged as e:  # kept for requests (503) and retried: a build repairs it
+            self.damaged = e
             self.rebuilding = True
+            self.error = f"{type(e).__name__}: {e}"
+            logger.error("knowledge base is damaged: %s", e)
+        except KnowledgeBaseRebuilding as e:
+            self.rebuilding, self.damaged = True, None
             self.error = f"{type(e).__name__}: {e} (the server loads it when the build ends)"
             logger.warning("knowledge base is being built; loading it when the build ends")
         except Exception as e:
+            self.rebuilding, self.damaged = False, None
             self.error = f"{type(e).__name__}: {e}"
             logger.error("knowledge base failed to load: %s", self.error)
 
@@ -172,6 +244,10 @@ class KnowledgeService:
                     )
                 self.store_error = str(e)
 
+    def stop_loading(self) -> None:
+        """End :meth:`load`'s retries (a load in progress finishes) and the store watcher."""
+        self._stop.set()
+
     def close(self) -> None:
         """Stop the store watcher and close the knowledge base."""
         self._stop.set()
@@ -188,6 +264,13 @@ class KnowledgeService:
     def diagnoser(self) -> Diagnoser:
         """Raises: NotReady: still loading, or loading failed."""
         if self._dx is None:
+            if (d := self.damaged) is not None:  # a fresh copy: one error object per request
+                raise ArtifactDamaged(d.path, d.problem, d.detail)
+            if self.rebuilding:  # loaded again once the running build ends
+                raise KnowledgeBaseRebuilding(
+                    "the knowledge base is being rebuilt; the server reloads it when the build "
+                    "ends (retry shortly)"
+                )
             raise NotReady(
                 (self.error and f"the knowledge base failed to load ({self.error}); fix and restart")
                 or "the knowledge base is still loading; retry shortly (see /readyz)"
@@ -222,26 +305,35 @@ class KnowledgeService:
             return self.status("unavailable", str(e))
         return self.status("ready")
 
-    def _mark_stale(self) -> None:
-        self._stale = True
+    def _locked(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` beside other requests, reloading the knowledge base once if needed.
 
-    def _reload(self) -> Diagnoser:
-        """The knowledge base for the case service: the loaded one, or reloaded after a rebuild."""
-        with self._lock:
-            if self._stale and self._dx is not None:
+        Requests run concurrently (each thread reads the graph through its own connection);
+        when a newer build has completed since the knowledge base was loaded, the first
+        request to notice waits for the requests in flight, reloads it while new ones wait,
+        and ``fn`` runs again (``fn`` must read ``self.diagnoser`` anew, as every call below
+        does).
+        """
+        with self._gate.read():
+            stale = self._dx
+            try:
+                return fn()
+            except KnowledgeBaseRebuilding as e:
+                if not e.reopen or stale is None:
+                    raise
+                rebuilt = e
+        with self._gate.write():
+            if self._dx is stale:  # no other request reloaded it meanwhile
                 logger.info("knowledge base rebuilt; reloading it")
-                self._dx.close()
+                stale.close()
                 self._dx = None
                 self._load_once()
-            self._stale = False
-        return self.diagnoser
-
-    def _locked(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` through the case service (serialised, reopened once after a rebuild).
-
-        ``fn`` must read ``self.diagnoser`` anew, as every call below does.
-        """
-        return self.cases.run(lambda _dx: fn())
+                if self._dx is None and self.rebuilding:  # another build began: load after it
+                    threading.Thread(target=self.load, name="kgrag-reload", daemon=True).start()
+            if self._dx is None:
+                raise rebuilt
+        with self._gate.read():
+            return fn()
 
     # -- the calls ---------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
