@@ -83,7 +83,7 @@ def medqa(dx: Any, limit: int | None) -> tuple[dict[str, Any], list[dict[str, An
                 {
                     "key": k,
                     "features": h.features,
-                    "score": h.score,
+                    "score": h.score if h.score is not None else -1e3,
                     "status": h.resolution.status,
                     "coverage": h.coverage.level,
                 }
@@ -191,8 +191,8 @@ def clinical(dx: Any, limit: int | None) -> dict[str, Any]:
         mine = next(h for h in grounded.hypotheses if h.hypothesis == g["gold_name"])
         resolved_right += bool(mine.concept and (codes & {mine.concept.id, *mine.codes}))
         cited += any(c2.verified or c2.kind == "annotation" for s in mine.support for c2 in s.citations)
-        rest = [h.score for h in grounded.hypotheses if h is not mine]
-        outscored += all(mine.score > s for s in rest)
+        rest = [h.score for h in grounded.hypotheses if h is not mine and h.score is not None]
+        outscored += mine.score is not None and all(mine.score > s for s in rest)
     return {
         "cases": n,
         "gold_resolved_to_gold_concept": round(resolved_right / n, 4) if n else None,

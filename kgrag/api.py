@@ -580,6 +580,10 @@ def ground(
         >>> [h.concept.name for h in g.hypotheses]
         ['pneumonia', 'pulmonary embolism']
     """
+    if isinstance(hypotheses, (list, tuple)) and not hypotheses:
+        raise InvalidRequest(
+            'hypotheses is empty; give at least one diagnosis to ground (["pneumonia", "ICD10CM:J20.9"])'
+        )
     if isinstance(absent, (str, bytes)) or not isinstance(absent, Sequence):
         raise InvalidRequest(f"absent must be a list of codes, got {type(absent).__name__}")
     coded = list(findings or []) if not isinstance(findings, (str, bytes)) else findings

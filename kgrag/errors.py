@@ -73,7 +73,8 @@ class MissingExtraError(KgragError, ImportError):
         self.package = package
         self.extra = extra
         super().__init__(
-            f"{purpose} needs the '{package}' package. Install it with: pip install \"kgrag[{extra}]\""
+            f"{purpose} needs the '{package}' package. Install it with: pip install \"kgrag[{extra}]\" "
+            f"(from a checkout: pip install -e \".[{extra}]\")"
         )
 
 

@@ -125,7 +125,8 @@ def print_grounding(g: GroundedDifferential) -> None:
         coverage = f"{cov.level}: {cov.facts} facts, {cov.passages} passages"
         cells.append(
             [
-                str(h.rank), shorten(h.hypothesis), concept, f"{h.score:+.2f}", f"{h.probability:.2f}",
+                str(h.rank), shorten(h.hypothesis), concept,
+                "-" if h.score is None else f"{h.score:+.2f}", f"{h.probability:.2f}",
                 coverage, str(len(h.support)), str(len(h.against)),
             ]
         )  # fmt: skip

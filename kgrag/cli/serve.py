@@ -43,17 +43,17 @@ def serve(
 
     Options not given come from ``KGRAG_SERVE_*`` (e.g. ``KGRAG_SERVE_API_KEYS``).
     """
-    try:
-        import uvicorn
+    with cli_errors():  # a missing extra is one line saying what to install, not a traceback
+        try:
+            import uvicorn
 
-        from kgrag.serve.config import load_config
-    except ImportError as e:  # pragma: no cover - depends on the install
-        from kgrag.errors import MissingExtraError
+            from kgrag.serve.config import load_config
+        except ImportError as e:  # depends on the install
+            from kgrag.errors import MissingExtraError
 
-        raise MissingExtraError(e.name or "fastapi", "serve", "kgrag serve") from e
-    from kgrag.serve.logs import configure
+            raise MissingExtraError(e.name or "fastapi", "serve", "kgrag serve") from e
+        from kgrag.serve.logs import configure
 
-    with cli_errors():
         _env(
             host=host,
             port=port,
@@ -91,8 +91,16 @@ def mcp(
     log_level: str = typer.Option("WARNING", "--log-level"),
 ) -> None:
     """Serve the MCP tools over stdio (for agent frameworks that launch a command)."""
-    from kgrag.serve.config import load_config
-    from kgrag.serve.logs import configure
+    with cli_errors():
+        try:
+            import mcp as _mcp  # noqa: F401
+
+            from kgrag.serve.config import load_config
+            from kgrag.serve.logs import configure
+        except ImportError as e:  # depends on the install
+            from kgrag.errors import MissingExtraError
+
+            raise MissingExtraError(e.name or "mcp", "serve", "kgrag mcp") from e
     from kgrag.serve.mcp_server import build_mcp
     from kgrag.serve.service import KnowledgeService
 

@@ -103,7 +103,7 @@ def grounded_candidates(grounded: GroundedDifferential) -> list[DiagnosisCandida
                 concept_id=h.concept.id,
                 name=h.concept.name,
                 codes=h.codes,
-                score=h.score,
+                score=h.score if h.score is not None else 0.0,
                 probability=h.probability,
                 log_lr=h.log_lr,
                 log_prior=h.log_prior,

@@ -93,7 +93,7 @@ class GroundedHypothesis(BoundaryModel):
     codes: list[str] = Field(default_factory=list)
     resolution: Resolution
     rank: int
-    score: float
+    score: float | None = Field(description="the grounding score; None for an unresolved hypothesis")
     probability: float = Field(ge=0.0, le=1.0)
     log_lr: float | None = None
     log_prior: float | None = None
@@ -157,7 +157,8 @@ class GroundedDifferential(BoundaryModel):
             kids += [(f"unexplained: {u.name}", []) for u in h.unexplained]
             kids += [(f"ask: {a.finding.name}", []) for a in h.to_ask[:3]]
             label = (
-                f"{h.rank}. {h.hypothesis} -> {name} (score {h.score:+.2f}, coverage {h.coverage.level})"
+                f"{h.rank}. {h.hypothesis} -> {name} "
+                f"(score {'-' if h.score is None else f'{h.score:+.2f}'}, coverage {h.coverage.level})"
             )
             out.append((label, kids))
         if self.consider_also:

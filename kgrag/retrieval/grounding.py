@@ -208,13 +208,12 @@ class Grounder:
         laps.lap("vector")
         log_prior = dx.log_prior(setting)
         rows: list[GroundedHypothesis] = []
-        scores: list[float] = []
         for h in req.hypotheses:
-            row = self._one(h, patient, log_prior, cite=cite, evidence=req.evidence)
-            rows.append(row)
-            scores.append(row.score)
+            rows.append(self._one(h, patient, log_prior, cite=cite, evidence=req.evidence))
         laps.lap("hypotheses")
-        probs = _softmax(np.asarray(scores, float)) if scores else np.zeros(0)
+        # an unresolved hypothesis has no score: ranked last, probability 0
+        scores = [row.score if row.score is not None else -math.inf for row in rows]
+        probs = _softmax(np.asarray(scores, float)) if rows else np.zeros(0)
         order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
         ranked = [
             rows[i].model_copy(update={"rank": r, "probability": round(float(probs[i]), 6)})
@@ -346,7 +345,11 @@ class Grounder:
             method, score = (top.method, top.score) if top else ("none", 0.0)
             return None, Resolution(status="unresolved", method=method, score=score, alternatives=alts)
         tied = list({c.concept_id: c for c in diseases if abs(top.score - c.score) < TIE}.values())
-        best = max(tied, key=lambda c: (self._known(c.concept_id), -tied.index(c)))
+        # the name closest to the hypothesis, then the concept the knowledge base knows most about
+        best = max(
+            tied,
+            key=lambda c: (round(_similarity(h, c.name), 1), self._known(c.concept_id), -tied.index(c)),
+        )
         others = [
             ConceptRef(id=c.concept_id, name=c.name) for c in diseases if c.concept_id != best.concept_id
         ]
@@ -371,7 +374,7 @@ class Grounder:
         cid, resolution = self.resolve(hypothesis)
         if cid is None:
             return GroundedHypothesis(
-                hypothesis=hypothesis, resolution=resolution, rank=0, score=-1e3, probability=0.0,
+                hypothesis=hypothesis, resolution=resolution, rank=0, score=None, probability=0.0,
                 coverage=Coverage(level="nothing", facts=0, passages=0),
                 unexplained=list(patient.present.values()),
             )  # fmt: skip
@@ -418,18 +421,30 @@ class Grounder:
         )
 
     def _chunks(self, cid: str, patient: Patient) -> ChunkEvidence:
-        """Chunks about ``cid`` and, per patient finding, the mentions of it they hold."""
+        """Chunks about ``cid`` and, per patient finding, the mentions of it that speak of ``cid``.
+
+        A chunk is about ``cid`` when it names ``cid`` as present. A finding it names counts
+        for ``cid`` only when the chunk's document is about ``cid`` (its focus) or the finding
+        is named in a sentence that also names ``cid``: a page about Addison's disease that
+        lists depression among its symptoms is not evidence of what depression shows.
+        """
         store = self.dx.store
         about: dict[str, Node] = {}
+        spans: dict[str, list[tuple[int, int]]] = {}  # chunk -> where it names cid (document offsets)
         for edge, chunk in store.neighbours(
             cid, types=[EdgeType.MENTIONS], direction="in", limit=MAX_CHUNKS
         ):
-            if chunk.label is Label.CHUNK and any(
-                c.props.get("assertion") == "present" for c in edge.claims
-            ):
+            present = [c for c in edge.claims if c.props.get("assertion") == "present"]
+            if chunk.label is Label.CHUNK and present:
                 about[chunk.id] = chunk
+                spans[chunk.id] = [(int(c.start or 0), int(c.end or 0)) for c in present]
         if not about:
             return ChunkEvidence({}, {})
+        docs = store.get_nodes({str(n.props.get("document")) for n in about.values()})
+        focused = {
+            c for c, n in about.items()
+            if (d := docs.get(str(n.props.get("document")))) is not None and d.props.get("focus") == cid
+        }  # fmt: skip
         wanted: dict[str, list[str]] = {}  # mentioned concept -> patient findings it stands for
         for f, ups in patient.up.items():
             for u in ups:
@@ -438,13 +453,14 @@ class Grounder:
         keys = [(chunk, EdgeType.MENTIONS, u) for chunk in about for u in wanted]
         named: dict[str, list[tuple[str, str, int, int]]] = {}
         for e in store.edges(keys):  # one indexed read of just the mentions that matter
-            claims = [
-                c for c in e.claims if c.props.get("assertion") == "present" and c.start is not None
-            ]
-            if claims:
-                c = claims[0]
-                for f in wanted[e.dst]:
-                    named.setdefault(f, []).append((e.src, e.dst, int(c.start or 0), int(c.end or 0)))
+            for c in e.claims:
+                if c.props.get("assertion") != "present" or c.start is None:
+                    continue
+                start, end = int(c.start), int(c.end or c.start)
+                if e.src in focused or _same_sentence(about[e.src], (start, end), spans[e.src]):
+                    for f in wanted[e.dst]:
+                        named.setdefault(f, []).append((e.src, e.dst, start, end))
+                    break
         return ChunkEvidence(about, named)
 
     def _chunk_findings(self, chunks: ChunkEvidence) -> dict[str, int]:
@@ -685,6 +701,29 @@ def _source_of(reference: str) -> str:
     }.get(prefix, prefix.lower() or "curated")
 
 
+def _same_sentence(chunk: Node, span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
+    """Is ``span`` in the same sentence of the chunk as one of ``others`` (document offsets)?"""
+    text = str(chunk.props.get("text", ""))
+    base = int(chunk.props.get("start", 0))
+
+    def sentence(at: int) -> tuple[int, int]:
+        i = at - base
+        left = max(text.rfind(". ", 0, i), text.rfind("\n", 0, i), text.rfind("? ", 0, i))
+        right = min((j for j in (text.find(". ", i), text.find("\n", i), text.find("? ", i)) if j >= 0),
+                    default=len(text))  # fmt: skip
+        return left, right
+
+    mine = sentence(span[0])
+    return any(sentence(o[0]) == mine for o in others)
+
+
+def _similarity(a: str, b: str) -> float:
+    """How alike two names are, in [0, 1] (case folded, word order ignored)."""
+    from rapidfuzz import fuzz
+
+    return float(fuzz.token_sort_ratio(a.lower(), b.lower())) / 100.0
+
+
 def _words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'s", "")) if len(w) >= 3]
 
@@ -734,8 +773,8 @@ def _name(dx: Diagnoser, cid: str) -> str:
 
 
 def _softmax(x: FloatArray) -> FloatArray:
-    if x.size == 0:
-        return x
-    e = np.exp(x - x.max())
+    if x.size == 0 or not np.isfinite(x).any():
+        return np.zeros_like(x, dtype=float)
+    e = np.exp(x - x[np.isfinite(x)].max())
     out: FloatArray = e / e.sum()
     return out

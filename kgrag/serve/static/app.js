@@ -126,7 +126,7 @@ function showGrounded(g) {
     const name = h.concept ? `${h.concept.name} (${h.concept.id})` : "unresolved";
     const card = el("div", { class: "hypothesis", "data-rank": h.rank },
       el("h3", {}, `${h.rank}. ${h.hypothesis}`),
-      el("div", { class: "meta" }, `${name} · ${h.resolution.status} · score ${h.score.toFixed(2)} · `
+      el("div", { class: "meta" }, `${name} · ${h.resolution.status} · score ${h.score === null ? "–" : h.score.toFixed(2)} · `
         + `coverage ${h.coverage.level} (${h.coverage.facts} facts, ${h.coverage.passages} passages)`));
     const ul = el("ul", {});
     h.support.forEach((f) => ul.append(evidenceItem(f, "for")));
