@@ -109,7 +109,7 @@ def test_a_disease_with_no_knowledge_has_coverage_nothing_not_evidence_against(g
     """Diseases the vocabularies name but the knowledge base holds no fact or passage about:
     drawn at random from the concept table (a family, not one instance)."""
     rng = random.Random(7)
-    rows = [r for r in gdx.table.rows() if r.kind.value == "disease"]
+    rows = [r for r in gdx.table.rows() if r.kind == "disease"]
     unknown = []
     for r in rng.sample(rows, 400):
         d = gdx.model.disease_index.get(r.id)
