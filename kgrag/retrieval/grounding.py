@@ -59,6 +59,7 @@ from kgrag.retrieval.grounded import (
     ToAsk,
 )
 from kgrag.retrieval.model import FloatArray
+from kgrag.retrieval.passage_search import chunk_passage
 from kgrag.retrieval.report import Laps
 from kgrag.retrieval.request import CaseRequest
 from kgrag.retrieval.types import ConceptRef, FindingEvidence, Passage, QueryFindings
@@ -603,21 +604,8 @@ class Grounder:
         for c in top:
             node = chunks.chunks[c]
             doc = docs.get(str(node.props.get("document")))
-            start, end = int(node.props["start"]), int(node.props["end"])
-            out.append(
-                Passage(
-                    chunk=c,
-                    document=str(node.props.get("document")),
-                    title=doc.name if doc else "",
-                    section=node.props.get("section"),
-                    start=start,
-                    end=end,
-                    text=str(node.props.get("text", "")),
-                    score=round(sum(patient.ic[f] for f in hits[c]), 4),
-                    concepts=[cid],
-                    citation=passage_citation(self.dx.store, node, doc, start, end, "corpus"),
-                )
-            )
+            score = sum(patient.ic[f] for f in hits[c])
+            out.append(chunk_passage(self.dx.store, node, doc, score, [cid], "corpus"))
         return out
 
     def _consider_also(

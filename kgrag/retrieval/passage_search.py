@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from kgrag.errors import GraphError, KgragError, RetrievalError
 from kgrag.graph.base import GraphStore
-from kgrag.graph.schema import EdgeType, Tier
+from kgrag.graph.schema import EdgeType, Node, Tier
 from kgrag.retrieval.citations import passage_citation
 from kgrag.retrieval.model import DiagnosticModel
 from kgrag.retrieval.types import Passage
@@ -35,6 +35,34 @@ def findings_query(model: DiagnosticModel, present: Sequence[int]) -> str:
     """
     top = sorted(present, key=lambda t: -model.ic[t])[:QUERY_FINDINGS]
     return "; ".join(model.term_names[t] for t in top)
+
+
+def chunk_passage(
+    store: GraphStore, chunk: Node, doc: Node | None, score: float, concepts: list[str], source: str
+) -> Passage:
+    """A stored chunk as a :class:`Passage` with its verified citation.
+
+    Args:
+        store: the knowledge base (the document is read from it when ``doc`` is None).
+        chunk: the chunk node (``props``: ``text``, ``start``, ``end``, ``document``, ``section``).
+        doc: its document node, if already read.
+        score: the passage's score (vector similarity, or another ranking's).
+        concepts: the diseases it is about.
+        source: what found it (``vector``, ``corpus``), named in the citation.
+    """
+    start, end = int(chunk.props["start"]), int(chunk.props["end"])
+    return Passage(
+        chunk=chunk.id,
+        document=str(chunk.props.get("document")),
+        title=doc.name if doc else "",
+        section=chunk.props.get("section"),
+        start=start,
+        end=end,
+        text=str(chunk.props.get("text", "")),
+        score=round(score, 4),
+        concepts=concepts,
+        citation=passage_citation(store, chunk, doc, start, end, source),
+    )
 
 
 class PassageSearch:
@@ -81,21 +109,8 @@ class PassageSearch:
                 continue
             doc = docs.get(str(node.props.get("document")))
             focus = [str(doc.props["focus"])] if doc is not None and doc.props.get("focus") else []
-            start, end = int(node.props["start"]), int(node.props["end"])
-            out.append(
-                Passage(
-                    chunk=chunk_id,
-                    document=str(node.props.get("document")),
-                    title=doc.name if doc else "",
-                    section=node.props.get("section"),
-                    start=start,
-                    end=end,
-                    text=str(node.props.get("text", "")),
-                    score=round(score, 4),
-                    concepts=list(dict.fromkeys(focus + about.get(chunk_id, []))),
-                    citation=passage_citation(self.store, node, doc, start, end, "vector"),
-                )
-            )
+            concepts = list(dict.fromkeys(focus + about.get(chunk_id, [])))
+            out.append(chunk_passage(self.store, node, doc, score, concepts, "vector"))
         return out
 
     def _diseases_mentioned(self, chunk_ids: Sequence[str]) -> dict[str, list[str]]:
