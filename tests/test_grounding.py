@@ -81,16 +81,22 @@ def test_infant_example(gdx: Diagnoser) -> None:
 
 
 def _a_source_gives(dx: Diagnoser, concept: str, finding: str) -> bool:
-    """Does a fact or a passage about ``concept`` name ``finding`` as present?"""
+    """Does a fact, or a passage of a page about ``concept``, name ``finding`` as present?"""
     d = dx.model.disease_index.get(concept)
     if d is not None and any(
         finding in dx.model.term_names[a.term].lower() for a in dx.model.by_disease[d] if not a.not_shown
     ):
         return True
-    chunks = [
-        n.id
+    mentioning = [
+        n
         for e, n in dx.store.neighbours(concept, types=[EdgeType.MENTIONS], direction="in", limit=200)
         if any(c.props.get("assertion") == "present" for c in e.claims)
+    ]
+    docs = dx.store.get_nodes({str(n.props.get("document")) for n in mentioning})
+    chunks = [
+        n.id
+        for n in mentioning
+        if (d := docs.get(str(n.props.get("document")))) is not None and d.props.get("focus") == concept
     ]
     fever = [m.concept_id for m in dx.table.search(finding, limit=1, kinds=["finding"])]
     return bool(dx.store.edges([(c, EdgeType.MENTIONS, f) for c in chunks for f in fever]))
@@ -239,3 +245,38 @@ def test_cli_ground_table_json_and_batch(runner: CliRunner, tmp_path: Path) -> N
     assert rows[1]["id"] == "b" and "hypotheses" in rows[1]["error"]
     no_hyp = runner.invoke(app, ["ground", PNEUMONIA_CASE])
     assert no_hyp.exit_code == 2 and "hypothesis" in no_hyp.output
+
+
+def test_a_page_about_another_disease_is_no_evidence_for_the_hypothesis(gdx: Diagnoser) -> None:
+    """A chunk that names a hypothesis among another disease's features ("symptoms of
+    Hashimoto's disease include fatigue, depression, ...") must not cite that chunk's other
+    findings as evidence for the hypothesis: generated from the default corpus's chunks."""
+    from kgrag.graph.schema import Label, Tier
+
+    rng = random.Random(11)
+    chunks = [n for n in gdx.store.iter_nodes(Label.CHUNK)]
+    docs = {n.id: n for n in gdx.store.iter_nodes(Label.DOCUMENT)}
+    tried = 0
+    for chunk in rng.sample(chunks, len(chunks)):
+        doc = docs.get(str(chunk.props.get("document")))
+        focus = doc.props.get("focus") if doc else None
+        if not focus:
+            continue
+        out = gdx.store.neighbours(chunk.id, types=[EdgeType.MENTIONS], direction="out", limit=100)
+        diseases = [n.id for _, n in out if n.tier is Tier.DISEASE and n.id != focus]
+        findings = [n.name for _, n in out if n.tier is Tier.FINDING]
+        if not diseases or not findings:
+            continue
+        g = gdx.ground(
+            CaseRequest.parse(
+                text=". ".join(findings[:4]) + ".", hypotheses=[diseases[0]], consider_also=False
+            )
+        )
+        for item in [*g.hypotheses[0].support, *g.hypotheses[0].against]:
+            for c in item.citations:
+                if item.basis == "passage":
+                    assert c.document != doc.id, (diseases[0], focus, item.finding.name)  # type: ignore[union-attr]
+        tried += 1
+        if tried == 8:
+            break
+    assert tried >= 5

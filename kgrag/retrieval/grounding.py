@@ -424,21 +424,19 @@ class Grounder:
     def _chunks(self, cid: str, patient: Patient) -> ChunkEvidence:
         """Chunks about ``cid`` and, per patient finding, the mentions of it that speak of ``cid``.
 
-        A chunk is about ``cid`` when it names ``cid`` as present. A finding it names counts
-        for ``cid`` only when the chunk's document is about ``cid`` (its focus) or the finding
-        is named in a sentence that also names ``cid``: a page about Addison's disease that
-        lists depression among its symptoms is not evidence of what depression shows.
+        A chunk is about ``cid`` when it names ``cid`` as present (counted in coverage). A
+        finding it names is evidence for or against ``cid`` only when the chunk's document is
+        about ``cid`` (its focus): a page about Addison's disease that lists depression and
+        fatigue among its symptoms says nothing of what depression shows, even in one sentence.
         """
         store = self.dx.store
         about: dict[str, Node] = {}
-        spans: dict[str, list[tuple[int, int]]] = {}  # chunk -> where it names cid (document offsets)
         for edge, chunk in store.neighbours(
             cid, types=[EdgeType.MENTIONS], direction="in", limit=MAX_CHUNKS
         ):
-            present = [c for c in edge.claims if c.props.get("assertion") == "present"]
+            present = any(c.props.get("assertion") == "present" for c in edge.claims)
             if chunk.label is Label.CHUNK and present:
                 about[chunk.id] = chunk
-                spans[chunk.id] = [(int(c.start or 0), int(c.end or 0)) for c in present]
         if not about:
             return ChunkEvidence({}, {})
         docs = store.get_nodes({str(n.props.get("document")) for n in about.values()})
@@ -451,17 +449,16 @@ class Grounder:
             for u in ups:
                 if u != cid:
                     wanted.setdefault(u, []).append(f)
-        keys = [(chunk, EdgeType.MENTIONS, u) for chunk in about for u in wanted]
+        keys = [(chunk, EdgeType.MENTIONS, u) for chunk in focused for u in wanted]
         named: dict[str, list[tuple[str, str, int, int]]] = {}
         for e in store.edges(keys):  # one indexed read of just the mentions that matter
             for c in e.claims:
                 if c.props.get("assertion") != "present" or c.start is None:
                     continue
                 start, end = int(c.start), int(c.end or c.start)
-                if e.src in focused or _same_sentence(about[e.src], (start, end), spans[e.src]):
-                    for f in wanted[e.dst]:
-                        named.setdefault(f, []).append((e.src, e.dst, start, end))
-                    break
+                for f in wanted[e.dst]:
+                    named.setdefault(f, []).append((e.src, e.dst, start, end))
+                break
         return ChunkEvidence(about, named)
 
     def _chunk_findings(self, chunks: ChunkEvidence) -> dict[str, int]:
@@ -687,22 +684,6 @@ def _source_of(reference: str) -> str:
         "DDX": "DDXPlus",
         "DDXPLUS": "DDXPlus",
     }.get(prefix, prefix.lower() or "curated")
-
-
-def _same_sentence(chunk: Node, span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
-    """Is ``span`` in the same sentence of the chunk as one of ``others`` (document offsets)?"""
-    text = str(chunk.props.get("text", ""))
-    base = int(chunk.props.get("start", 0))
-
-    def sentence(at: int) -> tuple[int, int]:
-        i = at - base
-        left = max(text.rfind(". ", 0, i), text.rfind("\n", 0, i), text.rfind("? ", 0, i))
-        right = min((j for j in (text.find(". ", i), text.find("\n", i), text.find("? ", i)) if j >= 0),
-                    default=len(text))  # fmt: skip
-        return left, right
-
-    mine = sentence(span[0])
-    return any(sentence(o[0]) == mine for o in others)
 
 
 def _similarity(a: str, b: str) -> float:
