@@ -12,13 +12,13 @@ For a hypothesis resolved to a disease concept ``h`` and the patient's present f
   ``h`` shows are ``support`` (frequency, log LR, the fact's citations), absent findings
   ``h`` usually shows and present findings a source says ``h`` does not show are
   ``against``, present findings ``h`` shows nothing like are ``unexplained``.
-- **passages**: corpus chunks about ``h`` (chunks that mention ``h`` as present, and the
-  chunks of documents whose focus is ``h``) are searched for the patient's findings (the
-  finding concept itself or an is_a ancestor of it, as a present mention): a present
-  finding a passage names is ``support`` (basis ``passage``), an absent finding a passage
-  names as a feature of ``h`` is weak ``against``. Each citation is the exact span of the
-  mention in its document, verified against the stored text. This needs no vectors: the
-  graph's MENTIONS edges carry the spans.
+- **passages**: the chunks of corpus pages about ``h`` (their focus) are searched for the
+  patient's findings (the finding concept itself or an is_a ancestor of it, as a present
+  mention): a present finding such a passage names is ``support`` (basis ``passage``), an
+  absent finding it names is weak ``against``. A page about another disease that merely
+  lists ``h`` among its features is not evidence about ``h`` (it counts in coverage only).
+  Each citation is the exact span of the mention in its document, verified against the
+  stored text. This needs no vectors: the graph's MENTIONS edges carry the spans.
 - **coverage**: how many facts (from which sources) and passages ``h`` has, so "nothing
   known" is not read as "evidence against".
 - **score**: a weighted sum of evidence features (:data:`FEATURES`), information-content
