@@ -61,20 +61,11 @@ def coded(case: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render_text(case: dict[str, Any]) -> str:
-    """The case as sentences ("The patient has A and B. No C.")."""
-    features = case.get("phenotypicFeatures") or []
+    """The case as sentences ("The patient has A and B. No C."), as benchmarks/diagnosis.py renders it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from diagnosis import render_text as render_features
 
-    def join(names: list[str], word: str) -> str:
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {word} " + names[-1]
-
-    present = [f["type"]["label"].lower() for f in features if not f.get("excluded")]
-    absent = [f["type"]["label"].lower() for f in features if f.get("excluded")]
-    out = []
-    if present:
-        out.append(f"The patient has {join(present, 'and')}.")
-    if absent:
-        out.append(f"No {join(absent, 'or')}.")
-    return " ".join(out)
+    return str(render_features(case.get("phenotypicFeatures") or []))
 
 
 def gold_ids(case: dict[str, Any]) -> list[str]:
