@@ -61,7 +61,7 @@ def coded(case: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render_text(case: dict[str, Any]) -> str:
-    """The case as sentences ("The patient has A and B. No C."), as benchmarks/diagnosis.py renders it."""
+    """The case as sentences ("The patient has A and B. No C."), as diagnosis.py renders it."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from diagnosis import render_text as render_features
 
