@@ -183,6 +183,13 @@ def test_every_passage_citation_reads_as_the_stored_document(gdx: Diagnoser) -> 
     assert seen >= 5
 
 
+@pytest.mark.parametrize("finding", ["HP:0001250", "HP:0001945", "HP:0002315"])
+def test_a_finding_given_as_a_hypothesis_is_named_in_a_warning(gdx: Diagnoser, finding: str) -> None:
+    g = ground(gdx, PNEUMONIA_CASE, ["pneumonia", finding], evidence="none")
+    assert any(repr(finding) in w and "not a disease" in w for w in g.warnings), g.warnings
+    assert not any("'pneumonia'" in w for w in g.warnings)
+
+
 def test_second_opinion_can_be_turned_off(gdx: Diagnoser) -> None:
     g = ground(gdx, INFANT_CASE, ["cerebral palsy"], consider_also=False)
     assert g.consider_also == []

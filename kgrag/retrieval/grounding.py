@@ -212,6 +212,12 @@ class Grounder:
         for h in req.hypotheses:
             rows.append(self._one(h, patient, log_prior, cite=cite, evidence=req.evidence))
         laps.lap("hypotheses")
+        for row in rows:
+            if row.concept is not None and row.concept.tier in (Tier.FINDING.value, Tier.CATEGORY.value):
+                warnings.append(
+                    f"{row.hypothesis!r} reads as {row.concept.name!r}, a {row.concept.tier}, not a "
+                    "disease: give the disease you suspect"
+                )
         # an unresolved hypothesis has no score: ranked last, probability 0
         scores = [row.score if row.score is not None else -math.inf for row in rows]
         probs = _softmax(np.asarray(scores, float)) if rows else np.zeros(0)
