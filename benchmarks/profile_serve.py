@@ -20,6 +20,7 @@ import io
 import json
 import os
 import pstats
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,21 +28,16 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from kgrag.serve.app import create_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import CASES as SERVE_CASES
+
 from kgrag.serve.config import ServeConfig
 from kgrag.serve.models import DiagnoseRequest, RetrieveRequest
 from kgrag.serve.service import KnowledgeService
 
 OUT = Path(__file__).resolve().parent / "out" / "serve_profile.json"
-CASES = [
-    "Infant with seizures, hypotonia and developmental delay. No fever.",
-    "Fever, cough and shortness of breath for three days. No chest pain.",
-    "Chronic diarrhea, abdominal pain and weight loss in a young adult.",
-    "Polyuria, polydipsia and weight loss; no abdominal pain.",
-    "Short stature, intellectual disability and seizures; no hearing loss.",
-    "Jaundice, fatigue and dark urine; denies fever.",
-    "Progressive muscle weakness and elevated creatine kinase. No rash.",
-    "Joint pain, rash on the cheeks and fatigue. No seizures.",
-]
+CASES = SERVE_CASES  # the load benchmark's cases (benchmarks/serve.py)
 
 
 def profile_route(

@@ -138,11 +138,6 @@ def _request(**fields: Any) -> CaseRequest:
     """One case request from the functions' arguments (validated once, one set of limits)."""
     from kgrag.retrieval.request import CaseRequest
 
-    if isinstance(fields.get("findings"), (str, bytes)):
-        raise InvalidRequest(
-            'findings must be a list of codes ("HP:0001250"), {"id": CODE, "absent": bool} '
-            f"dicts or FindingInput objects; got a str: {fields['findings']!r:.80}"
-        )
     return CaseRequest.parse(**fields)
 
 
@@ -580,10 +575,6 @@ def ground(
         >>> [h.concept.name for h in g.hypotheses]
         ['pneumonia', 'pulmonary embolism']
     """
-    if isinstance(hypotheses, (list, tuple)) and not hypotheses:
-        raise InvalidRequest(
-            'hypotheses is empty; give at least one diagnosis to ground (["pneumonia", "ICD10CM:J20.9"])'
-        )
     if isinstance(absent, (str, bytes)) or not isinstance(absent, Sequence):
         raise InvalidRequest(f"absent must be a list of codes, got {type(absent).__name__}")
     coded = list(findings or []) if not isinstance(findings, (str, bytes)) else findings

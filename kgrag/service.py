@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kgrag.errors import KnowledgeBaseRebuilding, RequestTimeout
+from kgrag.errors import InvalidRequest, KnowledgeBaseRebuilding, RequestTimeout
 
 if TYPE_CHECKING:
     from kgrag.config import Settings
@@ -184,7 +184,15 @@ class CaseService:
         )
 
     def ground(self, req: CaseRequest) -> GroundedDifferential:
-        """Each hypothesis with its evidence for and against (see :func:`kgrag.ground`)."""
+        """Each hypothesis with its evidence for and against (see :func:`kgrag.ground`).
+
+        Raises:
+            InvalidRequest: the request has no hypothesis to ground.
+        """
+        if not req.hypotheses:
+            raise InvalidRequest(
+                'no hypotheses to ground; give at least one diagnosis (["pneumonia", "ICD10CM:J20.9"])'
+            )
         return self.run(lambda dx: dx.ground(req))
 
     def answer(self, req: CaseRequest, *, llm: LLM | str | None, **options: Any) -> GroundedDiagnosis:

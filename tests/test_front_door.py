@@ -168,7 +168,7 @@ def test_every_public_callable_is_documented() -> None:
 @pytest.mark.parametrize(
     ("call", "kwargs", "says"),
     [
-        ("diagnose", {"findings": "HP:0001250"}, "findings must be a list"),
+        ("diagnose", {"findings": "HP:0001250"}, "findings: must be a list"),
         ("diagnose", {"findings": [{"id": "HP:0001250", "present": True}]}, "present"),
         ("diagnose", {"findings": [{"code": "HP:0001250"}]}, "id"),
         ("diagnose", {"findings": [42]}, "findings[0]"),

@@ -204,6 +204,7 @@ def test_second_opinion_can_be_turned_off(gdx: Diagnoser) -> None:
         ({"hypotheses": ["x" * (LIMITS["hypothesis_chars"] + 1)]}, "characters"),
         ({"hypotheses": [3]}, "hypotheses"),
         ({"hypotheses": ["pneumonia"], "setting": "icu"}, "setting"),
+        ({"hypotheses": []}, "no hypotheses"),
     ],
 )
 def test_bad_requests_are_refused_with_what_to_do(fields: dict[str, object], says: str) -> None:

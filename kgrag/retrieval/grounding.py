@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -58,7 +58,7 @@ from kgrag.retrieval.grounded import (
     ResolutionStatus,
     ToAsk,
 )
-from kgrag.retrieval.model import FloatArray
+from kgrag.retrieval.model import DiagnosticModel, FloatArray
 from kgrag.retrieval.passage_search import chunk_passage
 from kgrag.retrieval.report import Laps
 from kgrag.retrieval.request import CaseRequest
@@ -566,7 +566,6 @@ class Grounder:
                     continue
                 f = a.frequency if a.frequency is not None else model.params.default_frequency
                 best[a.term] = max(best.get(a.term, 0.0), f)
-            w = model.params.absent_weight
             for t, f in sorted(best.items(), key=lambda kv: -kv[1] * model.ic[kv[0]])[:TO_ASK]:
                 q = float(model.q[t])
                 out.append(
@@ -577,7 +576,6 @@ class Grounder:
                         log_lr_if_absent=round(float(np.log(model._absent_ratio(f, t))), 3),
                     )
                 )
-            del w
         if len(out) < TO_ASK and chunks.chunks:
             have = {a.finding.id for a in out}
             for c, _n in sorted(self._chunk_findings(chunks).items(), key=lambda kv: (-kv[1], kv[0])):
@@ -651,11 +649,11 @@ class Grounder:
         return out
 
 
-def _from_fact(f: FindingEvidence, basis: str) -> GroundedFinding:
+def _from_fact(f: FindingEvidence, basis: Literal["fact", "not_shown"]) -> GroundedFinding:
     return GroundedFinding(
         finding=f.finding,
         absent=f.absent,
-        basis=basis,  # type: ignore[arg-type]
+        basis=basis,
         matched=f.matched,
         frequency=f.frequency,
         log_lr=f.log_lr,
@@ -663,11 +661,8 @@ def _from_fact(f: FindingEvidence, basis: str) -> GroundedFinding:
     )
 
 
-def _fact_sources(model: object, d: int) -> list[str]:
+def _fact_sources(model: DiagnosticModel, d: int) -> list[str]:
     """The sources of a disease's facts, named from their references' prefixes."""
-    from kgrag.retrieval.model import DiagnosticModel
-
-    assert isinstance(model, DiagnosticModel)
     kinds: dict[str, None] = {}
     for a in model.by_disease[d]:
         for r in a.references or ("curated",):
