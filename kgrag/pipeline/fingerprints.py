@@ -49,6 +49,4 @@ def files_digest(recipe: Recipe, spec: SourceSpec) -> str:
         return ""  # the build of this source fails with the reason
     found = walk_files(folder, recipe.allowed()) if folder.is_dir() else iter(())
     files = [p for p in found if isinstance(p, Path)]
-    return digest(
-        [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    )
+    return digest([(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files])

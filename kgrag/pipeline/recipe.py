@@ -20,9 +20,7 @@ from kgrag.errors import ConfigError, RecipePathRefused
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
-SourceKind = Literal[
-    "vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "do_definitions", "corpus"
-]
+SourceKind = Literal["vocabularies", "hpoa", "ddxplus", "do_disease_symptom", "do_definitions", "corpus"]
 
 
 class SourceSpec(BaseModel):

@@ -1,4 +1,4 @@
-"""The reduce: every part of a corpus source merged into the nodes and edges the store gets.
+"""The reduce: the parts of a corpus source merged, one part at a time, into what the store gets.
 
 Rows are put back in read order (a file's path parts, then the record's position), so the
 result depends neither on the order shards finished in nor on the shard size. Then, as the
@@ -6,16 +6,24 @@ serial reader does: a file whose bytes repeat an earlier file's is a duplicate a
 and ``limit`` keeps the first documents. Nodes merge by id and edges by ``(src, type, dst)``:
 props key by key in read order (a later value replaces an earlier one, as upserts do), and
 claims by their identity ``(source, reference, start, end)`` (:meth:`Claim.key`).
+
+The reduce streams. Only the ``documents`` tables (a path and a checksum per file) are read
+whole, to decide which files count; nodes and edges are read one part at a time, merged
+within the part and handed to the load, whose upserts merge across parts by the same rules
+(a shard is a run of consecutive files, so parts in read order are rows in read order).
+Memory is one part's rows, whatever the size of the corpus.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from kgrag.errors import KgragError
 from kgrag.graph.schema import Claim, Edge, EdgeType, Label, Node, Tier
 from kgrag.pipeline.parts import read_part
 from kgrag.pipeline.shards import order_key
@@ -24,19 +32,40 @@ from kgrag.pipeline.stage import LINKING_FAILED
 
 @dataclass
 class Reduced:
-    """What a corpus source holds after the reduce.
+    """What a corpus source holds after the reduce: the documents kept, and the parts to stream.
 
     Attributes:
-        nodes: document and chunk nodes, merged by id.
-        edges: edges merged by key, each with all its claims.
+        parts: the parts holding kept rows, in read order.
         documents: checksum of each document kept, by document node id.
         warnings: ``(kind, example)`` of each file or document skipped, in read order.
+        kept: the paths (relative to the corpus folder) whose rows are kept.
+        cutoff: the read-order key past which no row counts (``limit``), or None.
     """
 
-    nodes: list[Node] = field(default_factory=list)
-    edges: list[Edge] = field(default_factory=list)
+    parts: list[Path] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+    cutoff: tuple[str, ...] | None = None
+
+    def wanted(self, row: dict[str, Any]) -> bool:
+        """Whether a ``nodes`` or ``edges`` row belongs to a kept document."""
+        return row["path"] in self.kept and (
+            self.cutoff is None or order_key(row["path"]) <= self.cutoff
+        )
+
+    def batches(self) -> Iterator[tuple[list[Node], list[Edge]]]:
+        """The nodes and edges of each part, merged within the part, part by part in read order."""
+        for part in self.parts:
+            nodes = sorted((r for r in read_part(part, "nodes") if self.wanted(r)), key=_key)
+            edges = sorted((r for r in read_part(part, "edges") if self.wanted(r)), key=_key)
+            yield merge_nodes(nodes), merge_edges(edges)
+
+    def merged(self) -> tuple[list[Node], list[Edge]]:
+        """Every node and edge merged in memory (for small sources and tests; the load streams)."""
+        nodes = [r for p in self.parts for r in read_part(p, "nodes") if self.wanted(r)]
+        edges = [r for p in self.parts for r in read_part(p, "edges") if self.wanted(r)]
+        return merge_nodes(sorted(nodes, key=_key)), merge_edges(sorted(edges, key=_key))
 
 
 def _key(row: dict[str, Any]) -> tuple[tuple[str, ...], int]:
@@ -137,28 +166,39 @@ def reduce_parts(
     limit: int | None = None,
     walk_failures: Sequence[tuple[str, str, str]] = (),
 ) -> Reduced:
-    """Merge the parts of one corpus source.
+    """Decide what the parts of one corpus source contribute (their ``documents`` tables only).
 
     Args:
-        parts: the part folders of every shard of the source (any order).
+        parts: the part folders of every shard of one plan (any order).
         folder: the corpus folder (for the paths in warnings).
         limit: keep at most this many documents (the first in read order).
         walk_failures: ``(path, reason, kind)`` of the entries the folder walk did not follow.
 
     Returns:
-        The merged nodes and edges, the kept documents and the warnings.
+        The kept documents, the warnings, and the parts in read order, whose nodes and
+        edges :meth:`Reduced.batches` streams.
+
+    Raises:
+        KgragError: two parts hold overlapping runs of files (they are not of one plan).
     """
     out = Reduced()
     for path, reason, kind in walk_failures:
         out.warnings.append((f"file skipped: {kind}", f"{path}: {reason}"))
-    documents = [row for part in parts for row in read_part(part, "documents")]
-    kept, cutoff = _kept_documents(documents, folder, limit, out)
-
-    def wanted(row: dict[str, Any]) -> bool:
-        return row["path"] in kept and (cutoff is None or order_key(row["path"]) <= cutoff)
-
-    nodes = sorted((r for p in parts for r in read_part(p, "nodes") if wanted(r)), key=_key)
-    edges = sorted((r for p in parts for r in read_part(p, "edges") if wanted(r)), key=_key)
-    out.nodes = merge_nodes(nodes)
-    out.edges = merge_edges(edges)
+    spans: list[tuple[tuple[str, ...], tuple[str, ...], Path]] = []
+    documents: list[dict[str, Any]] = []
+    for part in parts:
+        rows = read_part(part, "documents")
+        if rows:
+            keys = [order_key(r["path"]) for r in rows]
+            spans.append((min(keys), max(keys), part))
+            documents.extend(rows)
+    spans.sort(key=lambda s: s[0])
+    for (_, last, before), (first, _, after) in pairwise(spans):
+        if first <= last:
+            raise KgragError(
+                f"parts {before.name} and {after.name} hold overlapping files: they are not of one "
+                "build plan; rebuild the source with --rebuild"
+            )
+    out.kept, out.cutoff = _kept_documents(documents, folder, limit, out)
+    out.parts = [part for first, _, part in spans if out.cutoff is None or first <= out.cutoff]
     return out

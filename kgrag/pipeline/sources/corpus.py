@@ -19,7 +19,7 @@ from kgrag.pipeline.context import BuildContext
 from kgrag.pipeline.recipe import SourceSpec
 from kgrag.pipeline.reduce import Reduced
 from kgrag.pipeline.report import SourceReport
-from kgrag.progress import Progress, counted
+from kgrag.progress import Progress
 
 
 def build(
@@ -76,10 +76,10 @@ def build_corpus(
 
     The folder is split into shards (:func:`~kgrag.pipeline.shards.plan_shards`); each shard
     not already done becomes a part (:class:`~kgrag.pipeline.stage.ShardWorker`, on the
-    context's engine); the parts are reduced into one set of nodes and edges
-    (:func:`~kgrag.pipeline.reduce.reduce_parts`) and loaded into the store in bulk, replacing
-    what the source held. A killed build keeps its finished parts; an edited file changes
-    one shard's fingerprint, so only that shard is linked again.
+    context's engine); the parts are reduced (:func:`~kgrag.pipeline.reduce.reduce_parts`) and
+    loaded into the store part by part in bulk (:func:`load`), replacing what the source
+    held. A killed build keeps its finished parts; an edited file changes one shard's
+    fingerprint, so only that shard is linked again.
 
     ``incremental``: the store holds an earlier build of this source with the same code, so
     the report counts documents added, changed, unchanged and removed against it.
@@ -147,24 +147,40 @@ def build_corpus(
         update.removed = sum(1 for d in stored if d not in reduced.documents)
     else:
         update.added = len(reduced.documents)
-    load(ctx.store, name, reduced, say=ctx.say)
-    update.nodes, update.edges = len(reduced.nodes), len(reduced.edges)
+    update.nodes, update.edges = load(ctx.store, name, reduced, say=ctx.say)
     remove_parts(Path(task.parts_dir), keep=[p.name for p in done])
     return update
 
 
-def load(store: GraphStore, name: str, reduced: Reduced, *, say: Progress | None = None) -> None:
-    """Replace what source ``name`` holds in ``store`` with ``reduced`` (one writer, bulk upserts).
+def load(
+    store: GraphStore, name: str, reduced: Reduced, *, say: Progress | None = None
+) -> tuple[int, int]:
+    """Replace what source ``name`` holds in ``store`` with ``reduced``, streaming part by part.
 
-    Loading the same reduced parts twice leaves the same graph. The store's documents of
-    the source are read back and compared with the parts' (ids and checksums).
+    One writer, bulk upserts; each part's nodes, then its edges (an edge's endpoints are its
+    part's chunks and documents, or concepts the vocabularies wrote). The upserts merge an
+    edge that several parts hold as the reduce merges it within a part, so the result is the
+    same as loading everything merged at once, in one part's memory. Loading the same parts
+    twice leaves the same graph. The store's documents of the source are read back and
+    compared with the parts' (ids and checksums).
+
+    Returns:
+        Distinct nodes and distinct edges ``(src, type, dst)`` loaded.
 
     Raises:
         GraphWriteError: the store does not hold what the parts do.
     """
     store.delete_source(name)
-    store.upsert_nodes(counted(reduced.nodes, say, f"{name}: load nodes", len(reduced.nodes)))
-    store.upsert_edges(counted(reduced.edges, say, f"{name}: load edges", len(reduced.edges)))
+    nodes: set[int] = set()  # hashes of ids and keys: counts without holding the strings
+    edges: set[int] = set()
+    for k, (part_nodes, part_edges) in enumerate(reduced.batches(), start=1):
+        store.upsert_nodes(part_nodes)
+        store.upsert_edges(part_edges)
+        nodes.update(hash(n.id) for n in part_nodes)
+        edges.update(hash((e.src, e.type, e.dst)) for e in part_edges)
+        if say is not None:
+            done = f"{len(nodes):,} nodes, {len(edges):,} edges"
+            say(f"{name}: loaded part {k:,}/{len(reduced.parts):,} ({done})")
     stored = _stored_checksums(store, name)
     if stored != reduced.documents:
         wrong = sorted(set(stored.items()) ^ set(reduced.documents.items()))
@@ -173,3 +189,4 @@ def load(store: GraphStore, name: str, reduced: Reduced, *, say: Progress | None
             f"{len(reduced.documents):,} ({len(wrong):,} differ, e.g. {wrong[0][0]!r}); "
             "rerun the build to load again"
         )
+    return len(nodes), len(edges)
