@@ -316,6 +316,24 @@ def test_logs_are_json_without_patient_text_or_key(kb_root: Path) -> None:
                 assert secret not in line, line
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},  # uvicorn's own
+        {"color_message": "\x1b[32mINFO\x1b[0m: ready", "other": 1},
+    ],
+)
+def test_log_lines_carry_no_terminal_colour_codes(extra: dict[str, object]) -> None:
+    """Uvicorn adds ``color_message`` (its message with ANSI codes) to its records."""
+    from kgrag.serve.logs import JsonFormatter
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, "x.py", 1, "Started %d", (7,), None)
+    record.__dict__.update(extra)
+    line = JsonFormatter().format(record)
+    assert "\x1b" not in line and "\\u001b" not in line
+    assert json.loads(line)["msg"] == "Started 7"
+
+
 def test_mcp_tools_in_process(kb_root: Path) -> None:
     import anyio
     from mcp import Client
