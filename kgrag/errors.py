@@ -22,7 +22,8 @@ The tree::
     │   │                                  credentials, no such store
     │   ├── GraphReadError                 a read failed (corrupt file, refused query)
     │   ├── GraphWriteError                a write failed (disk full, lost connection)
-    │   └── BuildLocked                    another build holds the knowledge base's lock
+    │   ├── BuildLocked                    another build holds the knowledge base's lock
+    │   └── PartDamaged                    a shard's part (build checkpoint) cannot be read
     ├── ConceptNotFound(KeyError)          no concept has that code or id
     ├── RetrievalError                     diagnosis/retrieval cannot answer
     │   ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
@@ -74,7 +75,7 @@ class MissingExtraError(KgragError, ImportError):
         self.extra = extra
         super().__init__(
             f"{purpose} needs the '{package}' package. Install it with: pip install \"kgrag[{extra}]\" "
-            f"(from a checkout: pip install -e \".[{extra}]\")"
+            f'(from a checkout: pip install -e ".[{extra}]")'
         )
 
 
@@ -232,6 +233,20 @@ class ArtifactDamaged(RetrievalError):
 # -- faults: build lock, consistent readers, bounded corpus reading, recipe confinement --
 class BuildLocked(GraphError):
     """Another build holds this knowledge base's build lock; the message names its pid."""
+
+
+class PartDamaged(GraphError):
+    """A shard's part (the build's checkpoint, :mod:`kgrag.pipeline.parts`) cannot be read.
+
+    Rerunning the build checks every part against its manifest and links a damaged one's
+    shard again.
+    """
+
+    def __init__(self, part: Path, problem: str) -> None:
+        self.part, self.problem = part, problem
+        super().__init__(
+            f"build part {part} is damaged ({problem}); rerun the build to link its shard again"
+        )
 
 
 class KnowledgeBaseRebuilding(RetrievalError):

@@ -7,11 +7,15 @@ carries its file's relative path and its position in that file's records, so the
 can put rows back in read order whatever the shard size or the order shards finished in.
 
 A part is written to a temporary folder and renamed into place (atomic on one file
-system): a part that exists is complete, so a killed build resumes by skipping it.
+system): a part that exists is complete, so a killed build resumes by skipping it. Its
+``part.json`` records each table's rows, size and SHA-256; a part is reused only when its
+files still match (:func:`check_part`), so a truncated, altered or half-deleted part is
+linked again instead of failing every later build.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,9 +24,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kgrag.errors import PartDamaged
 from kgrag.graph.schema import Edge, Node
 
 TABLES = ("documents", "nodes", "edges")
+MANIFEST = "part.json"  # {"format": 1, "tables": {name: {"rows", "bytes", "sha256"}}}
+FORMAT = 1
 
 DOCUMENT_COLUMNS = ("path", "doc_node", "checksum", "failure_kind", "failure")
 NODE_COLUMNS = ("path", "seq", "id", "label", "name", "tier", "kind", "codes", "props", "sources")
@@ -84,12 +91,18 @@ def write_part(directory: Path, fingerprint: str, tables: dict[str, list[dict[st
     tmp.mkdir(parents=True)
     try:
         columns = {"documents": DOCUMENT_COLUMNS, "nodes": NODE_COLUMNS, "edges": EDGE_COLUMNS}
+        manifest: dict[str, Any] = {"format": FORMAT, "tables": {}}
         for name in TABLES:
-            pq.write_table(_table(tables.get(name, []), columns[name]), tmp / f"{name}.parquet")
+            rows = tables.get(name, [])
+            pq.write_table(_table(rows, columns[name]), tmp / f"{name}.parquet")
+            manifest["tables"][name] = {"rows": len(rows), **_file_facts(tmp / f"{name}.parquet")}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True))
+        if final.exists() and not is_part(final):  # what a killed or damaged write left
+            shutil.rmtree(final, ignore_errors=True)
         try:
             os.replace(tmp, final)
         except OSError:  # another worker wrote the same part first: identical content
-            if not final.is_dir():
+            if not is_part(final):
                 raise
     finally:
         if tmp.exists():
@@ -97,11 +110,27 @@ def write_part(directory: Path, fingerprint: str, tables: dict[str, list[dict[st
     return final
 
 
+def _file_facts(path: Path) -> dict[str, Any]:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
+
+
 def read_part(part: Path, table: str) -> list[dict[str, Any]]:
-    """The rows of one table of a part."""
+    """The rows of one table of a part.
+
+    Raises:
+        PartDamaged: the table cannot be read (the next build links its shard again).
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows: list[dict[str, Any]] = pq.read_table(part / f"{table}.parquet").to_pylist()
+    try:
+        rows: list[dict[str, Any]] = pq.read_table(part / f"{table}.parquet").to_pylist()
+    except (OSError, pa.ArrowException) as e:
+        raise PartDamaged(part, f"{table}.parquet: {type(e).__name__}: {e}") from e
     return rows
 
 
@@ -110,8 +139,28 @@ def is_part(path: Path) -> bool:
     return (
         path.is_dir()
         and not path.name.startswith(".")
+        and (path / MANIFEST).is_file()
         and all((path / f"{t}.parquet").is_file() for t in TABLES)
     )
+
+
+def check_part(path: Path) -> str | None:
+    """What is wrong with a finished part's files, or None when they match its manifest.
+
+    Reads every table's bytes once (SHA-256): a part of a few MB costs milliseconds.
+    """
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        tables = manifest["tables"]
+        if manifest.get("format") != FORMAT or set(tables) != set(TABLES):
+            return f"{MANIFEST}: format {manifest.get('format')!r}, tables {sorted(tables)}"
+        for name in TABLES:
+            recorded = {k: tables[name][k] for k in ("bytes", "sha256")}
+            if _file_facts(path / f"{name}.parquet") != recorded:
+                return f"{name}.parquet does not match {MANIFEST} (truncated or altered)"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def remove_parts(directory: Path, keep: Iterable[str]) -> int:

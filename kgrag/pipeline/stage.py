@@ -9,6 +9,7 @@ the driver (``--engine local``) or in a Ray actor (``--engine ray``).
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from pydantic import Field
 
 from kgrag.graph.schema import Tier
 from kgrag.ontology.table import ConceptTable
-from kgrag.pipeline.parts import edge_row, is_part, node_row, write_part
+from kgrag.pipeline.parts import check_part, edge_row, is_part, node_row, write_part
 from kgrag.pipeline.shards import Shard
 from kgrag.types import BoundaryModel
 
@@ -85,8 +86,15 @@ class ShardWorker:
         from kgrag.pipeline import corpus
 
         parts = Path(self.task.parts_dir)
-        if is_part(parts / shard.fingerprint):
-            return parts / shard.fingerprint, False
+        part = parts / shard.fingerprint
+        if is_part(part):
+            problem = check_part(part)
+            if problem is None:
+                return part, False
+            logger.warning(
+                "%s: part %s is damaged (%s): linked again", self.task.source, part.name, problem
+            )
+            shutil.rmtree(part, ignore_errors=True)
         linker, is_disease = self._state()
         folder = Path(self.task.folder)
         tables: dict[str, list[dict[str, Any]]] = {"documents": [], "nodes": [], "edges": []}
