@@ -288,3 +288,31 @@ def test_a_page_about_another_disease_is_no_evidence_for_the_hypothesis(gdx: Dia
         if tried == 8:
             break
     assert tried >= 5
+
+
+LISTED = ["pneumonia", "asthma", "pulmonary embolism", "heart failure", "influenza", "tuberculosis"]
+SEPARATORS = [", ", "; ", " / ", " or ", ",", " ;  "]
+
+
+def test_several_diseases_in_one_hypothesis_are_named_in_a_warning(gdx: Diagnoser) -> None:
+    """``-H "a, b"`` stays one hypothesis (names may hold commas) and a warning says to split it."""
+    import itertools
+    import random
+
+    rng = random.Random(7)
+    pairs = list(itertools.permutations(LISTED, 2))
+    for a, b in rng.sample(pairs, 8):
+        sep = rng.choice(SEPARATORS)
+        g = ground(gdx, "Fever and cough for three days.", [f"{a}{sep}{b}"])
+        assert len(g.hypotheses) == 1
+        said = [w for w in g.warnings if "names 2 diseases" in w]
+        assert said and "its own" in said[0], (a, sep, b, g.warnings)
+
+
+def test_one_disease_whose_name_has_a_comma_gets_no_such_warning(gdx: Diagnoser) -> None:
+    """Disease names with a comma, drawn from the knowledge base's own diseases."""
+    names = sorted(name for name in gdx.model.disease_names if "," in name and len(name) < 60)
+    assert len(names) >= 10
+    for name in random.Random(3).sample(names, 10):
+        g = ground(gdx, "Fever and cough for three days.", [name])
+        assert not [w for w in g.warnings if "diseases (" in w], (name, g.warnings)

@@ -213,6 +213,12 @@ class Grounder:
             rows.append(self._one(h, patient, log_prior, cite=cite, evidence=req.evidence))
         laps.lap("hypotheses")
         for row in rows:
+            exact = row.resolution.status == "resolved" and row.resolution.method in ("code", "exact")
+            if not exact and (names := self._several(row.hypothesis)):
+                warnings.append(
+                    f"{row.hypothesis!r} was read as one hypothesis but names {len(names)} diseases "
+                    f"({'; '.join(names)}): give each hypothesis on its own (one -H, one list item)"
+                )
             if row.concept is not None and row.concept.tier in (Tier.FINDING.value, Tier.CATEGORY.value):
                 warnings.append(
                     f"{row.hypothesis!r} reads as {row.concept.name!r}, a {row.concept.tier}, not a "
@@ -365,6 +371,21 @@ class Grounder:
         return best.concept_id, Resolution(
             status=status, method=best.method, score=round(best.score, 4), alternatives=others[:3]
         )
+
+    def _several(self, hypothesis: str) -> list[str]:
+        """The diseases a hypothesis lists (``"a, b"``, ``"a; b"``, ``"a / b"``, ``"a or b"``).
+
+        Empty unless every part resolves on its own to a different disease: one name with a
+        comma, such as "diabetes mellitus, type 2", is one hypothesis.
+        """
+        parts = [p.strip() for p in re.split(r"[,;/]|\s+or\s+", hypothesis) if p.strip()]
+        if len(parts) < 2:
+            return []
+        concepts = [self.resolve(p) for p in parts]
+        ids = {cid for cid, r in concepts if cid is not None and r.status != "unresolved"}
+        if len(ids) < len(parts):
+            return []
+        return [_name(self.dx, cid) for cid, _ in concepts if cid is not None]
 
     def _known(self, cid: str) -> int:
         """How much the knowledge base holds about a concept (facts, then any chunk)."""
