@@ -23,6 +23,7 @@ The tree::
     │   ├── GraphReadError                 a read failed (corrupt file, refused query)
     │   ├── GraphWriteError                a write failed (disk full, lost connection)
     │   └── BuildLocked                    another build holds the knowledge base's lock
+    ├── BuildInterrupted                   a shard worker process died mid-build (rerun resumes)
     ├── ConceptNotFound(KeyError)          no concept has that code or id
     ├── RetrievalError                     diagnosis/retrieval cannot answer
     │   ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
@@ -232,6 +233,14 @@ class ArtifactDamaged(RetrievalError):
 # -- faults: build lock, consistent readers, bounded corpus reading, recipe confinement --
 class BuildLocked(GraphError):
     """Another build holds this knowledge base's build lock; the message names its pid."""
+
+
+class BuildInterrupted(KgragError):
+    """A shard worker process of a build died (killed, out of memory) before its shards were done.
+
+    The parts it and the other workers finished are kept: rerunning the build skips them and
+    links only the unfinished shards.
+    """
 
 
 class KnowledgeBaseRebuilding(RetrievalError):

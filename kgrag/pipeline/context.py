@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -49,6 +50,8 @@ class BuildContext:
         table_digest: names the concept table (part of every fingerprint).
         code: a digest of the code that writes the graph (part of every fingerprint).
         rebuild: this build rebuilds every source (finished parts are not reused).
+        table_file: the compiled cache file ``table`` was loaded from, if it was (a worker
+            process loads the table from it rather than receiving it pickled).
     """
 
     recipe: Recipe
@@ -60,6 +63,7 @@ class BuildContext:
     table_digest: str = ""
     code: str = ""
     rebuild: bool = False
+    table_file: Path | None = None
     _tiers: list[Tier] | None = field(default=None, repr=False)
 
     def tiers(self) -> list[Tier]:

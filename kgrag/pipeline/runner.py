@@ -92,6 +92,7 @@ class Builder:
             options=self.options,
             table_digest=self.table_digest,
             code=code_digest(),
+            table_file=compiled_path(self.settings) if table is None else None,
         )
 
     def run(self, *, rebuild: bool = False, wait: float = 0.0) -> BuildReport:
