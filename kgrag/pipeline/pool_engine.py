@@ -8,13 +8,14 @@ table the build loaded from the compiled cache is loaded again from that file in
 (about 1 s for the default table), any other table is pickled once by the driver and sent
 to each worker (the default table would be 75 MB and 2.4 s to pickle, plus ~1 s to unpickle).
 
-The driver skips finished parts itself, sends only the unfinished shards (at most
-``2 N`` ahead of the one it waits for) and takes the results in read order, so the
-progress lines, the ``limit`` and the parts handed to the reduce are those of the serial
-engine. Workers write parts and never the store. A worker process that dies (killed, out of
-memory) breaks the pool: the driver waits for nothing more, keeps every finished part and
-raises :class:`~kgrag.errors.BuildInterrupted`; rerunning the build links only the shards
-without a part.
+The driver skips finished parts itself, starts the pool at the first unfinished shard (a
+build whose parts are all there, or whose ``limit`` is reached before, starts no process),
+sends only the unfinished shards (at most ``2 N`` ahead of the one it waits for) and takes
+the results in read order, so the progress lines, the ``limit`` and the parts handed to the
+reduce are those of the serial engine. Workers write parts and never the store. A worker
+process that dies (killed, out of memory) breaks the pool: the driver waits for nothing more,
+keeps every finished part and raises :class:`~kgrag.errors.BuildInterrupted`; rerunning the
+build links only the shards without a part.
 """
 
 from __future__ import annotations
@@ -100,26 +101,24 @@ def run_shards_in_pool(
     parts_dir = Path(task.parts_dir)
     tally = ShardTally(ctx, task, len(shards), limit)
     todo = [k for k, s in enumerate(shards) if not is_part(parts_dir / s.fingerprint)]
-    if not todo:  # nothing to link: no process to start
-        for shard in shards:
-            if tally.add(parts_dir / shard.fingerprint, False):
-                break
-        return tally.done()
-    workers = min(ctx.options.workers, len(todo))
-    ctx.say(f"{task.source}: {len(todo):,} shards to link in {workers} worker processes")
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context(START_METHOD),
-        initializer=_start_worker,
-        initargs=(ShardWorker, _table_source(ctx), task, ctx.tiers()),
-    )
+    workers = max(1, min(ctx.options.workers, len(todo)))
     queue = iter(todo)
     pending: dict[int, Future[tuple[Path, bool]]] = {}
+    pool: ProcessPoolExecutor | None = None  # started at the first shard to link, if any
     broken: BrokenProcessPool | None = None
     try:
         for k, shard in enumerate(shards):
-            for i in itertools.islice(queue, max(0, AHEAD * workers - len(pending))):
-                pending[i] = pool.submit(_run_shard, shards[i])
+            if pool is None and todo and k >= todo[0]:
+                ctx.say(f"{task.source}: linking {len(todo):,} shards in {workers} worker processes")
+                pool = ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=multiprocessing.get_context(START_METHOD),
+                    initializer=_start_worker,
+                    initargs=(ShardWorker, _table_source(ctx), task, ctx.tiers()),
+                )
+            if pool is not None:
+                for i in itertools.islice(queue, max(0, AHEAD * workers - len(pending))):
+                    pending[i] = pool.submit(_run_shard, shards[i])
             future = pending.pop(k, None)  # every unfinished shard up to k has been sent
             part, new = future.result() if future else (parts_dir / shard.fingerprint, False)
             if tally.add(part, new):
@@ -127,7 +126,8 @@ def run_shards_in_pool(
     except BrokenProcessPool as e:
         broken = e
     finally:  # shards already running finish (their parts are kept); the rest are dropped
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     if broken is not None:
         finished = sum(is_part(parts_dir / s.fingerprint) for s in shards)
         raise BuildInterrupted(
