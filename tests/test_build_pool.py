@@ -12,17 +12,23 @@ file) over the fixture vocabularies.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import serve_kb
 import test_build_shards
+from _interpreter import PYTHON, child_env
 from test_build_shards import Lines, _recipe
 
-from kgrag.config import Settings
+from kgrag.config import Settings, load_settings
 from kgrag.graph.sqlite_store import SqliteGraphStore
+from kgrag.ontology.compiled import compiled_path, to_bytes
 from kgrag.ontology.table import ConceptTable
 from kgrag.pipeline.context import BuildOptions
 from kgrag.pipeline.digest import kb_digest
@@ -157,3 +163,85 @@ def test_a_killed_worker_process_fails_the_build_and_a_rerun_resumes(
     assert report.status == "complete" and digest == reference
     assert lines.linked() == total - finished
     assert len(_parts(kb)) == total
+
+
+RECIPE = """name = "killed"
+encoder = "hashing"
+
+[[sources]]
+kind = "vocabularies"
+
+[[sources]]
+kind = "corpus"
+name = "notes"
+path = "corpus"
+max_chars = 100000
+"""
+
+
+def _command_env(root: Path) -> dict[str, str]:
+    """The environment of a ``kgrag build`` that loads the serve fixture's small concept
+    table from a compiled cache (written here, where ``load_concepts`` looks for it)."""
+    settings = load_settings(cache_dir=root / "cache", ontologies_dir=serve_kb.FIXTURE / "ontologies")
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    compiled_path(settings).write_bytes(to_bytes(serve_kb.small_data()))
+    return child_env(
+        KGRAG_CACHE_DIR=str(settings.cache_dir),
+        KGRAG_ONTOLOGIES_DIR=str(settings.ontologies_dir),
+        COLUMNS="200",
+    )
+
+
+def _linked_and_reused(stderr: str) -> tuple[int, int]:
+    """Shards linked and reused, from the command's ``notes: N shards linked, M reused`` line."""
+    found = re.findall(r"notes: ([\d,]+) shards linked, ([\d,]+) reused", stderr)
+    assert found, stderr
+    linked, reused = found[-1]
+    return int(linked.replace(",", "")), int(reused.replace(",", ""))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_killed_build_command_resumes_with_the_finished_parts(
+    corpus: Path, tmp_path: Path, workers: int
+) -> None:
+    """``kgrag build`` (one shard per document) is killed with SIGKILL once a part exists;
+    the rerun reuses every finished part, links the rest and ends with the digest of an
+    uninterrupted build. With ``--workers 2`` the pool's processes end with the driver."""
+    import psutil
+
+    recipe = corpus.parent / "recipe.toml"
+    recipe.write_text(RECIPE)
+    env = _command_env(tmp_path)
+
+    def command(kb: Path) -> list[str]:
+        options = ["--store", str(kb), "--shard-docs", "1", "--workers", str(workers)]
+        return [PYTHON, "-m", "kgrag.cli", "build", str(recipe), *options]
+
+    done = subprocess.run(
+        command(tmp_path / "ref"), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    reference = kb_digest(tmp_path / "ref", roots=[corpus.parent])
+    total = len(_parts(tmp_path / "ref"))
+    assert _linked_and_reused(done.stderr) == (total, 0)
+
+    kb = tmp_path / "kb"
+    proc = subprocess.Popen(command(kb), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    children: list[psutil.Process] = []
+    while not _parts(kb) and proc.poll() is None and time.monotonic() < deadline:
+        children = psutil.Process(proc.pid).children(recursive=True) or children
+        time.sleep(0.01)
+    proc.kill()
+    assert proc.wait(timeout=60) == -signal.SIGKILL  # killed mid-build, not finished
+    if workers > 1:  # the orphaned workers (and Ray-free helpers) end with their driver
+        assert len(children) >= workers
+        _, alive = psutil.wait_procs(children, timeout=60)
+        assert not alive, alive
+    finished = len(_parts(kb))
+    assert 1 <= finished < total
+
+    done = subprocess.run(command(kb), env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _linked_and_reused(done.stderr) == (total - finished, finished)
+    assert kb_digest(kb, roots=[corpus.parent]) == reference
