@@ -11,6 +11,7 @@ file) over the fixture vocabularies.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -133,6 +134,7 @@ def test_a_killed_worker_process_fails_the_build_and_a_rerun_resumes(
     corpus: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     die_on: int,
 ) -> None:
     """A worker process dies by SIGKILL on its 1st, 2nd or 3rd shard: the build fails with
@@ -147,8 +149,12 @@ def test_a_killed_worker_process_fails_the_build_and_a_rerun_resumes(
     monkeypatch.setenv("DIE_ON", str(die_on))
     monkeypatch.setenv("DIE_MARKER", str(tmp_path / "died"))
     kb = tmp_path / "kb"
-    report, _ = _build(small_table, default_settings, corpus, kb, workers=2)
+    with caplog.at_level(logging.ERROR, logger="kgrag.pipeline.runner"):
+        report, _ = _build(small_table, default_settings, corpus, kb, workers=2)
     assert (tmp_path / "died").exists()  # a process did kill itself
+    logged = [r for r in caplog.records if r.name == "kgrag.pipeline.runner"]
+    assert logged and all(r.exc_info is None for r in logged)  # the message, no traceback
+    assert "rerun `kgrag build` to resume" in logged[0].getMessage()
     assert report.status == "incomplete"
     notes = {s.name: s for s in report.sources}["notes"]
     assert notes.status == "failed" and notes.error

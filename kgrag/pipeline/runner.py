@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kgrag.config import Settings, get_settings
+from kgrag.errors import BuildInterrupted
 from kgrag.graph.base import GraphStore
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
@@ -176,7 +177,10 @@ class Builder:
                 self.say(f"{name}: {report.nodes:,} nodes, {report.edges:,} edges in {report.seconds}s")
             except Exception as e:  # report it, keep the graph marked incomplete
                 failed = True
-                logger.exception("source %s failed", name)
+                if isinstance(e, BuildInterrupted):  # a dead worker: its message says what to do
+                    logger.error("source %s stopped: %s", name, e)
+                else:
+                    logger.exception("source %s failed", name)
                 reports.append(
                     SourceReport(
                         name=name,
