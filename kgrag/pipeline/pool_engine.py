@@ -23,11 +23,14 @@ part.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -65,6 +68,19 @@ def _exit_with_the_driver() -> None:
     threading.Thread(target=watch, name="kgrag-driver-watch", daemon=True).start()
 
 
+def _exit_now() -> None:
+    """Leave the worker process without the interpreter's teardown (an ``atexit`` hook).
+
+    The teardown frees the table and the linker object by object: 2.4 s of CPU for the
+    default table here (15 s of wall time on a loaded machine), spent after the last part is
+    written, with the driver waiting. Everything a worker makes is on disk by then.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
 def _start_worker(
     worker_class: type[ShardWorker], table_source: Path | bytes, task: ShardTask, tiers: list[Tier]
 ) -> None:
@@ -81,6 +97,7 @@ def _start_worker(
 
     global _worker
     _exit_with_the_driver()
+    atexit.register(_exit_now)
     with paused_gc():  # millions of small objects: the collector would triple the load time
         if isinstance(table_source, bytes):
             table: ConceptTable = pickle.loads(table_source)
