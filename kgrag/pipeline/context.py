@@ -29,7 +29,9 @@ class BuildOptions(BoundaryModel):
     """How a build runs its shard stages (not what it builds: the knowledge base is the same)."""
 
     engine: Engine = Field(default="local", description="local: in this process; ray: Ray Data")
-    workers: int = Field(default=1, ge=1, description="parallel shard workers (ray: actors)")
+    workers: int = Field(
+        default=1, ge=1, description="parallel shard workers (local: processes of a pool; ray: actors)"
+    )
     ray_address: str | None = Field(
         default=None, description="a Ray cluster (ray://host:10001, auto); None: a local Ray"
     )
