@@ -10,9 +10,10 @@
    cache): plan (list + fingerprint), read, chunk, link+assertions+facts (the shard stage less
    reading and chunking), reduce, load (SQLite bulk), and embedding of the chunks with the
    offline MiniLM on a sample (``--embed-sample`` documents; CPU).
-3. The shard stage on the local engine (one process) and on ``--engine ray`` (Ray Data,
-   local mode, ``--workers`` actors) at ``--ray-size`` documents: wall seconds, and peak RSS
-   of the process (the local engine's process holds one worker's state: the linker).
+3. The shard stage at ``--ray-size`` documents on the local engine (one process), on the
+   local engine's process pool (``--workers`` processes) and on ``--engine ray`` (Ray Data,
+   local mode, ``--workers`` actors): wall seconds, the pool workers' CPU seconds and the
+   peak RSS of one pool worker (its concept table and linker).
 4. A cost model ``T = setup + N * c / (W * efficiency)``: ``c`` the per-document CPU seconds
    of the shard stage, ``setup`` the fixed cost (linker build, Ray start) from the runs,
    ``efficiency`` measured from the Ray run; and its prediction for PubMed (36M abstracts)
@@ -146,39 +147,61 @@ def stages(table: ConceptTable, folder: Path, work: Path, n: int, shard_docs: in
 def engines(
     table: ConceptTable, folder: Path, work: Path, workers: int, shard_docs: int
 ) -> dict[str, Any]:
-    """The shard stage on the local engine and on Ray (fresh parts each), wall seconds."""
+    """The shard stage on the local engine (serial, then a pool of ``workers`` processes) and
+    on Ray (``workers`` actors), fresh parts each, wall seconds.
+
+    The pool's workers load the table from the compiled cache, as a CLI build's do; their CPU
+    seconds and the peak RSS of the largest (``RUSAGE_CHILDREN``, after they are joined) are
+    reported (the pool runs before Ray, so the figure is a pool worker's).
+    """
+    from kgrag.ontology.compiled import compiled_path
+    from kgrag.pipeline.pool_engine import run_shards_in_pool
     from kgrag.pipeline.ray_engine import run_shards_on_ray
 
     plan = plan_shards(folder, base="bench", shard_docs=shard_docs)
     out: dict[str, Any] = {}
-    for engine in ("local", "ray"):
+    rows = (("local", "local", 1), ("local_pool", "local", workers), ("ray", "ray", workers))
+    for name, engine, w in rows:
         shutil.rmtree(work / "parts", ignore_errors=True)
-        store = SqliteGraphStore(work / f"kb-{engine}")
-        options = BuildOptions(
-            engine=engine, workers=1 if engine == "local" else workers, shard_docs=shard_docs
-        )
+        store = SqliteGraphStore(work / f"kb-{name}")
+        options = BuildOptions(engine=engine, workers=w, shard_docs=shard_docs)
         ctx = context(table, store, folder, options)
+        ctx.table_file = compiled_path(get_settings())
         task = ShardTask(
             folder=str(folder), source="bench", max_chars=100_000, parts_dir=str(work / "parts")
         )
         init_s = 0.0
         if engine == "ray":
-            import ray
-
+            try:
+                import ray
+            except ImportError as e:
+                out[name] = {"error": f"ray not installed: {e}"}
+                store.close()
+                continue
             wall = time.perf_counter()
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             init_s = time.perf_counter() - wall
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall, t = time.perf_counter(), cpu()
-        if engine == "local":
+        if name == "local":
             run_shards_locally(ctx, task, list(plan.shards))
+        elif name == "local_pool":
+            run_shards_in_pool(ctx, task, list(plan.shards))
         else:
             run_shards_on_ray(ctx, task, list(plan.shards))
-        out[engine] = {
+        row: dict[str, Any] = {
+            "engine": engine,
             "workers": options.workers,
             "wall_s": round(time.perf_counter() - wall, 1),
             "driver_cpu_s": round(cpu() - t, 1),
             "ray_init_s": round(init_s, 1),
         }
+        if name == "local_pool":
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+            row["workers_cpu_s"] = round(used, 1)
+            row["worker_peak_rss_mb"] = round(after.ru_maxrss / 1024)
+        out[name] = row
         if engine == "ray":
             ray.shutdown()
         store.close()
@@ -343,13 +366,10 @@ def main() -> None:
                 folder = root / f"corpus{args.ray_size}"
                 if not folder.is_dir():
                     synthetic_corpus(folder, args.ray_size, args.seed, pool)
-                try:
-                    result["engines"] = {
-                        "documents": args.ray_size,
-                        **engines(table, folder, root / "engines", args.workers, args.shard_docs),
-                    }
-                except ImportError as e:
-                    result["engines"] = {"error": f"ray not installed: {e}"}
+                result["engines"] = {
+                    "documents": args.ray_size,
+                    **engines(table, folder, root / "engines", args.workers, args.shard_docs),
+                }
                 print(json.dumps(result.get("engines")), flush=True)
                 result["embedding"] = embed_cost(folder, args.embed_sample)
             result["cost_model"] = cost_model(result)
@@ -372,13 +392,19 @@ def cost_model(result: dict[str, Any]) -> dict[str, Any]:
     c = largest["shard_stage"]
     eng = result.get("engines", {})
     model: dict[str, Any] = {"c_cpu_s_per_doc": c, "c_from_documents": int(sizes[-1])}
-    if "local" in eng and "ray" in eng:
+    setup = largest["linker_build_cpu_s"]  # per worker, in parallel: once on the wall clock
+
+    def parallel_efficiency(row: dict[str, Any]) -> float:
+        # of the stage itself: the linker build (every worker, at once) is the fixed part of
+        # both runs; Ray's start is reported apart (ray_init_s)
+        local, par = eng["local"]["wall_s"], row["wall_s"]
+        return float((local - setup) / (row["workers"] * max(par - setup, 1e-9)))
+
+    if "wall_s" in eng.get("local_pool", {}) and "local" in eng:
+        model["pool_efficiency"] = round(parallel_efficiency(eng["local_pool"]), 3)
+    if "local" in eng and "wall_s" in eng.get("ray", {}):
         w = eng["ray"]["workers"]
-        local, ray = eng["local"]["wall_s"], eng["ray"]["wall_s"]
-        setup = largest["linker_build_cpu_s"]  # per worker, in parallel: once on the wall clock
-        # parallel efficiency of the stage itself: the linker build (every worker, at once)
-        # is the fixed part of both runs; Ray's start is reported apart (ray_init_s)
-        efficiency = (local - setup) / (w * max(ray - setup, 1e-9))
+        efficiency = parallel_efficiency(eng["ray"])
         model["ray_init_s"] = eng["ray"]["ray_init_s"]
         model.update(setup_s=round(setup, 1), workers=w, efficiency=round(min(efficiency, 1.0), 3))
         model["efficiency_raw"] = round(efficiency, 3)

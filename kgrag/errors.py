@@ -24,6 +24,7 @@ The tree::
     │   ├── GraphWriteError                a write failed (disk full, lost connection)
     │   ├── BuildLocked                    another build holds the knowledge base's lock
     │   └── PartDamaged                    a shard's part (build checkpoint) cannot be read
+    ├── BuildInterrupted                   a shard worker process died mid-build (rerun resumes)
     ├── ConceptNotFound(KeyError)          no concept has that code or id
     ├── RetrievalError                     diagnosis/retrieval cannot answer
     │   ├── NoUsableFindings(ValueError)   nothing in the input to rank diseases by
@@ -247,6 +248,14 @@ class PartDamaged(GraphError):
         super().__init__(
             f"build part {part} is damaged ({problem}); rerun the build to link its shard again"
         )
+
+
+class BuildInterrupted(KgragError):
+    """A shard worker process of a build died (killed, out of memory) before its shards were done.
+
+    The parts it and the other workers finished are kept: rerunning the build skips them and
+    links only the unfinished shards.
+    """
 
 
 class KnowledgeBaseRebuilding(RetrievalError):

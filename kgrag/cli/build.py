@@ -34,7 +34,13 @@ def build(
     engine: str = typer.Option(
         "local", "--engine", help="local (this process) or ray (Ray Data; pip install 'kgrag[scale]')"
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="shard workers (ray: actors)"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="shard workers: local: 1 runs in this process, N > 1 a pool of N processes "
+        "(each holds a linker, ~0.7 GB); ray: actors",
+    ),
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="a Ray cluster (ray://head:10001, or auto); default: a local Ray"
     ),

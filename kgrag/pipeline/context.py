@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -28,7 +29,9 @@ class BuildOptions(BoundaryModel):
     """How a build runs its shard stages (not what it builds: the knowledge base is the same)."""
 
     engine: Engine = Field(default="local", description="local: in this process; ray: Ray Data")
-    workers: int = Field(default=1, ge=1, description="parallel shard workers (ray: actors)")
+    workers: int = Field(
+        default=1, ge=1, description="parallel shard workers (local: processes of a pool; ray: actors)"
+    )
     ray_address: str | None = Field(
         default=None, description="a Ray cluster (ray://host:10001, auto); None: a local Ray"
     )
@@ -49,6 +52,8 @@ class BuildContext:
         table_digest: names the concept table (part of every fingerprint).
         code: a digest of the code that writes the graph (part of every fingerprint).
         rebuild: this build rebuilds every source (finished parts are not reused).
+        table_file: the compiled cache file ``table`` was loaded from, if it was (a worker
+            process loads the table from it rather than receiving it pickled).
     """
 
     recipe: Recipe
@@ -60,6 +65,7 @@ class BuildContext:
     table_digest: str = ""
     code: str = ""
     rebuild: bool = False
+    table_file: Path | None = None
     _tiers: list[Tier] | None = field(default=None, repr=False)
 
     def tiers(self) -> list[Tier]:

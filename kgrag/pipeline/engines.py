@@ -1,7 +1,11 @@
-"""Engines: who runs the shard stage. ``local`` in this process, ``ray`` on Ray Data.
+"""Engines: who runs the shard stage: ``local`` (this process, or a process pool), ``ray``.
 
-Both run the same :class:`~kgrag.pipeline.stage.ShardWorker` on the same shards and leave the
-same parts, so the reduce and the knowledge base do not depend on the engine.
+``local`` runs the shards in this process (``--workers 1``) or in a small process pool
+(:mod:`kgrag.pipeline.pool_engine`); ``ray`` runs them on Ray Data
+(:mod:`kgrag.pipeline.ray_engine`).
+
+Every engine runs the same :class:`~kgrag.pipeline.stage.ShardWorker` on the same shards and
+leaves the same parts, so the reduce and the knowledge base do not depend on the engine.
 """
 
 from __future__ import annotations
@@ -9,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kgrag.pipeline.context import BuildContext
-from kgrag.pipeline.parts import read_part
 from kgrag.pipeline.shards import Shard
 from kgrag.pipeline.stage import ShardTask, ShardWorker
+from kgrag.pipeline.tally import ShardTally
 
 
 def run_shards(
@@ -20,7 +24,8 @@ def run_shards(
     """Make the part of every shard (reusing finished ones) on the context's engine.
 
     Args:
-        ctx: the build context (its ``options.engine`` picks the engine).
+        ctx: the build context (its ``options.engine`` picks the engine, ``options.workers``
+            the number of worker processes).
         task: the source's settings.
         shards: the plan's shards, in read order.
         limit: the source's document limit: the local engine stops once the parts made hold
@@ -28,30 +33,31 @@ def run_shards(
 
     Returns:
         The parts' folders, in the order of ``shards`` (fewer with ``limit``).
+
+    Raises:
+        BuildInterrupted: a worker process of the local pool died (the finished parts are kept).
     """
     if ctx.options.engine == "ray":
         from kgrag.pipeline.ray_engine import run_shards_on_ray
 
         return run_shards_on_ray(ctx, task, shards)
+    if ctx.options.workers > 1:
+        from kgrag.pipeline.pool_engine import run_shards_in_pool
+
+        return run_shards_in_pool(ctx, task, shards, limit=limit)
     return run_shards_locally(ctx, task, shards, limit=limit)
 
 
 def run_shards_locally(
     ctx: BuildContext, task: ShardTask, shards: list[Shard], *, limit: int | None = None
 ) -> list[Path]:
-    """The ``local`` engine: the shards one after another, with one linker (see :func:`run_shards`)."""
+    """The serial ``local`` engine: the shards one after another, with one linker.
+
+    See :func:`run_shards`.
+    """
     worker = ShardWorker(ctx.table, task, ctx.is_disease())
-    parts: list[Path] = []
-    made = 0
-    checksums: set[str] = set()  # documents read so far, a duplicate file counted once
-    for k, shard in enumerate(shards, start=1):
-        part, new = worker.run(shard)
-        parts.append(part)
-        made += new
-        ctx.say(f"{task.source}: shard {k:,}/{len(shards):,} {'linked' if new else 'reused'}")
-        if limit is not None:
-            checksums.update(r["checksum"] for r in read_part(part, "documents") if r["checksum"])
-            if len(checksums) >= limit:
-                break
-    ctx.say(f"{task.source}: {made:,} shards linked, {len(parts) - made:,} reused")
-    return parts
+    tally = ShardTally(ctx, task, len(shards), limit)
+    for shard in shards:
+        if tally.add(*worker.run(shard)):
+            break
+    return tally.done()

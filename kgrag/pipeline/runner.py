@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kgrag.config import Settings, get_settings
+from kgrag.errors import BuildInterrupted
 from kgrag.graph.base import GraphStore
 from kgrag.ontology.records import Warnings
 from kgrag.ontology.table import ConceptTable
@@ -92,6 +93,7 @@ class Builder:
             options=self.options,
             table_digest=self.table_digest,
             code=code_digest(),
+            table_file=compiled_path(self.settings) if table is None else None,
         )
 
     def run(self, *, rebuild: bool = False, wait: float = 0.0) -> BuildReport:
@@ -175,7 +177,10 @@ class Builder:
                 self.say(f"{name}: {report.nodes:,} nodes, {report.edges:,} edges in {report.seconds}s")
             except Exception as e:  # report it, keep the graph marked incomplete
                 failed = True
-                logger.exception("source %s failed", name)
+                if isinstance(e, BuildInterrupted):  # a dead worker: its message says what to do
+                    logger.error("source %s stopped: %s", name, e)
+                else:
+                    logger.exception("source %s failed", name)
                 reports.append(
                     SourceReport(
                         name=name,
