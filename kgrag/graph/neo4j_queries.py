@@ -40,9 +40,9 @@ FOREACH (_ IN CASE WHEN row.label = 'Document' THEN [1] ELSE [] END | SET n:Docu
 FOREACH (_ IN CASE WHEN row.label = 'Chunk' THEN [1] ELSE [] END | SET n:Chunk)
 """
 
-# props: each prop is its own property "p:<key>" holding JSON; ``+=`` merges key by key
+# props: each prop is its own property "p.<key>" holding JSON; ``+=`` merges key by key
 # (a null removes). Read back as [key, json] pairs.
-_PROPS = "[k IN keys(%s) WHERE k STARTS WITH 'p:' | [substring(k, 2), %s[k]]]"
+_PROPS = "[k IN keys(%s) WHERE k STARTS WITH 'p.' | [substring(k, 2), %s[k]]]"
 NODE_PROPS = _PROPS % ("n", "n")
 EDGE_PROPS = _PROPS % ("r", "r")
 

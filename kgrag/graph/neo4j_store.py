@@ -3,7 +3,7 @@
 Constraints created idempotently, batched ``UNWIND`` writes in managed transactions (retried by the
 driver on transient errors), parameters only. All Cypher lives in :mod:`kgrag.graph.neo4j_queries`.
 
-Layout: a node or relationship keeps each prop as its own property ``p:<key>`` holding
+Layout: a node or relationship keeps each prop as its own property ``p.<key>`` holding
 the JSON of the value (so an upsert merges props key by key with ``SET += ``, as
 :func:`~kgrag.graph.schema.merge_props` says).
 
@@ -73,12 +73,10 @@ from kgrag.graph.traversal import EdgeKey, Traversal
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-PROP_PREFIX = "p:"
+PROP_PREFIX = "p."
 _STREAM_CHUNK = 1000  # records handed over per queue item
 #: rows (nodes, or edges with their claims) read from an upsert's input before writing
 WRITE_WINDOW = 50_000
-#: concurrent write sessions by default (batches partitioned so no two touch a node)
-DEFAULT_WRITE_WORKERS = 2
 
 
 def encode_props(props: dict[str, Any]) -> dict[str, str | None]:
@@ -187,7 +185,8 @@ class Neo4jGraphStore(Traversal):
         database: the database name (None: the server's default).
         batch_size: rows per ``UNWIND`` write (an edge row holds all its claims).
         write_workers: concurrent write sessions for an upsert (batches partitioned so that
-            no two running at once touch a node); 1 writes serially.
+            no two running at once touch a node); 1 writes serially (default:
+            ``Settings.neo4j_write_workers``, 2).
         timeout: seconds a statement may take (default: ``Settings.neo4j_timeout``).
         connect_timeout: seconds to connect or acquire a connection (default:
             ``Settings.neo4j_connect_timeout``).
@@ -207,7 +206,7 @@ class Neo4jGraphStore(Traversal):
         auth: tuple[str, str] | None = None,
         database: str | None = None,
         batch_size: int = 2000,
-        write_workers: int = DEFAULT_WRITE_WORKERS,
+        write_workers: int | None = None,
         timeout: float | None = None,
         connect_timeout: float | None = None,
         settings: Settings | None = None,
@@ -226,7 +225,9 @@ class Neo4jGraphStore(Traversal):
         auth = auth if auth is not None else from_uri
         self.database = database
         self.batch_size = batch_size
-        self.write_workers = max(1, write_workers)
+        self.write_workers = max(
+            1, write_workers if write_workers is not None else settings.neo4j_write_workers
+        )
         self.timeout = float(timeout if timeout is not None else settings.neo4j_timeout)
         connect = float(
             connect_timeout if connect_timeout is not None else settings.neo4j_connect_timeout
@@ -239,6 +240,7 @@ class Neo4jGraphStore(Traversal):
                 connection_timeout=connect,
                 connection_acquisition_timeout=connect,
                 max_transaction_retry_time=min(30.0, self.timeout),
+                notifications_min_severity="OFF",  # e.g. "property key does not exist" after an import
             )
         except (nx.ConfigurationError, ValueError) as e:
             raise GraphUnavailable(f"cannot use the Neo4j address {self.uri}: {redact(str(e))}") from e
@@ -429,6 +431,18 @@ class Neo4jGraphStore(Traversal):
         edges = self._run(q.DELETE_REFERENCED_CLAIMS, sources=sources, refs=refs)
         nodes = self._run(q.DELETE_NODES, ids=refs)
         return _removed(edges, nodes)
+
+    def await_indexes(self, seconds: float | None = None) -> None:
+        """Wait until the constraints' and indexes' populations are done (after a bulk import).
+
+        Args:
+            seconds: how long to wait (at most, and by default, the statement timeout).
+
+        Raises:
+            GraphUnavailable: not online within that time.
+        """
+        wait = int(min(seconds if seconds is not None else self.timeout, self.timeout))
+        self._run(q.AWAIT_INDEXES, seconds=max(1, wait))
 
     def set_meta(self, key: str, value: str) -> None:
         """Implements :meth:`GraphStore.set_meta` on the store's meta node."""
