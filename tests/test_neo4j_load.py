@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,3 +250,92 @@ def test_parallel_load_equals_serial_load(neo: Neo4jGraphStore, monkeypatch: pyt
         assert parallel.counts() == serial_counts
     finally:
         parallel.close()
+
+
+# -- bulk import (neo4j-admin database import full) -----------------------------------------
+LAUNCHER = Path(__file__).resolve().parent.parent / "tools" / "neo4j-launcher"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.neo4j
+@pytest.mark.skipif(
+    not (shutil.which("java") and (shutil.which("mvn") or (LAUNCHER / "target" / "lib").is_dir())),
+    reason="the bulk import runs neo4j-admin from tools/neo4j-launcher: needs Java and Maven",
+)
+def test_bulk_import_reads_back_equal_to_the_batched_load(neo: Neo4jGraphStore, tmp_path: Path) -> None:
+    """A generated graph, reduced by the embedded store, bulk-imported by the test Neo4j's
+    own neo4j-admin into a fresh home and served from it, reads back equal to the batched
+    load of the same graph; the imported database then takes incremental batched writes and
+    deletes like the batched one; and a first load into a running server's database (in
+    use) falls back to the batched path and says why."""
+    from kgrag.graph.neo4j_import import first_load, run_import, write_import_files
+
+    with SqliteGraphStore(tmp_path / "kb") as lite:
+        lite.upsert_nodes(_nodes(200))
+        lite.upsert_edges(_random_edges(random.Random(11), 200, 1500))
+        nodes, edges = list(lite.iter_nodes()), list(lite.iter_edges())
+    assert any(len(e.claims) > CAP for e in edges)
+    neo.upsert_nodes(nodes)
+    neo.upsert_edges(edges)
+
+    files = write_import_files(nodes, edges, tmp_path / "csv")
+    assert (files.graph_nodes, files.edges) == (len(nodes), len(edges))
+    home, state = tmp_path / "home", tmp_path / "state"
+    state.mkdir()
+    env = {**os.environ, "NEO4J_HOME": str(home)}
+    admin = LAUNCHER / "admin"
+    result = run_import(admin, files, env=env, timeout=600)
+    assert result.relationships == len(edges)
+    started = subprocess.run(
+        [str(LAUNCHER / "run"), str(_free_port()), str(home)],
+        env={**os.environ, "KGRAG_NEO4J_LAUNCHER_STATE": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        from kgrag.graph.neo4j_store import Neo4jGraphStore
+
+        with Neo4jGraphStore(started.stdout.strip()) as bulk:
+            bulk.await_indexes()
+            assert _snapshot(bulk) == _snapshot(neo)
+            assert sorted(bulk.iter_nodes(), key=lambda n: n.id) == sorted(
+                neo.iter_nodes(), key=lambda n: n.id
+            )
+            assert bulk.counts() == neo.counts()
+            keys = [(e.src, e.type, e.dst) for e in edges[::7]]
+            assert bulk.edges(keys) == neo.edges(keys)
+            # incremental loads go through the batched path, on either database alike
+            more = _random_edges(random.Random(12), 200, 300)
+            for store in (bulk, neo):
+                store.upsert_edges(more)
+                store.delete_source("s3")
+            assert _snapshot(bulk) == _snapshot(neo)
+            assert bulk.counts() == neo.counts()
+            # the running server's database is in use: first_load takes the batched path
+            bulk.clear()
+            report = first_load(bulk, nodes, edges, admin=admin, directory=tmp_path / "csv2", env=env)
+            assert report.method == "batched" and "in use" in report.reason, report
+            neo.clear()
+            neo.upsert_nodes(nodes)
+            neo.upsert_edges(edges)
+            assert _snapshot(bulk) == _snapshot(neo)
+            # not empty, or no admin tool: batched, and the report says so
+            assert (
+                "already holds"
+                in first_load(bulk, [], [], admin=admin, directory=tmp_path / "csv3").reason
+            )
+            assert first_load(neo, [], [], admin=None, directory=tmp_path / "csv4").method == "batched"
+    finally:
+        pid = state / "neo4j.pid"
+        if pid.exists():
+            os.kill(int(pid.read_text().strip()), 15)
