@@ -66,15 +66,18 @@ _REFRESH = (
 )
 
 # One row per edge with its claims (ids: the JSON array [src, type, dst, source,
-# reference, start, end], compared whole, never split). A claim replaces the edge's claim
-# with the same id (MERGE on the kg_claim_id constraint); the cache on the relationship is
-# refreshed with bounded work, and not at all once the edge has spilled: k claims cost O(k)
-# whether they come as one row or k rows.
+# reference, start, end], compared whole, never split) and ``cached``/``spilled``: the
+# claims a new relationship keeps (null past the cap). A claim replaces the edge's claim
+# with the same id (MERGE on the kg_claim_id constraint). A relationship that existed and
+# has not spilled gets its cache refreshed from the table with bounded work; a new one
+# takes the row's: k claims cost O(k) whether they come as one row or k rows.
 _UPSERT_EDGE = (
     """
 UNWIND $rows AS row
 MATCH (a:KgNode {id: row.src}), (b:KgNode {id: row.dst})
 MERGE (a)-[r:%(type)s]->(b)
+  ON CREATE SET r.claims = row.cached, r.spilled = row.spilled
+  ON MATCH SET r.kg_stale = CASE WHEN r.spilled THEN null ELSE true END
 SET r += row.props
 WITH r, row
 CALL (row) {
@@ -85,7 +88,8 @@ CALL (row) {
 }
 WITH r, row
 CALL (r, row) {
-    WITH r, row WHERE r.spilled IS NULL OR NOT r.spilled
+    WITH r, row WHERE r.kg_stale IS NOT NULL
+    REMOVE r.kg_stale
     WITH r, row.src AS src, row.dst AS dst
 """
     + _REFRESH

@@ -170,7 +170,17 @@ def _edge_rows(edges: Sequence[Edge]) -> list[dict[str, Any]]:
                 "claim": c.model_dump_json(),
             }
     return [
-        {"src": src, "type": typ, "dst": dst, "props": props, "claims": list(claims.values())}
+        {
+            "src": src,
+            "type": typ,
+            "dst": dst,
+            "props": props,
+            "claims": list(claims.values()),
+            "cached": [c["claim"] for c in claims.values()]
+            if len(claims) <= q.CLAIMS_ON_RELATIONSHIP
+            else None,
+            "spilled": len(claims) > q.CLAIMS_ON_RELATIONSHIP,
+        }
         for (src, typ, dst), (props, claims) in merged.items()
     ]
 
