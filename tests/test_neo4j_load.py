@@ -339,3 +339,121 @@ def test_bulk_import_reads_back_equal_to_the_batched_load(neo: Neo4jGraphStore, 
         pid = state / "neo4j.pid"
         if pid.exists():
             os.kill(int(pid.read_text().strip()), 15)
+
+
+# -- the import files, read back without a server -------------------------------------------
+def _read_import_files(directory: Path) -> tuple[list[Node], list[Edge]]:
+    """Nodes and edges back from the CSV files, by their headers (as neo4j-admin reads them)."""
+    import csv
+    import json
+
+    from kgrag.graph.neo4j_import import ARRAY_DELIMITER
+    from kgrag.graph.schema import Tier, with_frequency
+
+    def rows(stem: str) -> Iterator[dict[str, str]]:
+        for path in sorted(directory.glob(f"{stem}-*.csv")):
+            with path.open(encoding="utf-8", newline="") as f:
+                yield from csv.DictReader(f)
+
+    def props(row: dict[str, str]) -> dict[str, object]:
+        return {k[2:]: json.loads(v) for k, v in row.items() if k.startswith("p.") and v != ""}
+
+    def array(v: str) -> tuple[str, ...]:
+        return tuple(v.split(ARRAY_DELIMITER)) if v else ()
+
+    nodes = [
+        Node(
+            id=r["id:ID"],
+            label=Label(r["label"]),
+            name=r["name"],
+            tier=Tier(r["tier"]) if r["tier"] else None,
+            kind=r["kind"] or None,
+            codes=array(r["codes:string[]"]),
+            props=props(r),
+            sources=array(r["sources:string[]"]),
+        )
+        for r in rows("nodes")
+    ]
+    claims: dict[tuple[str, str, str], list[Claim]] = {}
+    for r in rows("claims"):
+        assert json.loads(r["id:ID(KgClaim)"])[:3] == [r["src"], r["type"], r["dst"]]
+        claims.setdefault((r["src"], r["type"], r["dst"]), []).append(
+            Claim.model_validate_json(r["claim"])
+        )
+    edges = []
+    for r in rows("edges"):
+        key = (r[":START_ID"], r[":TYPE"], r[":END_ID"])
+        held = sorted(claims[key], key=lambda c: (c.source, c.key()))
+        cached = array(r["claims:string[]"])
+        assert (r["spilled:boolean"] == "true") == (len(held) > CAP)
+        expected = [] if len(held) > CAP else sorted(c.model_dump_json() for c in held)
+        assert sorted(cached) == expected  # the relationship's cache: all claims, or none
+        typ = EdgeType(key[1])
+        edges.append(
+            Edge(
+                src=key[0],
+                type=typ,
+                dst=key[2],
+                props=with_frequency(typ, props(r), held),
+                claims=tuple(held),
+            )
+        )
+    return nodes, edges
+
+
+def test_import_files_hold_the_store_exactly(tmp_path: Path) -> None:
+    """`kgrag graph neo4j-import` without an admin tool: the files, read back by their
+    headers, hold every node and edge of the knowledge base (claims past the cap only in
+    the claims file); the command to run is printed."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from kgrag.cli import app
+
+    with SqliteGraphStore(tmp_path / "kb") as lite:
+        lite.upsert_nodes(_nodes(120))
+        lite.upsert_nodes(
+            [Node(id="doc:1", label=Label.DOCUMENT, name='a "quoted", name\nline', sources=("s1",))]
+        )
+        lite.upsert_edges(_random_edges(random.Random(5), 120, 800))
+        nodes = sorted(lite.iter_nodes(), key=lambda n: n.id)
+        edges = _snapshot(lite)
+    result = CliRunner().invoke(
+        app,
+        [
+            "graph",
+            "neo4j-import",
+            "--store",
+            str(tmp_path / "kb"),
+            "--out",
+            str(tmp_path / "csv"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["files"]["edges"] == len(edges) and report["files"]["graph_nodes"] == len(nodes)
+    assert report["command"][:4] == ["neo4j-admin", "database", "import", "full"]
+    back_nodes, back_edges = _read_import_files(tmp_path / "csv")
+    assert sorted(back_nodes, key=lambda n: n.id) == nodes
+    assert sorted(back_edges, key=lambda e: (e.src, e.type.value, e.dst)) == edges
+
+
+@pytest.mark.parametrize("bad", ["a:b", "a,b", 'a"b', "a\nb"])
+def test_import_refuses_what_a_csv_header_cannot_hold(tmp_path: Path, bad: str) -> None:
+    from kgrag.errors import GraphWriteError
+    from kgrag.graph.neo4j_import import write_import_files
+
+    node = Node(id="C1", label=Label.CONCEPT, name="c", sources=("v",), props={bad: 1})
+    with pytest.raises(GraphWriteError, match="batched path"):
+        write_import_files([node], [], tmp_path)
+
+
+def test_import_refuses_an_edge_given_twice(tmp_path: Path) -> None:
+    from kgrag.errors import GraphWriteError
+    from kgrag.graph.neo4j_import import write_import_files
+
+    twice = [Edge(src="C0", type=H, dst="C1", claims=(Claim(source=s),)) for s in ("a", "b")]
+    with pytest.raises(GraphWriteError, match="given twice"):
+        write_import_files(_nodes(2), twice, tmp_path)
