@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import platform
 import random
@@ -132,17 +133,33 @@ def digest(store: Neo4jGraphStore) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
+class _Deadlocks(logging.Handler):
+    """Counts the driver's "will be retried" warnings for deadlocks (transient, retried)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "DeadlockDetected" in record.getMessage():
+            self.count += 1
+
+
+DEADLOCKS = _Deadlocks()
+
+
 def batched(
     uri: str, nodes: list[Node], edges: list[Edge], workers: int
 ) -> tuple[dict[str, float], Neo4jGraphStore]:
     store = Neo4jGraphStore(uri, write_workers=workers)
     store.clear()
+    DEADLOCKS.count = 0
     t0 = time.perf_counter()
     store.upsert_nodes(nodes)
     t1 = time.perf_counter()
     store.upsert_edges(edges)
     t2 = time.perf_counter()
-    return {"nodes_s": t1 - t0, "edges_s": t2 - t1}, store
+    return {"nodes_s": t1 - t0, "edges_s": t2 - t1, "deadlocks_retried": DEADLOCKS.count}, store
 
 
 def _free_port() -> int:
@@ -203,6 +220,7 @@ def main() -> int:
     ap.add_argument("--no-bulk", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/neo4j_load.json")
     args = ap.parse_args()
+    logging.getLogger("neo4j").addHandler(DEADLOCKS)
 
     t0 = time.perf_counter()
     nodes, edges = generate(args.docs)
@@ -222,7 +240,9 @@ def main() -> int:
     reference = ""
     for w in args.workers:
         times, store = batched(args.uri, nodes, edges, w)
+        t_read = time.perf_counter()
         found = digest(store)
+        read_s = time.perf_counter() - t_read
         reference = reference or found
         counts = store.counts().model_dump()
         store.clear()
@@ -234,6 +254,7 @@ def main() -> int:
             "nodes_per_s": round(len(nodes) / times["nodes_s"]),
             "edges_per_s": round(len(edges) / times["edges_s"]),
             "claims_per_s": round(claims / times["edges_s"]),
+            "read_all_edges_s": round(read_s, 1),
             "same_as_first": found == reference,
             "counts": counts,
         }
