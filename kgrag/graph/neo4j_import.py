@@ -319,6 +319,9 @@ def first_load(
     server, or one whose database is not in use); a running server's database is in use, so
     the tool refuses and the batched path loads it. The report names the method and why.
 
+    Both iterables are held in memory (the batched path may need them after a refused
+    import).
+
     Args:
         store: the store to load (its database is the import's target).
         nodes: the nodes, each once.
