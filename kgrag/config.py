@@ -122,6 +122,18 @@ class Settings(BaseSettings):
         description="seconds one Neo4j statement (or one batch of streamed records) may take; "
         "past it the call ends in GraphUnavailable",
     )
+    neo4j_write_workers: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="concurrent Neo4j write sessions of one upsert; the batches are "
+        "partitioned so that no two running at once touch a node (1: serial)",
+    )
+    neo4j_admin: str | None = Field(
+        default=None,
+        description="path of the server's neo4j-admin, for a first load by `neo4j-admin "
+        "database import full` (`kgrag graph neo4j-import`); unset: the batched load",
+    )
     # -- faults: files of the knowledge base --
     kb_private: bool = Field(
         default=True,

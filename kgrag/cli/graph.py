@@ -120,3 +120,63 @@ def ancestors(
             console.print(
                 f"{'  ' * d}↑ {n.name} ({n.id}, {n.tier.value if n.tier else '-'})", highlight=False
             )
+
+
+@app.command("neo4j-import")
+def neo4j_import(
+    out: str = typer.Option(..., "--out", help="folder for the import's CSV files"),
+    store: str | None = typer.Option(
+        None, "--store", help="the knowledge base to export (default: kb/)"
+    ),
+    admin: str | None = typer.Option(
+        None,
+        "--admin",
+        help="the server's neo4j-admin (default: the neo4j_admin setting); without one the "
+        "files are written and the command to run is printed",
+    ),
+    database: str = typer.Option("neo4j", "--database", help="the database to import into"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace the (stopped) database"),
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Bulk-load a knowledge base into Neo4j with ``neo4j-admin database import full``.
+
+    Writes the graph of ``--store`` (every node, every edge with all its claims) as the
+    admin tool's CSV files and, given ``--admin``, runs it (the database must be stopped or
+    absent; ``NEO4J_HOME``/``NEO4J_CONF`` from the environment). Start the server after it;
+    kgrag creates its constraints and indexes on first connecting. Incremental loads go
+    through ``kgrag build --store neo4j://...`` (the batched path).
+    """
+    from pathlib import Path
+
+    from kgrag.config import get_settings
+    from kgrag.graph.neo4j_import import import_command, run_import, write_import_files
+    from kgrag.graph.stores import open_store
+
+    with cli_errors():
+        admin = admin or get_settings().neo4j_admin
+        graph = open_store(store, read_only=True)
+        try:
+            files = write_import_files(graph.iter_nodes(), graph.iter_edges(), Path(out))
+        finally:
+            graph.close()
+        report: dict[str, object] = {"files": files}
+        if admin:
+            report["import"] = run_import(admin, files, database=database, overwrite=overwrite)
+        command = import_command("neo4j-admin", files, database=database, overwrite=overwrite)
+        if not admin:
+            report["command"] = command
+        if json:
+            emit_json(report)
+            return
+        console.print(
+            f"wrote {files.graph_nodes} nodes, {files.edges} edges and {files.claims} claims "
+            f"to {safe(str(files.directory))} in {files.seconds:.1f} s",
+            highlight=False,
+        )
+        if admin:
+            console.print(f"imported into database {safe(database)}; start the server now")
+        else:
+            import shlex
+
+            console.print("stop the server, then run:", highlight=False)
+            console.print(shlex.join(command), highlight=False, markup=False)

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from kgrag.graph.schema import EdgeType
 
+#: claims kept on a relationship (``r.claims``, a read cache); an edge with more claims keeps
+#: none there (``r.spilled``) and is read from its ``:KgClaim`` nodes. Every claim is a
+#: ``:KgClaim`` node whatever the count (the claims table).
+CLAIMS_ON_RELATIONSHIP = 32
+
 CONSTRAINTS = (
     "CREATE CONSTRAINT kg_node_id IF NOT EXISTS FOR (n:KgNode) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT kg_meta_key IF NOT EXISTS FOR (m:KgMeta) REQUIRE m.key IS UNIQUE",
+    "CREATE CONSTRAINT kg_claim_id IF NOT EXISTS FOR (c:KgClaim) REQUIRE c.id IS UNIQUE",
     "CREATE INDEX kg_node_tier IF NOT EXISTS FOR (n:KgNode) ON (n.tier)",
+    "CREATE INDEX kg_claim_edge IF NOT EXISTS FOR (c:KgClaim) ON (c.src, c.type, c.dst)",
+    "CREATE INDEX kg_claim_source IF NOT EXISTS FOR (c:KgClaim) ON (c.source)",
+    "CREATE INDEX kg_claim_ref IF NOT EXISTS FOR (c:KgClaim) ON (c.ref)",
 )
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 UPSERT_NODES = """
 UNWIND $rows AS row
@@ -30,52 +40,106 @@ FOREACH (_ IN CASE WHEN row.label = 'Document' THEN [1] ELSE [] END | SET n:Docu
 FOREACH (_ IN CASE WHEN row.label = 'Chunk' THEN [1] ELSE [] END | SET n:Chunk)
 """
 
-# props: each prop is its own property "p:<key>" holding JSON; ``+=`` merges key by key
+# props: each prop is its own property "p.<key>" holding JSON; ``+=`` merges key by key
 # (a null removes). Read back as [key, json] pairs.
-_PROPS = "[k IN keys(%s) WHERE k STARTS WITH 'p:' | [substring(k, 2), %s[k]]]"
+_PROPS = "[k IN keys(%s) WHERE k STARTS WITH 'p.' | [substring(k, 2), %s[k]]]"
 NODE_PROPS = _PROPS % ("n", "n")
 EDGE_PROPS = _PROPS % ("r", "r")
 
-# one row per (edge, claim); a claim replaces the edge's claim with the same key. A claim
-# key is the JSON array [source, reference, start, end], compared whole, never split.
-_UPSERT_EDGE = """
+# The claims of the edge (src, type, dst), at most CLAIMS_ON_RELATIONSHIP + 1 of them (an
+# index seek on kg_claim_edge: bounded work whatever the edge's size).
+_HELD = """
+    CALL (src, dst) {
+        MATCH (k:KgClaim {src: src, type: '%(type)s', dst: dst})
+        WITH k LIMIT %(limit)d
+        RETURN collect(k.claim) AS held
+    }"""
+
+# Refresh the claims cached on relationship r (of type %(type)s between src and dst) from
+# the claims table: all of them when they are at most CLAIMS_ON_RELATIONSHIP, else none
+# and r.spilled.
+_REFRESH = (
+    _HELD
+    + """
+    SET r.claims = CASE WHEN size(held) <= %(cap)d THEN held ELSE null END,
+        r.spilled = size(held) > %(cap)d"""
+)
+
+# One row per edge with its claims (ids: the JSON array [src, type, dst, source,
+# reference, start, end], compared whole, never split) and ``cached``/``spilled``: the
+# claims a new relationship keeps (null past the cap). A claim replaces the edge's claim
+# with the same id (MERGE on the kg_claim_id constraint). A relationship that existed and
+# has not spilled gets its cache refreshed from the table with bounded work; a new one
+# takes the row's: k claims cost O(k) whether they come as one row or k rows.
+_UPSERT_EDGE = (
+    """
 UNWIND $rows AS row
 MATCH (a:KgNode {id: row.src}), (b:KgNode {id: row.dst})
-MERGE (a)-[r:%s]->(b)
-WITH r, row, coalesce(r.claim_keys, []) AS keys
-WITH r, row, keys, [i IN range(0, size(keys) - 1) WHERE keys[i] <> row.claim_key] AS keep
-SET r += row.props,
-    r.claims = [i IN keep | r.claims[i]] + row.claim,
-    r.claim_sources = [i IN keep | r.claim_sources[i]] + row.claim_source,
-    r.claim_refs = [i IN keep | r.claim_refs[i]] + row.claim_ref,
-    r.claim_keys = [i IN keep | keys[i]] + row.claim_key
+MERGE (a)-[r:%(type)s]->(b)
+  ON CREATE SET r.claims = row.cached, r.spilled = row.spilled
+  ON MATCH SET r.kg_stale = CASE WHEN r.spilled THEN null ELSE true END
+SET r += row.props
+WITH r, row
+CALL (row) {
+    UNWIND row.claims AS cl
+    MERGE (c:KgClaim {id: cl.id})
+    SET c.src = row.src, c.type = '%(type)s', c.dst = row.dst, c.source = cl.source,
+        c.ref = cl.ref, c.claim = cl.claim
+}
+WITH r, row
+CALL (r, row) {
+    WITH r, row WHERE r.kg_stale IS NOT NULL
+    REMOVE r.kg_stale
+    WITH r, row.src AS src, row.dst AS dst
 """
-UPSERT_EDGES = {t: _UPSERT_EDGE % t.value for t in EdgeType}
+    + _REFRESH
+    + """
+}
+"""
+)
 
-# claims are kept in parallel lists on the relationship (claims, claim_keys,
-# claim_sources, claim_refs). Drops the claims matched by %(drop)s on the relationships
-# matched by %(edges)s, and relationships left without a claim.
+
+def _params(typ: EdgeType) -> dict[str, object]:
+    return {"type": typ.value, "cap": CLAIMS_ON_RELATIONSHIP, "limit": CLAIMS_ON_RELATIONSHIP + 1}
+
+
+UPSERT_EDGES = {t: _UPSERT_EDGE % _params(t) for t in EdgeType}
+
+# Drop the claims matched by %(match)s, then refresh each touched edge's cache and delete
+# the edges left without a claim. Returns claims and edges removed.
 _DROP_CLAIMS = """
-MATCH ()-[r]->() WHERE %(edges)s
-WITH r, [i IN range(0, size(r.claim_keys) - 1) WHERE NOT (%(drop)s)] AS keep
-WHERE size(keep) < size(r.claim_keys)
-SET r.claims = [i IN keep | r.claims[i]],
-    r.claim_keys = [i IN keep | r.claim_keys[i]],
-    r.claim_sources = [i IN keep | r.claim_sources[i]],
-    r.claim_refs = [i IN keep | r.claim_refs[i]]
-WITH r, size(keep) = 0 AS empty
-WITH r, empty, count(*) AS touched
+%(match)s
+WITH c.src AS src, c.type AS type, c.dst AS dst, collect(c) AS gone
+FOREACH (c IN gone | DELETE c)
+WITH src, type, dst, size(gone) AS n
+MATCH (a:KgNode {id: src})-[r]->(b:KgNode {id: dst}) WHERE type(r) = type
+CALL (src, type, dst) {
+    MATCH (k:KgClaim {src: src, type: type, dst: dst})
+    WITH k LIMIT %(limit)d
+    RETURN collect(k.claim) AS held
+}
+SET r.claims = CASE WHEN size(held) <= %(cap)d THEN held ELSE null END,
+    r.spilled = size(held) > %(cap)d
+WITH r, n, size(held) = 0 AS empty
 CALL (r, empty) { WITH r, empty WHERE empty DELETE r }
-RETURN sum(touched) AS claims, sum(CASE WHEN empty THEN 1 ELSE 0 END) AS edges
+RETURN sum(n) AS claims, sum(CASE WHEN empty THEN 1 ELSE 0 END) AS edges
 """
-DELETE_SOURCE_CLAIMS = _DROP_CLAIMS % {
-    "edges": "$source IN r.claim_sources",
-    "drop": "r.claim_sources[i] = $source",
-}
+_CAPS = {"cap": CLAIMS_ON_RELATIONSHIP, "limit": CLAIMS_ON_RELATIONSHIP + 1}
+DELETE_SOURCE_CLAIMS = _DROP_CLAIMS % {"match": "MATCH (c:KgClaim {source: $source})", **_CAPS}
 DELETE_REFERENCED_CLAIMS = _DROP_CLAIMS % {
-    "edges": "any(s IN r.claim_sources WHERE s IN $sources)",
-    "drop": "r.claim_refs[i] IN $refs",
+    "match": "MATCH (c:KgClaim) WHERE c.ref IN $refs AND c.source IN $sources",
+    **_CAPS,
 }
+
+# the claims of the relationships at nodes about to be removed (DETACH DELETE takes the
+# relationships; their claims go first)
+_DROP_EDGE_CLAIMS = """
+CALL (n) {
+    MATCH (n)-[r]-(:KgNode)
+    WITH startNode(r).id AS src, type(r) AS type, endNode(r).id AS dst
+    MATCH (k:KgClaim {src: src, type: type, dst: dst})
+    DELETE k
+}"""
 
 DOCUMENT_PARTS = """
 UNWIND $ids AS id
@@ -84,20 +148,28 @@ OPTIONAL MATCH (c:KgNode)-[:IN_DOCUMENT]->(d)
 RETURN d.id AS id, d.sources AS sources, collect(c.id) AS chunks
 """
 
-DELETE_NODES = """
+DELETE_NODES = (
+    """
 UNWIND $ids AS id
-MATCH (n:KgNode {id: id})
+MATCH (n:KgNode {id: id})"""
+    + _DROP_EDGE_CLAIMS
+    + """
 DETACH DELETE n
 RETURN count(*) AS nodes
 """
+)
 
-DELETE_SOURCE_NODES = """
+DELETE_SOURCE_NODES = (
+    """
 MATCH (n:KgNode) WHERE $source IN n.sources
 SET n.sources = [s IN n.sources WHERE s <> $source]
-WITH n WHERE size(n.sources) = 0
+WITH n WHERE size(n.sources) = 0"""
+    + _DROP_EDGE_CLAIMS
+    + """
 DETACH DELETE n
 RETURN count(*) AS nodes
 """
+)
 
 GET_NODES = f"""
 UNWIND $ids AS id
@@ -120,11 +192,16 @@ WHERE $types IS NULL OR type(r) IN $types
 RETURN a.id AS src, type(r) AS type, b.id AS dst
 """
 
+# an edge's claims: the cache on the relationship, or the claims table when it spilled
+EDGE_CLAIMS = """CASE WHEN r.spilled THEN COLLECT {
+    MATCH (k:KgClaim {src: a.id, type: type(r), dst: b.id}) RETURN k.claim
+} ELSE r.claims END"""
+
 GET_EDGES = f"""
 UNWIND $keys AS key
 MATCH (a:KgNode {{id: key[0]}})-[r]->(b:KgNode {{id: key[2]}})
 WHERE type(r) = key[1]
-RETURN a.id AS src, type(r) AS type, b.id AS dst, {EDGE_PROPS} AS props, r.claims AS claims
+RETURN a.id AS src, type(r) AS type, b.id AS dst, {EDGE_PROPS} AS props, {EDGE_CLAIMS} AS claims
 """
 
 ALL_NODES = f"""
@@ -135,7 +212,7 @@ RETURN n.id AS id, n.label AS label, n.name AS name, n.tier AS tier, n.kind AS k
 
 ALL_EDGES = f"""
 MATCH (a:KgNode)-[r]->(b:KgNode) WHERE $types IS NULL OR type(r) IN $types
-RETURN a.id AS src, type(r) AS type, b.id AS dst, {EDGE_PROPS} AS props, r.claims AS claims
+RETURN a.id AS src, type(r) AS type, b.id AS dst, {EDGE_PROPS} AS props, {EDGE_CLAIMS} AS claims
 """
 
 COUNT_NODES = "MATCH (n:KgNode) RETURN n.label AS key, count(*) AS n"
@@ -146,7 +223,7 @@ COUNT_SOURCES = "MATCH (n:KgNode) UNWIND n.sources AS s RETURN count(DISTINCT s)
 SET_META = "MERGE (m:KgMeta {key: $key}) SET m.value = $value"
 GET_META = "MATCH (m:KgMeta {key: $key}) RETURN m.value AS value"
 
-CLEAR = "MATCH (n) WHERE n:KgNode OR n:KgMeta CALL (n) { DETACH DELETE n } IN TRANSACTIONS"
+CLEAR = "MATCH (n) WHERE n:KgNode OR n:KgMeta OR n:KgClaim CALL (n) { DETACH DELETE n } IN TRANSACTIONS"
 
 # -- the chunk vector index (Neo4j's own HNSW, cosine) -------------------------------------
 VECTOR_INDEX = "kg_chunk_embedding"

@@ -3,12 +3,27 @@
 Constraints created idempotently, batched ``UNWIND`` writes in managed transactions (retried by the
 driver on transient errors), parameters only. All Cypher lives in :mod:`kgrag.graph.neo4j_queries`.
 
-Layout: a node or relationship keeps each prop as its own property ``p:<key>`` holding
+Layout: a node or relationship keeps each prop as its own property ``p.<key>`` holding
 the JSON of the value (so an upsert merges props key by key with ``SET += ``, as
-:func:`~kgrag.graph.schema.merge_props` says); a relationship keeps its claims in parallel
-lists: ``claims`` (JSON), ``claim_keys`` (the JSON array ``[source, reference, start,
-end]``, compared whole, never split), ``claim_sources`` and ``claim_refs`` (the reference,
-``""`` for none).
+:func:`~kgrag.graph.schema.merge_props` says).
+
+Claims live in a claims table: one ``:KgClaim`` node per claim, keyed by ``id`` (the JSON
+array ``[src, type, dst, source, reference, start, end]``, compared whole, never split;
+uniqueness constraint ``kg_claim_id``) with ``src``, ``type``, ``dst`` (composite index
+``kg_claim_edge``), ``source``, ``ref`` (indexes) and ``claim`` (the Claim's JSON). A
+relationship keeps at most :data:`~kgrag.graph.neo4j_queries.CLAIMS_ON_RELATIONSHIP` claims
+in its ``claims`` list, a read cache refreshed with bounded work on each upsert; an edge
+with more claims keeps none there (``spilled``) and reads them from the table. So adding a
+claim never rewrites the edge's other claims: a hot edge of k claims costs O(k) whether it
+arrives whole or claim by claim (``tests/test_neo4j_load.py``). Readers return an edge's
+claims sorted by ``(source, key)``, the order of the embedded store.
+
+Writes: rows are taken in windows of :data:`WRITE_WINDOW`; repeated upserts of one edge in
+a window are merged first (props key by key in order, a later claim replacing an earlier
+one with the same key). With ``write_workers`` > 1 the window is split by
+:mod:`kgrag.graph.neo4j_batches` into waves of batches that touch disjoint nodes, and a
+wave's batches run concurrently in a small thread pool (one session each), so they never
+deadlock on node locks; ``write_workers=1`` writes the same batches one after another.
 
 Every call is bounded: connections and pool acquisition by ``neo4j_connect_timeout``, each
 statement (and each wait for the next streamed records) by ``neo4j_timeout``, both from
@@ -26,6 +41,8 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,14 +57,26 @@ from kgrag.errors import (
 )
 from kgrag.graph import neo4j_queries as q
 from kgrag.graph.base import Direction
-from kgrag.graph.schema import Claim, Edge, EdgeType, GraphCounts, Label, Node, Tier, with_frequency
+from kgrag.graph.neo4j_batches import edge_waves, node_groups
+from kgrag.graph.schema import (
+    Claim,
+    Edge,
+    EdgeType,
+    GraphCounts,
+    Label,
+    Node,
+    Tier,
+    with_frequency,
+)
 from kgrag.graph.traversal import EdgeKey, Traversal
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-PROP_PREFIX = "p:"
+PROP_PREFIX = "p."
 _STREAM_CHUNK = 1000  # records handed over per queue item
+#: rows (nodes, or edges with their claims) read from an upsert's input before writing
+WRITE_WINDOW = 50_000
 
 
 def encode_props(props: dict[str, Any]) -> dict[str, str | None]:
@@ -63,6 +92,15 @@ def decode_props(pairs: Sequence[Sequence[Any]] | None) -> dict[str, Any]:
 def claim_key(c: Claim) -> str:
     """A claim's structured key on its relationship: the JSON array of its identity."""
     return json.dumps(list(c.identity()))
+
+
+def claim_id(src: str, typ: EdgeType, dst: str, c: Claim) -> str:
+    """A claim's id in the claims table: the JSON array of its edge key and its identity."""
+    return json.dumps([src, typ.value, dst, *c.identity()])
+
+
+def _claim_order(c: Claim) -> tuple[str, str]:
+    return (c.source, c.key())
 
 
 def _node(r: dict[str, Any]) -> Node:
@@ -88,7 +126,7 @@ def _removed(edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> dict[s
 
 def _edge(r: dict[str, Any]) -> Edge:
     typ = EdgeType(r["type"])
-    claims = tuple(Claim.model_validate_json(c) for c in r["claims"])
+    claims = tuple(sorted((Claim.model_validate_json(c) for c in r["claims"]), key=_claim_order))
     return Edge(
         src=r["src"],
         type=typ,
@@ -96,6 +134,55 @@ def _edge(r: dict[str, Any]) -> Edge:
         props=with_frequency(typ, decode_props(r["props"]), claims),
         claims=claims,
     )
+
+
+def _node_row(n: Node) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "label": n.label.value,
+        "name": n.name,
+        "tier": n.tier.value if n.tier else None,
+        "kind": n.kind,
+        "codes": list(n.codes),
+        "props": encode_props(n.props),
+        "sources": list(n.sources),
+    }
+
+
+def _edge_rows(edges: Sequence[Edge]) -> list[dict[str, Any]]:
+    """One write row per distinct edge, in first-seen order.
+
+    Repeated upserts of an edge merge as the store would apply them one after another: props
+    key by key (a later value, None included, replaces an earlier one), a later claim
+    replacing an earlier one with the same key.
+    """
+    merged: dict[tuple[str, str, str], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
+    for e in edges:
+        props, claims = merged.setdefault((e.src, e.type.value, e.dst), ({}, {}))
+        props.update(encode_props(e.props))
+        for c in e.claims:
+            cid = claim_id(e.src, e.type, e.dst, c)
+            claims.pop(cid, None)  # a replaced claim moves to the end, as in order applied
+            claims[cid] = {
+                "id": cid,
+                "source": c.source,
+                "ref": c.reference or "",
+                "claim": c.model_dump_json(),
+            }
+    return [
+        {
+            "src": src,
+            "type": typ,
+            "dst": dst,
+            "props": props,
+            "claims": list(claims.values()),
+            "cached": [c["claim"] for c in claims.values()]
+            if len(claims) <= q.CLAIMS_ON_RELATIONSHIP
+            else None,
+            "spilled": len(claims) > q.CLAIMS_ON_RELATIONSHIP,
+        }
+        for (src, typ, dst), (props, claims) in merged.items()
+    ]
 
 
 class Neo4jGraphStore(Traversal):
@@ -106,7 +193,10 @@ class Neo4jGraphStore(Traversal):
             used as the credentials when ``auth`` is not given, and is never printed.
         auth: ``(user, password)``; an empty password means no authentication.
         database: the database name (None: the server's default).
-        batch_size: rows per ``UNWIND`` write.
+        batch_size: rows per ``UNWIND`` write (an edge row holds all its claims).
+        write_workers: concurrent write sessions for an upsert (batches partitioned so that
+            no two running at once touch a node); 1 writes serially (default:
+            ``Settings.neo4j_write_workers``, 2).
         timeout: seconds a statement may take (default: ``Settings.neo4j_timeout``).
         connect_timeout: seconds to connect or acquire a connection (default:
             ``Settings.neo4j_connect_timeout``).
@@ -117,7 +207,7 @@ class Neo4jGraphStore(Traversal):
         GraphUnavailable: the server cannot be reached in time or refuses the credentials.
     """
 
-    name = "kgrag.Neo4jGraphStore.v2"
+    name = "kgrag.Neo4jGraphStore.v3"
 
     def __init__(
         self,
@@ -126,6 +216,7 @@ class Neo4jGraphStore(Traversal):
         auth: tuple[str, str] | None = None,
         database: str | None = None,
         batch_size: int = 2000,
+        write_workers: int | None = None,
         timeout: float | None = None,
         connect_timeout: float | None = None,
         settings: Settings | None = None,
@@ -144,6 +235,9 @@ class Neo4jGraphStore(Traversal):
         auth = auth if auth is not None else from_uri
         self.database = database
         self.batch_size = batch_size
+        self.write_workers = max(
+            1, write_workers if write_workers is not None else settings.neo4j_write_workers
+        )
         self.timeout = float(timeout if timeout is not None else settings.neo4j_timeout)
         connect = float(
             connect_timeout if connect_timeout is not None else settings.neo4j_connect_timeout
@@ -156,6 +250,7 @@ class Neo4jGraphStore(Traversal):
                 connection_timeout=connect,
                 connection_acquisition_timeout=connect,
                 max_transaction_retry_time=min(30.0, self.timeout),
+                notifications_min_severity="OFF",  # e.g. "property key does not exist" after an import
             )
         except (nx.ConfigurationError, ValueError) as e:
             raise GraphUnavailable(f"cannot use the Neo4j address {self.uri}: {redact(str(e))}") from e
@@ -254,59 +349,81 @@ class Neo4jGraphStore(Traversal):
         """
         return self._run(statement, write=not read, **params)
 
-    def _write_batches(self, statement: str, rows: Iterable[dict[str, Any]]) -> int:
-        total = 0
-        it = iter(rows)
-        while batch := list(islice(it, self.batch_size)):
-            self._run(statement, rows=batch)
-            total += len(batch)
-        return total
+    def _write_batches(self, statement: str, rows: Sequence[dict[str, Any]]) -> int:
+        for i in range(0, len(rows), self.batch_size):
+            self._run(statement, rows=list(rows[i : i + self.batch_size]))
+        return len(rows)
+
+    def _concurrently(self, pool: ThreadPoolExecutor | None, jobs: list[Callable[[], Any]]) -> None:
+        """Run ``jobs`` (one wave: they touch disjoint nodes) in ``pool``, or in order without one."""
+        if pool is None or len(jobs) == 1:
+            for job in jobs:
+                job()
+            return
+        futures = [pool.submit(job) for job in jobs]
+        errors = [e for f in futures if (e := f.exception()) is not None]
+        if errors:
+            raise errors[0]
+
+    def _pool(self) -> ThreadPoolExecutor | None:
+        if self.write_workers == 1:
+            return None
+        return ThreadPoolExecutor(self.write_workers, thread_name_prefix="kgrag-neo4j-write")
 
     # -- writes --------------------------------------------------------------------------
     def upsert_nodes(self, nodes: Iterable[Node]) -> int:
-        """Implements :meth:`GraphStore.upsert_nodes` with batched ``MERGE`` statements."""
-        return self._write_batches(
-            q.UPSERT_NODES,
-            (
-                {
-                    "id": n.id,
-                    "label": n.label.value,
-                    "name": n.name,
-                    "tier": n.tier.value if n.tier else None,
-                    "kind": n.kind,
-                    "codes": list(n.codes),
-                    "props": encode_props(n.props),
-                    "sources": list(n.sources),
-                }
-                for n in nodes
-            ),
-        )
+        """Implements :meth:`GraphStore.upsert_nodes` with batched ``MERGE`` statements.
+
+        Windows of :data:`WRITE_WINDOW` rows, split by node id into ``write_workers``
+        groups written concurrently.
+        """
+        total = 0
+        it = iter(nodes)
+        pool = self._pool()
+        try:
+            while window := [_node_row(n) for n in islice(it, WRITE_WINDOW)]:
+                groups = node_groups(window, lambda r: str(r["id"]), self.write_workers)
+                self._concurrently(
+                    pool, [partial(self._write_batches, q.UPSERT_NODES, g) for g in groups]
+                )
+                total += len(window)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        return total
 
     def upsert_edges(self, edges: Iterable[Edge]) -> int:
-        """Implements :meth:`GraphStore.upsert_edges`: batched ``MERGE`` per relationship type."""
+        """Implements :meth:`GraphStore.upsert_edges`: batched ``MERGE`` per relationship type.
+
+        Windows of :data:`WRITE_WINDOW` edges; repeated upserts of one edge in a window are
+        merged into one row; the rows are partitioned into waves of batches that touch
+        disjoint nodes (:func:`~kgrag.graph.neo4j_batches.edge_waves`, ``2 x write_workers``
+        buckets) and each wave's batches run concurrently.
+
+        Returns:
+            How many edges were given (each upsert counted, as the embedded store does).
+        """
         count = 0
-        by_type: dict[EdgeType, list[dict[str, Any]]] = {}
-        for e in edges:
-            count += 1
-            rows = by_type.setdefault(e.type, [])
-            for c in e.claims:
-                rows.append(
-                    {
-                        "src": e.src,
-                        "dst": e.dst,
-                        "props": encode_props(e.props),
-                        "claim": c.model_dump_json(),
-                        "claim_source": c.source,
-                        "claim_key": claim_key(c),
-                        "claim_ref": c.reference or "",
-                    }
-                )
-            if len(rows) >= self.batch_size:
-                self._write_batches(q.UPSERT_EDGES[e.type], rows)
-                rows.clear()
-        for typ, rows in by_type.items():
-            self._write_batches(q.UPSERT_EDGES[typ], rows)
+        it = iter(edges)
+        pool = self._pool()
+        buckets = 1 if self.write_workers == 1 else 2 * self.write_workers
+        try:
+            while window := list(islice(it, WRITE_WINDOW)):
+                count += len(window)
+                rows = _edge_rows(window)
+                for wave in edge_waves(rows, lambda r: (r["src"], r["dst"]), buckets):
+                    self._concurrently(pool, [partial(self._write_edge_group, g) for g in wave])
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         return count
+
+    def _write_edge_group(self, rows: list[dict[str, Any]]) -> None:
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_type.setdefault(r["type"], []).append(r)
+        for typ, typed in by_type.items():
+            self._write_batches(q.UPSERT_EDGES[EdgeType(typ)], typed)
 
     def delete_source(self, source: str) -> dict[str, int]:
         """Implements :meth:`GraphStore.delete_source`."""
@@ -324,6 +441,18 @@ class Neo4jGraphStore(Traversal):
         edges = self._run(q.DELETE_REFERENCED_CLAIMS, sources=sources, refs=refs)
         nodes = self._run(q.DELETE_NODES, ids=refs)
         return _removed(edges, nodes)
+
+    def await_indexes(self, seconds: float | None = None) -> None:
+        """Wait until the constraints' and indexes' populations are done (after a bulk import).
+
+        Args:
+            seconds: how long to wait (at most, and by default, the statement timeout).
+
+        Raises:
+            GraphUnavailable: not online within that time.
+        """
+        wait = int(min(seconds if seconds is not None else self.timeout, self.timeout))
+        self._run(q.AWAIT_INDEXES, seconds=max(1, wait))
 
     def set_meta(self, key: str, value: str) -> None:
         """Implements :meth:`GraphStore.set_meta` on the store's meta node."""
