@@ -245,6 +245,7 @@ def import_command(
         "--skip-bad-relationships=false",
         "--skip-duplicate-nodes=false",
         "--bad-tolerance=0",
+        f"--report-file={files.directory / 'import.report'}",  # not the working directory
         *(["--overwrite-destination=true"] if overwrite else []),
         database,
     ]
