@@ -24,11 +24,11 @@ from test_retrieve import make_store
 
 pytest.importorskip("faiss", reason="the faiss extra is not installed")
 
-from kgrag.config import Settings  # noqa: E402
-from kgrag.errors import ArtifactDamaged, ConfigError, IndexMismatch  # noqa: E402
-from kgrag.graph.schema import Label, Node  # noqa: E402
-from kgrag.index.encoders import HashingEncoder  # noqa: E402
-from kgrag.index.vectors import (  # noqa: E402
+from kgrag.config import Settings
+from kgrag.errors import ArtifactDamaged, ConfigError, IndexMismatch
+from kgrag.graph.schema import Label, Node
+from kgrag.index.encoders import HashingEncoder
+from kgrag.index.vectors import (
     INDEX_KINDS,
     IVFPQ_MAX_M,
     IVFPQ_MIN_VECTORS,
@@ -38,9 +38,9 @@ from kgrag.index.vectors import (  # noqa: E402
     load_index,
     training_rows,
 )
-from kgrag.retrieval.artifacts import artifacts_dir, build_artifacts  # noqa: E402
-from kgrag.retrieval.manifest import manifest_entries  # noqa: E402
-from kgrag.retrieval.passages import INDEX_NAME, PassageIndex  # noqa: E402
+from kgrag.retrieval.artifacts import artifacts_dir, build_artifacts
+from kgrag.retrieval.manifest import manifest_entries
+from kgrag.retrieval.passages import INDEX_NAME, PassageIndex
 
 REPO = Path(__file__).resolve().parent.parent
 MEDQUAD = REPO / "corpora" / "medquad"
@@ -173,7 +173,9 @@ def settings_for(root: Path, threshold: int) -> Settings:
     return Settings(cache_dir=root / "cache", vector_ivfpq_threshold=threshold)
 
 
-@pytest.mark.parametrize(("threshold", "kind"), [(1_000, "ivfpq"), (1_501, "ivfpq"), (1_502, "flat"), (10**9, "flat")])
+@pytest.mark.parametrize(
+    ("threshold", "kind"), [(1_000, "ivfpq"), (1_501, "ivfpq"), (1_502, "flat"), (10**9, "flat")]
+)
 def test_auto_picks_ivfpq_from_the_threshold_through_the_artifacts(
     big_store: Path, tmp_path: Path, threshold: int, kind: str
 ) -> None:

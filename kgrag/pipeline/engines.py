@@ -27,13 +27,19 @@ def run_shards(
             that many documents (the reduce keeps exactly the first ``limit``).
 
     Returns:
-        The parts' folders, in the order of ``shards`` (fewer with ``limit``).
+        The parts' folders, in the order of ``shards`` (fewer with ``limit``), each with its
+        chunks' embeddings (:mod:`kgrag.pipeline.embed_stage`) unless the recipe's encoder is
+        the hashing one.
     """
-    if ctx.options.engine == "ray":
+    if ctx.options.engine == "ray":  # the embed stage is a stage of the Ray pipeline
         from kgrag.pipeline.ray_engine import run_shards_on_ray
 
         return run_shards_on_ray(ctx, task, shards)
-    return run_shards_locally(ctx, task, shards, limit=limit)
+    parts = run_shards_locally(ctx, task, shards, limit=limit)
+    from kgrag.pipeline.embed_stage import embed_parts_locally
+
+    embed_parts_locally(ctx, task.parts_dir, parts)
+    return parts
 
 
 def run_shards_locally(
