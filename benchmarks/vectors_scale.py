@@ -122,7 +122,8 @@ def seed_vectors(kb: Path) -> tuple[np.ndarray, str]:
     if path.is_file():
         with np.load(path) as saved:
             if "minilm" in str(saved["encoder"]).lower():
-                return saved["vectors"].astype(np.float32), f"{len(saved['vectors']):,} MiniLM vectors of {path}"
+                vectors = saved["vectors"].astype(np.float32)
+                return vectors, f"{len(vectors):,} MiniLM vectors of {path}"
     from kgrag.index.encoders import SentenceTransformerEncoder
 
     texts, origin = chunk_texts(Path("/nonexistent"), 2000)

@@ -22,6 +22,7 @@ from test_build_shards import MEDQUAD, Lines
 from kgrag.config import Settings
 from kgrag.graph.schema import Label
 from kgrag.graph.sqlite_store import SqliteGraphStore
+from kgrag.index.base import Encoder
 from kgrag.index.encoders import OFFLINE_MINILM
 from kgrag.index.part_embeddings import (
     embedding_files,
@@ -133,6 +134,13 @@ def test_the_hashing_encoder_skips_the_stage(
 
 
 @pytest.fixture(scope="module")
+def minilm() -> Encoder:
+    """The offline MiniLM, loaded once for the module."""
+    pytest.importorskip("sentence_transformers")
+    return encoder_by_name(OFFLINE_MINILM)
+
+
+@pytest.fixture(scope="module")
 def minilm_build(
     small_table: ConceptTable,
     default_settings: Settings,
@@ -151,8 +159,8 @@ def minilm_build(
 
 
 @pytest.mark.model
-def test_every_part_holds_its_chunks_vectors(minilm_build: Path) -> None:
-    encoder = encoder_by_name(OFFLINE_MINILM)
+def test_every_part_holds_its_chunks_vectors(minilm_build: Path, minilm: Encoder) -> None:
+    encoder = minilm
     for part in parts_of(minilm_build / "kb"):
         path = embeddings_path(part, encoder.name)
         assert path.is_file()
@@ -167,9 +175,9 @@ def test_every_part_holds_its_chunks_vectors(minilm_build: Path) -> None:
 
 @pytest.mark.model
 def test_the_index_from_part_embeddings_equals_the_encoded_one(
-    minilm_build: Path, tmp_path: Path
+    minilm_build: Path, minilm: Encoder
 ) -> None:
-    encoder = encoder_by_name(OFFLINE_MINILM)
+    encoder = minilm
     kb = minilm_build / "kb"
     with SqliteGraphStore(kb) as store:
         from_parts = PassageIndex.load(artifacts_dir(store), encoder)
@@ -185,12 +193,14 @@ def test_the_index_from_part_embeddings_equals_the_encoded_one(
 
 
 @pytest.mark.model
-def test_a_missing_or_damaged_embeddings_file(minilm_build: Path, tmp_path: Path) -> None:
+def test_a_missing_or_damaged_embeddings_file(
+    minilm_build: Path, minilm: Encoder, tmp_path: Path
+) -> None:
     """Missing: the stage makes it again (that part only). Damaged: the index encodes around it."""
     root = tmp_path / "copy"
     shutil.copytree(minilm_build, root)
     kb = root / "kb"
-    encoder = encoder_by_name(OFFLINE_MINILM)
+    encoder = minilm
     parts = parts_of(kb)
     files = [embeddings_path(p, encoder.name) for p in parts]
     before = [read_embeddings(f, encoder.name) for f in files]
@@ -221,12 +231,12 @@ def test_a_missing_or_damaged_embeddings_file(minilm_build: Path, tmp_path: Path
 
 
 @pytest.mark.model
-def test_vectors_are_reused_by_text_hash(minilm_build: Path, tmp_path: Path) -> None:
+def test_vectors_are_reused_by_text_hash(minilm_build: Path, minilm: Encoder, tmp_path: Path) -> None:
     """A part whose chunk texts another part holds (an edited shard) encodes only new texts."""
     root = tmp_path / "copy"
     shutil.copytree(minilm_build, root)
     folder = root / "kb" / "parts" / "notes"
-    encoder = encoder_by_name(OFFLINE_MINILM)
+    encoder = minilm
     donor = max(
         parts_of(root / "kb"),
         key=lambda p: len(read_embeddings(embeddings_path(p, encoder.name), encoder.name)[0]),
