@@ -266,3 +266,39 @@ def test_the_ray_engine_writes_the_same_embeddings(
         a = read_embeddings(embeddings_path(part, name), name)
         b = read_embeddings(embeddings_path(local[part.name], name), name)
         assert a[:2] == b[:2] and np.allclose(a[2], b[2], atol=1e-5)
+
+
+@pytest.mark.model
+def test_vectors_are_reused_from_the_previous_builds_saved_embeddings(
+    minilm_build: Path, minilm: Encoder, tmp_path: Path
+) -> None:
+    """Parts without embeddings files (a build from before this stage) reuse the previous
+    passage index's saved vectors: nothing is encoded; a damaged saved file is not used."""
+    root = tmp_path / "copy"
+    shutil.copytree(minilm_build, root)
+    kb = root / "kb"
+    parts = parts_of(kb)
+    files = [embeddings_path(p, minilm.name) for p in parts]
+    before = [read_embeddings(f, minilm.name) for f in files]
+    for f in files:
+        f.unlink()
+    saved = kb / "retrieval" / "passages.embeddings.npz"
+    worker = EmbedWorker(OFFLINE_MINILM, kb / "parts" / "notes", saved=saved)
+    assert all(worker.run(p)[1] for p in parts)
+    assert worker.encoded == 0 and worker._encoder is None
+    for f, b in zip(files, before, strict=True):
+        a = read_embeddings(f, minilm.name)
+        assert a[:2] == b[:2] and np.allclose(a[2], b[2], atol=1e-5)
+    # the build's own check: a saved file the manifest does not vouch for is not offered
+    from kgrag.pipeline.context import BuildContext
+    from kgrag.pipeline.embed_stage import saved_embeddings
+
+    with SqliteGraphStore(kb) as store:
+        ctx = BuildContext(
+            recipe(root, OFFLINE_MINILM), store, None, Settings(cache_dir=tmp_path), print
+        )  # type: ignore[arg-type]
+        assert saved_embeddings(ctx) == saved
+        raw = bytearray(saved.read_bytes())
+        raw[len(raw) // 2] ^= 0x5A
+        saved.write_bytes(bytes(raw))
+        assert saved_embeddings(ctx) is None

@@ -10,9 +10,10 @@ actor where there is one (``--engine ray``).
 
 * An :class:`EmbedWorker` builds its encoder once (per process or Ray actor), and only when
   a part needs it: a part whose embeddings file exists is skipped (a resumed build).
-* Vectors are reused by text hash, as the passage index does: a chunk whose text another part
-  of the source already embedded (an edited file's shard: its unchanged documents) is copied,
-  not encoded; a text repeated within the part is encoded once.
+* Vectors are reused by text hash, as the passage index does: a chunk whose text the previous
+  build's saved passage embeddings hold (local engine; its manifest must vouch for them) or
+  another part of the source already embedded (an edited file's shard: its unchanged
+  documents) is copied, not encoded; a text repeated within the part is encoded once.
 * The embeddings file is not part of :func:`~kgrag.pipeline.parts.is_part`: a part is complete
   with its three tables, and a missing embeddings file is made by the next build.
 * ``encoder = "hashing"`` in the recipe skips the stage (the lexical hashing encoder costs
@@ -81,11 +82,21 @@ class EmbedWorker:
         parts_dir: the source's parts folder: vectors of texts its other parts hold are reused.
         batch: chunk texts per encoder call.
         device: the encoder's device (``auto``: CUDA when torch sees a GPU).
+        saved: the previous build's saved passage embeddings (``passages.embeddings.npz``,
+            vouched for by its manifest): vectors of texts it holds are reused too.
     """
 
     def __init__(
-        self, encoder: str, parts_dir: str | Path, *, batch: int = BATCH, device: str = "auto"
+        self,
+        encoder: str,
+        parts_dir: str | Path,
+        *,
+        batch: int = BATCH,
+        device: str = "auto",
+        saved: Path | None = None,
     ) -> None:
+        self.saved = saved
+        self._saved: dict[bytes, Vectors] | None = None
         self.spec = encoder
         self.name = recorded_name(encoder)
         self.parts_dir = Path(parts_dir)
@@ -124,21 +135,53 @@ class EmbedWorker:
                     self._known.setdefault(sha, (path, row))
         return self._known
 
-    def _reuse(self, wanted: dict[str, list[int]], vectors: dict[str, Vectors], part: Path) -> None:
+    def _saved_vectors(self) -> dict[bytes, Vectors]:
+        """Text key -> vector of the previous build's saved embeddings (read once; empty if none)."""
+        if self._saved is None:
+            self._saved = {}
+            if self.saved is not None and self.saved.is_file():
+                from kgrag.retrieval.passages import KEY_BYTES
+
+                try:
+                    with np.load(self.saved) as data:
+                        if str(data["encoder"]) == self.name:
+                            keys = [bytes(k.tobytes()) for k in data["keys"]]
+                            if keys and len(keys[0]) != KEY_BYTES:
+                                raise ValueError(f"keys of {len(keys[0])} bytes")
+                            self._saved = dict(zip(keys, data["vectors"], strict=True))
+                except (OSError, KeyError, ValueError) as e:
+                    logger.warning("not reusing %s: %s", self.saved, e)
+        return self._saved
+
+    def _reuse(
+        self,
+        wanted: dict[str, list[int]],
+        texts: list[str],
+        vectors: dict[str, Vectors],
+        part: Path,
+    ) -> None:
+        previous = self._saved_vectors()
+        if previous:
+            from kgrag.retrieval.passages import text_key
+
+            for sha, positions in wanted.items():
+                vector = previous.get(text_key(self.name, texts[positions[0]]))
+                if vector is not None:
+                    vectors[sha] = vector
         known = self._other_parts(part)
         by_file: dict[Path, list[tuple[str, int]]] = {}
         for sha in wanted:
-            if sha in known:
+            if sha in known and sha not in vectors:
                 path, row = known[sha]
                 by_file.setdefault(path, []).append((sha, row))
         for path, rows in by_file.items():
             try:
-                _, _, saved = read_embeddings(path, self.name)
+                _, _, stored = read_embeddings(path, self.name)
             except Exception as e:  # removed or damaged since it was listed: encode instead
                 logger.debug("not reusing %s: %s", path, e)
                 continue
             for sha, row in rows:
-                vectors[sha] = saved[row]
+                vectors[sha] = stored[row]
 
     def run(self, part: Path) -> tuple[Path, bool]:
         """Write ``part``'s embeddings unless they exist.
@@ -166,7 +209,7 @@ class EmbedWorker:
             first.setdefault(sha, []).append(i)
         vectors: dict[str, Vectors] = {}
         if first:
-            self._reuse(first, vectors, part)
+            self._reuse(first, texts, vectors, part)
         todo = [sha for sha in first if sha not in vectors]
         dim = 0
         for start in range(0, len(todo), self.batch):
@@ -199,7 +242,7 @@ def embed_parts_locally(ctx: BuildContext, parts_dir: str | Path, parts: Sequenc
     encoder = stage_encoder(ctx.recipe.encoder)
     if encoder is None or not parts:
         return 0
-    worker = EmbedWorker(encoder, parts_dir)
+    worker = EmbedWorker(encoder, parts_dir, saved=saved_embeddings(ctx))
     made = 0
     for k, part in enumerate(parts, start=1):
         _, new = worker.run(part)
@@ -210,6 +253,22 @@ def embed_parts_locally(ctx: BuildContext, parts_dir: str | Path, parts: Sequenc
         f"embed: {made:,} parts embedded, {len(parts) - made:,} kept, {worker.reused:,} vectors reused"
     )
     return made
+
+
+def saved_embeddings(ctx: BuildContext) -> Path | None:
+    """The previous build's saved passage embeddings, when its manifest vouches for them."""
+    from kgrag.errors import RetrievalError
+    from kgrag.retrieval.artifacts import artifacts_dir
+    from kgrag.retrieval.manifest import verify
+    from kgrag.retrieval.passages import EMBEDDINGS_NAME
+
+    directory = artifacts_dir(ctx.store, ctx.settings)
+    try:
+        verify(directory, names={EMBEDDINGS_NAME}, rehash=True)
+    except RetrievalError:
+        return None
+    path = directory / EMBEDDINGS_NAME
+    return path if path.is_file() else None
 
 
 def embed_gpus(ctx: BuildContext) -> float:

@@ -63,7 +63,8 @@ def encoder_by_name(name: str) -> Encoder:
     return SentenceTransformerEncoder(name.removeprefix("sentence-transformers:"))
 
 
-def _text_key(encoder: str, text: str) -> bytes:
+def text_key(encoder: str, text: str) -> bytes:
+    """The key of a saved embedding: BLAKE2b-128 of the encoder's name and the text."""
     return hashlib.blake2b(f"{encoder}\0{text}".encode(), digest_size=KEY_BYTES).digest()
 
 
@@ -175,7 +176,7 @@ class PassageIndex:
             The index, with the (text keys, vectors) kept for the next build's reuse.
         """
         chunks = [(n.id, str(n.props.get("text", ""))) for n in store.iter_nodes(Label.CHUNK)]
-        keys = [_text_key(encoder.name, t) for _, t in chunks]
+        keys = [text_key(encoder.name, t) for _, t in chunks]
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
         saved = _saved_embeddings(reuse, encoder) if reuse else {}
         todo = []
