@@ -105,10 +105,23 @@ class Settings(BaseSettings):
     fusion_vector_weight: float = Field(default=0.25, ge=0)
     rrf_k: float = Field(default=60.0, gt=0, description="reciprocal-rank fusion constant")
     passages_k: int = Field(default=20, ge=1, description="passages retrieved per query")
-    vector_index: Literal["auto", "flat", "hnsw", "exact", "neo4j"] = Field(
+    vector_index: Literal["auto", "flat", "hnsw", "ivfpq", "exact", "neo4j"] = Field(
         default="auto",
         description="passage index built by `kgrag build`: auto (Neo4j's own vector index when "
-        "the graph is in Neo4j, else faiss flat), faiss flat or hnsw, exact numpy, or neo4j",
+        "the graph is in Neo4j, else faiss flat, or faiss IVF-PQ from vector_ivfpq_threshold "
+        "passages on), faiss flat, hnsw or ivfpq, exact numpy, or neo4j",
+    )
+    vector_ivfpq_threshold: int = Field(
+        default=200_000,
+        ge=1,
+        description="with vector_index = auto, passage collections of this many vectors or more "
+        "get a faiss IVF-PQ index, smaller ones an exact one (docs/scaling.md)",
+    )
+    vector_nprobe: int = Field(
+        default=32,
+        ge=1,
+        description="IVF lists an IVF-PQ passage index scans per query (more: better recall, "
+        "slower); fixed when the index is built",
     )
     # -- stores (kgrag.graph) ------------------------------------------------------------
     neo4j_connect_timeout: float = Field(

@@ -57,4 +57,4 @@ def test_load_index_opens_the_saved_kind(index: VectorIndex, tmp_path: Path) -> 
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "kind": "mystery"}))
     with pytest.raises(IndexMismatch, match="mystery"):
         load_index(tmp_path / "v.index")
-    assert set(INDEX_KINDS) == {"exact", "flat", "hnsw"}
+    assert set(INDEX_KINDS) == {"exact", "flat", "hnsw", "ivfpq"}

@@ -36,6 +36,11 @@ class BuildOptions(BoundaryModel):
         default=None, description="a Ray cluster (ray://host:10001, auto); None: a local Ray"
     )
     shard_docs: int = Field(default=5000, ge=1, description="documents (files) per corpus shard")
+    embed_gpus: float | None = Field(
+        default=None,
+        ge=0,
+        description="GPUs per embed actor on Ray (None: 1 when torch sees CUDA in the driver, else 0)",
+    )
 
 
 @dataclass

@@ -32,20 +32,27 @@ def run_shards(
             that many documents (the reduce keeps exactly the first ``limit``).
 
     Returns:
-        The parts' folders, in the order of ``shards`` (fewer with ``limit``).
+        The parts' folders, in the order of ``shards`` (fewer with ``limit``), each with its
+        chunks' embeddings (:mod:`kgrag.pipeline.embed_stage`) unless the recipe's encoder is
+        the hashing one.
 
     Raises:
         BuildInterrupted: a worker process of the local pool died (the finished parts are kept).
     """
-    if ctx.options.engine == "ray":
+    if ctx.options.engine == "ray":  # the embed stage is a stage of the Ray pipeline
         from kgrag.pipeline.ray_engine import run_shards_on_ray
 
         return run_shards_on_ray(ctx, task, shards)
     if ctx.options.workers > 1:
         from kgrag.pipeline.pool_engine import run_shards_in_pool
 
-        return run_shards_in_pool(ctx, task, shards, limit=limit)
-    return run_shards_locally(ctx, task, shards, limit=limit)
+        parts = run_shards_in_pool(ctx, task, shards, limit=limit)
+    else:
+        parts = run_shards_locally(ctx, task, shards, limit=limit)
+    from kgrag.pipeline.embed_stage import embed_parts_locally
+
+    embed_parts_locally(ctx, task.parts_dir, parts)
+    return parts
 
 
 def run_shards_locally(

@@ -2,8 +2,10 @@
 
 The shards become a Ray Dataset of one row each; ``map_batches`` runs them through an actor
 pool of :class:`~kgrag.pipeline.stage.ShardWorker` (each actor builds its linker once), with
-``options.workers`` actors of one CPU each. Workers write their parts to ``parts_dir`` and
-return the part names; they never write to the store. Without ``ray_address`` Ray starts in
+``options.workers`` actors of one CPU each, then through the embed stage's actor pool
+(:func:`~kgrag.pipeline.embed_stage.with_ray_embed_stage`: one GPU per actor where there is
+one). Workers write their parts (and the parts' embeddings) to ``parts_dir`` and return the
+part names; they never write to the store. Without ``ray_address`` Ray starts in
 this process's machine (a laptop: local mode); with one (``ray://head:10001``, ``auto`` in a
 KubeRay pod) it runs on that cluster, whose workers must see ``parts_dir`` and the corpus
 folder at the same paths (a shared file system).
@@ -16,6 +18,7 @@ from typing import Any
 
 from kgrag.errors import KgragError, MissingExtraError
 from kgrag.pipeline.context import BuildContext
+from kgrag.pipeline.embed_stage import with_ray_embed_stage
 from kgrag.pipeline.shards import Shard
 from kgrag.pipeline.stage import ShardTask, ShardWorker
 
@@ -74,6 +77,7 @@ def run_shards_on_ray(ctx: BuildContext, task: ShardTask, shards: list[Shard]) -
             concurrency=options.workers,
             num_cpus=1,
         )
+        out = with_ray_embed_stage(out, ctx, task.parts_dir)
         made = {str(row["part"]) for row in out.take_all()}
     finally:
         if started:

@@ -249,9 +249,23 @@ class Builder:
             encoder=self.recipe.encoder,
             settings=self.settings,
             progress=self.say,
+            part_embeddings=self._part_embeddings(),
         )
         self.say(f"retrieval artifacts: {counts} in {time.perf_counter() - t0:.1f}s")
         return counts
+
+    def _part_embeddings(self) -> list[Path]:
+        """The embeddings files of the corpus sources' parts (the embed stage's output)."""
+        from kgrag.index.part_embeddings import embedding_files
+        from kgrag.pipeline.parts import is_part
+        from kgrag.pipeline.sources.corpus import parts_dir
+
+        parts: list[Path] = []
+        for spec in self.recipe.sources:
+            folder = parts_dir(self.context, spec.name or spec.kind)
+            if spec.kind == "corpus" and folder.is_dir():
+                parts.extend(p for p in sorted(folder.iterdir()) if is_part(p))
+        return embedding_files(parts)
 
     def _fingerprint(self, spec: SourceSpec) -> str:
         return digest(spec, self.table_digest)

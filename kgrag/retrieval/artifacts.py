@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from kgrag.config import Settings, get_settings
 from kgrag.errors import RetrievalError
 from kgrag.graph.base import GraphStore
+from kgrag.index.part_embeddings import load_known
 from kgrag.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -36,11 +38,14 @@ def build_artifacts(
     encoder: str = "auto",
     settings: Settings | None = None,
     progress: Progress | None = None,
+    part_embeddings: Sequence[Path] = (),
 ) -> dict[str, int]:
     """Compile the diagnostic model and index the passages; record ``fingerprint``.
 
     Embeddings of chunks whose text is unchanged are taken from the previous index (when its
-    manifest vouches for them). Ends by writing the manifest of every artifact
+    manifest vouches for them), then from ``part_embeddings`` (the build's parts' embeddings
+    files, :mod:`kgrag.index.part_embeddings`; those of this encoder are read, by chunk-text
+    SHA-256); the rest are encoded. Ends by writing the manifest of every artifact
     (:mod:`kgrag.retrieval.manifest`), which opening the knowledge base checks.
     """
     from kgrag.errors import ArtifactDamaged
@@ -61,11 +66,17 @@ def build_artifacts(
         reuse = None if damaged else directory
     model = compile_model(store, fingerprint=fingerprint, progress=progress)
     model.save(directory / FILE_NAME)
+    settings = settings or get_settings()
+    passage_encoder = encoder_by_name(encoder)
+    known = load_known(part_embeddings, passage_encoder.name, passage_encoder.dim)
     passages = PassageIndex.build(
         store,
-        encoder_by_name(encoder),
+        passage_encoder,
         reuse=reuse,
-        kind=(settings or get_settings()).vector_index,
+        known=known,
+        kind=settings.vector_index,
+        ivfpq_threshold=settings.vector_ivfpq_threshold,
+        nprobe=settings.vector_nprobe,
         progress=progress,
     )
     passages.save(directory)

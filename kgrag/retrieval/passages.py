@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +20,17 @@ from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Label
 from kgrag.index.base import Encoder, VectorIndex, Vectors
 from kgrag.index.encoders import OFFLINE_MINILM, HashingEncoder, SentenceTransformerEncoder
-from kgrag.index.vectors import ExactIndex, FaissIndex, load_index, read_meta
+from kgrag.index.part_embeddings import text_sha256
+from kgrag.index.vectors import (
+    IVFPQ_MIN_VECTORS,
+    IVFPQ_NPROBE,
+    ExactIndex,
+    FaissIndex,
+    IvfPqIndex,
+    load_index,
+    read_meta,
+    training_rows,
+)
 from kgrag.progress import Progress, log_progress, report_count
 
 logger = logging.getLogger(__name__)
@@ -52,7 +63,8 @@ def encoder_by_name(name: str) -> Encoder:
     return SentenceTransformerEncoder(name.removeprefix("sentence-transformers:"))
 
 
-def _text_key(encoder: str, text: str) -> bytes:
+def text_key(encoder: str, text: str) -> bytes:
+    """The key of a saved embedding: BLAKE2b-128 of the encoder's name and the text."""
     return hashlib.blake2b(f"{encoder}\0{text}".encode(), digest_size=KEY_BYTES).digest()
 
 
@@ -71,14 +83,23 @@ def _saved_embeddings(directory: Path, encoder: Encoder) -> dict[bytes, Vectors]
         return {}
 
 
-IndexKind = Literal["auto", "flat", "hnsw", "exact", "neo4j"]
+IndexKind = Literal["auto", "flat", "hnsw", "ivfpq", "exact", "neo4j"]
+ADD_ROWS = 65_536  # vectors handed to the index per add (an IVF-PQ index never gets all at once)
 
 
-def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[str]) -> VectorIndex:
-    """The vector index kind ``auto`` means for ``store``.
+def _new_index(
+    kind: IndexKind,
+    encoder: Encoder,
+    store: GraphStore,
+    keys: list[str],
+    *,
+    ivfpq_threshold: int = IVFPQ_MIN_VECTORS,
+    nprobe: int = IVFPQ_NPROBE,
+) -> VectorIndex:
+    """The vector index ``kind`` names (``auto``: the one for ``store`` and ``len(keys)``).
 
-    Neo4j's own index when the graph lives in Neo4j, else faiss flat (exact numpy search without
-    faiss).
+    ``auto``: Neo4j's own index when the graph lives in Neo4j; else faiss IVF-PQ from
+    ``ivfpq_threshold`` vectors on, faiss flat below it (exact numpy search without faiss).
     """
     from kgrag.graph.neo4j_store import Neo4jGraphStore
 
@@ -90,6 +111,14 @@ def _new_index(kind: IndexKind, encoder: Encoder, store: GraphStore, keys: list[
         return Neo4jVectorIndex(store, encoder.dim, encoder.name, keys)
     if kind == "exact":
         return ExactIndex(encoder.dim, encoder.name)
+    if kind == "ivfpq" or (kind == "auto" and len(keys) >= ivfpq_threshold):
+        try:
+            return IvfPqIndex(encoder.dim, encoder.name, count=len(keys), nprobe=nprobe)
+        except MissingExtraError:
+            if kind == "ivfpq":
+                raise
+            logger.warning("no faiss: %s passages get an exact numpy index", f"{len(keys):,}")
+            return ExactIndex(encoder.dim, encoder.name)
     try:
         return FaissIndex(encoder.dim, encoder.name, kind="hnsw" if kind == "hnsw" else "flat")
     except MissingExtraError:
@@ -121,33 +150,68 @@ class PassageIndex:
         *,
         batch: int = 256,
         reuse: Path | None = None,
+        known: Mapping[str, Vectors] | None = None,
         kind: IndexKind = "auto",
+        ivfpq_threshold: int = IVFPQ_MIN_VECTORS,
+        nprobe: int = IVFPQ_NPROBE,
         progress: Progress | None = None,
     ) -> PassageIndex:
-        """Embed every chunk in ``store``.
+        """Embed every chunk in ``store`` (or take its vector from an earlier embedding) and index it.
 
-        Vectors saved in ``reuse`` by an earlier build with the same encoder are taken for chunks
-        whose text is unchanged.
+        Args:
+            store: the graph whose chunk nodes are indexed.
+            encoder: the passage encoder.
+            batch: chunks encoded per call.
+            reuse: an artifacts folder whose saved embeddings (an earlier build with the same
+                encoder) are taken for chunks whose text is unchanged.
+            known: vectors by the SHA-256 (hex) of the chunk text, made with ``encoder``: the
+                build's part embeddings (:mod:`kgrag.index.part_embeddings`); taken for the
+                chunks whose text they hold.
+            kind: the index kind (``auto``: see :func:`_new_index`).
+            ivfpq_threshold: with ``auto``, an IVF-PQ index from this many chunks on.
+            nprobe: lists an IVF-PQ index scans per query.
+            progress: the progress reporter.
+
+        Returns:
+            The index, with the (text keys, vectors) kept for the next build's reuse.
         """
         chunks = [(n.id, str(n.props.get("text", ""))) for n in store.iter_nodes(Label.CHUNK)]
-        keys = [_text_key(encoder.name, t) for _, t in chunks]
+        keys = [text_key(encoder.name, t) for _, t in chunks]
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-        known = _saved_embeddings(reuse, encoder) if reuse else {}
+        saved = _saved_embeddings(reuse, encoder) if reuse else {}
         todo = []
+        from_parts = 0
         for i, key in enumerate(keys):
-            if (row := known.get(key)) is not None:
+            if (row := saved.get(key)) is not None:
                 vectors[i] = row
+            elif known and (row := known.get(text_sha256(chunks[i][1]))) is not None:
+                vectors[i] = row
+                from_parts += 1
             else:
                 todo.append(i)
-        if known:
-            (progress or log_progress)(f"passages: {len(chunks) - len(todo):,} embeddings reused")
+        if saved:
+            (progress or log_progress)(
+                f"passages: {len(chunks) - len(todo) - from_parts:,} embeddings reused"
+            )
+        if from_parts:
+            (progress or log_progress)(f"passages: {from_parts:,} embeddings from the parts")
         for start in range(0, len(todo), batch):
             rows = todo[start : start + batch]
             vectors[rows] = encoder.encode_documents([chunks[i][1] for i in rows])
             report_count(progress, "passages: embedding", start + len(rows), len(todo))
         ids = [c for c, _ in chunks]
-        index = _new_index(kind, encoder, store, ids)
-        index.add(vectors)
+        index = _new_index(
+            kind, encoder, store, ids, ivfpq_threshold=ivfpq_threshold, nprobe=nprobe
+        )
+        if isinstance(index, IvfPqIndex):
+            sample = training_rows(len(vectors), index.shape.train)
+            (progress or log_progress)(
+                f"passages: IVF-PQ ({index.shape.nlist:,} lists, {index.shape.m} bytes a vector), "
+                f"trained on {len(sample):,} of {len(vectors):,}"
+            )
+            index.train(vectors[sample])
+        for start in range(0, len(vectors), ADD_ROWS):
+            index.add(vectors[start : start + ADD_ROWS])
         return cls(encoder, index, ids, (keys, vectors))
 
     def save(self, directory: Path) -> None:
