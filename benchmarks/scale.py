@@ -248,6 +248,8 @@ class Timeline:
 
     def __call__(self, line: str) -> None:
         now = round(time.perf_counter() - self.t0, 1)
+        if " shards" in line and " files in " in line:  # the plan: the shard stage starts
+            self.steps["shard_stage"] = [now, now]
         for step, marker in (("shard_stage", ": shard "), ("load", ": loaded part ")):
             if marker in line:
                 self.steps.setdefault(step, [now, now])[1] = now
@@ -337,18 +339,21 @@ def main() -> None:
         "stages_cpu_s_per_doc": {},
         "gpu_embedding": "not measured: no GPU was lent to this task",
     }
-    if args.only_build and args.out.is_file():
-        result = {**json.loads(args.out.read_text()), "table_load_s": result["table_load_s"]}
+    if args.out.is_file():  # a run of one part keeps the other part's last result
+        last = json.loads(args.out.read_text())
+        if args.only_build:
+            result = {**last, "table_load_s": result["table_load_s"]}
+        elif not args.build and "full_build" in last:
+            result["full_build"] = last["full_build"]
     with tempfile.TemporaryDirectory(prefix="kgrag-scale-") as tmp:
         root = Path(tmp)
         if args.build:
             folder = root / f"build{args.build}"
             synthetic_corpus(folder, args.build, args.seed, pool)
             print(f"{args.build} documents: whole build", flush=True)
-            result["full_build"] = full_build(
-                table, folder, root / "buildwork", args.build, DEFAULT_SHARD_DOCS
-            )
-            print(json.dumps(result["full_build"]), flush=True)
+            built = full_build(table, folder, root / "buildwork", args.build, DEFAULT_SHARD_DOCS)
+            result.setdefault("full_build", {})[str(args.build)] = built  # by corpus size
+            print(json.dumps(built), flush=True)
             save(args.out, result)
             shutil.rmtree(root / "buildwork", ignore_errors=True)
             if args.only_build:
