@@ -42,3 +42,29 @@ def test_the_ray_engine_builds_what_the_local_engine_builds(
         assert report.status == "complete", report
         digests[engine] = kb_digest(kb, roots=[tmp_path])
     assert digests["ray"] == digests["local"]
+
+
+def test_a_failed_ray_pipeline_says_to_rerun_and_the_rerun_resumes(
+    small_table: ConceptTable, default_settings: Settings, fixtures: Path, tmp_path: Path
+) -> None:
+    """Every actor fails to write its part (the parts folder is a file): the source fails
+    with BuildInterrupted's message, not Ray's traceback, and a rerun builds it."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(fixtures / "docs", corpus, ignore=shutil.ignore_patterns("README.md"))
+    kb = tmp_path / "kb"
+    (kb / "parts").mkdir(parents=True)
+    (kb / "parts" / "notes").write_text("not a folder")
+    options = BuildOptions(engine="ray", workers=2, shard_docs=2)
+    with SqliteGraphStore(kb) as store:
+        report = Builder(
+            _recipe(tmp_path), store, table=small_table, settings=default_settings, options=options
+        ).run()
+    (failed,) = [s for s in report.sources if s.status == "failed"]
+    assert report.status == "incomplete"
+    assert "rerun `kgrag build` to resume" in (failed.error or ""), failed.error
+    (kb / "parts" / "notes").unlink()
+    with SqliteGraphStore(kb) as store:
+        report = Builder(
+            _recipe(tmp_path), store, table=small_table, settings=default_settings, options=options
+        ).run()
+    assert report.status == "complete", report

@@ -16,9 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kgrag.errors import KgragError, MissingExtraError
+from kgrag.errors import BuildInterrupted, MissingExtraError
 from kgrag.pipeline.context import BuildContext
 from kgrag.pipeline.embed_stage import with_ray_embed_stage
+from kgrag.pipeline.parts import is_part
 from kgrag.pipeline.shards import Shard
 from kgrag.pipeline.stage import ShardTask, ShardWorker
 
@@ -78,13 +79,24 @@ def run_shards_on_ray(ctx: BuildContext, task: ShardTask, shards: list[Shard]) -
             num_cpus=1,
         )
         out = with_ray_embed_stage(out, ctx, task.parts_dir)
-        made = {str(row["part"]) for row in out.take_all()}
+        try:
+            made = {str(row["part"]) for row in out.take_all()}
+        except ray.exceptions.RayError as e:  # an actor died past its restarts, a task failed
+            done = sum(is_part(Path(task.parts_dir) / s.fingerprint) for s in shards)
+            raise BuildInterrupted(
+                f"{task.source}: the ray pipeline failed with {done:,} of {len(shards):,} shards "
+                f"finished ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                "their parts are kept: rerun `kgrag build` to resume"
+            ) from e
     finally:
         if started:
             ray.shutdown()
     parts = Path(task.parts_dir)
     missing = [s.fingerprint for s in shards if s.fingerprint not in made]
     if missing:
-        raise KgragError(f"the ray engine returned no part for {len(missing)} shards; rerun to resume")
+        raise BuildInterrupted(
+            f"{task.source}: the ray engine returned no part for {len(missing):,} shards; "
+            "rerun `kgrag build` to resume"
+        )
     ctx.say(f"{task.source}: {len(shards):,} shards on ray ({options.workers} workers)")
     return [parts / s.fingerprint for s in shards]
