@@ -27,7 +27,6 @@ import gzip
 import json
 import os
 import re
-import resource
 import sys
 import tempfile
 import time
@@ -46,11 +45,6 @@ SEED = 25
 def cpu() -> float:
     """CPU seconds of this process and its threads so far."""
     return time.process_time()
-
-
-def rss_mb() -> float:
-    """Peak RSS of this process so far, MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def chunk_texts(kb: Path, n: int) -> tuple[list[str], str]:
@@ -151,7 +145,6 @@ def compare(x: np.ndarray, queries: np.ndarray, kind: str) -> dict[str, Any]:
     from kgrag.index.vectors import FaissIndex, IvfPqIndex, training_rows
 
     out: dict[str, Any] = {"vectors": len(x), "dim": int(x.shape[1]), "data": kind}
-    r0 = rss_mb()
     t0, c0 = time.perf_counter(), cpu()
     flat = FaissIndex(x.shape[1], "bench", gpu=False)
     for start in range(0, len(x), 65_536):
@@ -161,9 +154,7 @@ def compare(x: np.ndarray, queries: np.ndarray, kind: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     _, truth = flat.search(queries, 10)
     out["flat"]["query_ms"] = round((time.perf_counter() - t0) / len(queries) * 1e3, 3)
-    out["flat"]["peak_rss_growth_mb"] = round(rss_mb() - r0, 1)
     del flat
-    r0 = rss_mb()
     t0, c0 = time.perf_counter(), cpu()
     index = IvfPqIndex(x.shape[1], "bench", count=len(x), gpu=False)
     sample = training_rows(len(x), index.shape.train)
@@ -187,7 +178,6 @@ def compare(x: np.ndarray, queries: np.ndarray, kind: str) -> dict[str, Any]:
         ms = (time.perf_counter() - t0) / len(queries) * 1e3
         recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
         ivf[f"nprobe_{nprobe}"] = {"query_ms": round(ms, 3), "recall_at_10": round(recall, 4)}
-    ivf["peak_rss_growth_mb"] = round(rss_mb() - r0, 1)
     out["ivfpq"] = ivf
     return out
 
