@@ -251,3 +251,41 @@ def test_a_killed_build_command_resumes_with_the_finished_parts(
     assert done.returncode == 0, done.stderr
     assert _linked_and_reused(done.stderr) == (total - finished, finished)
     assert kb_digest(kb, roots=[corpus.parent]) == reference
+
+
+@pytest.mark.parametrize("extra", [1, 7, 9997])
+def test_more_workers_than_the_machine_runs_are_refused_with_what_to_do(extra: int) -> None:
+    """A local pool or a local Ray past this machine's CPUs (at least 2) is refused before
+    anything loads; a Ray cluster address lifts the limit."""
+    from kgrag.errors import ConfigError
+    from kgrag.pipeline.context import BuildOptions, local_cpus
+
+    most = max(2, local_cpus())
+    for engine in ("local", "ray"):
+        with pytest.raises(ConfigError, match=f"--workers {most} or fewer"):
+            BuildOptions(engine=engine, workers=most + extra).check()  # type: ignore[arg-type]
+        BuildOptions(engine=engine, workers=most).check()  # type: ignore[arg-type]
+    BuildOptions(engine="ray", workers=most + extra, ray_address="ray://head:10001").check()
+
+
+def test_the_cli_refuses_too_many_workers_without_a_traceback(tmp_path: Path) -> None:
+    from kgrag.pipeline.context import local_cpus
+
+    done = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "kgrag.cli",
+            "build",
+            "--store",
+            str(tmp_path / "kb"),
+            "--workers",
+            str(max(2, local_cpus()) + 1),
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "or fewer" in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -7,6 +7,7 @@ store, concept table and settings from its argument rather than from the runner.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from kgrag.config import Settings
+from kgrag.errors import ConfigError
 from kgrag.graph.base import GraphStore
 from kgrag.graph.schema import Edge, Node, Tier
 from kgrag.ontology.table import ConceptTable
@@ -41,6 +43,29 @@ class BuildOptions(BoundaryModel):
         ge=0,
         description="GPUs per embed actor on Ray (None: 1 when torch sees CUDA in the driver, else 0)",
     )
+
+    def check(self) -> None:
+        """Refuse more workers than this machine can run, where they would all run on it.
+
+        Every worker holds a concept linker (~0.7 GB) and takes a CPU: the local engine's
+        pool and a local Ray (no ``ray_address``) get at most this machine's CPUs (at least 2).
+
+        Raises:
+            ConfigError: ``workers`` is past that limit.
+        """
+        most = max(2, local_cpus())
+        if self.ray_address is None and self.workers > most:
+            raise ConfigError(
+                f"--workers {self.workers} is more than this machine runs at once ({most}): every "
+                f"worker takes a CPU and holds a concept linker (~0.7 GB); use --workers {most} or "
+                "fewer here, or --engine ray --ray-address ADDR to run them on a cluster"
+            )
+
+
+def local_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform says, else all)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 @dataclass

@@ -77,6 +77,7 @@ class Builder:
     ) -> None:
         from kgrag.ontology.compiled import compiled_path, load_concepts
 
+        (options or BuildOptions()).check()  # before the table and the linker are loaded
         self.recipe = recipe
         self.store = store
         self.settings = settings or get_settings()
