@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -32,7 +34,7 @@ def build(
         None, "--allow", help="a folder outside the recipe's own that it may read (repeatable)"
     ),
     engine: str = typer.Option(
-        "local", "--engine", help="local (this process) or ray (Ray Data; pip install 'kgrag[scale]')"
+        "local", "--engine", help="local (this process) or ray (Ray Data; pip install 'kgrag\\[scale]')"
     ),
     workers: int = typer.Option(
         1,
@@ -62,7 +64,7 @@ def build(
             ray_address=ray_address,
             shard_docs=shard_docs,
         )
-        with ProgressReporter(json) as progress:
+        with ProgressReporter(json) as progress, _interrupted():
             report = run_build(
                 recipe,
                 store,
@@ -86,7 +88,9 @@ def build(
             ]
             cells = []
             for s in report.sources:
-                note = s.error or ", ".join(f"{k}: {v}" for k, v in s.warnings.items())
+                documents = ", ".join(f"{k} {v:,}" for k, v in s.documents.items() if v)
+                skipped = ", ".join(f"{k}: {v}" for k, v in s.warnings.items())
+                note = "failed (below)" if s.error else "; ".join(x for x in (documents, skipped) if x)
                 counts = [f"{s.nodes:,}", f"{s.edges:,}", f"{s.seconds}"]
                 cells.append([s.name, s.status, *counts, shorten(note)])
             out = fit_table(f"kgrag build: recipe {report.recipe!r} -> {report.status}", columns, cells)
@@ -100,6 +104,35 @@ def build(
                 + f" | {report.seconds}s",
                 highlight=False,
             )
+        if not json:
+            for s in report.sources:  # whole, not cut to a column: each says what to do
+                for kind, example in s.examples.items():
+                    console.print(
+                        f"{s.name}: {kind} x{s.warnings.get(kind, 1)}, first: {example}",
+                        highlight=False,
+                        markup=False,
+                        soft_wrap=True,
+                    )
+                if s.error:
+                    err_console.print(
+                        f"{s.name} failed: {s.error}", highlight=False, markup=False, soft_wrap=True
+                    )
         if report.status != "complete":
-            err_console.print("[red]the build is incomplete[/red]: rerun `kgrag build` to resume")
+            if all(s.remedy == "fix" for s in report.sources if s.status == "failed"):
+                advice = "fix what the error says, then rerun `kgrag build`"
+            else:
+                advice = "rerun `kgrag build` to resume (finished work is kept)"
+            err_console.print(f"[red]the build is incomplete[/red]: {advice}")
             raise typer.Exit(1)
+
+
+@contextmanager
+def _interrupted() -> Iterator[None]:
+    """Ctrl-C: say what was kept and how to go on, and exit 130 (as a shell does)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(
+            "[red]interrupted[/red]: finished shards' parts are kept; rerun `kgrag build` to resume"
+        )
+        raise typer.Exit(130) from None

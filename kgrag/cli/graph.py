@@ -149,11 +149,14 @@ def neo4j_import(
     from pathlib import Path
 
     from kgrag.config import get_settings
+    from kgrag.errors import ConfigError
     from kgrag.graph.neo4j_import import import_command, run_import, write_import_files
     from kgrag.graph.stores import open_store
 
     with cli_errors():
         admin = admin or get_settings().neo4j_admin
+        if Path(out).exists() and not Path(out).is_dir():
+            raise ConfigError(f"--out {out} is a file: give a folder for the import's CSV files")
         graph = open_store(store, read_only=True)
         try:
             files = write_import_files(graph.iter_nodes(), graph.iter_edges(), Path(out))
@@ -178,5 +181,10 @@ def neo4j_import(
         else:
             import shlex
 
-            console.print("stop the server, then run:", highlight=False)
-            console.print(shlex.join(command), highlight=False, markup=False)
+            console.print(
+                "stop the server, then run (add --overwrite-destination=true where the database "
+                "already exists, as a server's default database does):",
+                highlight=False,
+            )
+            # one line, never wrapped: it is pasted into a shell
+            console.print(shlex.join(command), soft_wrap=True, markup=False, highlight=False)

@@ -288,7 +288,10 @@ def run_import(
             command, capture_output=True, text=True, env=env, timeout=timeout, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise GraphWriteError(f"cannot run {admin}: {e}; check the neo4j_admin setting") from e
+        raise GraphWriteError(
+            f"cannot run {admin}: {e}; give the server's neo4j-admin (--admin, or the "
+            "neo4j_admin setting)"
+        ) from e
     seconds = time.perf_counter() - t0
     out = done.stdout + done.stderr
     found = _IMPORTED.search(out)

@@ -95,14 +95,16 @@ class SentenceTransformerEncoder:
             was_enabled = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar
             try:
-                self.model = SentenceTransformer(path, device=device)
+                # nothing downloads at run time: a name not in the cache fails at once
+                self.model = SentenceTransformer(path, device=device, local_files_only=True)
             finally:
                 if was_enabled:
                     hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
         except OSError as e:
             raise ConfigError(
-                f"cannot load encoder {model!r} offline: {e}. Pass a local path "
-                "or a model already in the Hugging Face cache."
+                f"cannot load encoder {model!r} offline (kgrag never downloads at run time): "
+                f"{str(e).splitlines()[0]} Pass a local path, a model already in the Hugging "
+                "Face cache, 'hashing', or 'auto' (the offline MiniLM)."
             ) from e
         self.device = device
         self.batch_size = batch_size

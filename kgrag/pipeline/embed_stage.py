@@ -317,10 +317,12 @@ def with_ray_embed_stage(ds: Any, ctx: BuildContext, parts_dir: str) -> Any:
         resources: dict[str, float] = {"num_gpus": gpus}
     else:
         actors, resources = ctx.options.workers, {"num_cpus": 1}
+    import ray.data
+
     return ds.map_batches(
         RayEmbedWorker,
         fn_constructor_kwargs={"encoder": encoder, "parts_dir": parts_dir},
         batch_size=1,
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         **resources,
     )

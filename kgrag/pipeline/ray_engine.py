@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kgrag.errors import BuildInterrupted, MissingExtraError
+from kgrag.errors import BuildInterrupted, ConfigError, MissingExtraError
 from kgrag.pipeline.context import BuildContext
 from kgrag.pipeline.embed_stage import with_ray_embed_stage
 from kgrag.pipeline.parts import is_part
@@ -67,7 +67,14 @@ def run_shards_on_ray(ctx: BuildContext, task: ShardTask, shards: list[Shard]) -
                 "include_dashboard": False,
             }
         )
-        ray.init(log_to_driver=False, **kwargs)
+        try:
+            ray.init(log_to_driver=False, **kwargs)
+        except Exception as e:  # a bad address, a cluster down, ray[client] missing for ray://
+            raise ConfigError(
+                f"cannot start Ray{' at ' + options.ray_address if options.ray_address else ''}: "
+                f"{type(e).__name__}: {e} (a ray:// address needs pip install 'ray[client]'; "
+                "without --ray-address a local Ray starts)"
+            ) from e
     try:
         table = ray.put(ctx.table)
         ds = ray.data.from_items([{"shard": s.model_dump_json()} for s in shards])
@@ -75,7 +82,7 @@ def run_shards_on_ray(ctx: BuildContext, task: ShardTask, shards: list[Shard]) -
             _RayShardWorker,
             fn_constructor_kwargs={"table": table, "task": task.model_dump_json()},
             batch_size=1,
-            concurrency=options.workers,
+            compute=ray.data.ActorPoolStrategy(size=options.workers),
             num_cpus=1,
         )
         out = with_ray_embed_stage(out, ctx, task.parts_dir)

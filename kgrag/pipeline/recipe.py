@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kgrag.corpus.documents import DEFAULT_MAX_CHARS
+from kgrag.corpus.documents import DEFAULT_MAX_CHARS, READERS
 from kgrag.errors import ConfigError, RecipePathRefused
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -38,6 +38,15 @@ class SourceSpec(BaseModel):
         description="corpus documents longer than this (characters, after decompression) are skipped",
     )
 
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        if value not in (None, "auto", *READERS):
+            raise ValueError(
+                f"format must be auto or one of {', '.join(sorted(READERS))}, got {value!r}"
+            )
+        return value
+
 
 class Recipe(BaseModel):
     """An ingest recipe (a TOML file): the sources to build, the linker's kinds, the passage encoder."""
@@ -57,6 +66,17 @@ class Recipe(BaseModel):
         description="folders besides base_dir the recipe may read (given by the user, never "
         "by the recipe file)",
     )
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> Recipe:
+        names = [s.name or s.kind for s in self.sources]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"two sources are named {', '.join(map(repr, twice))}: give each its own name "
+                "(name = ...), which is its provenance in the graph"
+            )
+        return self
 
     @property
     def digest(self) -> str:

@@ -22,7 +22,14 @@ class SourceReport(BoundaryModel):
     documents: dict[str, int] = Field(
         default_factory=dict, description="corpus sources: documents added, changed, unchanged, removed"
     )
+    examples: dict[str, str] = Field(
+        default_factory=dict, description="the first example (file and reason) of each warning"
+    )
     error: str | None = None
+    remedy: Literal["fix", "resume"] | None = Field(
+        default=None,
+        description="a failure's way out: fix what the error says, or rerun to resume",
+    )
 
 
 class BuildReport(BoundaryModel):

@@ -178,17 +178,8 @@ class Builder:
                 self.say(f"{name}: {report.nodes:,} nodes, {report.edges:,} edges in {report.seconds}s")
             except Exception as e:  # report it, keep the graph marked incomplete
                 failed = True
-                if isinstance(e, BuildInterrupted):  # a dead worker: its message says what to do
-                    logger.error("source %s stopped: %s", name, e)
-                else:
-                    logger.exception("source %s failed", name)
                 reports.append(
-                    SourceReport(
-                        name=name,
-                        status="failed",
-                        error=str(e),
-                        seconds=round(time.perf_counter() - t0, 1),
-                    )
+                    _failed(name, e).model_copy(update={"seconds": round(time.perf_counter() - t0, 1)})
                 )
                 if spec.kind == "vocabularies":
                     break  # everything else hangs off the concept nodes
@@ -198,8 +189,7 @@ class Builder:
                 retrieval = self._retrieval_artifacts(rebuild)
             except Exception as e:
                 failed = True
-                logger.exception("retrieval artifacts failed")
-                reports.append(SourceReport(name="retrieval", status="failed", error=str(e)))
+                reports.append(_failed("retrieval", e))
         status = "incomplete" if failed else "complete"
         self.store.set_meta("status", status)
         return BuildReport(
@@ -275,3 +265,24 @@ class Builder:
         warnings = Warnings(name)
         build = source_builder(spec.kind)
         return build(self.context, spec, name, warnings, incremental=incremental)
+
+
+def _failed(name: str, e: Exception) -> SourceReport:
+    """The report of a failed source, logged.
+
+    An error kgrag raises on purpose says what to do (logged without a traceback); anything
+    else is a fault, logged with its traceback.
+
+    ``remedy``: ``resume`` where rerunning can succeed (a dead worker, a damaged part, a store
+    that went away, a fault), ``fix`` where the input must change first (a recipe, a path, an
+    extra, an encoder).
+    """
+    from kgrag.errors import GraphUnavailable, GraphWriteError, KgragError, PartDamaged
+
+    if isinstance(e, KgragError):
+        logger.error("%s failed: %s", name, e)
+    else:
+        logger.exception("%s failed", name)
+    transient = (BuildInterrupted, PartDamaged, GraphUnavailable, GraphWriteError)
+    fix = isinstance(e, KgragError) and not isinstance(e, transient)
+    return SourceReport(name=name, status="failed", error=str(e), remedy="fix" if fix else "resume")

@@ -41,5 +41,10 @@ class SourceBuilder(Protocol):
 def written(name: str, counts: tuple[int, int], warnings: Warnings) -> SourceReport:
     """The report of a source that wrote ``counts`` = (nodes, distinct edges)."""
     return SourceReport(
-        name=name, status="built", nodes=counts[0], edges=counts[1], warnings=dict(warnings.counts)
+        name=name,
+        status="built",
+        nodes=counts[0],
+        edges=counts[1],
+        warnings=dict(warnings.counts),
+        examples=dict(warnings.examples),
     )

@@ -33,6 +33,7 @@ def build(
         nodes=update.nodes,
         edges=update.edges,
         warnings=dict(warnings.counts),
+        examples=dict(warnings.examples),
         documents=update.model_dump(include={"added", "changed", "unchanged", "removed"}),
     )
 
