@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from typer.testing import CliRunner
 
 from kgrag.config import Settings, load_settings
 from kgrag.ontology.table import ConceptTable
@@ -155,3 +156,14 @@ def pack(bundle: EvidenceBundle) -> EvidencePack:
     from kgrag.generate.evidence import evidence_pack
 
     return evidence_pack(bundle)
+
+
+@pytest.fixture()
+def runner(monkeypatch: pytest.MonkeyPatch, default_settings: Settings) -> Iterator[CliRunner]:
+    """A CLI runner whose commands use the test run's own cache (a file may override it)."""
+    from kgrag.config import get_settings
+
+    monkeypatch.setenv("KGRAG_CACHE_DIR", str(default_settings.cache_dir))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

@@ -251,7 +251,8 @@ def test_a_load_the_store_does_not_hold_fails_loudly(
 
     _fresh(small_table, default_settings, corpus, tmp_path / "kb", shard_docs=4)
     reduced = reduce_parts(sorted((tmp_path / "kb" / "parts" / "notes").iterdir()), corpus)
-    dropped = [n.id for n in reduced.merged()[0] if n.label is Label.DOCUMENT][which]
+    documents = [n.id for nodes, _ in reduced.batches() for n in nodes if n.label is Label.DOCUMENT]
+    dropped = documents[which]
     with SqliteGraphStore(tmp_path / "kb") as store:
         real = store.upsert_nodes
         monkeypatch.setattr(

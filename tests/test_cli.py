@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from kgrag.cli import app
-from kgrag.config import Settings, get_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture()
-def runner(monkeypatch: pytest.MonkeyPatch, default_settings: Settings) -> Iterator[CliRunner]:
-    monkeypatch.setenv("KGRAG_CACHE_DIR", str(default_settings.cache_dir))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_info_json(runner: CliRunner) -> None:

@@ -11,7 +11,6 @@ of both must be equal. Real default concept table.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from typer.testing import CliRunner
 
 import kgrag
 from kgrag.cli import app
-from kgrag.config import Settings, get_settings
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +44,6 @@ TARGETS = (
     ("Denies fever or chills; has cough.", [(7, 12), (16, 22), (28, 33)]),
 )
 OPTIONS: tuple[tuple[list[str], list[str]], ...] = (([], []), (["MESH", "OMIM"], []), ([], ["disease"]))
-
-
-@pytest.fixture()
-def runner(monkeypatch: pytest.MonkeyPatch, default_settings: Settings) -> Iterator[CliRunner]:
-    monkeypatch.setenv("KGRAG_CACHE_DIR", str(default_settings.cache_dir))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def _cli(runner: CliRunner, tmp_path: Path, records: list[dict[str, Any]], args: list[str]) -> list[Any]:

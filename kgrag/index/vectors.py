@@ -40,9 +40,7 @@ def _meta_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def write_meta(
-    path: Path, *, kind: str, dim: int, encoder: str, count: int, **extra: int | str
-) -> None:
+def write_meta(path: Path, *, kind: str, dim: int, encoder: str, count: int, **extra: int | str) -> None:
     """Write the index's sidecar ``path.json``.
 
     Its kind, dimension, encoder name and vector count, and ``extra`` (an IVF-PQ index's
@@ -130,7 +128,30 @@ class ExactIndex:
         return index
 
 
-class FaissIndex:
+class _FaissSearch:
+    """Size and search of a faiss index held in ``self.index`` (dimension ``self.dim``)."""
+
+    index: Any
+    dim: int
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """The ``k`` best inner products per query: ``(scores, ids)``, each of shape ``(n_queries, k')``.
+
+        ``k'`` is ``min(k, len(self))``, best first. HNSW and IVF-PQ results are approximate;
+        an IVF-PQ row whose ``nprobe`` lists hold fewer than ``k'`` vectors is padded with id -1.
+        """
+        queries = as_vectors(queries, self.dim)
+        k = min(k, len(self))
+        if k == 0:
+            return (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
+        scores, ids = self.index.search(queries, k)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+
+class FaissIndex(_FaissSearch):
     """faiss inner-product index: ``kind="flat"`` (exact) or ``"hnsw"`` (approximate).
 
     ``gpu="auto"`` moves a flat index to GPU 0 when faiss was built with CUDA and sees a
@@ -182,24 +203,9 @@ class FaissIndex:
         logger.info("faiss index on GPU 0")
         return self.faiss.index_cpu_to_gpu(resources, 0, index)
 
-    def __len__(self) -> int:
-        return int(self.index.ntotal)
-
     def add(self, vectors: Vectors) -> None:
         """Append ``vectors`` (shape ``(n, dim)``) to the faiss index."""
         self.index.add(as_vectors(vectors, self.dim))
-
-    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """The ``k`` best inner products per query: ``(scores, ids)``, each of shape ``(n_queries, k')``.
-
-        ``k'`` is ``min(k, len(self))``; HNSW results are approximate.
-        """
-        queries = as_vectors(queries, self.dim)
-        k = min(k, len(self))
-        if k == 0:
-            return (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
-        scores, ids = self.index.search(queries, k)
-        return scores.astype(np.float32), ids.astype(np.int64)
 
     def save(self, path: Path) -> None:
         """Write the faiss index (moved to CPU first) to ``path`` and its metadata to ``path.json``."""
@@ -288,7 +294,7 @@ def training_rows(count: int, size: int, seed: int = IVFPQ_SEED) -> npt.NDArray[
     return np.sort(rows).astype(np.int64)
 
 
-class IvfPqIndex:
+class IvfPqIndex(_FaissSearch):
     """faiss IVF-PQ (inverted lists of product-quantized codes), inner product: approximate.
 
     Made for ``count`` vectors (:class:`IvfPqShape`): :meth:`train` on a sample (the rows of
@@ -349,9 +355,6 @@ class IvfPqIndex:
         logger.info("IVF-PQ index on GPU 0")
         return gpu_index
 
-    def __len__(self) -> int:
-        return int(self.index.ntotal)
-
     @property
     def is_trained(self) -> bool:
         """Whether the coarse quantizer and the PQ codebooks are trained."""
@@ -380,19 +383,6 @@ class IvfPqIndex:
         if not self.is_trained:
             self.train(vectors[training_rows(len(vectors), self.shape.train)])
         self.index.add(vectors)
-
-    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """The ``k`` best (approximate) inner products per query: ``(scores, ids)``.
-
-        Each of shape ``(n_queries, k')`` with ``k' = min(k, len(self))``, best first; a row
-        whose ``nprobe`` lists hold fewer than ``k'`` vectors is padded with id -1.
-        """
-        queries = as_vectors(queries, self.dim)
-        k = min(k, len(self))
-        if k == 0:
-            return (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
-        scores, ids = self.index.search(queries, k)
-        return scores.astype(np.float32), ids.astype(np.int64)
 
     def save(self, path: Path) -> None:
         """Write the index (a CPU copy) to ``path`` and its metadata, with nlist, m, nbits and nprobe."""

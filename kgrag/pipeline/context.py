@@ -111,13 +111,9 @@ class BuildContext:
 
         Groups and categories such as "infection" or "lung disease" are not the X of a fact.
         """
-        table, tiers = self.table, self.tiers()
+        from kgrag.pipeline.stage import disease_tier
 
-        def is_disease(concept_id: str) -> bool:
-            i = table.index_of(concept_id)
-            return i is not None and tiers[i] is Tier.DISEASE
-
-        return is_disease
+        return disease_tier(self.table, self.tiers())
 
     def write(
         self,

@@ -61,12 +61,6 @@ class Reduced:
             edges = sorted((r for r in read_part(part, "edges") if self.wanted(r)), key=_key)
             yield merge_nodes(nodes), merge_edges(edges)
 
-    def merged(self) -> tuple[list[Node], list[Edge]]:
-        """Every node and edge merged in memory (for small sources and tests; the load streams)."""
-        nodes = [r for p in self.parts for r in read_part(p, "nodes") if self.wanted(r)]
-        edges = [r for p in self.parts for r in read_part(p, "edges") if self.wanted(r)]
-        return merge_nodes(sorted(nodes, key=_key)), merge_edges(sorted(edges, key=_key))
-
 
 def _key(row: dict[str, Any]) -> tuple[tuple[str, ...], int]:
     return order_key(row["path"]), int(row.get("seq") or 0)
